@@ -1,0 +1,1 @@
+"""Race equality board self-assessment: the web service and its command line."""

@@ -1,0 +1,1 @@
+"""People, their memberships of trust boards, and sign-in."""

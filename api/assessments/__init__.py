@@ -1,0 +1,1 @@
+"""Cycles, assessments, individual ratings, consensus and sign-off."""

@@ -1,0 +1,130 @@
+"""Tables of the yearly self-assessment: cycle, assessment, each member's answers, the consensus."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from api.db import UTCDateTime, utcnow
+
+ASSESSMENT_STATUSES = ("in_progress", "submitted")
+
+
+class Cycle(SQLModel, table=True):
+    """One assessment year, named like the NHS financial year (`2026/27`)."""
+
+    __tablename__ = "cycle"
+    __table_args__ = (CheckConstraint("opens_on < closes_on", name="opens_before_closes"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=7, unique=True, index=True)
+    opens_on: date
+    closes_on: date
+    framework_id: int = Field(foreign_key="framework.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Assessment(SQLModel, table=True):
+    """A trust board's self-assessment for one cycle, pinned to that cycle's framework."""
+
+    __tablename__ = "assessment"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "cycle_id"),
+        CheckConstraint("status IN ('in_progress', 'submitted')", name="status_known"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    framework_id: int = Field(foreign_key="framework.id", index=True)
+    status: str = Field(default="in_progress", max_length=20, index=True)
+    opened_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    submitted_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: int = Field(default=1)
+
+
+class Response(SQLModel, table=True):
+    """One member's part in an assessment: their board role then, the 0–10 headline answer."""
+
+    __tablename__ = "response"
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "respondent_id"),
+        CheckConstraint(
+            "headline_score IS NULL OR (headline_score >= 0 AND headline_score <= 10)",
+            name="headline_score_range",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
+    respondent_id: int = Field(foreign_key="user_account.id", index=True)
+    # Snapshot of the member's board role when they answered, for the role view.
+    board_role: str = Field(max_length=20)
+    headline_score: int | None = None
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: int = Field(default=1)
+
+
+class Rating(SQLModel, table=True):
+    """One member's rating of one criterion. A null level means "not yet known"."""
+
+    __tablename__ = "rating"
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "respondent_id", "criterion_id"),
+        CheckConstraint("level IS NULL OR (level >= 0 AND level <= 4)", name="level_range"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
+    respondent_id: int = Field(foreign_key="user_account.id", index=True)
+    criterion_id: int = Field(foreign_key="criterion.id", index=True)
+    level: int | None = None
+    comment: str = Field(default="", sa_type=Text)
+    version: int = Field(default=1)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ConsensusRating(SQLModel, table=True):
+    """The board's agreed level for one criterion, with rationale and evidence."""
+
+    __tablename__ = "consensus_rating"
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "criterion_id"),
+        CheckConstraint("level IS NULL OR (level >= 0 AND level <= 4)", name="level_range"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
+    criterion_id: int = Field(foreign_key="criterion.id", index=True)
+    # Null while the board has written a rationale or added evidence but not agreed a level.
+    level: int | None = None
+    rationale: str = Field(default="", sa_type=Text)
+    version: int = Field(default=1)
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Evidence(SQLModel, table=True):
+    """A link or an uploaded file supporting a consensus rating."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (CheckConstraint("kind IN ('link', 'file')", name="kind_known"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    consensus_rating_id: int = Field(
+        foreign_key="consensus_rating.id", index=True, ondelete="CASCADE"
+    )
+    kind: str = Field(max_length=10)
+    title: str = Field(max_length=200)
+    url: str | None = Field(default=None, max_length=2000)
+    # Uploaded files live under UPLOAD_DIR with a generated name; the original name is shown.
+    stored_name: str | None = Field(default=None, max_length=80)
+    content_type: str | None = Field(default=None, max_length=120)
+    size_bytes: int | None = None
+    sha256: str | None = Field(default=None, max_length=64)
+    added_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

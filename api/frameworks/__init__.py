@@ -1,0 +1,1 @@
+"""The questionnaire frameworks, loaded from `assessments/*.yaml`."""

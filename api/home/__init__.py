@@ -1,0 +1,1 @@
+"""The public pages: home, about, accessibility, health check."""

@@ -1,0 +1,47 @@
+"""Public pages and the health check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.responses import Response
+
+from api.db import SessionDep
+from api.frameworks.service import framework_document, latest_framework
+from api.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", name="home")
+def home(request: Request, session: SessionDep) -> Response:
+    framework = latest_framework(session)
+    return render(
+        request,
+        "home/index.html",
+        {
+            "framework": framework_document(framework) if framework else None,
+            "k_anonymity": request.app.state.settings.k_anonymity,
+        },
+    )
+
+
+@router.get("/about", name="about")
+def about(request: Request) -> Response:
+    return render(request, "home/about.html", {"k_anonymity": request.app.state.settings.k_anonymity})
+
+
+@router.get("/accessibility", name="accessibility")
+def accessibility(request: Request) -> Response:
+    return render(request, "home/accessibility.html")
+
+
+@router.get("/healthz", name="healthz")
+def healthz(session: SessionDep) -> Response:
+    """Up only when the database answers: load balancers take a worker out otherwise."""
+    try:
+        session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    except Exception:  # noqa: BLE001 - any database failure means unhealthy
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})

@@ -1,0 +1,122 @@
+"""create_app(): routers, static files, templates, middleware, error pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from api.db import make_engine
+from api.errors import DomainError
+from api.frameworks.routes import router as frameworks_api
+from api.home.views import router as home_pages
+from api.organisations.routes import router as organisations_api
+from api.security_headers import SecurityHeadersMiddleware
+from api.settings import Settings, get_settings
+from api.templating import STATIC_DIR, render
+
+ERROR_TITLES = {
+    400: "Sorry, there is a problem with your request",
+    401: "You need to sign in",
+    403: "You do not have permission to see this page",
+    404: "Page not found",
+    405: "Sorry, there is a problem with your request",
+    409: "This page has changed",
+    413: "The file is too large",
+    422: "Sorry, there is a problem with your request",
+    429: "Too many attempts",
+    500: "Sorry, there is a problem with the service",
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    ).split(",")[0]
+
+
+def _error_page(request: Request, status_code: int, message: str | None) -> Response:
+    return render(
+        request,
+        "errors/error.html",
+        {
+            "page_title": ERROR_TITLES.get(status_code, "Sorry, there is a problem"),
+            "status_code": status_code,
+            "message": message,
+        },
+        status_code=status_code,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Race equality board self-assessment",
+        version="1.0",
+        description=(
+            "A yearly board self-assessment on the ten priorities of NHS Providers' Race 2.0 "
+            "report and the board assurance framework."
+        ),
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The NHS.UK stylesheet refers to its icons under /assets.
+    app.mount("/assets", StaticFiles(directory=STATIC_DIR / "nhsuk" / "assets"), name="assets")
+
+    app.include_router(home_pages)
+    app.include_router(frameworks_api)
+    app.include_router(organisations_api)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": exc.message, **exc.extra}, status_code=exc.status_code
+            )
+        return _error_page(request, exc.status_code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        response = _error_page(
+            request, exc.status_code, None if exc.status_code == 404 else str(exc.detail)
+        )
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "loc": list(error["loc"]),
+                "field": ".".join(str(part) for part in error["loc"][1:]) or error["loc"][0],
+                "msg": error["msg"],
+                "type": error["type"],
+            }
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    return app

@@ -1,0 +1,32 @@
+"""Every table, imported in one place so Alembic and the app see the same metadata."""
+
+from api.accounts.models import Membership, User
+from api.assessments.models import (
+    Assessment,
+    ConsensusRating,
+    Cycle,
+    Evidence,
+    Rating,
+    Response,
+)
+from api.audit.models import AuditEvent
+from api.db import metadata
+from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.organisations.models import Organisation
+
+__all__ = [
+    "Assessment",
+    "AuditEvent",
+    "ConsensusRating",
+    "Criterion",
+    "Cycle",
+    "Evidence",
+    "Framework",
+    "FrameworkSection",
+    "Membership",
+    "Organisation",
+    "Rating",
+    "Response",
+    "User",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""NHS trusts: reference data and peer-group attributes."""

@@ -1,0 +1,64 @@
+"""Jinja2 with the NHS.UK frontend macros; one helper renders a whole page or the block htmx asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
+from jinja2_fragments.fastapi import Jinja2Blocks
+from starlette.responses import Response
+
+from api.settings import PROJECT_ROOT
+
+TEMPLATES_DIR = PROJECT_ROOT / "web" / "templates"
+STATIC_DIR = PROJECT_ROOT / "web" / "static"
+
+environment = Environment(
+    loader=ChoiceLoader(
+        [
+            FileSystemLoader(str(TEMPLATES_DIR)),
+            PackageLoader("nhsuk_frontend_jinja"),
+        ]
+    ),
+    # The NHS.UK macros read chained optional parameters (params.a.b) that may be absent.
+    undefined=ChainableUndefined,
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates = Jinja2Blocks(env=environment)
+
+
+def _format_date(value: Any) -> str:
+    return value.strftime("%-d %B %Y") if value else ""
+
+
+def _format_time(value: Any) -> str:
+    return value.strftime("%H:%M") if value else ""
+
+
+templates.env.filters["date"] = _format_date
+templates.env.filters["time"] = _format_time
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    block: str | None = None,
+) -> Response:
+    """A full page, or only `block` when htmx asked for a fragment (HX-Request)."""
+    context = dict(context or {})
+    block_name = block if block and request.headers.get("HX-Request") == "true" else None
+    kwargs: dict[str, Any] = {"status_code": status_code}
+    if block_name:
+        kwargs["block_name"] = block_name
+    return templates.TemplateResponse(request, template, context, **kwargs)
+
+
+def template_path(name: str) -> Path:
+    return TEMPLATES_DIR / name
