@@ -36,9 +36,10 @@ ERROR_TITLES = {
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
-        "accept", ""
-    ).split(",")[0]
+    return (
+        request.url.path.startswith("/api/")
+        or "application/json" in request.headers.get("accept", "").split(",")[0]
+    )
 
 
 def _error_page(request: Request, status_code: int, message: str | None) -> Response:
@@ -88,20 +89,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         if _wants_json(request):
-            return JSONResponse(
-                {"detail": exc.message, **exc.extra}, status_code=exc.status_code
-            )
+            return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)
         return _error_page(request, exc.status_code, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request):
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
-        response = _error_page(
-            request, exc.status_code, None if exc.status_code == 404 else str(exc.detail)
-        )
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        response = _error_page(request, exc.status_code, None if exc.status_code == 404 else str(exc.detail))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response

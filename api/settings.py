@@ -27,9 +27,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError(
-                f"SECRET_KEY must be set when ENV={self.env}: the development default is public"
-            )
+            raise ValueError(f"SECRET_KEY must be set when ENV={self.env}: the development default is public")
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
         return self

@@ -115,9 +115,7 @@ class Evidence(SQLModel, table=True):
     __table_args__ = (CheckConstraint("kind IN ('link', 'file')", name="kind_known"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    consensus_rating_id: int = Field(
-        foreign_key="consensus_rating.id", index=True, ondelete="CASCADE"
-    )
+    consensus_rating_id: int = Field(foreign_key="consensus_rating.id", index=True, ondelete="CASCADE")
     kind: str = Field(max_length=10)
     title: str = Field(max_length=200)
     url: str | None = Field(default=None, max_length=2000)

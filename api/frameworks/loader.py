@@ -41,9 +41,7 @@ def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode
     return loader.construct_mapping(node)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
 def _location(loc: tuple[Any, ...], data: Any) -> str:
@@ -101,9 +99,7 @@ def canonical_definition(doc: FrameworkDoc) -> dict[str, Any]:
 
 
 def content_hash(definition: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps(definition, sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
+    return hashlib.sha256(json.dumps(definition, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def describe_changes(old: Any, new: Any, path: str = "") -> list[str]:

@@ -52,9 +52,7 @@ class Criterion(_Strict):
             raise ValueError(f"level {out_of_range[0]} is out of range: levels run from 0 to 4")
         missing = [level for level in LEVELS if level not in descriptors]
         if missing:
-            raise ValueError(
-                "missing a descriptor for level " + ", ".join(str(level) for level in missing)
-            )
+            raise ValueError("missing a descriptor for level " + ", ".join(str(level) for level in missing))
         empty = [level for level, text in descriptors.items() if not text or not text.strip()]
         if empty:
             raise ValueError(f"the descriptor for level {empty[0]} is empty")
@@ -65,9 +63,7 @@ class Criterion(_Strict):
     def _known_trust_types(cls, applies_to: list[str]) -> list[str]:
         unknown = [t for t in applies_to if t not in TRUST_TYPES]
         if unknown:
-            raise ValueError(
-                f"unknown trust type {unknown[0]!r}; expected one of {', '.join(TRUST_TYPES)}"
-            )
+            raise ValueError(f"unknown trust type {unknown[0]!r}; expected one of {', '.join(TRUST_TYPES)}")
         return applies_to
 
 

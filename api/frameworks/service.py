@@ -39,9 +39,7 @@ def sync_framework(session: Session, path: Path, display_path: str | None = None
             )
         if existing.content_hash != digest:
             changes = describe_changes(existing.definition, definition)
-            listed = ", ".join(changes[:10]) + (
-                f" and {len(changes) - 10} more" if len(changes) > 10 else ""
-            )
+            listed = ", ".join(changes[:10]) + (f" and {len(changes) - 10} more" if len(changes) > 10 else "")
             raise FrameworkFileError(
                 shown,
                 [
@@ -106,6 +104,4 @@ def framework_document(framework: Framework) -> FrameworkDoc:
 
 
 def latest_framework(session: Session) -> Framework | None:
-    return session.exec(
-        select(Framework).order_by(Framework.loaded_at.desc(), Framework.id.desc())
-    ).first()
+    return session.exec(select(Framework).order_by(Framework.loaded_at.desc(), Framework.id.desc())).first()

@@ -39,8 +39,6 @@ def list_organisations(
     if region:
         statement = statement.where(Organisation.region == region)
     return [
-        OrganisationPublic(
-            ods_code=o.ods_code, name=o.name, trust_type=o.trust_type, region=o.region
-        )
+        OrganisationPublic(ods_code=o.ods_code, name=o.name, trust_type=o.trust_type, region=o.region)
         for o in session.exec(statement).all()
     ]

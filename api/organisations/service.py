@@ -61,17 +61,13 @@ def parse_organisations_csv(text: str) -> list[OrganisationRow]:
             problems.append(f"ods_code {code!r} is not 3 to 5 letters or digits")
         trust_type = values.get("trust_type", "")
         if trust_type and trust_type not in TRUST_TYPES:
-            problems.append(
-                f"unknown trust_type {trust_type!r} (expected one of {', '.join(TRUST_TYPES)})"
-            )
+            problems.append(f"unknown trust_type {trust_type!r} (expected one of {', '.join(TRUST_TYPES)})")
         region = values.get("region", "")
         if region and region not in REGIONS:
             problems.append(f"unknown region {region!r} (expected one of {', '.join(REGIONS)})")
         size_band = values.get("size_band") or None
         if size_band and size_band not in SIZE_BANDS:
-            problems.append(
-                f"unknown size_band {size_band!r} (expected one of {', '.join(SIZE_BANDS)})"
-            )
+            problems.append(f"unknown size_band {size_band!r} (expected one of {', '.join(SIZE_BANDS)})")
         if code and code in first_line_of:
             problems.append(f"duplicate ods_code {code} (first on line {first_line_of[code]})")
         elif code:
@@ -79,9 +75,7 @@ def parse_organisations_csv(text: str) -> list[OrganisationRow]:
         if problems:
             errors.append(f"line {line}: " + "; ".join(problems))
             continue
-        rows.append(
-            OrganisationRow(line, code, values["name"], trust_type, region, size_band)
-        )
+        rows.append(OrganisationRow(line, code, values["name"], trust_type, region, size_band))
     if errors:
         raise InputError("\n".join(errors))
     if not rows:
@@ -96,7 +90,9 @@ def import_organisations(session: Session, rows: list[OrganisationRow]) -> Impor
     for row in rows:
         organisation = existing.get(row.ods_code)
         if organisation is None:
-            organisation = Organisation(ods_code=row.ods_code, name=row.name, trust_type="", peer_type="", region="")
+            organisation = Organisation(
+                ods_code=row.ods_code, name=row.name, trust_type="", peer_type="", region=""
+            )
             added += 1
         else:
             updated += 1

@@ -39,12 +39,8 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_event_action"), ["action"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_event_actor_id"), ["actor_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_audit_event_occurred_at"), ["occurred_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_audit_event_organisation_id"), ["organisation_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_audit_event_occurred_at"), ["occurred_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_event_organisation_id"), ["organisation_id"], unique=False)
 
     op.create_table(
         "framework",
@@ -79,9 +75,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_organisation_peer_type"), ["peer_type"], unique=False)
         batch_op.create_index(batch_op.f("ix_organisation_region"), ["region"], unique=False)
         batch_op.create_index(batch_op.f("ix_organisation_size_band"), ["size_band"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_organisation_trust_type"), ["trust_type"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_organisation_trust_type"), ["trust_type"], unique=False)
 
     op.create_table(
         "user_account",
@@ -134,14 +128,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_framework_section")),
-        sa.UniqueConstraint(
-            "framework_id", "key", name=op.f("uq_framework_section_framework_id_key")
-        ),
+        sa.UniqueConstraint("framework_id", "key", name=op.f("uq_framework_section_framework_id_key")),
     )
     with op.batch_alter_table("framework_section", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_framework_section_framework_id"), ["framework_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_framework_section_framework_id"), ["framework_id"], unique=False)
 
     op.create_table(
         "membership",
@@ -168,14 +158,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_membership")),
-        sa.UniqueConstraint(
-            "user_id", "organisation_id", name=op.f("uq_membership_user_id_organisation_id")
-        ),
+        sa.UniqueConstraint("user_id", "organisation_id", name=op.f("uq_membership_user_id_organisation_id")),
     )
     with op.batch_alter_table("membership", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_membership_organisation_id"), ["organisation_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_membership_organisation_id"), ["organisation_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_membership_user_id"), ["user_id"], unique=False)
 
     op.create_table(
@@ -190,12 +176,8 @@ def upgrade() -> None:
         sa.Column("submitted_by_id", sa.Integer(), nullable=True),
         sa.Column("submitted_at", api.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('in_progress', 'submitted')", name=op.f("ck_assessment_status_known")
-        ),
-        sa.ForeignKeyConstraint(
-            ["cycle_id"], ["cycle.id"], name=op.f("fk_assessment_cycle_id_cycle")
-        ),
+        sa.CheckConstraint("status IN ('in_progress', 'submitted')", name=op.f("ck_assessment_status_known")),
+        sa.ForeignKeyConstraint(["cycle_id"], ["cycle.id"], name=op.f("fk_assessment_cycle_id_cycle")),
         sa.ForeignKeyConstraint(
             ["framework_id"], ["framework.id"], name=op.f("fk_assessment_framework_id_framework")
         ),
@@ -221,12 +203,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("assessment", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_assessment_cycle_id"), ["cycle_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_assessment_framework_id"), ["framework_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_assessment_organisation_id"), ["organisation_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_assessment_framework_id"), ["framework_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_assessment_organisation_id"), ["organisation_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_assessment_status"), ["status"], unique=False)
 
     op.create_table(
@@ -255,9 +233,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("framework_id", "key", name=op.f("uq_criterion_framework_id_key")),
     )
     with op.batch_alter_table("criterion", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_criterion_framework_id"), ["framework_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_criterion_framework_id"), ["framework_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_criterion_section_id"), ["section_id"], unique=False)
 
     op.create_table(
@@ -301,9 +277,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_consensus_rating_assessment_id"), ["assessment_id"], unique=False
         )
-        batch_op.create_index(
-            batch_op.f("ix_consensus_rating_criterion_id"), ["criterion_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_consensus_rating_criterion_id"), ["criterion_id"], unique=False)
 
     op.create_table(
         "rating",
@@ -341,13 +315,9 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("rating", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_rating_assessment_id"), ["assessment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_rating_assessment_id"), ["assessment_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_rating_criterion_id"), ["criterion_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_rating_respondent_id"), ["respondent_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_rating_respondent_id"), ["respondent_id"], unique=False)
 
     op.create_table(
         "response",
@@ -379,12 +349,8 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("response", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_response_assessment_id"), ["assessment_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_response_respondent_id"), ["respondent_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_response_assessment_id"), ["assessment_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_response_respondent_id"), ["respondent_id"], unique=False)
 
     op.create_table(
         "evidence",

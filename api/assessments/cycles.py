@@ -1,0 +1,63 @@
+"""Assessment cycles: one a year, named like the NHS financial year (`2026/27`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlmodel import Session, select
+
+from api.assessments.models import Cycle
+from api.audit.service import record
+from api.errors import InputError
+from api.frameworks.models import Framework
+from api.frameworks.service import latest_framework
+
+CYCLE_NAME = re.compile(r"^(\d{4})/(\d{2})$")
+
+
+def check_cycle_name(name: str) -> str:
+    match = CYCLE_NAME.match(name.strip())
+    if not match or (int(match.group(1)) + 1) % 100 != int(match.group(2)):
+        raise InputError(
+            f"cycle {name!r} must be a financial year written like 2026/27 (the second year follows the first)"
+        )
+    return name.strip()
+
+
+def open_cycle(
+    session: Session,
+    name: str,
+    *,
+    opens_on: date,
+    closes_on: date,
+    framework_key: str | None = None,
+) -> Cycle:
+    name = check_cycle_name(name)
+    if opens_on >= closes_on:
+        raise InputError(f"the cycle must open before it closes ({opens_on} is not before {closes_on})")
+    if session.exec(select(Cycle).where(Cycle.name == name)).first() is not None:
+        raise InputError(f"cycle {name} already exists")
+    if framework_key:
+        framework = session.exec(select(Framework).where(Framework.key == framework_key)).first()
+        if framework is None:
+            raise InputError(f"no framework with key {framework_key!r}")
+    else:
+        framework = latest_framework(session)
+        if framework is None:
+            raise InputError("no framework is loaded: check the files in assessments/ first")
+    cycle = Cycle(name=name, opens_on=opens_on, closes_on=closes_on, framework_id=framework.id)
+    session.add(cycle)
+    session.flush()
+    record(
+        session,
+        "cycle.opened",
+        object_type="cycle",
+        object_id=cycle.id,
+        summary=f"Cycle {name} opened ({opens_on} to {closes_on}) with framework {framework.key}",
+    )
+    return cycle
+
+
+def is_open(cycle: Cycle, today: date) -> bool:
+    return cycle.opens_on <= today <= cycle.closes_on

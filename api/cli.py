@@ -1,0 +1,250 @@
+"""Command line: `python -m api COMMAND` (Typer). Each command fails with one clear line and exit 1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from api.db import make_engine
+from api.errors import InputError
+from api.frameworks.loader import FrameworkFileError, load_framework_file
+from api.settings import get_settings
+
+if TYPE_CHECKING:
+    from api.demo import DemoSignIn
+
+app = typer.Typer(
+    help="Race equality board self-assessment: administration commands.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+framework_app = typer.Typer(help="Check and load questionnaire frameworks.", no_args_is_help=True)
+app.add_typer(framework_app, name="framework")
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def database() -> Iterator[Session]:
+    """One transaction: committed if the command succeeds, rolled back on any error."""
+    engine = make_engine(get_settings().database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    finally:
+        engine.dispose()
+
+
+def _parse_date(value: str, option: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        fail(f"{option} {value!r} is not a date written like 2026-04-01")
+
+
+def _read_password(email: str) -> str:
+    if sys.stdin is not None and not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            fail("no password on standard input")
+        return password
+    return typer.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True)
+
+
+@app.command("create-user")
+def create_user_command(
+    email: Annotated[str, typer.Argument(help="The person's email address, used to sign in")],
+    role: Annotated[
+        str,
+        typer.Option(help="chair, board_member, board_secretary, sector_analyst or platform_admin"),
+    ],
+    organisation: Annotated[str | None, typer.Option(help="ODS code of the trust (for trust roles)")] = None,
+    name: Annotated[str | None, typer.Option(help="Full name")] = None,
+    board_role: Annotated[
+        str | None,
+        typer.Option(help="ned, executive, chief_executive, chair, secretary or other"),
+    ] = None,
+) -> None:
+    """Create a user. The password is read from standard input, or prompted for: never an argument."""
+    from api.accounts.service import create_user
+
+    try:
+        with database() as session:
+            # Check everything but the password first, so nobody types a password for nothing.
+            create_user(
+                session,
+                email=email,
+                role=role,
+                password=None,
+                organisation_code=organisation,
+                name=name,
+                board_role=board_role,
+            )
+            session.rollback()
+        password = _read_password(email)
+        with database() as session:
+            user = create_user(
+                session,
+                email=email,
+                role=role,
+                password=password,
+                organisation_code=organisation,
+                name=name,
+                board_role=board_role,
+            )
+    except InputError as exc:
+        fail(str(exc))
+    where = f" at {organisation.upper()}" if organisation else ""
+    typer.echo(f"Created {user.email} as {role}{where}")
+
+
+@app.command("import-organisations")
+def import_organisations_command(
+    file: Annotated[Path, typer.Argument(help="CSV with ods_code,name,trust_type,region[,size_band]")],
+) -> None:
+    """Import or refresh NHS trusts from a CSV. A bad row imports nothing."""
+    from api.organisations.service import (
+        import_organisations,
+        parse_organisations_csv,
+        read_csv_file,
+    )
+
+    try:
+        rows = parse_organisations_csv(read_csv_file(file))
+    except InputError as exc:
+        lines = str(exc).splitlines()
+        for line in lines[1:]:
+            typer.echo(f"  {line}", err=True)
+        fail(
+            f"{file}: {lines[0]}"
+            + (f" (and {len(lines) - 1} more bad rows, listed above)" if len(lines) > 1 else "")
+            + "; nothing imported"
+        )
+    with database() as session:
+        result = import_organisations(session, rows)
+    typer.echo(f"Imported {len(rows)} organisations ({result.added} new, {result.updated} updated)")
+
+
+@framework_app.command("check")
+def framework_check_command(
+    file: Annotated[Path, typer.Argument(help="A framework YAML file")],
+) -> None:
+    """Validate a framework file and print each error with its path in the file."""
+    try:
+        doc = load_framework_file(file)
+    except FrameworkFileError as exc:
+        for error in exc.errors:
+            typer.echo(f"{exc.path}: {error}", err=True)
+        fail(
+            f"{file} is not a valid framework ({len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''})"
+        )
+    criteria = sum(len(s.criteria) for s in doc.sections)
+    typer.echo(
+        f"{file}: framework {doc.key} version {doc.version} is valid: "
+        f"{len(doc.sections)} sections, {criteria} criteria"
+    )
+
+
+@framework_app.command("load")
+def framework_load_command() -> None:
+    """Load every framework file in assessments/ (a changed version is refused)."""
+    from api.frameworks.service import sync_frameworks
+
+    try:
+        with database() as session:
+            frameworks = sync_frameworks(session, get_settings().frameworks_dir)
+    except FrameworkFileError as exc:
+        fail(str(exc))
+    typer.echo("Loaded " + ", ".join(f.key for f in frameworks))
+
+
+@app.command("open-cycle")
+def open_cycle_command(
+    name: Annotated[str, typer.Argument(help="The financial year, like 2026/27")],
+    opens: Annotated[str, typer.Option(help="First day, like 2026-04-01")],
+    closes: Annotated[str, typer.Option(help="Last day, like 2027-03-31")],
+    framework: Annotated[str | None, typer.Option(help="Framework key (default: the newest)")] = None,
+) -> None:
+    """Open a yearly assessment cycle."""
+    from api.assessments.cycles import open_cycle
+
+    opens_on = _parse_date(opens, "--opens")
+    closes_on = _parse_date(closes, "--closes")
+    try:
+        with database() as session:
+            cycle = open_cycle(session, name, opens_on=opens_on, closes_on=closes_on, framework_key=framework)
+    except InputError as exc:
+        fail(str(exc))
+    typer.echo(f"Opened cycle {cycle.name}: {cycle.opens_on} to {cycle.closes_on}")
+
+
+def _print_sign_ins(sign_ins: list[DemoSignIn]) -> None:
+    from api.demo import DEMO_PASSWORD
+
+    typer.echo("")
+    typer.echo(f"Demo sign-ins (the password for each is {DEMO_PASSWORD}):")
+    for sign_in in sign_ins:
+        typer.echo(f"  {sign_in.email:<28} {sign_in.description}")
+    typer.echo("")
+
+
+@app.command("seed-demo")
+def seed_demo_command(
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same sector")] = 2026,
+) -> None:
+    """Fill an empty database with a realistic demo sector (every trust, three cycles)."""
+    from api.demo import seed_demo
+
+    try:
+        with database() as session:
+            result = seed_demo(session, seed=seed, frameworks_dir=get_settings().frameworks_dir)
+    except (InputError, FrameworkFileError) as exc:
+        fail(str(exc))
+    typer.echo(result.summary)
+    _print_sign_ins(result.sign_ins)
+
+
+@app.command("bootstrap")
+def bootstrap_command(
+    demo: Annotated[bool, typer.Option(help="Load the demo sector into an empty database")] = True,
+) -> None:
+    """Migrate the database, load framework files, and seed the demo sector if it is empty."""
+    from api.demo import demo_sign_ins, seed_demo
+    from api.frameworks.service import sync_frameworks
+    from api.migrate import upgrade
+    from api.organisations.models import Organisation
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    try:
+        with database() as session:
+            empty = session.exec(select(func.count()).select_from(Organisation)).one() == 0
+            if empty and demo:
+                typer.echo("Empty database: loading the demo sector (takes a few seconds)...")
+                result = seed_demo(session, frameworks_dir=settings.frameworks_dir)
+                typer.echo(result.summary)
+            else:
+                sync_frameworks(session, settings.frameworks_dir)
+        with database() as session:
+            sign_ins = demo_sign_ins(session)
+    except (InputError, FrameworkFileError) as exc:
+        fail(str(exc))
+    if sign_ins:
+        _print_sign_ins(sign_ins)

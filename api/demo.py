@@ -1,0 +1,860 @@
+"""A deterministic demo sector: every trust, three cycles of board ratings, five demo sign-ins."""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from random import Random
+from typing import Any
+
+from sqlalchemy import func, insert, update
+from sqlmodel import Session, select
+
+from api.accounts.models import Membership, User
+from api.accounts.passwords import hash_password
+from api.assessments.models import (
+    Assessment,
+    ConsensusRating,
+    Cycle,
+    Evidence,
+    Rating,
+    Response,
+)
+from api.errors import InputError
+from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.frameworks.service import sync_frameworks
+from api.organisations.models import Organisation
+from api.organisations.service import (
+    SHIPPED_CSV,
+    import_organisations,
+    parse_organisations_csv,
+    read_csv_file,
+)
+
+# Long and not in the common-password list, so it passes password_problem like a real one.
+DEMO_PASSWORD = "Board-race-equality-2026"
+
+DEMO_CHAIR_EMAIL = "chair@demo.example.org"
+DEMO_NED_EMAIL = "ned@demo.example.org"
+DEMO_SECRETARY_EMAIL = "secretary@demo.example.org"
+DEMO_ANALYST_EMAIL = "analyst@demo.example.org"
+DEMO_ADMIN_EMAIL = "admin@demo.example.org"
+
+# SQLite caps bound parameters per statement; chunks also keep memory flat on PostgreSQL.
+_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class DemoSignIn:
+    email: str
+    role: str
+    can_see: str
+    trust_name: str | None = None
+    other_trust_name: str | None = None
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    password: str
+    framework_key: str
+    sign_ins: list[DemoSignIn]
+    organisations: int
+    users: int
+    memberships: int
+    cycles: int
+    assessments: int
+    submitted: int
+    in_progress: int
+    responses: int
+    ratings: int
+    consensus_ratings: int
+    evidence: int
+
+
+@dataclass(frozen=True)
+class _CyclePlan:
+    name: str
+    opens_on: date
+    closes_on: date
+    # Shares of trusts; the rest never opened an assessment that year.
+    submitted: float
+    in_progress: float
+
+
+_CYCLES = (
+    _CyclePlan("2024/25", date(2024, 4, 1), date(2025, 3, 31), 0.75, 0.0),
+    _CyclePlan("2025/26", date(2025, 4, 1), date(2026, 3, 31), 0.85, 0.0),
+    _CyclePlan("2026/27", date(2026, 4, 1), date(2027, 3, 31), 0.25, 0.60),
+)
+
+_FIRST_NAMES = (
+    "Amara", "Olusegun", "Priya", "Rajesh", "Aisha", "Mohammed", "Fatima", "Hannah", "James",
+    "Sarah", "David", "Emma", "Michael", "Claire", "Chidi", "Ngozi", "Kwame", "Abena", "Wei",
+    "Mei", "Yusuf", "Imran", "Nadia", "Sanjay", "Anjali", "Gurpreet", "Harpreet", "Simran",
+    "Kofi", "Tendai", "Farah", "Zainab", "Hamza", "Omar", "Leila", "Siobhan", "Niamh", "Ciaran",
+    "Rhys", "Gareth", "Sian", "Fiona", "Alistair", "Eilidh", "Tomasz", "Agnieszka", "Elena",
+    "Sofia", "Marcus", "Delroy", "Andrea", "Jennifer", "Paul", "Richard", "Helen", "Catherine",
+    "Peter", "Ruth", "Joanne", "Mark", "Neil", "Lucy", "Oliver", "Charlotte", "Jamal", "Adaeze",
+    "Thandiwe", "Jun", "Deepa", "Vikram", "Arjun", "Meera", "Bernadette", "Errol", "Yvonne",
+)  # fmt: skip
+_LAST_NAMES = (
+    "Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson", "Thomas",
+    "Roberts", "Johnson", "Walker", "Wright", "Robinson", "Thompson", "Hughes", "Patel", "Khan",
+    "Ali", "Ahmed", "Hussain", "Begum", "Shah", "Singh", "Kaur", "Sharma", "Gill", "Okafor",
+    "Adeyemi", "Mensah", "Owusu", "Boateng", "Okonkwo", "Nwosu", "Campbell", "Clarke", "Francis",
+    "Grant", "Murray", "O'Brien", "Kelly", "Murphy", "Chen", "Wong", "Li", "Nowak", "Kowalski",
+    "Da Silva", "Morgan", "Rahman", "Chowdhury", "Mahmood", "Osei", "Adebayo", "Bennett",
+    "Fletcher", "Hall", "Green", "Edwards", "Lewis", "Mistry", "Desai", "Nair", "Iqbal",
+)  # fmt: skip
+
+# The 2022 survey found chairs kinder about their boards than other members.
+_ROLE_LEVEL_BIAS = {"chair": 0.3, "chief_executive": 0.15, "executive": 0.1, "ned": 0.0}
+_CHAIR_HEADLINE_BIAS = 0.6
+# Chairs are about 1 in 11 raters: this puts the 2024/25 sector headline mean near the 5.6 of 2022.
+_HEADLINE_BASE = 5.55
+_BASE_MATURITY = 1.6
+
+# Where Race 2.0 found boards further on (networks, education) or behind (data, patients, BAF).
+_SECTION_TENDENCIES = (
+    ("network", 0.45),
+    ("educat", 0.3),
+    ("safe", 0.1),
+    ("divers", 0.05),
+    ("data", -0.3),
+    ("patient", -0.35),
+    ("inequal", -0.35),
+    ("whole-board", -0.15),
+)
+_BAF_TENDENCY = -0.55
+
+_COMMENTS_LOW = (
+    "Discussed at a board development session but nothing has come back to board since.",
+    "I have not seen this in a board paper this year.",
+    "Intent is there; no plan or owner yet.",
+    "Relies on one or two people rather than a process.",
+    "We talk about this in private but not in the public board meeting.",
+    "Not sure the data exists at the level we would need.",
+    "Delegated to the people committee and rarely reported back.",
+)
+_COMMENTS_MID = (
+    "Started this year; too early to see impact.",
+    "In place for staff but not yet for patients.",
+    "Reported to the people committee, rarely discussed at full board.",
+    "Plan agreed but actions keep slipping.",
+    "Good intent, uneven follow-through across divisions.",
+    "Network chairs say the route to board is still informal.",
+    "Targets set, but we do not yet see the trend.",
+)
+_COMMENTS_HIGH = (
+    "Reported quarterly with trends and targets; board challenge is minuted.",
+    "The race equality network chair now attends board twice a year.",
+    "Came up at every board meeting this year.",
+    "Internal audit gave substantial assurance in the spring.",
+    "Co-produced with the race equality network and shared with system partners.",
+    "Embedded in appraisals for every board member.",
+)
+_COMMENTS_UNKNOWN = (
+    "New to the board; I have not seen the evidence yet.",
+    "I would need to see the latest WRES data before rating this.",
+    "Not something that has come to my committees.",
+)
+
+_RATIONALES_LOW = (
+    "We could find this in board papers only as a single item in {month}, so the level "
+    "reflects intent rather than practice.",
+    "Staff survey {survey_year} results by ethnicity were noted at board in {month} without "
+    "actions; members agreed we are at an early stage.",
+    "The {wres_year} WRES return went to board in {month} but no owner or targets were set. "
+    "The executive lead will bring a plan next quarter.",
+)
+_RATIONALES_MID = (
+    "The {wres_year} WRES return and action plan went to the people committee in {month}; the "
+    "board agreed progress is real but not yet consistent.",
+    "Staff survey {survey_year} results by ethnicity were discussed at board in {month}. "
+    "Members differed on impact, so we settled on this level.",
+    "Board minutes from {month} record the discussion; actions are agreed but several are behind schedule.",
+    "The race equality network chair presented to board in {month}. The action log shows "
+    "delivery but little measured impact yet.",
+    "The ethnicity pay gap report came to board in {month}; targets are set but trend data "
+    "covers only two years.",
+)
+_RATIONALES_HIGH = (
+    "Quarterly race equality reports with targets and trends came to board, most recently in "
+    "{month}; internal audit gave reasonable assurance.",
+    "Evidence: the EDS 2022 review graded with the race equality network and the {wres_year} "
+    "WRES return. Gaps remain in divisional ownership.",
+    "Board minutes from {month} show sustained challenge, and staff survey {survey_year} "
+    "results by ethnicity improved for the second year.",
+    "The BAF race equality risk was reviewed at board in {month} with controls, assurances and "
+    "gaps stated; we agreed the impact is now visible.",
+)
+
+# (title, path on the trust's intranet), formatted with the evidence date.
+_EVIDENCE_LINKS = (
+    ("Board meeting minutes, {month_name} {year}", "board/{year}-{mm}-minutes.pdf"),
+    ("WRES {year} return and action plan", "edi/wres-{year}-action-plan.pdf"),
+    ("NHS Staff Survey {prev_year}: results by ethnicity", "workforce/staff-survey-{prev_year}.pdf"),
+    ("People committee paper, {month_name} {year}", "committees/people/{year}-{mm}-paper.pdf"),
+    ("Board assurance framework, {month_name} {year}", "board/baf-{year}-{mm}.pdf"),
+    ("Ethnicity pay gap report {year}", "edi/ethnicity-pay-gap-{year}.pdf"),
+    ("EDS 2022 summary report {year}", "edi/eds-{year}-summary.pdf"),
+    ("Race equality network report to board, {month_name} {year}", "networks/{year}-{mm}.pdf"),
+    ("Freedom to Speak Up report, {month_name} {year}", "board/ftsu-{year}-{mm}.pdf"),
+    ("Integrated performance report, {month_name} {year}", "board/ipr-{year}-{mm}.pdf"),
+)
+
+
+@dataclass
+class _Member:
+    user_index: int
+    role: str
+    board_role: str
+    level_bias: float
+    headline_bias: float
+    is_demo: bool = False
+
+    @property
+    def rates(self) -> bool:
+        return self.board_role != "secretary"
+
+
+@dataclass
+class _Trust:
+    organisation_id: int
+    ods_code: str
+    name: str
+    trust_type: str
+    maturity: list[float]
+    section_offsets: dict[int, float]
+    headline_offset: float
+    statuses: list[str | None]
+    neds: int
+    executives: int
+    members: list[_Member] = field(default_factory=list)
+
+    @property
+    def chair(self) -> _Member:
+        return self.members[0]
+
+    @property
+    def secretary(self) -> _Member:
+        return self.members[-1]
+
+
+@dataclass
+class _AssessmentPlan:
+    trust: _Trust
+    cycle_index: int
+    status: str
+    opened_at: datetime
+    # Submission time, or the demo's "now" for an assessment still in progress.
+    ends_at: datetime
+
+
+def seed_demo(
+    session: Session,
+    *,
+    seed: int = 2026,
+    frameworks_dir: Path,
+    today: date = date(2026, 11, 23),
+) -> DemoResult:
+    """Fill an empty, migrated database with a demo sector; flushes, the caller commits."""
+    _refuse_non_empty(session)
+    open_cycle = _CYCLES[-1]
+    if not open_cycle.opens_on + timedelta(days=60) <= today <= open_cycle.closes_on:
+        raise InputError(f"today must fall in the {open_cycle.name} cycle, at least 60 days after it opens")
+    rng = Random(seed)
+    # Everything dated is placed before this, so the open cycle never shows future activity.
+    now = datetime.combine(today, time(0), UTC) - timedelta(hours=2)
+
+    framework = _latest_loaded_framework(session, frameworks_dir)
+    sections, criteria = _framework_rows(session, framework)
+
+    import_organisations(session, parse_organisations_csv(read_csv_file(SHIPPED_CSV)))
+    session.exec(
+        update(Organisation).values(
+            created_at=datetime.combine(_CYCLES[0].opens_on - timedelta(days=60), time(9), UTC)
+        )
+    )
+    organisations = session.exec(select(Organisation).order_by(Organisation.ods_code)).all()
+
+    cycle_ids = _insert_cycles(session, framework)
+    section_tendency = {s.id: _section_tendency(s, rng) for s in sections}
+    criterion_offset = {c.id: rng.gauss(0, 0.15) for c in criteria}
+    trusts = [_plan_trust(rng, o, section_tendency) for o in organisations]
+    chair_trust, ned_trust = _choose_demo_trusts(rng, trusts)
+
+    users = _plan_people(rng, trusts, chair_trust, ned_trust)
+    user_ids = _insert_users(session, users)
+    memberships = _insert_memberships(session, trusts, users, user_ids)
+
+    plans = _plan_assessments(rng, trusts, now)
+    assessment_ids = _insert_assessments(session, plans, cycle_ids, framework, users, user_ids)
+    writer = _Writer(session)
+    consensus_evidence: list[tuple[int, int, list[dict[str, Any]]]] = []
+    for plan in plans:
+        _write_assessment(
+            rng,
+            writer,
+            plan,
+            assessment_ids[(plan.trust.organisation_id, plan.cycle_index)],
+            sections,
+            criteria,
+            criterion_offset,
+            [user_ids[u["email"]] for u in users],
+            consensus_evidence,
+            demo=(plan.trust is chair_trust, plan.trust is ned_trust),
+        )
+    writer.flush()
+    evidence = _insert_evidence(session, consensus_evidence)
+    session.flush()
+
+    chair_name = chair_trust.name
+    ned_other = ned_trust.name if ned_trust is not None else None
+    sign_ins = [
+        DemoSignIn(
+            DEMO_CHAIR_EMAIL,
+            "chair",
+            "Chair of the board: 2024/25 and 2025/26 submitted, 2026/27 in progress; "
+            "rates, agrees consensus, submits",
+            chair_name,
+        ),
+        DemoSignIn(
+            DEMO_NED_EMAIL,
+            "board_member",
+            "Non-executive director on two boards (trust switcher); rates and sees the board's spread",
+            chair_name,
+            ned_other,
+        ),
+        DemoSignIn(
+            DEMO_SECRETARY_EMAIL,
+            "board_secretary",
+            "Board secretary: runs the assessment and adds evidence, does not rate",
+            chair_name,
+        ),
+        DemoSignIn(
+            DEMO_ANALYST_EMAIL,
+            "sector_analyst",
+            "Sector analyst: anonymised sector and peer-group figures, no trust's own answers",
+        ),
+        DemoSignIn(
+            DEMO_ADMIN_EMAIL,
+            "platform_admin",
+            "Platform admin: users, trusts, frameworks and the audit log",
+        ),
+    ]
+    return DemoResult(
+        password=DEMO_PASSWORD,
+        framework_key=framework.key,
+        sign_ins=sign_ins,
+        organisations=len(organisations),
+        users=len(users),
+        memberships=memberships,
+        cycles=len(cycle_ids),
+        assessments=len(plans),
+        submitted=sum(p.status == "submitted" for p in plans),
+        in_progress=sum(p.status == "in_progress" for p in plans),
+        responses=writer.counts[Response],
+        ratings=writer.counts[Rating],
+        consensus_ratings=writer.counts[ConsensusRating],
+        evidence=evidence,
+    )
+
+
+def _bulk_insert(session: Session, table: type, rows: list[dict[str, Any]]) -> None:
+    # render_nulls keeps rows with and without a None in one batch; otherwise the ORM splits
+    # the executemany wherever a nullable column changes between None and a value.
+    statement = insert(table).execution_options(render_nulls=True)
+    for start in range(0, len(rows), _CHUNK):
+        session.exec(statement, params=rows[start : start + _CHUNK])
+
+
+def _refuse_non_empty(session: Session) -> None:
+    organisations = session.exec(select(func.count()).select_from(Organisation)).one()
+    users = session.exec(select(func.count()).select_from(User)).one()
+    if organisations or users:
+        raise InputError("the database already has organisations: seed-demo only fills an empty database")
+
+
+def _latest_loaded_framework(session: Session, frameworks_dir: Path) -> Framework:
+    frameworks = sync_frameworks(session, frameworks_dir)
+    if not frameworks:
+        raise InputError(f"{frameworks_dir}: no framework files (*.yaml) to seed the demo with")
+    return max(frameworks, key=lambda f: (f.version, f.id or 0))
+
+
+def _framework_rows(session: Session, framework: Framework) -> tuple[list[FrameworkSection], list[Criterion]]:
+    sections = list(
+        session.exec(
+            select(FrameworkSection)
+            .where(FrameworkSection.framework_id == framework.id)
+            .order_by(FrameworkSection.number, FrameworkSection.id)
+        ).all()
+    )
+    order = {s.id: i for i, s in enumerate(sections)}
+    criteria = sorted(
+        session.exec(select(Criterion).where(Criterion.framework_id == framework.id)).all(),
+        key=lambda c: (order[c.section_id], c.position),
+    )
+    return sections, criteria
+
+
+def _insert_cycles(session: Session, framework: Framework) -> list[int]:
+    cycles = [
+        Cycle(
+            name=plan.name,
+            opens_on=plan.opens_on,
+            closes_on=plan.closes_on,
+            framework_id=framework.id,
+            created_at=datetime.combine(plan.opens_on - timedelta(days=21), time(10), UTC),
+        )
+        for plan in _CYCLES
+    ]
+    session.add_all(cycles)
+    session.flush()
+    return [c.id for c in cycles if c.id is not None]
+
+
+def _section_tendency(section: FrameworkSection, rng: Random) -> float:
+    if section.kind == "baf":
+        return _BAF_TENDENCY
+    for fragment, tendency in _SECTION_TENDENCIES:
+        if fragment in section.key:
+            return tendency
+    # A framework with sections we do not know still gets uneven, believable profiles.
+    return rng.gauss(0, 0.2)
+
+
+def _plan_trust(rng: Random, organisation: Organisation, section_tendency: dict[int | None, float]) -> _Trust:
+    maturity = [min(3.2, max(0.3, rng.gauss(_BASE_MATURITY, 0.5)))]
+    for _ in _CYCLES[1:]:
+        # Most boards improve a little each year; some stall or slip back.
+        step = rng.uniform(0.1, 0.4) if rng.random() < 0.8 else rng.uniform(-0.15, 0.05)
+        maturity.append(maturity[-1] + step)
+    section_offsets = {
+        section_id: tendency + rng.gauss(0, 0.25)
+        for section_id, tendency in section_tendency.items()
+        if section_id is not None
+    }
+    statuses: list[str | None] = []
+    for plan in _CYCLES:
+        draw = rng.random()
+        if draw < plan.submitted:
+            statuses.append("submitted")
+        elif draw < plan.submitted + plan.in_progress:
+            statuses.append("in_progress")
+        else:
+            statuses.append(None)
+    assert organisation.id is not None
+    return _Trust(
+        organisation_id=organisation.id,
+        ods_code=organisation.ods_code,
+        name=organisation.name,
+        trust_type=organisation.trust_type,
+        maturity=maturity,
+        section_offsets=section_offsets,
+        headline_offset=rng.gauss(0, 0.5),
+        statuses=statuses,
+        neds=rng.randint(4, 7),
+        executives=rng.randint(2, 5),
+    )
+
+
+def _choose_demo_trusts(rng: Random, trusts: list[_Trust]) -> tuple[_Trust, _Trust | None]:
+    """An acute trust with two submitted years and one in progress; a second board for the NED."""
+    wanted = ["submitted", "submitted", "in_progress"]
+    candidates = [t for t in trusts if t.trust_type == "acute" and t.statuses == wanted]
+    if candidates:
+        chair_trust = rng.choice(candidates)
+    else:
+        # A smaller trust list than the shipped one: make the story true for the first acute trust.
+        chair_trust = next((t for t in trusts if t.trust_type == "acute"), trusts[0])
+        chair_trust.statuses = list(wanted)
+    others = [t for t in trusts if t is not chair_trust and t.statuses[-1] == "in_progress"]
+    # A mental health board shows the NED a different questionnaire (PCREF) on the switch.
+    mental_health = [t for t in others if t.trust_type.startswith("mental_health")]
+    pool = mental_health or others or [t for t in trusts if t is not chair_trust]
+    return chair_trust, (rng.choice(pool) if pool else None)
+
+
+def _email_part(text: str) -> str:
+    return re.sub(r"[^a-z-]", "", text.lower())
+
+
+def _plan_people(
+    rng: Random, trusts: list[_Trust], chair_trust: _Trust, ned_trust: _Trust | None
+) -> list[dict[str, Any]]:
+    """Users in insertion order (demo sign-ins first), and each trust's members."""
+    # One hash for all five: argon2 is deliberately slow.
+    demo_hash = hash_password(DEMO_PASSWORD)
+    joined = datetime.combine(_CYCLES[0].opens_on - timedelta(days=45), time(9), UTC)
+    users: list[dict[str, Any]] = []
+
+    def add_user(email: str, name: str, platform_role: str | None, password_hash: str | None) -> int:
+        users.append(
+            {
+                "email": email,
+                "name": name,
+                "password_hash": password_hash,
+                "platform_role": platform_role,
+                "is_active": True,
+                "created_at": joined + timedelta(minutes=len(users)),
+            }
+        )
+        return len(users) - 1
+
+    demo_chair = add_user(DEMO_CHAIR_EMAIL, "Grace Adeyemi", None, demo_hash)
+    demo_ned = add_user(DEMO_NED_EMAIL, "Tom Harrison", None, demo_hash)
+    demo_secretary = add_user(DEMO_SECRETARY_EMAIL, "Priya Raman", None, demo_hash)
+    add_user(DEMO_ANALYST_EMAIL, "Sam Okafor", "sector_analyst", demo_hash)
+    add_user(DEMO_ADMIN_EMAIL, "Alex Morgan", "platform_admin", demo_hash)
+
+    for trust in trusts:
+        taken: set[str] = set()
+        slots = (
+            [("chair", "chair"), ("board_member", "chief_executive")]
+            + [("board_member", "ned")] * trust.neds
+            + [("board_member", "executive")] * trust.executives
+            + [("board_secretary", "secretary")]
+        )
+        ned_seen = 0
+        for role, board_role in slots:
+            user_index: int | None = None
+            if trust is chair_trust and board_role == "chair":
+                user_index = demo_chair
+            elif trust is chair_trust and board_role == "secretary":
+                user_index = demo_secretary
+            elif board_role == "ned" and ned_seen == 0 and trust in (chair_trust, ned_trust):
+                user_index = demo_ned
+            if board_role == "ned":
+                ned_seen += 1
+            if user_index is None:
+                first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+                local = f"{_email_part(first)}.{_email_part(last)}"
+                candidate, n = local, 1
+                while candidate in taken:
+                    n += 1
+                    candidate = f"{local}{n}"
+                taken.add(candidate)
+                email = f"{candidate}@{trust.ods_code.lower()}.example.org"
+                user_index = add_user(email, f"{first} {last}", None, None)
+            trust.members.append(
+                _Member(
+                    user_index=user_index,
+                    role=role,
+                    board_role=board_role,
+                    level_bias=rng.gauss(0, 0.25) + _ROLE_LEVEL_BIAS.get(board_role, 0.0),
+                    headline_bias=rng.gauss(0, 1.0)
+                    + (_CHAIR_HEADLINE_BIAS if board_role == "chair" else 0.0),
+                    is_demo=user_index in (demo_chair, demo_ned, demo_secretary),
+                )
+            )
+    return users
+
+
+def _insert_users(session: Session, users: list[dict[str, Any]]) -> dict[str, int]:
+    _bulk_insert(session, User, users)
+    return {email: user_id for email, user_id in session.exec(select(User.email, User.id)).all()}
+
+
+def _insert_memberships(
+    session: Session, trusts: list[_Trust], users: list[dict[str, Any]], user_ids: dict[str, int]
+) -> int:
+    rows = [
+        {
+            "user_id": user_ids[users[m.user_index]["email"]],
+            "organisation_id": trust.organisation_id,
+            "role": m.role,
+            "board_role": m.board_role,
+            "created_at": users[m.user_index]["created_at"],
+        }
+        for trust in trusts
+        for m in trust.members
+    ]
+    _bulk_insert(session, Membership, rows)
+    return len(rows)
+
+
+def _between(rng: Random, start: datetime, end: datetime) -> datetime:
+    """A whole-second time in [start, end], so both databases store exactly the same value.
+
+    Board work happens between 07:30 and 21:30; only the ends of a short window fall outside.
+    """
+    start, end = start.replace(microsecond=0), end.replace(microsecond=0)
+    if end <= start:
+        return start
+    day = start.date() + timedelta(days=rng.randint(0, (end.date() - start.date()).days))
+    moment = datetime.combine(day, time(7, 30), UTC) + timedelta(seconds=rng.randint(0, 50_400))
+    return min(max(moment, start), end)
+
+
+def _plan_assessments(rng: Random, trusts: list[_Trust], now: datetime) -> list[_AssessmentPlan]:
+    plans: list[_AssessmentPlan] = []
+    for cycle_index, cycle in enumerate(_CYCLES):
+        opens = datetime.combine(cycle.opens_on, time(9), UTC)
+        ends = min(now, datetime.combine(cycle.closes_on, time(17), UTC))
+        for trust in trusts:
+            status = trust.statuses[cycle_index]
+            if status is None:
+                continue
+            if status == "in_progress":
+                opened = _between(rng, opens + timedelta(days=5), ends - timedelta(days=21))
+                plans.append(_AssessmentPlan(trust, cycle_index, status, opened, ends))
+                continue
+            opened = _between(rng, opens + timedelta(days=5), opens + (ends - opens) * 0.35)
+            submitted = _between(rng, opened + (ends - opened) * 0.4, ends - timedelta(days=1))
+            plans.append(_AssessmentPlan(trust, cycle_index, status, opened, submitted))
+    return plans
+
+
+def _insert_assessments(
+    session: Session,
+    plans: list[_AssessmentPlan],
+    cycle_ids: list[int],
+    framework: Framework,
+    users: list[dict[str, Any]],
+    user_ids: dict[str, int],
+) -> dict[tuple[int, int], int]:
+    rows = []
+    for plan in plans:
+        chair_id = user_ids[users[plan.trust.chair.user_index]["email"]]
+        submitted = plan.status == "submitted"
+        rows.append(
+            {
+                "organisation_id": plan.trust.organisation_id,
+                "cycle_id": cycle_ids[plan.cycle_index],
+                "framework_id": framework.id,
+                "status": plan.status,
+                "opened_by_id": chair_id,
+                "opened_at": plan.opened_at,
+                "submitted_by_id": chair_id if submitted else None,
+                "submitted_at": plan.ends_at if submitted else None,
+                "version": 1,
+            }
+        )
+    _bulk_insert(session, Assessment, rows)
+    cycle_index_of = {cycle_id: i for i, cycle_id in enumerate(cycle_ids)}
+    return {
+        (organisation_id, cycle_index_of[cycle_id]): assessment_id
+        for assessment_id, organisation_id, cycle_id in session.exec(
+            select(Assessment.id, Assessment.organisation_id, Assessment.cycle_id)
+        ).all()
+        if assessment_id is not None
+    }
+
+
+class _Writer:
+    """Buffers rows per table and writes them in chunks with executemany."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.buffers: dict[type, list[dict[str, Any]]] = {
+            Response: [],
+            Rating: [],
+            ConsensusRating: [],
+        }
+        self.counts: dict[type, int] = dict.fromkeys(self.buffers, 0)
+
+    def add(self, table: type, row: dict[str, Any]) -> None:
+        buffer = self.buffers[table]
+        buffer.append(row)
+        if len(buffer) >= _CHUNK:
+            self._write(table)
+
+    def flush(self) -> None:
+        for table in self.buffers:
+            self._write(table)
+
+    def _write(self, table: type) -> None:
+        buffer = self.buffers[table]
+        if buffer:
+            _bulk_insert(self.session, table, buffer)
+            self.counts[table] += len(buffer)
+            self.buffers[table] = []
+
+
+def _level(value: float) -> int:
+    return min(4, max(0, math.floor(value + 0.5)))
+
+
+def _comment(rng: Random, level: int | None) -> str:
+    if level is None:
+        return rng.choice(_COMMENTS_UNKNOWN)
+    if level <= 1:
+        return rng.choice(_COMMENTS_LOW)
+    if level == 2:
+        return rng.choice(_COMMENTS_MID)
+    return rng.choice(_COMMENTS_HIGH)
+
+
+def _write_assessment(
+    rng: Random,
+    writer: _Writer,
+    plan: _AssessmentPlan,
+    assessment_id: int,
+    sections: Sequence[FrameworkSection],
+    criteria: Sequence[Criterion],
+    criterion_offset: dict[int | None, float],
+    user_id_of: list[int],
+    consensus_evidence: list[tuple[int, int, list[dict[str, Any]]]],
+    *,
+    demo: tuple[bool, bool],
+) -> None:
+    trust = plan.trust
+    is_chair_trust, is_ned_trust = demo
+    applicable = [c for c in criteria if not c.applies_to or trust.trust_type in c.applies_to]
+    section_order = [s.id for s in sections if any(c.section_id == s.id for c in applicable)]
+    maturity = trust.maturity[plan.cycle_index]
+    submitted = plan.status == "submitted"
+    # Members rate first; the board agrees its consensus afterwards.
+    rating_ends = plan.opened_at + (plan.ends_at - plan.opened_at) * 0.7
+    levels: dict[int | None, list[int]] = {c.id: [] for c in applicable}
+
+    for member in trust.members:
+        if not member.rates:
+            continue
+        respondent_id = user_id_of[member.user_index]
+        if submitted:
+            done = len(applicable)
+        else:
+            draw = rng.random()
+            if draw < 0.35:
+                done = len(applicable)
+            elif draw < 0.75:
+                done = rng.randint(1, len(applicable) - 1)
+            else:
+                done = 0
+            if is_chair_trust and member.is_demo:
+                # The demo chair has finished and can lead consensus; the demo NED can carry on.
+                done = len(applicable) if member.board_role == "chair" else len(applicable) // 2
+            elif is_ned_trust and member.is_demo:
+                done = 0
+        started = _between(rng, plan.opened_at + timedelta(hours=2), rating_ends)
+        # One sitting per section, in order, the last one finishing the questionnaire.
+        sittings = sorted(_between(rng, started, rating_ends) for _ in section_order)
+        sitting_of = dict(zip(section_order, sittings, strict=True))
+        finished = sittings[-1]
+        headline = rng.gauss(
+            _HEADLINE_BASE + 1.4 * (maturity - _BASE_MATURITY) + trust.headline_offset + member.headline_bias,
+            1.4,
+        )
+        answers_headline = done == len(applicable) or (done > 0 and rng.random() < 0.5)
+        writer.add(
+            Response,
+            {
+                "assessment_id": assessment_id,
+                "respondent_id": respondent_id,
+                "board_role": member.board_role,
+                "headline_score": min(10, max(0, round(headline))) if answers_headline else None,
+                "completed_at": finished if done == len(applicable) else None,
+                "version": 1,
+            },
+        )
+        for criterion in applicable[:done]:
+            value = (
+                maturity
+                + trust.section_offsets[criterion.section_id]
+                + criterion_offset[criterion.id]
+                + member.level_bias
+                + rng.gauss(0, 0.6)
+            )
+            level: int | None = None if rng.random() < 0.04 else _level(value)
+            comment = _comment(rng, level) if rng.random() < 0.15 else ""
+            if level is not None:
+                levels[criterion.id].append(level)
+            writer.add(
+                Rating,
+                {
+                    "assessment_id": assessment_id,
+                    "respondent_id": respondent_id,
+                    "criterion_id": criterion.id,
+                    "level": level,
+                    "comment": comment,
+                    "version": 1,
+                    "updated_at": sitting_of[criterion.section_id],
+                },
+            )
+
+    if submitted:
+        agreed = applicable
+    else:
+        first_sections = 2 if is_chair_trust else rng.choice((0, 0, 1, 2, 3))
+        agreed = [c for c in applicable if c.section_id in section_order[:first_sections]]
+    chair_id = user_id_of[trust.chair.user_index]
+    secretary_id = user_id_of[trust.secretary.user_index]
+    cycle = _CYCLES[plan.cycle_index]
+    for criterion in agreed:
+        known = levels[criterion.id]
+        if not known:
+            continue
+        level = _level(statistics.median(known))
+        if rng.random() < 0.08:
+            # The board debated and moved off the median.
+            level = min(4, max(0, level + rng.choice((-1, 1))))
+        agreed_at = _between(rng, rating_ends, plan.ends_at - timedelta(hours=1))
+        talked_of = max(
+            datetime.combine(cycle.opens_on, time(9), UTC),
+            agreed_at - timedelta(days=rng.randint(7, 120)),
+        )
+        pool = _RATIONALES_LOW if level <= 1 else _RATIONALES_MID if level == 2 else _RATIONALES_HIGH
+        rationale = rng.choice(pool).format(
+            month=talked_of.strftime("%B %Y"),
+            wres_year=cycle.opens_on.year,
+            survey_year=cycle.opens_on.year - 1,
+        )
+        writer.add(
+            ConsensusRating,
+            {
+                "assessment_id": assessment_id,
+                "criterion_id": criterion.id,
+                "level": level,
+                "rationale": rationale,
+                "version": 1,
+                "updated_by_id": chair_id,
+                "updated_at": agreed_at,
+            },
+        )
+        if rng.random() < 0.6 and criterion.id is not None:
+            links = []
+            for title, path in rng.sample(_EVIDENCE_LINKS, rng.randint(1, 2)):
+                names = {
+                    "month_name": talked_of.strftime("%B"),
+                    "year": talked_of.year,
+                    "prev_year": talked_of.year - 1,
+                    "mm": f"{talked_of.month:02d}",
+                }
+                links.append(
+                    {
+                        "kind": "link",
+                        "title": title.format(**names),
+                        "url": f"https://intranet.{trust.ods_code.lower()}.example.org/"
+                        + path.format(**names),
+                        # The board secretary does most of the filing.
+                        "added_by_id": secretary_id if rng.random() < 0.7 else chair_id,
+                        "created_at": agreed_at - timedelta(minutes=rng.randint(5, 240)),
+                    }
+                )
+            consensus_evidence.append((assessment_id, criterion.id, links))
+
+
+def _insert_evidence(
+    session: Session, consensus_evidence: list[tuple[int, int, list[dict[str, Any]]]]
+) -> int:
+    consensus_id = {
+        (assessment_id, criterion_id): consensus_rating_id
+        for consensus_rating_id, assessment_id, criterion_id in session.exec(
+            select(ConsensusRating.id, ConsensusRating.assessment_id, ConsensusRating.criterion_id)
+        ).all()
+    }
+    rows = [
+        {"consensus_rating_id": consensus_id[(assessment_id, criterion_id)], **link}
+        for assessment_id, criterion_id, links in consensus_evidence
+        for link in links
+    ]
+    _bulk_insert(session, Evidence, rows)
+    return len(rows)
