@@ -152,9 +152,8 @@ def framework_check_command(
     except FrameworkFileError as exc:
         for error in exc.errors:
             typer.echo(f"{exc.path}: {error}", err=True)
-        fail(
-            f"{file} is not a valid framework ({len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''})"
-        )
+        plural = "s" if len(exc.errors) != 1 else ""
+        fail(f"{file} is not a valid framework ({len(exc.errors)} problem{plural})")
     criteria = sum(len(s.criteria) for s in doc.sections)
     typer.echo(
         f"{file}: framework {doc.key} version {doc.version} is valid: "
@@ -201,7 +200,8 @@ def _print_sign_ins(sign_ins: list[DemoSignIn]) -> None:
     typer.echo("")
     typer.echo(f"Demo sign-ins (the password for each is {DEMO_PASSWORD}):")
     for sign_in in sign_ins:
-        typer.echo(f"  {sign_in.email:<28} {sign_in.description}")
+        trusts = " and ".join(t for t in (sign_in.trust_name, sign_in.other_trust_name) if t)
+        typer.echo(f"  {sign_in.email:<28} {sign_in.can_see}" + (f" ({trusts})" if trusts else ""))
     typer.echo("")
 
 

@@ -75,6 +75,14 @@ class DemoResult:
     consensus_ratings: int
     evidence: int
 
+    @property
+    def summary(self) -> str:
+        return (
+            f"Loaded the demo sector: {self.organisations} trusts, {self.cycles} cycles, "
+            f"{self.assessments} assessments ({self.submitted} submitted, {self.in_progress} in progress), "
+            f"{self.users} people and {self.ratings:,} individual ratings."
+        )
+
 
 @dataclass(frozen=True)
 class _CyclePlan:
@@ -314,40 +322,7 @@ def seed_demo(
     evidence = _insert_evidence(session, consensus_evidence)
     session.flush()
 
-    chair_name = chair_trust.name
-    ned_other = ned_trust.name if ned_trust is not None else None
-    sign_ins = [
-        DemoSignIn(
-            DEMO_CHAIR_EMAIL,
-            "chair",
-            "Chair of the board: 2024/25 and 2025/26 submitted, 2026/27 in progress; "
-            "rates, agrees consensus, submits",
-            chair_name,
-        ),
-        DemoSignIn(
-            DEMO_NED_EMAIL,
-            "board_member",
-            "Non-executive director on two boards (trust switcher); rates and sees the board's spread",
-            chair_name,
-            ned_other,
-        ),
-        DemoSignIn(
-            DEMO_SECRETARY_EMAIL,
-            "board_secretary",
-            "Board secretary: runs the assessment and adds evidence, does not rate",
-            chair_name,
-        ),
-        DemoSignIn(
-            DEMO_ANALYST_EMAIL,
-            "sector_analyst",
-            "Sector analyst: anonymised sector and peer-group figures, no trust's own answers",
-        ),
-        DemoSignIn(
-            DEMO_ADMIN_EMAIL,
-            "platform_admin",
-            "Platform admin: users, trusts, frameworks and the audit log",
-        ),
-    ]
+    sign_ins = _sign_ins(chair_trust.name, ned_trust.name if ned_trust is not None else None)
     return DemoResult(
         password=DEMO_PASSWORD,
         framework_key=framework.key,
@@ -364,6 +339,61 @@ def seed_demo(
         consensus_ratings=writer.counts[ConsensusRating],
         evidence=evidence,
     )
+
+
+def _sign_ins(chair_trust: str, ned_other_trust: str | None) -> list[DemoSignIn]:
+    return [
+        DemoSignIn(
+            DEMO_CHAIR_EMAIL,
+            "chair",
+            "Chair of the board: 2024/25 and 2025/26 submitted, 2026/27 in progress; "
+            "rates, agrees consensus, submits",
+            chair_trust,
+        ),
+        DemoSignIn(
+            DEMO_NED_EMAIL,
+            "board_member",
+            "Non-executive director on two boards (trust switcher); rates and sees the board's spread",
+            chair_trust,
+            ned_other_trust,
+        ),
+        DemoSignIn(
+            DEMO_SECRETARY_EMAIL,
+            "board_secretary",
+            "Board secretary: runs the assessment and adds evidence, does not rate",
+            chair_trust,
+        ),
+        DemoSignIn(
+            DEMO_ANALYST_EMAIL,
+            "sector_analyst",
+            "Sector analyst: anonymised sector and peer-group figures, no trust's own answers",
+        ),
+        DemoSignIn(
+            DEMO_ADMIN_EMAIL,
+            "platform_admin",
+            "Platform admin: users, trusts, frameworks and the audit log",
+        ),
+    ]
+
+
+def demo_sign_ins(session: Session) -> list[DemoSignIn]:
+    """The demo sign-ins of a database the demo was loaded into; empty for any other database."""
+    chair_trust = session.exec(
+        select(Organisation.name)
+        .join(Membership, Membership.organisation_id == Organisation.id)
+        .join(User, User.id == Membership.user_id)
+        .where(User.email == DEMO_CHAIR_EMAIL)
+    ).first()
+    if chair_trust is None:
+        return []
+    ned_trusts = session.exec(
+        select(Organisation.name)
+        .join(Membership, Membership.organisation_id == Organisation.id)
+        .join(User, User.id == Membership.user_id)
+        .where(User.email == DEMO_NED_EMAIL)
+    ).all()
+    other = next((name for name in ned_trusts if name != chair_trust), None)
+    return _sign_ins(chair_trust, other)
 
 
 def _bulk_insert(session: Session, table: type, rows: list[dict[str, Any]]) -> None:

@@ -20,7 +20,8 @@ def check_cycle_name(name: str) -> str:
     match = CYCLE_NAME.match(name.strip())
     if not match or (int(match.group(1)) + 1) % 100 != int(match.group(2)):
         raise InputError(
-            f"cycle {name!r} must be a financial year written like 2026/27 (the second year follows the first)"
+            f"cycle {name!r} must be a financial year written like 2026/27 "
+            "(the second year follows the first)"
         )
     return name.strip()
 
