@@ -7,16 +7,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from api.accounts.routes import router as accounts_api
+from api.accounts.views import router as accounts_pages
+from api.csrf import CsrfCookieMiddleware, cookie_name
 from api.db import make_engine
+from api.deps import RedirectTo
 from api.errors import DomainError
 from api.frameworks.routes import router as frameworks_api
 from api.home.views import router as home_pages
 from api.organisations.routes import router as organisations_api
+from api.organisations.views import router as organisations_pages
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import Settings, get_settings
 from api.templating import STATIC_DIR, render
@@ -77,14 +82,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
 
+    app.add_middleware(CsrfCookieMiddleware, name=cookie_name(settings.env), secure=settings.secure_cookies)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The NHS.UK stylesheet refers to its icons under /assets.
     app.mount("/assets", StaticFiles(directory=STATIC_DIR / "nhsuk" / "assets"), name="assets")
 
     app.include_router(home_pages)
+    app.include_router(accounts_pages)
+    app.include_router(organisations_pages)
+    app.include_router(accounts_api)
     app.include_router(frameworks_api)
     app.include_router(organisations_api)
+
+    @app.exception_handler(RedirectTo)
+    async def _redirect(request: Request, exc: RedirectTo) -> Response:
+        if request.headers.get("HX-Request") == "true":
+            # htmx follows a redirect inside the fragment; tell it to load the whole page instead.
+            return Response(status_code=200, headers={"HX-Redirect": exc.url})
+        return RedirectResponse(exc.url, status_code=303)
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:

@@ -1,6 +1,14 @@
 """Every table, imported in one place so Alembic and the app see the same metadata."""
 
-from api.accounts.models import Membership, User
+from api.accounts.models import (
+    ApiToken,
+    Membership,
+    OneTimeToken,
+    RecoveryCode,
+    SignInAttempt,
+    User,
+    WebSession,
+)
 from api.assessments.models import (
     Assessment,
     ConsensusRating,
@@ -12,9 +20,16 @@ from api.assessments.models import (
 from api.audit.models import AuditEvent
 from api.db import metadata
 from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.mail import OutboxEmail
 from api.organisations.models import Organisation
 
 __all__ = [
+    "ApiToken",
+    "OneTimeToken",
+    "OutboxEmail",
+    "RecoveryCode",
+    "SignInAttempt",
+    "WebSession",
     "Assessment",
     "AuditEvent",
     "ConsensusRating",

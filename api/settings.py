@@ -23,6 +23,26 @@ class Settings(BaseSettings):
     # The smallest number of other trusts whose figures may be shown together.
     k_anonymity: int = Field(default=5, ge=2)
     frameworks_dir: Path = PROJECT_ROOT / "assessments"
+    # Evidence files are stored here under generated names.
+    upload_dir: Path = PROJECT_ROOT / "var" / "uploads"
+    # The address people reach the service at, for links in emails.
+    base_url: str = "http://127.0.0.1:8000"
+
+    # Sign-in and sessions.
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    api_token_minutes: int = Field(default=60, ge=1)
+    one_time_link_hours: int = Field(default=24, ge=1)
+    # Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    # Email: written to the outbox table always; sent by SMTP when smtp_host is set.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "Race equality board self-assessment <no-reply@localhost>"
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -31,6 +51,15 @@ class Settings(BaseSettings):
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def session_cookie_name(self) -> str:
+        # The __Host- prefix makes the browser refuse the cookie unless Secure, path /, no domain.
+        return "__Host-session" if self.env == "production" else "session"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.env == "production"
 
     @property
     def is_sqlite(self) -> bool:

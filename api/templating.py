@@ -10,6 +10,9 @@ from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoad
 from jinja2_fragments.fastapi import Jinja2Blocks
 from starlette.responses import Response
 
+from api.accounts.models import BOARD_ROLES, ROLE_NAMES
+from api.csrf import csrf_token
+from api.navigation import account_items_for, navigation_for
 from api.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "web" / "templates"
@@ -39,8 +42,16 @@ def _format_time(value: Any) -> str:
     return value.strftime("%H:%M") if value else ""
 
 
+def _errors_list(errors: dict[str, str]) -> list[dict[str, str]]:
+    """The error summary's links: each message points at the field it is about."""
+    return [{"text": message, "href": f"#{field}"} for field, message in errors.items()]
+
+
 templates.env.filters["date"] = _format_date
 templates.env.filters["time"] = _format_time
+templates.env.globals["errors_list"] = _errors_list
+templates.env.globals["role_names"] = ROLE_NAMES
+templates.env.globals["board_role_names"] = BOARD_ROLES
 
 
 def render(
@@ -53,6 +64,11 @@ def render(
 ) -> Response:
     """A full page, or only `block` when htmx asked for a fragment (HX-Request)."""
     context = dict(context or {})
+    context.setdefault("csrf_token", csrf_token(request))
+    principal = getattr(request.state, "principal", None)
+    context.setdefault("principal", principal)
+    context.setdefault("navigation_items", navigation_for(principal, request.url.path))
+    context.setdefault("account_items", account_items_for(principal, context["csrf_token"]))
     block_name = block if block and request.headers.get("HX-Request") == "true" else None
     kwargs: dict[str, Any] = {"status_code": status_code}
     if block_name:

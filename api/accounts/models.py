@@ -12,6 +12,13 @@ from api.db import UTCDateTime, utcnow
 TRUST_ROLES = ("chair", "board_member", "board_secretary")
 PLATFORM_ROLES = ("sector_analyst", "platform_admin")
 ALL_ROLES = TRUST_ROLES + PLATFORM_ROLES
+ROLE_NAMES = {
+    "chair": "Chair",
+    "board_member": "Board member",
+    "board_secretary": "Board secretary",
+    "sector_analyst": "Sector analyst",
+    "platform_admin": "Platform admin",
+}
 # What a person is on the board, for the respondent-role view (chairs, NEDs, executives).
 BOARD_ROLES = {
     "chair": "Chair",
@@ -40,6 +47,12 @@ class User(SQLModel, table=True):
     # Roles not tied to a trust.
     platform_role: str | None = Field(default=None, max_length=20)
     is_active: bool = Field(default=True)
+    # Base32 TOTP secret; the second factor is on once enrolment is confirmed with a first code.
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_enabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The last TOTP time step accepted, so a code cannot be replayed within its window.
+    totp_last_step: int | None = None
+    password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -56,3 +69,74 @@ class Membership(SQLModel, table=True):
     role: str = Field(max_length=20)
     board_role: str = Field(max_length=20)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    # Null until the person has passed their second factor (when they have or need one).
+    second_factor_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    active_organisation_id: int | None = Field(
+        default=None, foreign_key="organisation.id", ondelete="SET NULL"
+    )
+    client_ip: str | None = Field(default=None, max_length=45)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token from the OAuth2 password flow; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OneTimeToken(SQLModel, table=True):
+    """An emailed link (invitation or password reset): expires, and works once."""
+
+    __tablename__ = "one_time_token"
+    __table_args__ = (CheckConstraint("purpose IN ('invitation', 'password_reset')", name="purpose_known"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    purpose: str = Field(max_length=20)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id", ondelete="CASCADE")
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use code to sign in when the authenticator app is lost (argon2-hashed)."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    code_hash: str = Field(max_length=255)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """Every sign-in attempt, for throttling: by account and by client address over 15 minutes."""
+
+    __tablename__ = "sign_in_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, index=True)
+    client_ip: str = Field(max_length=45, index=True)
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    succeeded: bool = Field(default=False)

@@ -1,0 +1,125 @@
+"""JSON API for sign-in: the OAuth2 password flow, who am I, and revoking tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from api.accounts.sessions import end_all_sessions, issue_api_token
+from api.accounts.signin import check_password
+from api.audit.service import record
+from api.client_ip import client_ip
+from api.db import SessionDep
+from api.deps import CurrentUser
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+INVALID = "The email address or password is not right"
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class MembershipPublic(BaseModel):
+    organisation_code: str
+    organisation_name: str
+    role: str
+    board_role: str
+
+
+class Me(BaseModel):
+    email: str
+    name: str
+    platform_role: str | None
+    two_factor: bool
+    memberships: list[MembershipPublic]
+
+
+def _unauthorised(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+@router.post(
+    "/auth/token",
+    response_model=Token,
+    responses={401: {"description": "Wrong email or password"}, 429: {"description": "Too many attempts"}},
+)
+def issue_token(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(description="Your email address")],
+    password: Annotated[str, Form()],
+    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    otp: Annotated[str | None, Form(description="Your two-factor code, if you use one")] = None,
+) -> Response:
+    """OAuth2 password flow. Failures are answered (not raised) so the attempt is kept for throttling."""
+    ip = client_ip(request)
+    outcome = check_password(session, username, password, ip)
+    if outcome.throttled:
+        return JSONResponse(
+            {"detail": "Too many attempts to sign in: try again later"},
+            status_code=429,
+            headers={"Retry-After": str(outcome.retry_after)},
+        )
+    user = outcome.user
+    if user is None:
+        return _unauthorised(INVALID)
+    from api.accounts.two_factor import verify_second_factor_for_api
+
+    problem = verify_second_factor_for_api(session, user, otp)
+    if problem:
+        return _unauthorised(problem)
+    settings = request.app.state.settings
+    _token, raw = issue_api_token(session, user, settings)
+    record(
+        session,
+        "sign_in",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        summary="API token issued",
+        client_ip=ip,
+    )
+    return JSONResponse(Token(access_token=raw, expires_in=settings.api_token_minutes * 60).model_dump())
+
+
+@router.post("/auth/revoke", status_code=204)
+def revoke_tokens(request: Request, session: SessionDep, principal: CurrentUser) -> Response:
+    """Sign out everywhere: this token, every other token and every browser session stop working."""
+    end_all_sessions(session, principal.user.id)
+    record(
+        session,
+        "sign_out",
+        actor=principal.user,
+        object_type="user",
+        object_id=principal.user.id,
+        summary="Signed out (API)",
+        client_ip=client_ip(request),
+    )
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=Me)
+def me(principal: CurrentUser) -> Me:
+    return Me(
+        email=principal.user.email,
+        name=principal.user.name,
+        platform_role=principal.user.platform_role,
+        two_factor=principal.user.totp_enabled_at is not None,
+        memberships=[
+            MembershipPublic(
+                organisation_code=m.ods_code,
+                organisation_name=m.organisation_name,
+                role=m.role,
+                board_role=m.board_role,
+            )
+            for m in principal.memberships
+        ],
+    )

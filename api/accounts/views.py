@@ -1,0 +1,152 @@
+"""Sign-in and sign-out pages, the trust switcher and the account page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from api.accounts.sessions import end_all_sessions, start_web_session
+from api.accounts.signin import check_password
+from api.audit.service import record
+from api.client_ip import client_ip
+from api.csrf import rotate_csrf_cookie, verify_csrf
+from api.db import SessionDep
+from api.deps import MaybePageUser, PageUser, get_session_principal
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never `//elsewhere` or an absolute URL (open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def landing_page(principal: object) -> str:
+    membership = principal.active_membership  # type: ignore[attr-defined]
+    if membership is not None:
+        return f"/trusts/{membership.ods_code}"
+    return "/account"
+
+
+def set_session_cookie(request: Request, response: Response, raw: str) -> None:
+    settings = request.app.state.settings
+    response.set_cookie(
+        settings.session_cookie_name,
+        raw,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+        path="/",
+        max_age=settings.session_absolute_hours * 3600,
+    )
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    settings = request.app.state.settings
+    response.delete_cookie(
+        settings.session_cookie_name, path="/", secure=settings.secure_cookies, httponly=True, samesite="lax"
+    )
+
+
+@router.get("/sign-in", name="sign_in")
+def sign_in_page(request: Request, principal: MaybePageUser, next: str | None = None) -> Response:
+    if principal is not None and principal.web_session and principal.web_session.second_factor_at is not None:
+        return RedirectResponse(safe_next(next) or landing_page(principal), status_code=303)
+    return render(request, "accounts/sign_in.html", {"page_title": "Sign in", "next": safe_next(next)})
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    errors: dict[str, str] = {}
+    if not email.strip():
+        errors["email"] = "Enter your email address"
+    if not password:
+        errors["password"] = "Enter your password"
+    context = {"page_title": "Sign in", "next": safe_next(next), "email": email, "errors": errors}
+    if errors:
+        return render(request, "accounts/sign_in.html", context, status_code=422)
+    ip = client_ip(request)
+    outcome = check_password(session, email, password, ip)
+    if outcome.throttled:
+        minutes = max(1, round((outcome.retry_after or 60) / 60))
+        context["errors"] = {
+            "email": f"Too many attempts to sign in. Wait {minutes} minute{'s' if minutes != 1 else ''} and try again"
+        }
+        response = render(request, "accounts/sign_in.html", context, status_code=429)
+        response.headers["Retry-After"] = str(outcome.retry_after)
+        return response
+    if outcome.user is None:
+        context["errors"] = {"email": "The email address or password is not right"}
+        return render(request, "accounts/sign_in.html", context, status_code=401)
+
+    user = outcome.user
+    two_factor_on = user.totp_enabled_at is not None
+    _web_session, raw = start_web_session(
+        session, user, settings=request.app.state.settings, client_ip=ip, second_factor_done=not two_factor_on
+    )
+    if not two_factor_on:
+        record(
+            session,
+            "sign_in",
+            actor=user,
+            object_type="user",
+            object_id=user.id,
+            summary="Signed in",
+            client_ip=ip,
+        )
+    rotate_csrf_cookie(request)
+    if two_factor_on:
+        target = "/sign-in/two-factor" + (f"?next={safe_next(next)}" if safe_next(next) else "")
+    else:
+        target = safe_next(next) or "/home"
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, raw)
+    return response
+
+
+@router.post("/sign-out", name="sign_out")
+def sign_out(request: Request, session: SessionDep) -> Response:
+    """Ends every session and API token of the person, on every device."""
+    principal = get_session_principal(request, session)
+    if principal is not None:
+        end_all_sessions(session, principal.user.id)
+        record(
+            session,
+            "sign_out",
+            actor=principal.user,
+            object_type="user",
+            object_id=principal.user.id,
+            summary="Signed out",
+            client_ip=client_ip(request),
+        )
+    rotate_csrf_cookie(request)
+    response = RedirectResponse("/signed-out", status_code=303)
+    clear_session_cookie(request, response)
+    return response
+
+
+@router.get("/signed-out", name="signed_out")
+def signed_out(request: Request) -> Response:
+    return render(request, "accounts/signed_out.html", {"page_title": "You have signed out"})
+
+
+@router.get("/home", name="signed_in_home")
+def signed_in_home(principal: PageUser) -> Response:
+    return RedirectResponse(landing_page(principal), status_code=303)
+
+
+@router.get("/account", name="account")
+def account_page(request: Request, principal: PageUser) -> Response:
+    return render(request, "accounts/account.html", {"page_title": "Your account"})

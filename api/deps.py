@@ -1,0 +1,231 @@
+"""Who is asking: the signed-in person, their memberships, and the role checks routes declare.
+
+API routes take a bearer token; pages take the session cookie. Role requirements are dependencies
+that carry `allowed_roles`, so the route-walking test can find every route's rule by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from sqlmodel import Session, select
+
+from api.accounts.models import Membership, User, WebSession
+from api.accounts.sessions import load_api_token, load_web_session
+from api.db import SessionDep
+from api.errors import DomainError, Forbidden, NotFound
+from api.organisations.models import Organisation
+
+
+class NotSignedIn(DomainError):
+    status_code = 401
+    code = "not_signed_in"
+
+
+class RedirectTo(Exception):
+    """A page that needs the person elsewhere first (sign in, second factor)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+@dataclass(frozen=True)
+class TrustMembership:
+    organisation_id: int
+    ods_code: str
+    organisation_name: str
+    role: str
+    board_role: str
+    require_two_factor: bool
+
+
+@dataclass
+class Principal:
+    user: User
+    memberships: list[TrustMembership] = field(default_factory=list)
+    web_session: WebSession | None = None
+
+    @property
+    def organisation_ids(self) -> list[int]:
+        return [m.organisation_id for m in self.memberships]
+
+    def membership_for(self, organisation_id: int) -> TrustMembership | None:
+        return next((m for m in self.memberships if m.organisation_id == organisation_id), None)
+
+    def membership_by_code(self, ods_code: str) -> TrustMembership | None:
+        code = ods_code.upper()
+        return next((m for m in self.memberships if m.ods_code == code), None)
+
+    @property
+    def roles(self) -> set[str]:
+        roles = {m.role for m in self.memberships}
+        if self.user.platform_role:
+            roles.add(self.user.platform_role)
+        return roles
+
+    @property
+    def needs_second_factor(self) -> bool:
+        return self.user.platform_role is not None or any(m.require_two_factor for m in self.memberships)
+
+    @property
+    def active_membership(self) -> TrustMembership | None:
+        """The trust the person is working on now (the trust switcher), else their first."""
+        if self.web_session and self.web_session.active_organisation_id:
+            chosen = self.membership_for(self.web_session.active_organisation_id)
+            if chosen:
+                return chosen
+        return self.memberships[0] if self.memberships else None
+
+
+def load_memberships(session: Session, user_id: int) -> list[TrustMembership]:
+    rows = session.exec(
+        select(Membership, Organisation)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.user_id == user_id)
+        .order_by(Organisation.name)
+    ).all()
+    return [
+        TrustMembership(
+            organisation_id=o.id,
+            ods_code=o.ods_code,
+            organisation_name=o.name,
+            role=m.role,
+            board_role=m.board_role,
+            require_two_factor=o.require_two_factor,
+        )
+        for m, o in rows
+    ]
+
+
+def _principal_for(session: Session, user_id: int, web_session: WebSession | None = None) -> Principal | None:
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    return Principal(user=user, memberships=load_memberships(session, user.id), web_session=web_session)
+
+
+# --- API: bearer tokens -------------------------------------------------------------------------
+
+
+def get_api_principal(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise NotSignedIn("Not signed in: send Authorization: Bearer <token>")
+    token = load_api_token(session, raw.strip())
+    principal = _principal_for(session, token.user_id) if token else None
+    if principal is None:
+        raise NotSignedIn("The token is not valid or has expired: request a new one")
+    request.state.principal = principal
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_api_principal)]
+
+
+# --- Pages: the session cookie ------------------------------------------------------------------
+
+
+def _sign_in_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/sign-in?next={quote(target, safe='')}"
+
+
+def get_session_principal(request: Request, session: SessionDep) -> Principal | None:
+    """The person behind the cookie, whatever stage of sign-in they are at; None if nobody."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    settings = request.app.state.settings
+    raw = request.cookies.get(settings.session_cookie_name)
+    web_session = load_web_session(session, raw, settings) if raw else None
+    principal = _principal_for(session, web_session.user_id, web_session) if web_session else None
+    request.state.principal = principal
+    return principal
+
+
+def get_pending_principal(request: Request, session: SessionDep) -> Principal:
+    """Signed in with a password; the second factor may still be to do (the two-factor pages)."""
+    principal = get_session_principal(request, session)
+    if principal is None:
+        raise RedirectTo(_sign_in_url(request))
+    return principal
+
+
+def get_page_principal(request: Request, session: SessionDep) -> Principal:
+    """Fully signed in: password, and the second factor when the person has or needs one."""
+    principal = get_pending_principal(request, session)
+    assert principal.web_session is not None
+    if principal.user.totp_enabled_at is not None:
+        if principal.web_session.second_factor_at is None:
+            raise RedirectTo("/sign-in/two-factor")
+    elif principal.needs_second_factor:
+        raise RedirectTo("/account/two-factor/set-up")
+    return principal
+
+
+PageUser = Annotated[Principal, Depends(get_page_principal)]
+PendingPageUser = Annotated[Principal, Depends(get_pending_principal)]
+MaybePageUser = Annotated[Principal | None, Depends(get_session_principal)]
+
+
+# --- Role rules ---------------------------------------------------------------------------------
+
+
+class _PlatformRole:
+    """Allows only people with one of these platform roles (others: 403)."""
+
+    def __init__(self, *roles: str, page: bool) -> None:
+        self.allowed_roles = frozenset(roles)
+        self.page = page
+
+    def __call__(self, request: Request, session: SessionDep) -> Principal:
+        principal = get_page_principal(request, session) if self.page else get_api_principal(request, session)
+        if principal.user.platform_role not in self.allowed_roles:
+            raise Forbidden("You do not have permission to do this")
+        return principal
+
+
+def platform_role(*roles: str, page: bool = False) -> _PlatformRole:
+    return _PlatformRole(*roles, page=page)
+
+
+@dataclass(frozen=True)
+class TrustAccess:
+    principal: Principal
+    organisation: Organisation
+    membership: TrustMembership
+
+
+class _TrustRole:
+    """The trust named by `{ods_code}` in the path, for a member with one of these roles.
+
+    Not a member of that trust (or no such trust): 404, so a trust's existence is not confirmed.
+    A member without the role: 403.
+    """
+
+    def __init__(self, *roles: str, page: bool) -> None:
+        self.allowed_roles = frozenset(roles)
+        self.page = page
+
+    def __call__(self, request: Request, session: SessionDep, ods_code: str) -> TrustAccess:
+        principal = get_page_principal(request, session) if self.page else get_api_principal(request, session)
+        membership = principal.membership_by_code(ods_code)
+        if membership is None:
+            raise NotFound("No trust with that code among your boards")
+        if membership.role not in self.allowed_roles:
+            raise Forbidden("Your role on this board does not allow this")
+        organisation = session.get(Organisation, membership.organisation_id)
+        assert organisation is not None
+        return TrustAccess(principal, organisation, membership)
+
+
+ALL_TRUST_ROLES = ("chair", "board_member", "board_secretary")
+MANAGER_ROLES = ("chair", "board_secretary")
+
+
+def trust_role(*roles: str, page: bool = False) -> _TrustRole:
+    return _TrustRole(*(roles or ALL_TRUST_ROLES), page=page)

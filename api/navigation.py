@@ -1,0 +1,35 @@
+"""The header's navigation and account links, by what the signed-in person may do."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+
+def navigation_for(principal: Any | None, path: str) -> list[dict[str, Any]]:
+    if principal is None:
+        return []
+    items: list[dict[str, Any]] = []
+    membership = principal.active_membership
+    if membership is not None:
+        base = f"/trusts/{membership.ods_code}"
+        items.append({"href": base, "text": "Your board"})
+        if membership.role in ("chair", "board_secretary"):
+            items.append({"href": f"{base}/members", "text": "Board members"})
+            items.append({"href": f"{base}/audit", "text": "Audit log"})
+    if len(principal.memberships) > 1:
+        items.append({"href": "/trusts", "text": "Switch trust"})
+    if principal.user.platform_role == "platform_admin":
+        items.append({"href": "/admin/audit", "text": "Audit log (all trusts)"})
+    for item in items:
+        item["current"] = path == item["href"] or path.startswith(item["href"] + "/")
+    return items
+
+
+def account_items_for(principal: Any | None, csrf_token: str) -> list[dict[str, Any]]:
+    if principal is None:
+        return []
+    return [
+        {"href": "/account", "text": principal.user.name, "icon": True},
+        {"action": f"/sign-out?csrf_token={quote(csrf_token)}", "text": "Sign out"},
+    ]
