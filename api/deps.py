@@ -23,6 +23,7 @@ from api.organisations.models import Organisation
 class NotSignedIn(DomainError):
     status_code = 401
     code = "not_signed_in"
+    headers = {"WWW-Authenticate": "Bearer"}
 
 
 class RedirectTo(Exception):

@@ -13,11 +13,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.accounts.routes import router as accounts_api
+from api.accounts.two_factor_views import router as two_factor_pages
 from api.accounts.views import router as accounts_pages
+from api.assessments.routes import router as assessments_api
 from api.csrf import CsrfCookieMiddleware, cookie_name
 from api.db import make_engine
 from api.deps import RedirectTo
-from api.errors import DomainError
+from api.errors import DomainError, FieldError
 from api.frameworks.routes import router as frameworks_api
 from api.home.views import router as home_pages
 from api.organisations.routes import router as organisations_api
@@ -90,8 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(home_pages)
     app.include_router(accounts_pages)
+    app.include_router(two_factor_pages)
     app.include_router(organisations_pages)
     app.include_router(accounts_api)
+    app.include_router(assessments_api)
     app.include_router(frameworks_api)
     app.include_router(organisations_api)
 
@@ -105,7 +109,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)
+            detail = exc.as_detail() if isinstance(exc, FieldError) else exc.message
+            return JSONResponse(
+                {"detail": detail, **exc.extra}, status_code=exc.status_code, headers=exc.headers
+            )
         return _error_page(request, exc.status_code, exc.message)
 
     @app.exception_handler(StarletteHTTPException)

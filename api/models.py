@@ -22,6 +22,7 @@ from api.db import metadata
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.mail import OutboxEmail
 from api.organisations.models import Organisation
+from api.scoring.models import StoredScore
 
 __all__ = [
     "ApiToken",
@@ -29,6 +30,7 @@ __all__ = [
     "OutboxEmail",
     "RecoveryCode",
     "SignInAttempt",
+    "StoredScore",
     "WebSession",
     "Assessment",
     "AuditEvent",

@@ -1,0 +1,127 @@
+"""Queries for assessments, every one starting from a statement scoped to the caller's trusts."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from api.accounts.models import Membership, User
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating, Response
+from api.deps import Principal
+from api.errors import NotFound
+from api.frameworks.models import Criterion, FrameworkSection
+from api.organisations.models import Organisation
+
+RATING_ROLES = ("chair", "board_member")
+
+
+def readable_assessments(principal: Principal) -> SelectOfScalar[Assessment]:
+    """Assessments of the trusts the caller sits on: the only way routes reach an assessment."""
+    return select(Assessment).where(Assessment.organisation_id.in_(principal.organisation_ids))  # type: ignore[attr-defined]
+
+
+def assessment_for(
+    session: Session, principal: Principal, assessment_id: int, *, lock: bool = False
+) -> Assessment:
+    """The caller's trust's assessment, or 404 (never 403: another trust's id is not confirmed)."""
+    statement = readable_assessments(principal).where(Assessment.id == assessment_id)
+    if lock:
+        # FOR SHARE on PostgreSQL: a submission (an UPDATE of this row) waits for saves in flight,
+        # and a save that starts after a submission sees it.
+        statement = statement.with_for_update(read=True)
+    assessment = session.exec(statement).first()
+    if assessment is None:
+        raise NotFound("No assessment with that id among your boards")
+    return assessment
+
+
+def assessment_for_admin(session: Session, assessment_id: int) -> Assessment:
+    assessment = session.get(Assessment, assessment_id)
+    if assessment is None:
+        raise NotFound("No assessment with that id")
+    return assessment
+
+
+def criteria_of(session: Session, assessment: Assessment) -> list[tuple[FrameworkSection, Criterion]]:
+    """The framework's sections and criteria in order, limited to those that apply to this trust."""
+    organisation = session.get(Organisation, assessment.organisation_id)
+    assert organisation is not None
+    rows = session.exec(
+        select(FrameworkSection, Criterion)
+        .join(Criterion, Criterion.section_id == FrameworkSection.id)
+        .where(Criterion.framework_id == assessment.framework_id)
+        .order_by(FrameworkSection.number, Criterion.position)  # type: ignore[arg-type]
+    ).all()
+    return [
+        (section, criterion)
+        for section, criterion in rows
+        if not criterion.applies_to or organisation.trust_type in criterion.applies_to
+    ]
+
+
+def my_ratings(session: Session, assessment_id: int, respondent_id: int) -> list[Rating]:
+    return list(
+        session.exec(
+            select(Rating).where(Rating.assessment_id == assessment_id, Rating.respondent_id == respondent_id)
+        ).all()
+    )
+
+
+def ratings_of_criterion(session: Session, assessment_id: int, criterion_id: int) -> list[Rating]:
+    return list(
+        session.exec(
+            select(Rating).where(Rating.assessment_id == assessment_id, Rating.criterion_id == criterion_id)
+        ).all()
+    )
+
+
+def all_ratings(session: Session, assessment_id: int) -> list[Rating]:
+    return list(session.exec(select(Rating).where(Rating.assessment_id == assessment_id)).all())
+
+
+def consensus_of(session: Session, assessment_id: int) -> dict[int, ConsensusRating]:
+    rows = session.exec(select(ConsensusRating).where(ConsensusRating.assessment_id == assessment_id)).all()
+    return {row.criterion_id: row for row in rows}
+
+
+def evidence_of(session: Session, assessment_id: int) -> dict[int, list[Evidence]]:
+    rows = session.exec(
+        select(ConsensusRating.criterion_id, Evidence)
+        .join(Evidence, Evidence.consensus_rating_id == ConsensusRating.id)
+        .where(ConsensusRating.assessment_id == assessment_id)
+        .order_by(Evidence.id)  # type: ignore[arg-type]
+    ).all()
+    grouped: dict[int, list[Evidence]] = {}
+    for criterion_id, evidence in rows:
+        grouped.setdefault(criterion_id, []).append(evidence)
+    return grouped
+
+
+def rating_members(session: Session, organisation_id: int) -> list[tuple[Membership, User]]:
+    return list(
+        session.exec(
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.organisation_id == organisation_id, Membership.role.in_(RATING_ROLES))  # type: ignore[attr-defined]
+        ).all()
+    )
+
+
+def responses_of(session: Session, assessment_id: int) -> list[Response]:
+    return list(session.exec(select(Response).where(Response.assessment_id == assessment_id)).all())
+
+
+def cycle_by_name(session: Session, name: str) -> Cycle | None:
+    return session.exec(select(Cycle).where(Cycle.name == name)).first()
+
+
+def previous_assessment(session: Session, assessment: Assessment) -> Assessment | None:
+    """The same trust's assessment in the cycle before this one, if it had one."""
+    cycle = session.get(Cycle, assessment.cycle_id)
+    assert cycle is not None
+    return session.exec(
+        select(Assessment)
+        .join(Cycle, Cycle.id == Assessment.cycle_id)
+        .where(Assessment.organisation_id == assessment.organisation_id, Cycle.opens_on < cycle.opens_on)
+        .order_by(Cycle.opens_on.desc())  # type: ignore[attr-defined]
+    ).first()

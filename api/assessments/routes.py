@@ -1,0 +1,304 @@
+"""JSON API for the self-assessment journey (bearer token; scoped to the caller's trusts)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from sqlmodel import Session
+from starlette.responses import Response
+
+from api.assessments import evidence as evidence_service
+from api.assessments import service
+from api.assessments.access import AnyMember, ChairOnly, Manager, Rater
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating
+from api.assessments.repository import (
+    assessment_for_admin,
+    consensus_of,
+    criteria_of,
+    evidence_of,
+    my_ratings,
+)
+from api.assessments.schemas import (
+    AssessmentCreate,
+    AssessmentPublic,
+    BoardProgress,
+    ConsensusPublic,
+    ConsensusUpdate,
+    CriterionSpread,
+    EvidencePublic,
+    HeadlinePublic,
+    HeadlineUpdate,
+    LevelCount,
+    LinkEvidenceCreate,
+    Progress,
+    RatingPublic,
+    RatingUpdate,
+    ReopenRequest,
+)
+from api.assessments.spread import board_spread, empty_spread
+from api.db import SessionDep
+from api.deps import Principal, TrustAccess, platform_role, trust_role
+from api.frameworks.models import Framework
+from api.organisations.models import Organisation
+
+router = APIRouter(prefix="/api/v1", tags=["assessments"])
+
+TrustManager = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary"))]
+PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
+
+
+def assessment_public(
+    session: Session, assessment: Assessment, principal: Principal | None
+) -> AssessmentPublic:
+    cycle = session.get(Cycle, assessment.cycle_id)
+    framework = session.get(Framework, assessment.framework_id)
+    organisation = session.get(Organisation, assessment.organisation_id)
+    assert cycle and framework and organisation
+    mine = None
+    if principal is not None:
+        membership = principal.membership_for(assessment.organisation_id)
+        if membership is not None and membership.role in ("chair", "board_member"):
+            progress = service.my_progress(session, assessment, principal.user.id)
+            mine = Progress(
+                answered=progress.answered,
+                total=progress.total,
+                headline_answered=progress.headline_answered,
+                finished=progress.finished,
+            )
+    finished, members = service.board_progress(session, assessment)
+    return AssessmentPublic(
+        id=assessment.id,
+        organisation_code=organisation.ods_code,
+        cycle=cycle.name,
+        framework_key=framework.key,
+        status=assessment.status,
+        opened_at=assessment.opened_at,
+        submitted_at=assessment.submitted_at,
+        my_progress=mine,
+        board_progress=BoardProgress(members_finished=finished, members=members),
+    )
+
+
+def _evidence_public(evidence: Evidence) -> EvidencePublic:
+    return EvidencePublic(
+        id=evidence.id,
+        kind=evidence.kind,
+        title=evidence.title,
+        url=evidence.url,
+        content_type=evidence.content_type,
+        size_bytes=evidence.size_bytes,
+    )
+
+
+@router.post(
+    "/organisations/{ods_code}/assessments",
+    status_code=201,
+    response_model=AssessmentPublic,
+    responses={409: {"description": "Already open for that cycle: the answer points to it"}},
+)
+def open_assessment(body: AssessmentCreate, session: SessionDep, access: TrustManager) -> AssessmentPublic:
+    assessment = service.open_assessment(session, access.organisation, body.cycle, access.principal.user)
+    return assessment_public(session, assessment, access.principal)
+
+
+@router.get("/assessments/{assessment_id}", response_model=AssessmentPublic)
+def get_assessment(session: SessionDep, access: AnyMember) -> AssessmentPublic:
+    return assessment_public(session, access.assessment, access.principal)
+
+
+@router.get("/assessments/{assessment_id}/ratings", response_model=list[RatingPublic])
+def get_my_ratings(session: SessionDep, access: Rater) -> list[RatingPublic]:
+    keys = {criterion.id: criterion.key for _s, criterion in criteria_of(session, access.assessment)}
+    return [
+        RatingPublic(criterion_key=keys[r.criterion_id], level=r.level, comment=r.comment, version=r.version)
+        for r in my_ratings(session, access.assessment.id, access.principal.user.id)
+        if r.criterion_id in keys
+    ]
+
+
+@router.put(
+    "/assessments/{assessment_id}/ratings/{criterion_key}",
+    response_model=RatingPublic,
+    responses={
+        409: {"description": "Stale version (the answer holds the current value) or already submitted"}
+    },
+)
+def put_rating(criterion_key: str, body: RatingUpdate, session: SessionDep, access: Rater) -> RatingPublic:
+    rating: Rating = service.save_rating(
+        session,
+        access.principal,
+        access.assessment.id,
+        criterion_key,
+        level=body.level,
+        comment=body.comment,
+        version=body.version,
+    )
+    return RatingPublic(
+        criterion_key=criterion_key, level=rating.level, comment=rating.comment, version=rating.version
+    )
+
+
+@router.get("/assessments/{assessment_id}/headline", response_model=HeadlinePublic)
+def get_headline(session: SessionDep, access: Rater) -> HeadlinePublic:
+    score, version = service.my_headline(session, access.assessment.id, access.principal.user.id)
+    return HeadlinePublic(score=score, version=version)
+
+
+@router.put("/assessments/{assessment_id}/headline", response_model=HeadlinePublic)
+def put_headline(body: HeadlineUpdate, session: SessionDep, access: Rater) -> HeadlinePublic:
+    response = service.save_headline(
+        session, access.principal, access.assessment.id, score=body.score, version=body.version
+    )
+    return HeadlinePublic(score=response.headline_score, version=response.version)
+
+
+@router.get("/assessments/{assessment_id}/consensus", response_model=list[CriterionSpread])
+def get_consensus(session: SessionDep, access: Manager) -> list[CriterionSpread]:
+    """Per criterion: the spread of members' ratings (no names) and the agreed level so far."""
+    spreads = board_spread(session, access.assessment)
+    agreed = consensus_of(session, access.assessment.id)
+    evidence = evidence_of(session, access.assessment.id)
+    answer = []
+    for _section, criterion in criteria_of(session, access.assessment):
+        data = spreads.get(criterion.id) or empty_spread()
+        consensus: ConsensusRating | None = agreed.get(criterion.id)
+        answer.append(
+            CriterionSpread(
+                criterion_key=criterion.key,
+                rated=data.rated,
+                shown=data.shown,
+                counts=[LevelCount(level=k, count=v) for k, v in data.counts.items()]
+                if data.counts
+                else None,
+                not_yet_known=data.not_yet_known,
+                median=data.median,
+                low=data.low,
+                high=data.high,
+                disagreement=data.disagreement,
+                comments=data.comments,
+                consensus=ConsensusPublic(
+                    criterion_key=criterion.key,
+                    level=consensus.level,
+                    rationale=consensus.rationale,
+                    version=consensus.version,
+                    evidence=[_evidence_public(e) for e in evidence.get(criterion.id, [])],
+                )
+                if consensus
+                else None,
+            )
+        )
+    return answer
+
+
+@router.put("/assessments/{assessment_id}/consensus/{criterion_key}", response_model=ConsensusPublic)
+def put_consensus(
+    criterion_key: str, body: ConsensusUpdate, session: SessionDep, access: Manager
+) -> ConsensusPublic:
+    consensus = service.save_consensus(
+        session,
+        access.principal,
+        access.assessment.id,
+        criterion_key,
+        level=body.level,
+        rationale=body.rationale,
+        version=body.version,
+    )
+    evidence = evidence_of(session, access.assessment.id).get(consensus.criterion_id, [])
+    return ConsensusPublic(
+        criterion_key=criterion_key,
+        level=consensus.level,
+        rationale=consensus.rationale,
+        version=consensus.version,
+        evidence=[_evidence_public(e) for e in evidence],
+    )
+
+
+@router.post(
+    "/assessments/{assessment_id}/consensus/{criterion_key}/links",
+    status_code=201,
+    response_model=EvidencePublic,
+)
+def add_link(
+    criterion_key: str, body: LinkEvidenceCreate, session: SessionDep, access: Manager
+) -> EvidencePublic:
+    evidence = evidence_service.add_link(
+        session, access.principal, access.assessment.id, criterion_key, title=body.title, url=body.url
+    )
+    return _evidence_public(evidence)
+
+
+@router.post(
+    "/assessments/{assessment_id}/consensus/{criterion_key}/files",
+    status_code=201,
+    response_model=EvidencePublic,
+)
+async def add_file(
+    request: Request,
+    criterion_key: str,
+    session: SessionDep,
+    access: Manager,
+    file: Annotated[UploadFile, File(description="PDF, DOCX, XLSX, PNG or JPEG, at most 10 MB")],
+) -> EvidencePublic:
+    data = await read_upload(file)
+    evidence = evidence_service.add_file(
+        session,
+        access.principal,
+        access.assessment.id,
+        criterion_key,
+        filename=file.filename or "",
+        data=data,
+        upload_dir=request.app.state.settings.upload_dir,
+    )
+    return _evidence_public(evidence)
+
+
+async def read_upload(file: UploadFile) -> bytes:
+    """Read at most one byte past the limit, so a huge upload is refused without holding it all."""
+    return await file.read(evidence_service.MAX_UPLOAD_BYTES + 1)
+
+
+@router.get("/assessments/{assessment_id}/evidence/{evidence_id}")
+def download_evidence(request: Request, evidence_id: int, session: SessionDep, access: AnyMember) -> Response:
+    evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
+    return evidence_file_response(request, evidence)
+
+
+def evidence_file_response(request: Request, evidence: Evidence) -> Response:
+    if evidence.kind == "link":
+        return JSONResponse(_evidence_public(evidence).model_dump())
+    path = request.app.state.settings.upload_dir / (evidence.stored_name or "")
+    return FileResponse(
+        path,
+        media_type=evidence.content_type,
+        filename=evidence.title,
+        content_disposition_type="attachment",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@router.delete("/assessments/{assessment_id}/evidence/{evidence_id}", status_code=204)
+def delete_evidence(evidence_id: int, session: SessionDep, access: Manager) -> Response:
+    evidence_service.remove_evidence(session, access.principal, access.assessment.id, evidence_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/assessments/{assessment_id}/submit",
+    response_model=AssessmentPublic,
+    responses={422: {"description": "Lists every criterion without an agreed level (`missing`)"}},
+)
+def submit_assessment(session: SessionDep, access: ChairOnly) -> AssessmentPublic:
+    assessment = service.submit(session, access.principal, access.assessment.id)
+    return assessment_public(session, assessment, access.principal)
+
+
+@router.post("/admin/assessments/{assessment_id}/reopen", response_model=AssessmentPublic)
+def reopen_assessment(
+    assessment_id: int, body: ReopenRequest, session: SessionDep, admin: PlatformAdmin
+) -> AssessmentPublic:
+    assessment = service.reopen(
+        session, admin.user, assessment_for_admin(session, assessment_id), body.reason
+    )
+    return assessment_public(session, assessment, None)

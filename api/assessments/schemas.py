@@ -1,0 +1,123 @@
+"""Request and response models of the assessment API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Comment = Annotated[str, StringConstraints(max_length=2000)]
+LongText = Annotated[str, StringConstraints(max_length=5000)]
+
+
+class AssessmentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cycle: Annotated[str, StringConstraints(pattern=r"^\d{4}/\d{2}$")] = Field(
+        description="The financial year, like 2026/27"
+    )
+
+
+class RatingUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: int | None = Field(ge=0, le=4, description="0 to 4, or null for not yet known")
+    comment: Comment = ""
+    version: int = Field(ge=0, description="The version you last saw: 0 for a first answer")
+
+
+class RatingPublic(BaseModel):
+    criterion_key: str
+    level: int | None
+    comment: str
+    version: int
+
+
+class HeadlineUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    score: int = Field(ge=0, le=10, description="0 (early in the journey) to 10 (fully embedded)")
+    version: int = Field(ge=0)
+
+
+class HeadlinePublic(BaseModel):
+    score: int | None
+    version: int
+
+
+class ConsensusUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: int = Field(ge=0, le=4)
+    rationale: LongText = ""
+    version: int = Field(ge=0)
+
+
+class EvidencePublic(BaseModel):
+    id: int
+    kind: str
+    title: str
+    url: str | None
+    content_type: str | None
+    size_bytes: int | None
+
+
+class ConsensusPublic(BaseModel):
+    criterion_key: str
+    level: int | None
+    rationale: str
+    version: int
+    evidence: list[EvidencePublic] = []
+
+
+class LevelCount(BaseModel):
+    level: int
+    count: int
+
+
+class CriterionSpread(BaseModel):
+    """How the board rated one criterion, with no names, times or order."""
+
+    criterion_key: str
+    rated: int
+    shown: bool = Field(description="False when fewer than 3 members have rated: only `rated` is given")
+    counts: list[LevelCount] | None = None
+    not_yet_known: int | None = None
+    median: float | None = None
+    low: int | None = None
+    high: int | None = None
+    disagreement: bool | None = None
+    comments: list[str] | None = None
+    consensus: ConsensusPublic | None = None
+
+
+class Progress(BaseModel):
+    answered: int
+    total: int
+    headline_answered: bool
+    finished: bool
+
+
+class BoardProgress(BaseModel):
+    members_finished: int
+    members: int
+
+
+class AssessmentPublic(BaseModel):
+    id: int
+    organisation_code: str
+    cycle: str
+    framework_key: str
+    status: str
+    opened_at: datetime
+    submitted_at: datetime | None
+    my_progress: Progress | None
+    board_progress: BoardProgress
+
+
+class LinkEvidenceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+
+
+class ReopenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)]

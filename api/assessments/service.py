@@ -1,0 +1,558 @@
+"""The self-assessment journey: opening, each member's ratings, the consensus, sign-off, reopening.
+
+Services flush and never commit: the request's session commits the change and its audit event
+together, before the answer is sent. Every write that can race uses a version compare-and-set
+(UPDATE ... WHERE version = n), so a stale or late save answers 409 instead of overwriting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from api.accounts.models import User
+from api.assessments.cycles import is_open
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
+from api.assessments.repository import (
+    RATING_ROLES,
+    assessment_for,
+    criteria_of,
+    cycle_by_name,
+    rating_members,
+)
+from api.audit.service import record
+from api.db import utcnow
+from api.deps import Principal
+from api.errors import Conflict, FieldError, Forbidden, Unprocessable
+from api.frameworks.models import Criterion
+from api.organisations.models import Organisation
+
+
+def _rating_public(rating: Rating | None) -> dict[str, object] | None:
+    if rating is None:
+        return None
+    return {"level": rating.level, "comment": rating.comment, "version": rating.version}
+
+
+def _consensus_public(consensus: ConsensusRating | None) -> dict[str, object] | None:
+    if consensus is None:
+        return None
+    return {"level": consensus.level, "rationale": consensus.rationale, "version": consensus.version}
+
+
+# --- Opening ---------------------------------------------------------------------------------------
+
+
+def open_assessment(
+    session: Session, organisation: Organisation, cycle_name: str, actor: User, today: date | None = None
+) -> Assessment:
+    cycle = cycle_by_name(session, cycle_name)
+    if cycle is None:
+        raise FieldError("cycle", f"There is no {cycle_name} assessment cycle")
+    today = today or utcnow().date()
+    if not is_open(cycle, today):
+        raise FieldError(
+            "cycle",
+            f"The {cycle.name} cycle is open from {cycle.opens_on:%-d %B %Y} to {cycle.closes_on:%-d %B %Y}",
+        )
+    existing = session.exec(
+        select(Assessment).where(
+            Assessment.organisation_id == organisation.id, Assessment.cycle_id == cycle.id
+        )
+    ).first()
+    if existing is not None:
+        raise _already_open(existing, cycle)
+    assessment = Assessment(
+        organisation_id=organisation.id,
+        cycle_id=cycle.id,
+        framework_id=cycle.framework_id,
+        opened_by_id=actor.id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(assessment)
+            session.flush()
+    except IntegrityError:
+        # Two people pressed "Open" at once: the first one opened it.
+        existing = session.exec(
+            select(Assessment).where(
+                Assessment.organisation_id == organisation.id, Assessment.cycle_id == cycle.id
+            )
+        ).one()
+        raise _already_open(existing, cycle) from None
+    record(
+        session,
+        "assessment.opened",
+        actor=actor,
+        organisation_id=organisation.id,
+        object_type="assessment",
+        object_id=assessment.id,
+        summary=f"{cycle.name} assessment opened",
+    )
+    return assessment
+
+
+def _already_open(existing: Assessment, cycle: Cycle) -> Conflict:
+    return Conflict(
+        f"The {cycle.name} assessment is already open",
+        assessment_id=existing.id,
+        url=f"/api/v1/assessments/{existing.id}",
+    )
+
+
+# --- Reading criteria ------------------------------------------------------------------------------
+
+
+def criterion_for(session: Session, assessment: Assessment, criterion_key: str) -> Criterion:
+    for _section, criterion in criteria_of(session, assessment):
+        if criterion.key == criterion_key:
+            return criterion
+    raise FieldError("criterion_key", f"{criterion_key!r} is not a criterion of this assessment", "path")
+
+
+def _require_in_progress(assessment: Assessment) -> None:
+    if assessment.status != "in_progress":
+        raise Conflict(
+            "This assessment has been signed off: nothing in it can change now", status=assessment.status
+        )
+
+
+def _require_rater(principal: Principal, assessment: Assessment) -> None:
+    membership = principal.membership_for(assessment.organisation_id)
+    if membership is None or membership.role not in RATING_ROLES:
+        raise Forbidden("Only the chair and board members give their own ratings")
+
+
+# --- Individual ratings ----------------------------------------------------------------------------
+
+
+def save_rating(
+    session: Session,
+    principal: Principal,
+    assessment_id: int,
+    criterion_key: str,
+    *,
+    level: int | None,
+    comment: str,
+    version: int,
+) -> Rating:
+    """Store one member's rating; `version` is the version they last saw (0 for a first answer)."""
+    assessment = assessment_for(session, principal, assessment_id, lock=True)
+    _require_rater(principal, assessment)
+    _require_in_progress(assessment)
+    criterion = criterion_for(session, assessment, criterion_key)
+    user_id = principal.user.id
+    existing = session.exec(
+        select(Rating).where(
+            Rating.assessment_id == assessment.id,
+            Rating.respondent_id == user_id,
+            Rating.criterion_id == criterion.id,
+        )
+    ).first()
+    now = utcnow()
+    if existing is None:
+        if version != 0:
+            raise Conflict("This answer has changed since you opened it", current=None)
+        rating = Rating(
+            assessment_id=assessment.id,
+            respondent_id=user_id,
+            criterion_id=criterion.id,
+            level=level,
+            comment=comment,
+            version=1,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(rating)
+                session.flush()
+        except IntegrityError:
+            current = _my_rating(session, assessment.id, user_id, criterion.id)
+            raise Conflict(
+                "This answer was saved from another tab or device", current=_rating_public(current)
+            ) from None
+    else:
+        if existing.version != version:
+            raise Conflict("This answer has changed since you opened it", current=_rating_public(existing))
+        result = session.execute(
+            update(Rating)
+            .where(Rating.id == existing.id, Rating.version == version)  # type: ignore[arg-type]
+            .values(level=level, comment=comment, version=version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            session.expire(existing)
+            raise Conflict(
+                "This answer was saved from another tab or device", current=_rating_public(existing)
+            )
+        session.expire(existing)
+        rating = existing
+    _touch_response(session, principal, assessment)
+    record(
+        session,
+        "rating.changed",
+        actor=principal.user,
+        organisation_id=assessment.organisation_id,
+        object_type="assessment",
+        object_id=assessment.id,
+        summary="A board member updated their own ratings",
+    )
+    session.flush()
+    session.refresh(rating)
+    return rating
+
+
+def _my_rating(session: Session, assessment_id: int, user_id: int, criterion_id: int) -> Rating | None:
+    return session.exec(
+        select(Rating).where(
+            Rating.assessment_id == assessment_id,
+            Rating.respondent_id == user_id,
+            Rating.criterion_id == criterion_id,
+        )
+    ).first()
+
+
+def _response_row(session: Session, principal: Principal, assessment: Assessment) -> Response:
+    response = session.exec(
+        select(Response).where(
+            Response.assessment_id == assessment.id, Response.respondent_id == principal.user.id
+        )
+    ).first()
+    if response is None:
+        membership = principal.membership_for(assessment.organisation_id)
+        assert membership is not None
+        response = Response(
+            assessment_id=assessment.id, respondent_id=principal.user.id, board_role=membership.board_role
+        )
+        try:
+            with session.begin_nested():
+                session.add(response)
+                session.flush()
+        except IntegrityError:
+            response = session.exec(
+                select(Response).where(
+                    Response.assessment_id == assessment.id, Response.respondent_id == principal.user.id
+                )
+            ).one()
+    return response
+
+
+def _touch_response(session: Session, principal: Principal, assessment: Assessment) -> None:
+    """Keep the member's 'finished' mark true to what they have answered."""
+    response = _response_row(session, principal, assessment)
+    applicable = {criterion.id for _s, criterion in criteria_of(session, assessment)}
+    answered = set(
+        session.exec(
+            select(Rating.criterion_id).where(
+                Rating.assessment_id == assessment.id, Rating.respondent_id == principal.user.id
+            )
+        ).all()
+    )
+    finished = applicable <= answered and response.headline_score is not None
+    if finished and response.completed_at is None:
+        response.completed_at = utcnow()
+        session.add(response)
+    elif not finished and response.completed_at is not None:
+        response.completed_at = None
+        session.add(response)
+
+
+def save_headline(
+    session: Session, principal: Principal, assessment_id: int, *, score: int, version: int
+) -> Response:
+    """The 2022 survey's headline question, once per member per cycle (0 to 10)."""
+    assessment = assessment_for(session, principal, assessment_id, lock=True)
+    _require_rater(principal, assessment)
+    _require_in_progress(assessment)
+    response = _response_row(session, principal, assessment)
+    current_version = response.version if response.headline_score is not None else 0
+    if version != current_version:
+        raise Conflict(
+            "Your answer has changed since you opened it",
+            current={"score": response.headline_score, "version": current_version},
+        )
+    result = session.execute(
+        update(Response)
+        .where(Response.id == response.id, Response.version == response.version)  # type: ignore[arg-type]
+        .values(headline_score=score, version=current_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.expire(response)
+        raise Conflict(
+            "Your answer was saved from another tab or device", current={"score": response.headline_score}
+        )
+    session.expire(response)
+    _touch_response(session, principal, assessment)
+    record(
+        session,
+        "rating.changed",
+        actor=principal.user,
+        organisation_id=assessment.organisation_id,
+        object_type="assessment",
+        object_id=assessment.id,
+        summary="A board member updated their own ratings",
+    )
+    session.flush()
+    session.refresh(response)
+    return response
+
+
+# --- Consensus ----------------------------------------------------------------------------------------
+
+
+MANAGER_ROLES = ("chair", "board_secretary")
+
+
+def require_manager(principal: Principal, assessment: Assessment) -> None:
+    membership = principal.membership_for(assessment.organisation_id)
+    if membership is None or membership.role not in MANAGER_ROLES:
+        raise Forbidden("Only the chair and the board secretary record the board's agreed ratings")
+
+
+def consensus_row(session: Session, assessment: Assessment, criterion: Criterion) -> ConsensusRating | None:
+    return session.exec(
+        select(ConsensusRating).where(
+            ConsensusRating.assessment_id == assessment.id, ConsensusRating.criterion_id == criterion.id
+        )
+    ).first()
+
+
+def save_consensus(
+    session: Session,
+    principal: Principal,
+    assessment_id: int,
+    criterion_key: str,
+    *,
+    level: int | None,
+    rationale: str,
+    version: int,
+) -> ConsensusRating:
+    assessment = assessment_for(session, principal, assessment_id, lock=True)
+    require_manager(principal, assessment)
+    _require_in_progress(assessment)
+    criterion = criterion_for(session, assessment, criterion_key)
+    existing = consensus_row(session, assessment, criterion)
+    now = utcnow()
+    old_level = existing.level if existing else None
+    if existing is None:
+        if version != 0:
+            raise Conflict("The agreed rating has changed since you opened it", current=None)
+        consensus = ConsensusRating(
+            assessment_id=assessment.id,
+            criterion_id=criterion.id,
+            level=level,
+            rationale=rationale,
+            version=1,
+            updated_by_id=principal.user.id,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(consensus)
+                session.flush()
+        except IntegrityError:
+            current = consensus_row(session, assessment, criterion)
+            raise Conflict(
+                "Someone else recorded the agreed rating at the same time", current=_consensus_public(current)
+            ) from None
+    else:
+        if existing.version != version:
+            raise Conflict(
+                "The agreed rating has changed since you opened it", current=_consensus_public(existing)
+            )
+        result = session.execute(
+            update(ConsensusRating)
+            .where(ConsensusRating.id == existing.id, ConsensusRating.version == version)  # type: ignore[arg-type]
+            .values(
+                level=level,
+                rationale=rationale,
+                version=version + 1,
+                updated_by_id=principal.user.id,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            session.expire(existing)
+            raise Conflict(
+                "Someone else recorded the agreed rating at the same time",
+                current=_consensus_public(existing),
+            )
+        session.expire(existing)
+        consensus = existing
+    record(
+        session,
+        "consensus.changed",
+        actor=principal.user,
+        organisation_id=assessment.organisation_id,
+        object_type="assessment",
+        object_id=assessment.id,
+        summary=f"Agreed rating for {criterion.key}: {_level_text(old_level)} → {_level_text(level)}",
+        details={"criterion": criterion.key, "old_level": old_level, "new_level": level},
+    )
+    session.flush()
+    session.refresh(consensus)
+    return consensus
+
+
+def _level_text(level: int | None) -> str:
+    return "none" if level is None else str(level)
+
+
+# --- Sign-off -----------------------------------------------------------------------------------------
+
+
+def missing_consensus(session: Session, assessment: Assessment) -> list[Criterion]:
+    agreed = set(
+        session.exec(
+            select(ConsensusRating.criterion_id).where(
+                ConsensusRating.assessment_id == assessment.id,
+                ConsensusRating.level.is_not(None),  # type: ignore[union-attr]
+            )
+        ).all()
+    )
+    return [criterion for _s, criterion in criteria_of(session, assessment) if criterion.id not in agreed]
+
+
+def submit(session: Session, principal: Principal, assessment_id: int) -> Assessment:
+    """Sign off. Submitting again, or twice at once, returns the one submission."""
+    assessment = assessment_for(session, principal, assessment_id)
+    membership = principal.membership_for(assessment.organisation_id)
+    if membership is None or membership.role != "chair":
+        raise Forbidden("Only the chair signs off the assessment")
+    if assessment.status == "submitted":
+        return assessment
+    missing = missing_consensus(session, assessment)
+    if missing:
+        raise Unprocessable(
+            f"{len(missing)} criteria have no agreed level yet",
+            missing=[criterion.key for criterion in missing],
+        )
+    now = utcnow()
+    result = session.execute(
+        update(Assessment)
+        .where(Assessment.id == assessment.id, Assessment.status == "in_progress")  # type: ignore[arg-type]
+        .values(
+            status="submitted",
+            submitted_by_id=principal.user.id,
+            submitted_at=now,
+            version=Assessment.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(assessment)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        # Another request signed it off first: that submission is the answer.
+        session.refresh(assessment)
+        return assessment
+    session.refresh(assessment)
+    from api.scoring.service import store_scores
+
+    store_scores(session, assessment)
+    cycle = session.get(Cycle, assessment.cycle_id)
+    record(
+        session,
+        "assessment.submitted",
+        actor=principal.user,
+        organisation_id=assessment.organisation_id,
+        object_type="assessment",
+        object_id=assessment.id,
+        summary=f"{cycle.name if cycle else ''} assessment signed off and submitted",
+    )
+    session.flush()
+    return assessment
+
+
+def reopen(session: Session, admin: User, assessment: Assessment, reason: str) -> Assessment:
+    if admin.platform_role != "platform_admin":
+        raise Forbidden("Only a platform admin can reopen a submission")
+    reason = reason.strip()
+    if not reason:
+        raise FieldError("reason", "Give the reason for reopening")
+    if assessment.status != "submitted":
+        raise Conflict("This assessment is not submitted")
+    session.execute(
+        update(Assessment)
+        .where(Assessment.id == assessment.id)  # type: ignore[arg-type]
+        .values(status="in_progress", submitted_at=None, submitted_by_id=None, version=Assessment.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    from api.scoring.service import clear_scores
+
+    clear_scores(session, assessment)
+    record(
+        session,
+        "assessment.reopened",
+        actor=admin,
+        organisation_id=assessment.organisation_id,
+        object_type="assessment",
+        object_id=assessment.id,
+        summary=f"Submission reopened: {reason[:300]}",
+        details={"reason": reason},
+    )
+    session.flush()
+    session.refresh(assessment)
+    return assessment
+
+
+# --- Progress -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    answered: int
+    total: int
+    headline_answered: bool
+
+    @property
+    def finished(self) -> bool:
+        return self.answered >= self.total and self.headline_answered
+
+
+def my_progress(session: Session, assessment: Assessment, user_id: int) -> Progress:
+    applicable = {criterion.id for _s, criterion in criteria_of(session, assessment)}
+    answered = set(
+        session.exec(
+            select(Rating.criterion_id).where(
+                Rating.assessment_id == assessment.id, Rating.respondent_id == user_id
+            )
+        ).all()
+    )
+    headline = session.exec(
+        select(Response.headline_score).where(
+            Response.assessment_id == assessment.id, Response.respondent_id == user_id
+        )
+    ).first()
+    return Progress(
+        answered=len(applicable & answered), total=len(applicable), headline_answered=headline is not None
+    )
+
+
+def board_progress(session: Session, assessment: Assessment) -> tuple[int, int]:
+    """(members finished, members on the board who rate)."""
+    members = {user.id for _m, user in rating_members(session, assessment.organisation_id)}
+    finished = session.exec(
+        select(func.count())
+        .select_from(Response)
+        .where(
+            Response.assessment_id == assessment.id,
+            Response.completed_at.is_not(None),  # type: ignore[union-attr]
+            Response.respondent_id.in_(members or {-1}),  # type: ignore[attr-defined]
+        )
+    ).one()
+    return finished, len(members)
+
+
+def my_headline(session: Session, assessment_id: int, user_id: int) -> tuple[int | None, int]:
+    """(score, version) of the member's headline answer; version 0 when not answered yet."""
+    response = session.exec(
+        select(Response).where(Response.assessment_id == assessment_id, Response.respondent_id == user_id)
+    ).first()
+    if response is None or response.headline_score is None:
+        return None, 0
+    return response.headline_score, response.version

@@ -1,0 +1,1 @@
+"""Scores: section, overall and board-assurance scores from the board's agreed levels."""

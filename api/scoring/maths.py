@@ -1,0 +1,89 @@
+"""The scoring rules, as pure functions (docs/scoring.md says the same in words).
+
+- A section score is the mean of the agreed levels (0–4) of its criteria. A criterion without an
+  agreed level, or "not yet known", is left out of the mean: it never counts as 0.
+- The overall maturity is the mean of the ten priority section scores, each weighing the same;
+  a priority with no score at all is left out, and the result says how many priorities it covers.
+- The board assurance framework (BAF) section is reported beside it, never inside it.
+- Scores are shown to one decimal, as a percent of the maximum (4), and as a band named like the levels.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+MAX_LEVEL = 4
+BANDS = ("Not started", "Emerging", "Developing", "Established", "Embedded")
+
+
+def mean_or_none(values: Iterable[float | int | None]) -> float | None:
+    present = [float(v) for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def one_decimal(value: float | None) -> float | None:
+    # Round half up (2.25 → 2.3), as a person rounding by hand would; floats are nudged first.
+    if value is None:
+        return None
+    return int(value * 10 + 0.5 + 1e-9) / 10
+
+
+def percent(score: float | None) -> int | None:
+    return None if score is None else int(score / MAX_LEVEL * 100 + 0.5 + 1e-9)
+
+
+def band(score: float | None) -> str | None:
+    """The band of a score as shown (one decimal): 0.0–0.9 not started … 3.0–3.9 established, 4.0 embedded."""
+    shown = one_decimal(score)
+    if shown is None:
+        return None
+    return BANDS[min(MAX_LEVEL, int(shown + 1e-9))]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How members' individual ratings of one criterion or section are spread."""
+
+    count: int
+    median: float | None
+    q1: float | None
+    q3: float | None
+    low: int | None
+    high: int | None
+
+    @property
+    def iqr(self) -> float | None:
+        return None if self.q1 is None or self.q3 is None else self.q3 - self.q1
+
+    @property
+    def range(self) -> int | None:
+        return None if self.low is None or self.high is None else self.high - self.low
+
+
+def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """Lower quartile, median, upper quartile by the inclusive method (matches a spreadsheet's QUARTILE)."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0], ordered[0], ordered[0]
+    q1, median, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    return q1, median, q3
+
+
+def spread(levels: Iterable[int | None]) -> Spread:
+    """Known levels only: "not yet known" answers are counted apart, never as 0."""
+    known = sorted(level for level in levels if level is not None)
+    if not known:
+        return Spread(0, None, None, None, None, None)
+    q1, median, q3 = quartiles(known)
+    return Spread(len(known), median, q1, q3, known[0], known[-1])
+
+
+DISAGREEMENT_LEVELS = 2
+
+
+def disagreement(levels: Iterable[int | None]) -> bool:
+    """Members differ by 2 levels or more: flagged for discussion."""
+    known = [level for level in levels if level is not None]
+    return bool(known) and max(known) - min(known) >= DISAGREEMENT_LEVELS
