@@ -1,0 +1,379 @@
+"""Two-factor pages: the code at sign-in, setting up an authenticator app, recovery codes, the trust rule."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import segno
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import func
+from sqlmodel import Session, select
+from starlette.responses import Response
+
+from api.accounts.models import Membership, RecoveryCode, SignInAttempt, User
+from api.accounts.signin import throttle_wait
+from api.accounts.two_factor import (
+    new_recovery_codes,
+    new_totp_secret,
+    provisioning_uri,
+    second_factor_required,
+    use_recovery_code,
+    verify_totp,
+)
+from api.accounts.views import safe_next
+from api.audit.service import record
+from api.client_ip import client_ip
+from api.csrf import csrf_token, verify_csrf
+from api.db import SessionDep, utcnow
+from api.deps import (
+    PageUser,
+    PendingPageUser,
+    Principal,
+    RedirectTo,
+    TrustAccess,
+    get_page_principal,
+    trust_role,
+)
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+TrustManager = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary", page=True))]
+
+ENTER_CODE = "Enter the 6-digit code from your authenticator app"
+WRONG_CODE = "The code is not right. Check your app and try again"
+CANNOT_TURN_OFF = (
+    "You cannot turn off two-factor authentication because your role, or a board you sit on, requires it"
+)
+
+
+def _no_store(response: Response) -> Response:
+    """Pages showing a secret key or recovery codes must not be kept in a browser's cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _chrome(request: Request, session: Session) -> dict[str, Any]:
+    """Someone part-way through signing in sees no navigation: only the way to sign out."""
+    try:
+        get_page_principal(request, session)
+    except RedirectTo:
+        token = csrf_token(request)
+        return {
+            "navigation_items": [],
+            "account_items": [{"action": f"/sign-out?csrf_token={quote(token)}", "text": "Sign out"}],
+        }
+    return {}
+
+
+def _unused_recovery_codes(session: Session, user: User) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))  # type: ignore[union-attr]
+    ).one()
+
+
+def _qr_code_svg(uri: str) -> str:
+    """The otpauth link as inline SVG on a white square, so phones can scan it on any background."""
+    svg = segno.make(uri, error="m").svg_inline(
+        scale=5, border=4, dark="#000", light="#fff", title="QR code for your authenticator app"
+    )
+    return svg.replace("<svg ", '<svg role="img" focusable="false" ', 1)
+
+
+def _grouped(secret: str) -> str:
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+# --- The second factor at sign-in ---------------------------------------------------------------
+
+
+def _sign_in_page(
+    request: Request,
+    session: Session,
+    next: str | None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "page_title": "Enter your two-factor code",
+        "next": next,
+        "errors": errors or {},
+        **_chrome(request, session),
+    }
+    return render(request, "accounts/two_factor_sign_in.html", context, status_code=status)
+
+
+@router.get("/sign-in/two-factor", name="two_factor_sign_in")
+def two_factor_sign_in_page(
+    request: Request, session: SessionDep, principal: PendingPageUser, next: str | None = None
+) -> Response:
+    assert principal.web_session is not None
+    if principal.web_session.second_factor_at is not None or principal.user.totp_enabled_at is None:
+        return RedirectResponse(safe_next(next) or "/home", status_code=303)
+    return _sign_in_page(request, session, safe_next(next))
+
+
+@router.post("/sign-in/two-factor")
+def two_factor_sign_in(
+    request: Request,
+    session: SessionDep,
+    principal: PendingPageUser,
+    code: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    user, web_session = principal.user, principal.web_session
+    assert web_session is not None
+    target = safe_next(next) or "/home"
+    if web_session.second_factor_at is not None or user.totp_enabled_at is None:
+        return RedirectResponse(target, status_code=303)
+    if not code.strip():
+        return _sign_in_page(request, session, safe_next(next), {"code": ENTER_CODE}, 422)
+    ip = client_ip(request)
+    wait = throttle_wait(session, user.email, ip)
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        message = f"Too many wrong codes. Wait {minutes} minute{'s' if minutes != 1 else ''} and try again"
+        response = _sign_in_page(request, session, safe_next(next), {"code": message}, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if verify_totp(session, user, code):
+        method = "authenticator app"
+    elif use_recovery_code(session, user, code):
+        method = "recovery code"
+    else:
+        # Counted with wrong passwords, so guessing codes meets the same 5-per-account limit.
+        session.add(SignInAttempt(email=user.email, client_ip=ip, succeeded=False))
+        record(
+            session,
+            "sign_in.failed",
+            actor=user,
+            object_type="user",
+            object_id=user.id,
+            summary="Wrong two-factor code",
+            client_ip=ip,
+        )
+        return _sign_in_page(request, session, safe_next(next), {"code": WRONG_CODE}, 401)
+    web_session.second_factor_at = utcnow()
+    session.add(web_session)
+    record(
+        session,
+        "sign_in",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        summary="Signed in with a second factor",
+        details={"method": method},
+        client_ip=ip,
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+# --- Setting up an authenticator app ------------------------------------------------------------
+
+
+def _already_on(principal: Principal) -> Response:
+    """Someone with two-factor on never sees a new secret: not before passing it, nor after."""
+    assert principal.web_session is not None
+    if principal.web_session.second_factor_at is None:
+        return RedirectResponse("/sign-in/two-factor", status_code=303)
+    return RedirectResponse("/account/two-factor", status_code=303)
+
+
+def _set_up_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    user = principal.user
+    assert user.totp_secret is not None
+    context = {
+        "page_title": "Set up two-factor authentication",
+        "required": principal.needs_second_factor,
+        "qr_code_svg": _qr_code_svg(provisioning_uri(user, user.totp_secret)),
+        "secret_key": _grouped(user.totp_secret),
+        "errors": errors or {},
+        **_chrome(request, session),
+    }
+    return _no_store(render(request, "accounts/two_factor_set_up.html", context, status_code=status))
+
+
+@router.get("/account/two-factor/set-up", name="two_factor_set_up")
+def two_factor_set_up_page(request: Request, session: SessionDep, principal: PendingPageUser) -> Response:
+    user = principal.user
+    if user.totp_enabled_at is not None:
+        return _already_on(principal)
+    if user.totp_secret is None:
+        # Kept until confirmed, so reloading the page does not change the code under someone's phone.
+        user.totp_secret = new_totp_secret()
+        session.add(user)
+        session.flush()
+    return _set_up_page(request, session, principal)
+
+
+@router.post("/account/two-factor/set-up")
+def two_factor_set_up(
+    request: Request, session: SessionDep, principal: PendingPageUser, code: Annotated[str, Form()] = ""
+) -> Response:
+    user, web_session = principal.user, principal.web_session
+    assert web_session is not None
+    if user.totp_enabled_at is not None:
+        return _already_on(principal)
+    if user.totp_secret is None:
+        return RedirectResponse("/account/two-factor/set-up", status_code=303)
+    if not code.strip():
+        return _set_up_page(request, session, principal, {"code": ENTER_CODE}, 422)
+    if not verify_totp(session, user, code, secret=user.totp_secret):
+        return _set_up_page(request, session, principal, {"code": WRONG_CODE}, 422)
+    now = utcnow()
+    user.totp_enabled_at = now
+    session.add(user)
+    # They have just proved they hold the app: this browser has passed the second factor.
+    web_session.second_factor_at = now
+    session.add(web_session)
+    codes = new_recovery_codes(session, user)
+    record(
+        session,
+        "two_factor.enabled",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        summary="Turned on two-factor authentication",
+        client_ip=client_ip(request),
+    )
+    return _recovery_codes_page(request, codes, "Two-factor authentication is on")
+
+
+def _recovery_codes_page(request: Request, codes: list[str], heading: str) -> Response:
+    context = {"page_title": "Save your recovery codes", "codes": codes, "banner_heading": heading}
+    return _no_store(render(request, "accounts/two_factor_recovery_codes.html", context))
+
+
+# --- Managing it --------------------------------------------------------------------------------
+
+
+def _manage_page(
+    request: Request, session: Session, principal: Principal, error: str | None = None, status: int = 200
+) -> Response:
+    user = principal.user
+    context = {
+        "page_title": "Two-factor authentication",
+        "enabled": user.totp_enabled_at is not None,
+        "enabled_at": user.totp_enabled_at,
+        "required": second_factor_required(session, user),
+        "recovery_codes_left": _unused_recovery_codes(session, user) if user.totp_enabled_at else 0,
+        "errors": {"turn-off": error} if error else {},
+    }
+    return render(request, "accounts/two_factor.html", context, status_code=status)
+
+
+@router.get("/account/two-factor", name="two_factor")
+def two_factor_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    return _manage_page(request, session, principal)
+
+
+@router.post("/account/two-factor/recovery-codes", name="two_factor_recovery_codes")
+def renew_recovery_codes(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    user = principal.user
+    if user.totp_enabled_at is None:
+        return RedirectResponse("/account/two-factor", status_code=303)
+    codes = new_recovery_codes(session, user)
+    record(
+        session,
+        "two_factor.recovery_codes_renewed",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        summary="Got new recovery codes (the old ones no longer work)",
+        client_ip=client_ip(request),
+    )
+    return _recovery_codes_page(request, codes, "You have new recovery codes")
+
+
+@router.post("/account/two-factor/turn-off", name="two_factor_turn_off")
+def turn_off_two_factor(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    user = principal.user
+    if user.totp_enabled_at is None:
+        return RedirectResponse("/account/two-factor", status_code=303)
+    if second_factor_required(session, user):
+        return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    session.add(user)
+    for code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
+        session.delete(code)
+    record(
+        session,
+        "two_factor.disabled",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        summary="Turned off two-factor authentication",
+        client_ip=client_ip(request),
+    )
+    return RedirectResponse("/account/two-factor", status_code=303)
+
+
+# --- A trust's rule for its board ---------------------------------------------------------------
+
+
+def _members_without_two_factor(session: Session, organisation_id: int) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(Membership)
+        .join(User, User.id == Membership.user_id)  # type: ignore[arg-type]
+        .where(
+            Membership.organisation_id == organisation_id,
+            User.is_active.is_(True),  # type: ignore[attr-defined]
+            User.totp_enabled_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).one()
+
+
+@router.get("/trusts/{ods_code}/settings", name="trust_settings")
+def trust_settings_page(
+    request: Request, session: SessionDep, access: TrustManager, saved: bool = False
+) -> Response:
+    organisation = access.organisation
+    context = {
+        "page_title": f"Settings for {organisation.name}",
+        "organisation": organisation,
+        "saved": saved,
+        "members_without_two_factor": _members_without_two_factor(session, organisation.id),
+    }
+    return render(request, "organisations/settings.html", context)
+
+
+@router.post("/trusts/{ods_code}/settings")
+def save_trust_settings(
+    request: Request,
+    session: SessionDep,
+    access: TrustManager,
+    require_two_factor: Annotated[str, Form()] = "",
+) -> Response:
+    organisation = access.organisation
+    required = require_two_factor == "yes"
+    if organisation.require_two_factor != required:
+        organisation.require_two_factor = required
+        session.add(organisation)
+        record(
+            session,
+            "trust.two_factor_required" if required else "trust.two_factor_optional",
+            actor=access.principal.user,
+            organisation_id=organisation.id,
+            object_type="organisation",
+            object_id=organisation.id,
+            summary=(
+                "Required two-factor authentication for everyone on the board"
+                if required
+                else "Made two-factor authentication optional for the board"
+            ),
+            client_ip=client_ip(request),
+        )
+    return RedirectResponse(f"/trusts/{organisation.ods_code}/settings?saved=true", status_code=303)
