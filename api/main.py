@@ -12,10 +12,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from api.accounts.members_routes import router as members_api
+from api.accounts.members_views import router as members_pages
+from api.accounts.password_views import router as password_pages
 from api.accounts.routes import router as accounts_api
 from api.accounts.two_factor_views import router as two_factor_pages
 from api.accounts.views import router as accounts_pages
 from api.assessments.routes import router as assessments_api
+from api.assessments.views import router as assessments_pages
+from api.audit.routes import router as audit_api
+from api.audit.views import router as audit_pages
 from api.csrf import CsrfCookieMiddleware, cookie_name
 from api.db import make_engine
 from api.deps import RedirectTo
@@ -92,10 +98,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(home_pages)
     app.include_router(accounts_pages)
+    app.include_router(password_pages)
+    app.include_router(members_pages)
     app.include_router(two_factor_pages)
     app.include_router(organisations_pages)
+    app.include_router(assessments_pages)
+    app.include_router(audit_pages)
     app.include_router(accounts_api)
+    app.include_router(members_api)
     app.include_router(assessments_api)
+    app.include_router(audit_api)
     app.include_router(frameworks_api)
     app.include_router(organisations_api)
 

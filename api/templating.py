@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
@@ -34,12 +36,24 @@ environment = Environment(
 templates = Jinja2Blocks(env=environment)
 
 
+LONDON = ZoneInfo("Europe/London")
+
+
+def local(value: datetime) -> datetime:
+    """Times are stored in UTC and shown in UK time."""
+    return value.astimezone(LONDON) if value.tzinfo else value
+
+
 def _format_date(value: Any) -> str:
-    return value.strftime("%-d %B %Y") if value else ""
+    if not value:
+        return ""
+    if isinstance(value, datetime):
+        value = local(value)
+    return value.strftime("%-d %B %Y")
 
 
 def _format_time(value: Any) -> str:
-    return value.strftime("%H:%M") if value else ""
+    return local(value).strftime("%H:%M") if value else ""
 
 
 def _errors_list(errors: dict[str, str]) -> list[dict[str, str]]:
@@ -49,6 +63,7 @@ def _errors_list(errors: dict[str, str]) -> list[dict[str, str]]:
 
 templates.env.filters["date"] = _format_date
 templates.env.filters["time"] = _format_time
+templates.env.filters["regex_wrap_li"] = lambda text: f"<li>{text}</li>"
 templates.env.globals["errors_list"] = _errors_list
 templates.env.globals["role_names"] = ROLE_NAMES
 templates.env.globals["board_role_names"] = BOARD_ROLES

@@ -9,9 +9,10 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import select
 from starlette.responses import Response
 
+from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
-from api.db import SessionDep
+from api.db import SessionDep, utcnow
 from api.deps import PageUser, TrustAccess, trust_role
 from api.errors import NotFound
 from api.organisations.types import PEER_TYPES, SIZE_BANDS, TRUST_TYPES
@@ -54,10 +55,16 @@ def trust_home(request: Request, session: SessionDep, access: TrustMember) -> Re
         )
         .order_by(Cycle.opens_on.desc())  # type: ignore[attr-defined]
     ).all()
+    today = utcnow().date()
+    open_cycle = next(
+        (cycle for cycle, assessment in rows if is_open(cycle, today) and assessment is None), None
+    )
     return render(
         request,
         "organisations/trust_home.html",
         {
+            "open_cycle": open_cycle,
+            "can_open": access.membership.role in ("chair", "board_secretary"),
             "page_title": organisation.name,
             "organisation": organisation,
             "membership": access.membership,

@@ -1,0 +1,324 @@
+"""Pages for each member's own ratings: the task list, one section per page, the headline question.
+
+Autosave: each criterion posts itself (htmx, on change) and gets back its new version and a
+"Saved at HH:MM" status. Without JavaScript the section's "Save and continue" button saves the lot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from api.assessments import service
+from api.assessments.access import AssessmentAccess, PageMember, PageRater
+from api.assessments.models import Cycle, Rating
+from api.assessments.repository import criteria_of, my_ratings
+from api.csrf import verify_csrf
+from api.db import SessionDep, utcnow
+from api.deps import TrustAccess, trust_role
+from api.errors import Conflict, FieldError, NotFound
+from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.service import framework_document
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+TrustManagerPage = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary", page=True))]
+NOT_YET_KNOWN = "unknown"
+MAX_COMMENT = 2000
+
+
+@dataclass
+class SectionStatus:
+    section: FrameworkSection
+    criteria: list[Criterion]
+    answered: int
+
+    @property
+    def status(self) -> str:
+        if self.answered == 0:
+            return "Not started"
+        return "Completed" if self.answered >= len(self.criteria) else "In progress"
+
+
+def _sections(session: Any, access: AssessmentAccess) -> list[SectionStatus]:
+    answered = {r.criterion_id for r in my_ratings(session, access.assessment.id, access.principal.user.id)}
+    grouped: dict[int, SectionStatus] = {}
+    for section, criterion in criteria_of(session, access.assessment):
+        entry = grouped.setdefault(section.id, SectionStatus(section, [], 0))
+        entry.criteria.append(criterion)
+        entry.answered += criterion.id in answered
+    return list(grouped.values())
+
+
+def _context(session: Any, access: AssessmentAccess) -> dict[str, Any]:
+    assessment = access.assessment
+    cycle = session.get(Cycle, assessment.cycle_id)
+    framework = session.get(Framework, assessment.framework_id)
+    return {
+        "assessment": assessment,
+        "cycle": cycle,
+        "doc": framework_document(framework),
+        "membership": access.membership,
+        "is_rater": access.membership.role in ("chair", "board_member"),
+        "is_manager": access.membership.role in ("chair", "board_secretary"),
+        "locked": assessment.status != "in_progress",
+    }
+
+
+# --- Opening from the trust's home page ------------------------------------------------------------
+
+
+@router.post("/trusts/{ods_code}/assessments", name="open_assessment_page")
+def open_assessment_page(
+    session: SessionDep, access: TrustManagerPage, cycle: Annotated[str, Form()] = ""
+) -> Response:
+    try:
+        assessment = service.open_assessment(session, access.organisation, cycle, access.principal.user)
+    except Conflict as exc:
+        # Someone else opened it a moment ago: take the person to it.
+        return RedirectResponse(f"/assessments/{exc.extra['assessment_id']}", status_code=303)
+    return RedirectResponse(f"/assessments/{assessment.id}", status_code=303)
+
+
+# --- The task list ----------------------------------------------------------------------------------
+
+
+@router.get("/assessments/{assessment_id}", name="assessment_overview")
+def overview(request: Request, session: SessionDep, access: PageMember) -> Response:
+    context = _context(session, access)
+    sections = _sections(session, access) if context["is_rater"] else []
+    headline, _version = service.my_headline(session, access.assessment.id, access.principal.user.id)
+    finished, members = service.board_progress(session, access.assessment)
+    answered = sum(s.answered for s in sections)
+    total = sum(len(s.criteria) for s in sections)
+    next_section = next((s for s in sections if s.status != "Completed"), None)
+    context.update(
+        page_title=f"{context['cycle'].name} assessment",
+        sections=sections,
+        headline=headline,
+        answered=answered,
+        total=total,
+        next_section=next_section,
+        board_finished=finished,
+        board_members=members,
+    )
+    return render(request, "assessments/overview.html", context)
+
+
+# --- The headline question ----------------------------------------------------------------------------
+
+
+@router.get("/assessments/{assessment_id}/headline", name="headline_question")
+def headline_page(request: Request, session: SessionDep, access: PageRater) -> Response:
+    score, version = service.my_headline(session, access.assessment.id, access.principal.user.id)
+    context = _context(session, access)
+    context.update(page_title="How embedded is race equality?", score=score, version=version)
+    return render(request, "assessments/headline.html", context)
+
+
+@router.post("/assessments/{assessment_id}/headline")
+def save_headline_page(
+    request: Request,
+    session: SessionDep,
+    access: PageRater,
+    score: Annotated[str, Form()] = "",
+    version: Annotated[int, Form()] = 0,
+) -> Response:
+    context = _context(session, access)
+    context.update(page_title="How embedded is race equality?", score=None, version=version)
+    if not score.isdigit() or not 0 <= int(score) <= 10:
+        context["errors"] = {"score": "Select a number from 0 to 10"}
+        return render(request, "assessments/headline.html", context, status_code=422)
+    try:
+        service.save_headline(
+            session, access.principal, access.assessment.id, score=int(score), version=version
+        )
+    except Conflict as exc:
+        current = exc.extra.get("current") or {}
+        context.update(score=int(score), version=current.get("version", version))
+        context["errors"] = {
+            "score": "You changed this answer on another device. Check the number below and save again"
+        }
+        return render(request, "assessments/headline.html", context, status_code=409)
+    return RedirectResponse(f"/assessments/{access.assessment.id}", status_code=303)
+
+
+# --- One section per page -------------------------------------------------------------------------------
+
+
+def _section_or_404(sections: list[SectionStatus], section_key: str) -> tuple[int, SectionStatus]:
+    for index, entry in enumerate(sections):
+        if entry.section.key == section_key:
+            return index, entry
+    raise NotFound("No such section in this assessment")
+
+
+def _section_context(
+    session: Any, access: AssessmentAccess, section_key: str, answers: dict[int, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    context = _context(session, access)
+    sections = _sections(session, access)
+    index, entry = _section_or_404(sections, section_key)
+    doc: FrameworkDoc = context["doc"]
+    stored = {r.criterion_id: r for r in my_ratings(session, access.assessment.id, access.principal.user.id)}
+    items = []
+    for criterion in entry.criteria:
+        rating: Rating | None = stored.get(criterion.id)
+        typed = (answers or {}).get(criterion.id)
+        items.append(
+            {
+                "criterion": criterion,
+                "definition": doc.criterion(criterion.key),
+                "level": typed["level"] if typed else _level_value(rating),
+                "comment": typed["comment"] if typed else (rating.comment if rating else ""),
+                "version": rating.version if rating else 0,
+                "saved_at": rating.updated_at if rating else None,
+            }
+        )
+    context.update(
+        page_title=entry.section.title,
+        section=entry.section,
+        section_doc=next(s for s in doc.sections if s.key == entry.section.key),
+        items=items,
+        position=index + 1,
+        count=len(sections),
+        previous_section=sections[index - 1].section if index > 0 else None,
+        next_section=sections[index + 1].section if index + 1 < len(sections) else None,
+    )
+    return context
+
+
+def _level_value(rating: Rating | None) -> str | None:
+    if rating is None:
+        return None
+    return NOT_YET_KNOWN if rating.level is None else str(rating.level)
+
+
+@router.get("/assessments/{assessment_id}/sections/{section_key}", name="rate_section")
+def section_page(request: Request, section_key: str, session: SessionDep, access: PageRater) -> Response:
+    return render(request, "assessments/section.html", _section_context(session, access, section_key))
+
+
+def _parse_level(raw: str | None) -> tuple[bool, int | None]:
+    """(answered, level): "unknown" is "not yet known"; an empty value is no answer."""
+    if raw is None or raw == "":
+        return False, None
+    if raw == NOT_YET_KNOWN:
+        return True, None
+    if raw in ("0", "1", "2", "3", "4"):
+        return True, int(raw)
+    raise FieldError("level", "Choose a level from 0 to 4, or not yet known")
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@router.post("/assessments/{assessment_id}/sections/{section_key}")
+async def save_section(
+    request: Request, section_key: str, session: SessionDep, access: PageRater
+) -> Response:
+    """Without JavaScript: save every answered criterion of the section, then go on."""
+    form = await request.form()
+    context = _section_context(session, access, section_key)
+    errors: dict[str, str] = {}
+    typed: dict[int, dict[str, Any]] = {}
+    for item in context["items"]:
+        criterion: Criterion = item["criterion"]
+        raw_level = _field(form, f"level__{criterion.key}") or None
+        comment = _field(form, f"comment__{criterion.key}").strip()
+        typed[criterion.id] = {"level": raw_level, "comment": comment}
+        try:
+            answered, level = _parse_level(raw_level)
+        except FieldError as exc:
+            errors[f"level__{criterion.key}"] = exc.message
+            continue
+        if len(comment) > MAX_COMMENT:
+            errors[f"comment__{criterion.key}"] = f"Comment must be {MAX_COMMENT} characters or fewer"
+            continue
+        unchanged = item["level"] == raw_level and item["comment"] == comment
+        if not answered and not comment:
+            continue
+        if not answered:
+            errors[f"level__{criterion.key}"] = "Choose a level, or not yet known, to save your comment"
+            continue
+        if unchanged:
+            continue
+        try:
+            version = int(_field(form, f"version__{criterion.key}") or 0)
+            service.save_rating(
+                session,
+                access.principal,
+                access.assessment.id,
+                criterion.key,
+                level=level,
+                comment=comment,
+                version=version,
+            )
+        except Conflict:
+            errors[f"level__{criterion.key}"] = (
+                "You changed this answer on another device. Your answer here is kept: check it and save again"
+            )
+        except ValueError:
+            errors[f"level__{criterion.key}"] = "Reload the page and try again"
+    if errors:
+        context = _section_context(session, access, section_key, typed)
+        context["errors"] = errors
+        return render(request, "assessments/section.html", context, status_code=422)
+    target = (
+        f"/assessments/{access.assessment.id}/sections/{context['next_section'].key}"
+        if context["next_section"] and _field(form, "action") != "overview"
+        else f"/assessments/{access.assessment.id}"
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/assessments/{assessment_id}/ratings/{criterion_key}", name="autosave_rating")
+async def autosave_rating(
+    request: Request, criterion_key: str, session: SessionDep, access: PageRater
+) -> Response:
+    """htmx autosave of one criterion: answers the fragment with the new version and status."""
+    form = await request.form()
+    raw_level = _field(form, f"level__{criterion_key}") or None
+    comment = _field(form, f"comment__{criterion_key}").strip()
+    version_text = _field(form, f"version__{criterion_key}") or "0"
+    context: dict[str, Any] = {"key": criterion_key, "version": version_text, "saved_at": None, "error": None}
+    status = 200
+    try:
+        answered, level = _parse_level(raw_level)
+        if len(comment) > MAX_COMMENT:
+            raise FieldError("comment", f"Comment must be {MAX_COMMENT} characters or fewer")
+        if not answered:
+            raise FieldError("level", "Choose a level, or not yet known, to save your comment")
+        rating = service.save_rating(
+            session,
+            access.principal,
+            access.assessment.id,
+            criterion_key,
+            level=level,
+            comment=comment,
+            version=int(version_text) if version_text.isdigit() else -1,
+        )
+        context.update(version=rating.version, saved_at=rating.updated_at or utcnow())
+    except Conflict as exc:
+        status = 409
+        current = exc.extra.get("current")
+        context["error"] = (
+            "Not saved: you changed this answer on another device or tab. Reload the page to see your latest answer"
+            if current is not None or exc.extra.get("status") is None
+            else exc.message
+        )
+        if exc.extra.get("status") == "submitted":
+            context["error"] = "Not saved: the board has signed off this assessment, so answers cannot change"
+    except FieldError as exc:
+        status = 422
+        context["error"] = f"Not saved: {exc.message[0].lower()}{exc.message[1:]}"
+    return render(request, "assessments/_autosave.html", context, status_code=status)
