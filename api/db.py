@@ -57,7 +57,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, sqlite_immediate: bool = True) -> Engine:
+    """`sqlite_immediate=False` (each statement on its own, like PostgreSQL's read committed) is
+    only for test fixtures that read and write beside a running app."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -75,11 +77,13 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock at the start, so two writers queue instead of
-            # failing half-way with "database is locked".
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if sqlite_immediate:
+
+            @event.listens_for(engine, "begin")
+            def _sqlite_begin(conn: Any) -> None:
+                # IMMEDIATE takes the write lock at the start, so two writers queue instead of
+                # failing half-way with "database is locked".
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -92,8 +96,13 @@ def get_session(request: Request) -> Iterator[Session]:
             yield session
             session.commit()
         except BaseException:
+            # Detach first: a rollback expires every loaded object, and the error page still reads
+            # the signed-in person (name, trust) after this session is gone.
+            session.expunge_all()
             session.rollback()
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit runs when the route returns, before the response is sent. The default
+# ("request") would commit after the client already has a success response.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -73,7 +73,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
+    # On SQLite each test statement stands alone: a test's reads never hold the app's write lock
+    # and always see what the app committed (as PostgreSQL's read committed does).
+    engine = make_engine(database_url, sqlite_immediate=False)
     yield engine
     engine.dispose()
 
