@@ -18,6 +18,7 @@ from api.accounts.password_views import router as password_pages
 from api.accounts.routes import router as accounts_api
 from api.accounts.two_factor_views import router as two_factor_pages
 from api.accounts.views import router as accounts_pages
+from api.assessments.consensus_views import router as consensus_pages
 from api.assessments.routes import router as assessments_api
 from api.assessments.views import router as assessments_pages
 from api.audit.routes import router as audit_api
@@ -30,6 +31,7 @@ from api.frameworks.routes import router as frameworks_api
 from api.home.views import router as home_pages
 from api.organisations.routes import router as organisations_api
 from api.organisations.views import router as organisations_pages
+from api.scoring.routes import router as scoring_api
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import Settings, get_settings
 from api.templating import STATIC_DIR, render
@@ -103,10 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(two_factor_pages)
     app.include_router(organisations_pages)
     app.include_router(assessments_pages)
+    app.include_router(consensus_pages)
     app.include_router(audit_pages)
     app.include_router(accounts_api)
     app.include_router(members_api)
     app.include_router(assessments_api)
+    app.include_router(scoring_api)
     app.include_router(audit_api)
     app.include_router(frameworks_api)
     app.include_router(organisations_api)

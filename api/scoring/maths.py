@@ -24,10 +24,12 @@ def mean_or_none(values: Iterable[float | int | None]) -> float | None:
 
 
 def one_decimal(value: float | None) -> float | None:
-    # Round half up (2.25 → 2.3), as a person rounding by hand would; floats are nudged first.
+    # Round half away from zero (2.25 → 2.3, -0.25 → -0.3), as a person rounding by hand would;
+    # the tiny nudge stops binary floats such as 2.2499999 rounding the wrong way.
     if value is None:
         return None
-    return int(value * 10 + 0.5 + 1e-9) / 10
+    magnitude = int(abs(value) * 10 + 0.5 + 1e-9) / 10
+    return magnitude if value >= 0 else -magnitude
 
 
 def percent(score: float | None) -> int | None:

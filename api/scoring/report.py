@@ -1,0 +1,195 @@
+"""A board's score report: section and overall scores, the perception gap, evidence coverage."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from api.assessments.models import Assessment, Rating
+from api.assessments.repository import consensus_of, criteria_of, evidence_of
+from api.assessments.spread import MIN_RATERS_SHOWN
+from api.frameworks.models import Criterion, FrameworkSection
+from api.scoring.maths import band, disagreement, mean_or_none, one_decimal, percent, quartiles
+from api.scoring.models import OVERALL_KEY, StoredScore
+
+# Agreed levels this high should rest on evidence (the Race Equality Code's "apply and explain").
+EVIDENCE_EXPECTED_FROM = 3
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float | None
+
+    @property
+    def shown(self) -> float | None:
+        return one_decimal(self.value)
+
+    @property
+    def percent(self) -> int | None:
+        return percent(self.shown)
+
+    @property
+    def band(self) -> str | None:
+        return band(self.value)
+
+
+@dataclass
+class CriterionResult:
+    key: str
+    statement: str
+    consensus: int | None
+    rated: int
+    not_yet_known: int
+    members_median: float | None
+    members_iqr: float | None
+    gap: float | None
+    disagreement: bool
+    has_evidence: bool
+
+    @property
+    def unevidenced(self) -> bool:
+        return (
+            self.consensus is not None and self.consensus >= EVIDENCE_EXPECTED_FROM and not self.has_evidence
+        )
+
+
+@dataclass
+class SectionResult:
+    key: str
+    title: str
+    kind: str
+    number: int
+    score: Score
+    members_median: float | None
+    members_iqr: float | None
+    gap: float | None
+    criteria: list[CriterionResult] = field(default_factory=list)
+
+    @property
+    def disagreement(self) -> bool:
+        return any(c.disagreement for c in self.criteria)
+
+
+@dataclass
+class ScoreReport:
+    provisional: bool
+    overall: Score
+    priorities_scored: int
+    sections: list[SectionResult]
+    baf: SectionResult | None
+    evidence_coverage: float | None
+
+    @property
+    def priorities(self) -> list[SectionResult]:
+        return [s for s in self.sections if s.kind == "priority"]
+
+
+def _member_stats(values: list[float]) -> tuple[float | None, float | None]:
+    """Median and interquartile range of members' views, only from enough members to stay anonymous."""
+    if len(values) < MIN_RATERS_SHOWN:
+        return None, None
+    q1, median, q3 = quartiles(values)
+    return median, q3 - q1
+
+
+def score_report(session: Session, assessment: Assessment) -> ScoreReport:
+    assert assessment.id is not None
+    pairs = criteria_of(session, assessment)
+    agreed = consensus_of(session, assessment.id)
+    evidence = evidence_of(session, assessment.id)
+    ratings = session.exec(
+        select(Rating.respondent_id, Rating.criterion_id, Rating.level).where(
+            Rating.assessment_id == assessment.id
+        )
+    ).all()
+    by_criterion: dict[int, list[int | None]] = defaultdict(list)
+    by_member_section: dict[tuple[int, int], list[int]] = defaultdict(list)
+    section_of = {criterion.id: section.id for section, criterion in pairs}
+    for respondent_id, criterion_id, level in ratings:
+        if criterion_id not in section_of:
+            continue
+        by_criterion[criterion_id].append(level)
+        if level is not None:
+            by_member_section[(section_of[criterion_id], respondent_id)].append(level)
+
+    stored: dict[str, float | None] = {}
+    submitted = assessment.status == "submitted"
+    if submitted:
+        stored = {
+            row.section_key: row.score
+            for row in session.exec(
+                select(StoredScore).where(StoredScore.assessment_id == assessment.id)
+            ).all()
+        }
+
+    sections: dict[int, SectionResult] = {}
+    for section, criterion in pairs:
+        result = sections.get(section.id)
+        if result is None:
+            result = sections[section.id] = _section(section, by_member_section)
+        result.criteria.append(_criterion(criterion, agreed, evidence, by_criterion))
+
+    for result in sections.values():
+        levels = [c.consensus for c in result.criteria]
+        value = stored.get(result.key) if submitted else mean_or_none(levels)
+        result.score = Score(value)
+        result.gap = None if value is None or result.members_median is None else value - result.members_median
+
+    ordered = sorted(sections.values(), key=lambda s: s.number)
+    priority_scores = [s.score.value for s in ordered if s.kind == "priority" and s.score.value is not None]
+    overall = stored.get(OVERALL_KEY) if submitted else mean_or_none(priority_scores)
+    all_criteria = [c for s in ordered for c in s.criteria]
+    coverage = sum(c.has_evidence for c in all_criteria) / len(all_criteria) if all_criteria else None
+    return ScoreReport(
+        provisional=not submitted,
+        overall=Score(overall),
+        priorities_scored=len(priority_scores),
+        sections=ordered,
+        baf=next((s for s in ordered if s.kind == "baf"), None),
+        evidence_coverage=coverage,
+    )
+
+
+def _section(section: FrameworkSection, by_member_section: dict[tuple[int, int], list[int]]) -> SectionResult:
+    member_means = [
+        statistics.fmean(levels) for (sid, _m), levels in by_member_section.items() if sid == section.id
+    ]
+    median, iqr = _member_stats(member_means)
+    return SectionResult(
+        key=section.key,
+        title=section.title,
+        kind=section.kind,
+        number=section.number,
+        score=Score(None),
+        members_median=median,
+        members_iqr=iqr,
+        gap=None,
+    )
+
+
+def _criterion(
+    criterion: Criterion,
+    agreed: dict,
+    evidence: dict[int, list],
+    by_criterion: dict[int, list[int | None]],
+) -> CriterionResult:
+    answers = by_criterion.get(criterion.id, [])
+    known = [float(level) for level in answers if level is not None]
+    median, iqr = _member_stats(known)
+    consensus = agreed.get(criterion.id)
+    level = consensus.level if consensus else None
+    return CriterionResult(
+        key=criterion.key,
+        statement=criterion.statement,
+        consensus=level,
+        rated=len(answers),
+        not_yet_known=sum(1 for a in answers if a is None),
+        members_median=median,
+        members_iqr=iqr,
+        gap=None if level is None or median is None else level - median,
+        disagreement=len(answers) >= MIN_RATERS_SHOWN and disagreement(answers),
+        has_evidence=bool(evidence.get(criterion.id)),
+    )

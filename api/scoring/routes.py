@@ -1,0 +1,94 @@
+"""JSON API for a board's scores (members of that trust only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.assessments.access import AnyMember
+from api.db import SessionDep
+from api.scoring.maths import one_decimal
+from api.scoring.report import CriterionResult, Score, SectionResult, score_report
+
+router = APIRouter(prefix="/api/v1", tags=["scores"])
+
+
+class ScorePublic(BaseModel):
+    score: float | None = Field(description="Mean agreed level, 0 to 4, to one decimal")
+    percent: int | None = Field(description="The score as a percent of the maximum (4)")
+    band: str | None = Field(description="Not started, Emerging, Developing, Established or Embedded")
+
+
+class CriterionScorePublic(BaseModel):
+    key: str
+    consensus: int | None
+    members_median: float | None
+    members_iqr: float | None
+    gap: float | None = Field(description="Agreed level minus the members' median")
+    disagreement: bool = Field(description="Members' ratings differ by 2 levels or more")
+    unevidenced: bool = Field(description="Agreed at level 3 or 4 with no evidence")
+
+
+class SectionScorePublic(ScorePublic):
+    key: str
+    title: str
+    members_median: float | None
+    members_iqr: float | None
+    gap: float | None
+    disagreement: bool
+    criteria: list[CriterionScorePublic]
+
+
+class ScoresPublic(BaseModel):
+    overall: ScorePublic
+    priorities_scored: int = Field(description="How many of the ten priorities have a score")
+    sections: list[SectionScorePublic]
+    baf: SectionScorePublic | None
+    evidence_coverage: float | None = Field(description="Share of criteria whose agreed rating has evidence")
+    provisional: bool = Field(description="True while the assessment is a draft")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _score(score: Score) -> dict[str, object]:
+    return {"score": score.shown, "percent": score.percent, "band": score.band}
+
+
+def _criterion(result: CriterionResult) -> CriterionScorePublic:
+    return CriterionScorePublic(
+        key=result.key,
+        consensus=result.consensus,
+        members_median=result.members_median,
+        members_iqr=result.members_iqr,
+        gap=result.gap,
+        disagreement=result.disagreement,
+        unevidenced=result.unevidenced,
+    )
+
+
+def section_public(result: SectionResult) -> SectionScorePublic:
+    return SectionScorePublic(
+        key=result.key,
+        title=result.title,
+        **_score(result.score),
+        members_median=_round(result.members_median),
+        members_iqr=_round(result.members_iqr),
+        gap=one_decimal(result.gap),
+        disagreement=result.disagreement,
+        criteria=[_criterion(c) for c in result.criteria],
+    )
+
+
+@router.get("/assessments/{assessment_id}/scores", response_model=ScoresPublic)
+def get_scores(session: SessionDep, access: AnyMember) -> ScoresPublic:
+    report = score_report(session, access.assessment)
+    return ScoresPublic(
+        overall=ScorePublic(**_score(report.overall)),
+        priorities_scored=report.priorities_scored,
+        sections=[section_public(s) for s in report.sections if s.kind == "priority"],
+        baf=section_public(report.baf) if report.baf else None,
+        evidence_coverage=_round(report.evidence_coverage),
+        provisional=report.provisional,
+    )
