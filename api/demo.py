@@ -25,6 +25,7 @@ from api.assessments.models import (
     Rating,
     Response,
 )
+from api.benchmarking.service import refresh_snapshots
 from api.errors import InputError
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.frameworks.service import sync_frameworks
@@ -35,6 +36,8 @@ from api.organisations.service import (
     parse_organisations_csv,
     read_csv_file,
 )
+from api.scoring.service import store_scores_bulk
+from api.settings import get_settings
 
 # Long and not in the common-password list, so it passes password_problem like a real one.
 DEMO_PASSWORD = "Board-race-equality-2026"
@@ -320,6 +323,7 @@ def seed_demo(
         )
     writer.flush()
     evidence = _insert_evidence(session, consensus_evidence)
+    _store_scores_and_snapshots(session, assessment_ids, plans, cycle_ids, today)
     session.flush()
 
     sign_ins = _sign_ins(chair_trust.name, ned_trust.name if ned_trust is not None else None)
@@ -339,6 +343,27 @@ def seed_demo(
         consensus_ratings=writer.counts[ConsensusRating],
         evidence=evidence,
     )
+
+
+def _store_scores_and_snapshots(
+    session: Session,
+    assessment_ids: dict[tuple[int, int], int],
+    plans: list[_AssessmentPlan],
+    cycle_ids: list[int],
+    today: date,
+) -> None:
+    """As sign-off would have: stored scores for each submission, then the peer snapshots."""
+    submitted = [
+        assessment_ids[(plan.trust.organisation_id, plan.cycle_index)]
+        for plan in plans
+        if plan.status == "submitted"
+    ]
+    store_scores_bulk(session, submitted)
+    k = get_settings().k_anonymity
+    for cycle_id in cycle_ids:
+        cycle = session.get(Cycle, cycle_id)
+        assert cycle is not None
+        refresh_snapshots(session, cycle, k, today=today)
 
 
 def _sign_ins(chair_trust: str, ned_other_trust: str | None) -> list[DemoSignIn]:

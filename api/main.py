@@ -23,6 +23,7 @@ from api.assessments.routes import router as assessments_api
 from api.assessments.views import router as assessments_pages
 from api.audit.routes import router as audit_api
 from api.audit.views import router as audit_pages
+from api.benchmarking.routes import router as benchmarking_api
 from api.csrf import CsrfCookieMiddleware, cookie_name
 from api.db import make_engine
 from api.deps import RedirectTo
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(members_api)
     app.include_router(assessments_api)
     app.include_router(scoring_api)
+    app.include_router(benchmarking_api)
     app.include_router(audit_api)
     app.include_router(frameworks_api)
     app.include_router(organisations_api)

@@ -18,6 +18,7 @@ from api.assessments.models import (
     Response,
 )
 from api.audit.models import AuditEvent
+from api.benchmarking.models import PeerSnapshot
 from api.db import metadata
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.mail import OutboxEmail
@@ -28,6 +29,7 @@ __all__ = [
     "ApiToken",
     "OneTimeToken",
     "OutboxEmail",
+    "PeerSnapshot",
     "RecoveryCode",
     "SignInAttempt",
     "StoredScore",

@@ -289,8 +289,10 @@ def delete_evidence(evidence_id: int, session: SessionDep, access: Manager) -> R
     response_model=AssessmentPublic,
     responses={422: {"description": "Lists every criterion without an agreed level (`missing`)"}},
 )
-def submit_assessment(session: SessionDep, access: ChairOnly) -> AssessmentPublic:
-    assessment = service.submit(session, access.principal, access.assessment.id)
+def submit_assessment(request: Request, session: SessionDep, access: ChairOnly) -> AssessmentPublic:
+    assessment = service.submit(
+        session, access.principal, access.assessment.id, k_anonymity=request.app.state.settings.k_anonymity
+    )
     return assessment_public(session, assessment, access.principal)
 
 

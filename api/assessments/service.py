@@ -419,7 +419,9 @@ def missing_consensus(session: Session, assessment: Assessment) -> list[Criterio
     return [criterion for _s, criterion in criteria_of(session, assessment) if criterion.id not in agreed]
 
 
-def submit(session: Session, principal: Principal, assessment_id: int) -> Assessment:
+def submit(
+    session: Session, principal: Principal, assessment_id: int, *, k_anonymity: int | None = None
+) -> Assessment:
     """Sign off. Submitting again, or twice at once, returns the one submission."""
     assessment = assessment_for(session, principal, assessment_id)
     membership = principal.membership_for(assessment.organisation_id)
@@ -451,9 +453,12 @@ def submit(session: Session, principal: Principal, assessment_id: int) -> Assess
         session.refresh(assessment)
         return assessment
     session.refresh(assessment)
+    from api.benchmarking.service import after_submission
     from api.scoring.service import store_scores
+    from api.settings import get_settings
 
     store_scores(session, assessment)
+    after_submission(session, assessment, k_anonymity or get_settings().k_anonymity)
     cycle = session.get(Cycle, assessment.cycle_id)
     record(
         session,

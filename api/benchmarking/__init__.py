@@ -1,0 +1,1 @@
+"""Anonymous peer benchmarks: fixed peer groups, batch snapshots, suppression and coarse precision."""

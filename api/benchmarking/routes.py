@@ -1,0 +1,97 @@
+"""JSON API for peer benchmarks and the year-on-year trend (members of that trust only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from api.assessments.access import AnyMember
+from api.benchmarking.service import benchmark, trend
+from api.db import SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["benchmarks"])
+
+GroupParam = Annotated[
+    Literal["all", "trust_type", "region", "size_band"],
+    Query(description="The peer group: all trusts, same broad type, same region or same size band"),
+]
+
+
+class SectionBenchmarkPublic(BaseModel):
+    key: str
+    title: str
+    own: float | None = Field(description="Your board's submitted score (none while a draft)")
+    median: float | None
+    q1: float | None
+    q3: float | None
+    quartile: int | None = Field(description="1 (lowest quarter of peers) to 4 (highest); none while a draft")
+    suppressed: bool
+
+
+class BenchmarkPublic(BaseModel):
+    group: str
+    group_label: str
+    peer_count_band: str = Field(description="How many peer trusts, as a band; never an exact count")
+    suppressed: bool
+    snapshot_at: datetime | None
+    precision: float | None = Field(
+        description="Figures are rounded to this step: 0.5 with few peers, else 0.1"
+    )
+    sections: list[SectionBenchmarkPublic]
+
+
+class TrendPointPublic(BaseModel):
+    cycle: str
+    own: float | None
+    peer_median: float | None
+    suppressed: bool
+
+
+class TrendPublic(BaseModel):
+    group: str
+    points: list[TrendPointPublic]
+
+
+@router.get("/assessments/{assessment_id}/benchmark", response_model=BenchmarkPublic)
+def get_benchmark(
+    request: Request, session: SessionDep, access: AnyMember, group: GroupParam = "all"
+) -> BenchmarkPublic:
+    result = benchmark(session, access.assessment, group, request.app.state.settings.k_anonymity)
+    return BenchmarkPublic(
+        group=result.group,
+        group_label=result.group_label,
+        peer_count_band=result.peer_count_band,
+        suppressed=result.suppressed,
+        snapshot_at=result.snapshot_at,  # type: ignore[arg-type]
+        precision=result.precision,
+        sections=[
+            SectionBenchmarkPublic(
+                key=s.key,
+                title=s.title,
+                own=s.own,
+                median=s.stats.median,
+                q1=s.stats.q1,
+                q3=s.stats.q3,
+                quartile=s.quartile,
+                suppressed=s.stats.suppressed,
+            )
+            for s in result.sections
+        ],
+    )
+
+
+@router.get("/assessments/{assessment_id}/trend", response_model=TrendPublic)
+def get_trend(
+    request: Request, session: SessionDep, access: AnyMember, group: GroupParam = "all"
+) -> TrendPublic:
+    points = trend(session, access.assessment.organisation_id, group, request.app.state.settings.k_anonymity)
+    return TrendPublic(
+        group=group,
+        points=[
+            TrendPointPublic(cycle=p.cycle, own=p.own, peer_median=p.peer_median, suppressed=p.suppressed)
+            for p in points
+        ],
+    )

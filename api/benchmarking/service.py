@@ -1,0 +1,243 @@
+"""Peer snapshots and the benchmark a board sees against them.
+
+Every peer figure comes from a snapshot: a frozen copy of a peer group's submitted scores. During
+an open cycle a group's snapshot is replaced only once at least K new submissions have arrived in
+that group, and once more after the cycle closes, so watching the figures move cannot reveal the
+trust that just submitted. The asking trust is always taken out of its own peers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session, select
+
+from api.assessments.models import Assessment, Cycle
+from api.benchmarking.groups import GROUP_KINDS, group_label, group_value
+from api.benchmarking.maths import PeerStats, count_band, peer_stats, quartile_of
+from api.benchmarking.models import PeerSnapshot
+from api.db import utcnow
+from api.frameworks.models import FrameworkSection
+from api.organisations.models import Organisation
+from api.scoring.maths import one_decimal
+from api.scoring.models import OVERALL_KEY, StoredScore
+
+
+def _submitted_in_cycle(session: Session, cycle_id: int) -> list[tuple[int, Organisation]]:
+    return list(
+        session.exec(
+            select(Assessment.id, Organisation)
+            .join(Organisation, Organisation.id == Assessment.organisation_id)
+            .where(Assessment.cycle_id == cycle_id, Assessment.status == "submitted")
+        ).all()
+    )
+
+
+def _stored_scores(session: Session, assessment_ids: list[int]) -> dict[int, dict[str, float | None]]:
+    scores: dict[int, dict[str, float | None]] = defaultdict(dict)
+    for start in range(0, len(assessment_ids), 5000):
+        chunk = assessment_ids[start : start + 5000]
+        rows = session.exec(
+            select(StoredScore.assessment_id, StoredScore.section_key, StoredScore.score).where(
+                StoredScore.assessment_id.in_(chunk)  # type: ignore[attr-defined]
+            )
+        ).all()
+        for assessment_id, key, score in rows:
+            scores[assessment_id][key] = score
+    return scores
+
+
+def refresh_snapshots(
+    session: Session,
+    cycle: Cycle,
+    k: int,
+    today: date | None = None,
+    only_groups: set[tuple[str, str]] | None = None,
+) -> int:
+    """Replace the snapshots that are due. Returns how many were taken.
+
+    Due: a group with no snapshot once it has k submissions; a group with k or more submissions
+    not yet in its snapshot; every group, once, after the cycle has closed.
+    """
+    today = today or utcnow().date()
+    closed = today > cycle.closes_on
+    # One refresh at a time per cycle (PostgreSQL row lock; SQLite writers queue anyway).
+    session.exec(select(Cycle).where(Cycle.id == cycle.id).with_for_update()).first()
+    submitted = _submitted_in_cycle(session, cycle.id)
+    members: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for assessment_id, organisation in submitted:
+        for kind in GROUP_KINDS:
+            value = group_value(organisation, kind)
+            if value is not None:
+                members[(kind, value)].add(assessment_id)
+    existing = {
+        (s.group_kind, s.group_value): s
+        for s in session.exec(select(PeerSnapshot).where(PeerSnapshot.cycle_id == cycle.id)).all()
+    }
+    due: dict[tuple[str, str], set[int]] = {}
+    for group, ids in members.items():
+        if only_groups is not None and group not in only_groups and not closed:
+            continue
+        snapshot = existing.get(group)
+        if snapshot is None:
+            if len(ids) >= k or (closed and ids):
+                due[group] = ids
+        elif (
+            closed
+            and (not snapshot.final or set(snapshot.assessment_ids) != ids)
+            or len(ids - set(snapshot.assessment_ids)) >= k
+        ):
+            due[group] = ids
+    if not due:
+        return 0
+    scores = _stored_scores(session, sorted(set().union(*due.values())))
+    now = utcnow()
+    for (kind, value), ids in due.items():
+        by_section: dict[str, dict[str, float]] = defaultdict(dict)
+        for assessment_id in sorted(ids):
+            for key, score in scores.get(assessment_id, {}).items():
+                if score is not None:
+                    by_section[key][str(assessment_id)] = score
+        snapshot = existing.get((kind, value)) or PeerSnapshot(
+            cycle_id=cycle.id, group_kind=kind, group_value=value
+        )
+        snapshot.assessment_ids = sorted(ids)
+        snapshot.scores = dict(by_section)
+        snapshot.taken_at = now
+        snapshot.final = closed
+        session.add(snapshot)
+    session.flush()
+    return len(due)
+
+
+def groups_of(organisation: Organisation) -> set[tuple[str, str]]:
+    return {(kind, value) for kind in GROUP_KINDS if (value := group_value(organisation, kind)) is not None}
+
+
+def after_submission(session: Session, assessment: Assessment, k: int) -> None:
+    """Called in the sign-off transaction: only the new submission's own groups can be due."""
+    cycle = session.get(Cycle, assessment.cycle_id)
+    organisation = session.get(Organisation, assessment.organisation_id)
+    assert cycle is not None and organisation is not None
+    refresh_snapshots(session, cycle, k, only_groups=groups_of(organisation))
+
+
+@dataclass(frozen=True)
+class SectionBenchmark:
+    key: str
+    title: str
+    own: float | None
+    stats: PeerStats
+    quartile: int | None
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    group: str
+    group_label: str
+    peer_count: int
+    peer_count_band: str
+    suppressed: bool
+    snapshot_at: object
+    precision: float | None
+    sections: list[SectionBenchmark]
+
+
+def _snapshot(session: Session, cycle: Cycle, kind: str, value: str, k: int) -> PeerSnapshot | None:
+    if utcnow().date() > cycle.closes_on:
+        # The final refresh after a cycle closes happens the first time anyone looks.
+        refresh_snapshots(session, cycle, k)
+    return session.exec(
+        select(PeerSnapshot).where(
+            PeerSnapshot.cycle_id == cycle.id,
+            PeerSnapshot.group_kind == kind,
+            PeerSnapshot.group_value == value,
+        )
+    ).first()
+
+
+def section_titles(session: Session, framework_id: int) -> list[tuple[str, str]]:
+    rows = session.exec(
+        select(FrameworkSection.key, FrameworkSection.title)
+        .where(FrameworkSection.framework_id == framework_id)
+        .order_by(FrameworkSection.number)
+    ).all()
+    return [(OVERALL_KEY, "Overall maturity"), *rows]
+
+
+def benchmark(session: Session, assessment: Assessment, kind: str, k: int) -> Benchmark:
+    """The board against one peer group. Its own figures are its stored (submitted) scores only."""
+    assert assessment.id is not None
+    organisation = session.get(Organisation, assessment.organisation_id)
+    cycle = session.get(Cycle, assessment.cycle_id)
+    assert organisation is not None and cycle is not None
+    value = group_value(organisation, kind)
+    snapshot = _snapshot(session, cycle, kind, value, k) if value is not None else None
+    peer_ids = [i for i in (snapshot.assessment_ids if snapshot else []) if i != assessment.id]
+    suppressed = len(peer_ids) < k
+    own_scores: dict[str, float | None] = {}
+    if assessment.status == "submitted":
+        own_scores = _stored_scores(session, [assessment.id]).get(assessment.id, {})
+    sections = []
+    for key, title in section_titles(session, assessment.framework_id):
+        stats = (
+            PeerStats(len(peer_ids), True, None, None, None, None)
+            if suppressed or snapshot is None
+            else peer_stats(snapshot.values(key, excluding=assessment.id), k)
+        )
+        own = one_decimal(own_scores.get(key))
+        sections.append(SectionBenchmark(key, title, own, stats, quartile_of(own, stats)))
+    return Benchmark(
+        group=kind,
+        group_label=group_label(kind, value),
+        peer_count=len(peer_ids),
+        peer_count_band=count_band(len(peer_ids), k),
+        suppressed=suppressed,
+        snapshot_at=snapshot.taken_at if snapshot and not suppressed else None,
+        precision=None if suppressed else (0.5 if len(peer_ids) < 2 * k else 0.1),
+        sections=sections,
+    )
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    cycle: str
+    own: float | None
+    peer_median: float | None
+    suppressed: bool
+
+
+def trend(session: Session, organisation_id: int, kind: str, k: int) -> list[TrendPoint]:
+    """The trust's own overall score in every cycle, beside that cycle's peer median."""
+    organisation = session.get(Organisation, organisation_id)
+    assert organisation is not None
+    points = []
+    rows = session.exec(
+        select(Cycle, Assessment)
+        .outerjoin(
+            Assessment,
+            (Assessment.cycle_id == Cycle.id) & (Assessment.organisation_id == organisation_id),  # type: ignore[arg-type]
+        )
+        .order_by(Cycle.opens_on)  # type: ignore[arg-type]
+    ).all()
+    value = group_value(organisation, kind)
+    for cycle, assessment in rows:
+        own = None
+        if assessment is not None and assessment.status == "submitted":
+            own = one_decimal(
+                _stored_scores(session, [assessment.id]).get(assessment.id, {}).get(OVERALL_KEY)
+            )
+        snapshot = _snapshot(session, cycle, kind, value, k) if value is not None else None
+        excluding = assessment.id if assessment is not None else None
+        stats = peer_stats(snapshot.values(OVERALL_KEY, excluding=excluding), k) if snapshot else None
+        points.append(
+            TrendPoint(
+                cycle=cycle.name,
+                own=own,
+                peer_median=stats.median if stats and not stats.suppressed else None,
+                suppressed=stats is None or stats.suppressed,
+            )
+        )
+    return points
