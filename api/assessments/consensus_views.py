@@ -1,0 +1,935 @@
+"""Pages where the chair and board secretary agree the board's ratings, and the chair signs off.
+
+The spread of members' ratings is shown as counts, median, range and comments only: nothing on
+these pages names a member, dates a rating or orders comments by person or time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, RedirectResponse
+from sqlmodel import Session, select
+from starlette.responses import Response
+
+from api.accounts.models import User
+from api.assessments import evidence as evidence_service
+from api.assessments import service
+from api.assessments.access import AssessmentAccess, PageChair, PageManager, PageMember
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
+from api.assessments.repository import (
+    assessment_for,
+    assessment_for_admin,
+    consensus_of,
+    criteria_of,
+    evidence_of,
+    previous_assessment,
+)
+from api.assessments.spread import CriterionSpreadData, board_spread, empty_spread
+from api.audit.service import record
+from api.csrf import verify_csrf
+from api.db import SessionDep
+from api.deps import Principal, platform_role
+from api.errors import Conflict, FieldError, NotFound, Unprocessable
+from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.service import framework_document
+from api.organisations.models import Organisation
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+PageAdmin = Annotated[Principal, Depends(platform_role("platform_admin", page=True))]
+
+MAX_RATIONALE = 5000
+MAX_REASON = 1000
+STALE_MESSAGE = (
+    "Someone else changed this agreed rating while you were editing. Their version is shown below; "
+    "your text is kept in the box so you can copy it"
+)
+# What the success banner says after a form without JavaScript redirects back (?done=...).
+DONE_MESSAGES = {
+    "saved": "The agreed level has been saved.",
+    "link": "The link has been added.",
+    "file": "The file has been uploaded.",
+    "removed": "The evidence has been removed.",
+    "carried": (
+        "Last year's rationale and evidence have been copied. "
+        "Check they are still true this year and change them if not."
+    ),
+}
+# Carried-forward evidence is marked by this title suffix: there is no column for it (yet).
+CARRIED_SUFFIX = re.compile(r"^(?P<title>.*) \((?P<cycle>\d{4}/\d{2})\)$", re.S)
+READABLE_TYPES = {
+    "application/pdf": "PDF",
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel",
+}
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _section_url(assessment_id: int, section_key: str) -> str:
+    return f"/assessments/{assessment_id}/consensus/{section_key}"
+
+
+def _level_names(doc: FrameworkDoc) -> dict[int, str]:
+    return {level.level: level.name for level in doc.levels}
+
+
+def _framework_doc(session: Session, assessment: Assessment) -> FrameworkDoc:
+    framework = session.get(Framework, assessment.framework_id)
+    assert framework is not None
+    return framework_document(framework)
+
+
+def _assessment_names(session: Session, assessment: Assessment) -> tuple[Organisation, Cycle]:
+    organisation = session.get(Organisation, assessment.organisation_id)
+    cycle = session.get(Cycle, assessment.cycle_id)
+    assert organisation is not None and cycle is not None
+    return organisation, cycle
+
+
+def _signed_off_by(session: Session, assessment: Assessment) -> User | None:
+    return session.get(User, assessment.submitted_by_id) if assessment.submitted_by_id else None
+
+
+def _sections(
+    pairs: list[tuple[FrameworkSection, Criterion]],
+) -> list[tuple[FrameworkSection, list[Criterion]]]:
+    grouped: dict[int, tuple[FrameworkSection, list[Criterion]]] = {}
+    for section, criterion in pairs:
+        grouped.setdefault(section.id or 0, (section, []))[1].append(criterion)
+    return list(grouped.values())
+
+
+# --- What the section page shows for one criterion ------------------------------------------------
+
+
+def split_carried(title: str) -> tuple[str, str | None]:
+    """The title without its ' (2025/26)' mark, and the year it was carried forward from."""
+    match = CARRIED_SUFFIX.match(title)
+    return (match.group("title"), match.group("cycle")) if match else (title, None)
+
+
+def carried_title(title: str, cycle_name: str) -> str:
+    suffix = f" ({cycle_name})"
+    base, _ = split_carried(title)
+    return base[: 200 - len(suffix)] + suffix
+
+
+def _evidence_key(evidence: Evidence) -> tuple[str, str | None]:
+    return (evidence.kind, evidence.url if evidence.kind == "link" else evidence.stored_name)
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    evidence: Evidence
+    title: str
+    carried_from: str | None
+
+    @property
+    def size_text(self) -> str:
+        kind = READABLE_TYPES.get(self.evidence.content_type or "", "File")
+        size = self.evidence.size_bytes or 0
+        shown = f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} KB"
+        return f"{kind}, {shown}"
+
+
+def _evidence_items(rows: list[Evidence]) -> list[EvidenceItem]:
+    items = []
+    for evidence in rows:
+        title, carried_from = split_carried(evidence.title)
+        items.append(EvidenceItem(evidence, title, carried_from))
+    return items
+
+
+@dataclass(frozen=True)
+class LastYear:
+    cycle: str
+    level: int | None
+    rationale: str
+    evidence: list[Evidence]
+
+    @property
+    def evidence_titles(self) -> list[str]:
+        return [split_carried(e.title)[0] for e in self.evidence]
+
+
+@dataclass
+class FormState:
+    """What the person sent, kept when the page comes back with a problem."""
+
+    level: str | None = None
+    rationale: str | None = None
+    version: int | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    evidence_errors: dict[str, str] = field(default_factory=dict)
+    stale: bool = False
+    link_title: str = ""
+    link_url: str = ""
+    done: str | None = None
+
+
+@dataclass
+class CriterionView:
+    key: str
+    number: str
+    statement: str
+    guidance: str
+    descriptors: dict[int, str]
+    evidence_prompts: list[str]
+    spread: CriterionSpreadData
+    consensus: ConsensusRating | None
+    evidence: list[EvidenceItem]
+    last_year: LastYear | None
+    next_href: str
+    next_text: str
+    state: FormState
+
+    @property
+    def agreed(self) -> bool:
+        return self.consensus is not None and self.consensus.level is not None
+
+    @property
+    def form_level(self) -> str | None:
+        if self.state.level is not None:
+            return self.state.level
+        if self.consensus is not None and self.consensus.level is not None:
+            return str(self.consensus.level)
+        return None
+
+    @property
+    def form_rationale(self) -> str:
+        if self.state.rationale is not None:
+            return self.state.rationale
+        return self.consensus.rationale if self.consensus else ""
+
+    @property
+    def form_version(self) -> int:
+        if self.state.version is not None:
+            return self.state.version
+        return self.consensus.version if self.consensus else 0
+
+    @property
+    def rationale_is_last_years(self) -> bool:
+        return bool(
+            self.last_year
+            and self.consensus
+            and self.last_year.rationale.strip()
+            and self.consensus.rationale.strip() == self.last_year.rationale.strip()
+        )
+
+    @property
+    def can_carry_forward(self) -> bool:
+        last = self.last_year
+        if last is None:
+            return False
+        rationale_empty = not (self.consensus and self.consensus.rationale.strip())
+        have = {_evidence_key(item.evidence) for item in self.evidence}
+        return (rationale_empty and bool(last.rationale.strip())) or any(
+            _evidence_key(e) not in have for e in last.evidence
+        )
+
+    @property
+    def median_text(self) -> str | None:
+        median = self.spread.median
+        if median is None:
+            return None
+        return str(int(median)) if float(median).is_integer() else f"{median:.1f}"
+
+    @property
+    def range_text(self) -> str | None:
+        low, high = self.spread.low, self.spread.high
+        if low is None or high is None:
+            return None
+        return f"all chose {low}" if low == high else f"from {low} to {high}"
+
+
+def _last_years(
+    session: Session, assessment: Assessment, wanted: dict[str, list[str]]
+) -> dict[str, LastYear]:
+    """Last year's agreed rating per current criterion key, found by its key or a key it replaces."""
+    previous = previous_assessment(session, assessment)
+    if previous is None:
+        return {}
+    cycle = session.get(Cycle, previous.cycle_id)
+    assert cycle is not None
+    rows = session.exec(
+        select(Criterion.key, ConsensusRating)
+        .join(ConsensusRating, ConsensusRating.criterion_id == Criterion.id)
+        .where(ConsensusRating.assessment_id == previous.id)
+    ).all()
+    by_key = dict(rows)
+    evidence = evidence_of(session, previous.id)
+    found: dict[str, LastYear] = {}
+    for current_key, keys in wanted.items():
+        for key in keys:
+            consensus = by_key.get(key)
+            if consensus is None:
+                continue
+            items = evidence.get(consensus.criterion_id, [])
+            if consensus.level is not None or consensus.rationale.strip() or items:
+                found[current_key] = LastYear(cycle.name, consensus.level, consensus.rationale, items)
+                break
+    return found
+
+
+@dataclass
+class SectionData:
+    section: FrameworkSection
+    summary: str
+    items: list[CriterionView]
+    previous_section: FrameworkSection | None
+    next_section: FrameworkSection | None
+    agreed: int
+
+
+def _section_data(
+    session: Session, assessment: Assessment, section_key: str, states: dict[str, FormState] | None = None
+) -> SectionData:
+    sections = _sections(criteria_of(session, assessment))
+    index = next((i for i, (s, _c) in enumerate(sections) if s.key == section_key), None)
+    if index is None:
+        raise NotFound("No section with that name in this assessment")
+    section, criteria = sections[index]
+    next_section = sections[index + 1][0] if index + 1 < len(sections) else None
+    doc = _framework_doc(session, assessment)
+    doc_section = next(s for s in doc.sections if s.key == section.key)
+    spreads = board_spread(session, assessment)
+    agreed = consensus_of(session, assessment.id)
+    evidence = evidence_of(session, assessment.id)
+    wanted = {}
+    for criterion in criteria:
+        doc_criterion = doc.criterion(criterion.key)
+        wanted[criterion.key] = [criterion.key, *(doc_criterion.replaces if doc_criterion else [])]
+    last_years = _last_years(session, assessment, wanted)
+    states = states or {}
+    items = []
+    for position, criterion in enumerate(criteria):
+        doc_criterion = doc.criterion(criterion.key)
+        assert doc_criterion is not None
+        if position + 1 < len(criteria):
+            next_href, next_text = f"#{criteria[position + 1].key}", "Go to the next statement"
+        elif next_section is not None:
+            next_href = _section_url(assessment.id, next_section.key)
+            next_text = f"Go to the next section: {next_section.title}"
+        else:
+            next_href, next_text = f"/assessments/{assessment.id}/consensus", "Back to all sections"
+        items.append(
+            CriterionView(
+                key=criterion.key,
+                number=f"{section.number}.{position + 1}",
+                statement=criterion.statement,
+                guidance=doc_criterion.guidance,
+                descriptors=doc_criterion.descriptors,
+                evidence_prompts=list(doc_criterion.evidence_prompts),
+                spread=spreads.get(criterion.id or 0) or empty_spread(),
+                consensus=agreed.get(criterion.id or 0),
+                evidence=_evidence_items(evidence.get(criterion.id or 0, [])),
+                last_year=last_years.get(criterion.key),
+                next_href=next_href,
+                next_text=next_text,
+                state=states.get(criterion.key) or FormState(),
+            )
+        )
+    return SectionData(
+        section=section,
+        summary=doc_section.summary,
+        items=items,
+        previous_section=sections[index - 1][0] if index > 0 else None,
+        next_section=next_section,
+        agreed=sum(1 for item in items if item.agreed),
+    )
+
+
+def _render_section(
+    request: Request,
+    session: SessionDep,
+    access: AssessmentAccess,
+    section_key: str,
+    *,
+    states: dict[str, FormState] | None = None,
+    status_code: int = 200,
+    block: str | None = None,
+    only: str | None = None,
+) -> Response:
+    """The section page, or (for htmx) one criterion's block or its evidence block."""
+    assessment = access.assessment
+    data = _section_data(session, assessment, section_key, states)
+    organisation, cycle = _assessment_names(session, assessment)
+    items = data.items
+    fragment = _is_htmx(request) and block is not None
+    if fragment:
+        items = [item for item in items if item.key == only]
+    page_errors: dict[str, str] = {}
+    for item in data.items:
+        page_errors.update(item.state.errors)
+        page_errors.update(item.state.evidence_errors)
+    context: dict[str, Any] = {
+        "page_title": f"{data.section.number}. {data.section.title} – agree the board's ratings",
+        "assessment": assessment,
+        "organisation": organisation,
+        "cycle": cycle,
+        "section": data.section,
+        "section_summary": data.summary,
+        "items": items,
+        "agreed": data.agreed,
+        "total": len(data.items),
+        "previous_section": data.previous_section,
+        "next_section": data.next_section,
+        "editable": assessment.status == "in_progress",
+        "level_names": _level_names(_framework_doc(session, assessment)),
+        "page_errors": page_errors,
+        "error_summary": bool(page_errors),
+        "fragment": fragment,
+        "done_messages": DONE_MESSAGES,
+    }
+    if fragment:
+        context["item"] = items[0]
+    # htmx swaps only 2xx answers: a problem comes back as 200 with the error summary in the fragment.
+    return render(
+        request,
+        "assessments/consensus_section.html",
+        context,
+        status_code=200 if fragment else status_code,
+        block=block,
+    )
+
+
+def _done_redirect(
+    request: Request, access: AssessmentAccess, section_key: str, key: str, done: str
+) -> Response:
+    url = f"{_section_url(access.assessment.id, section_key)}?done={done}&criterion={key}#{key}"
+    return RedirectResponse(url, status_code=303)
+
+
+def _criterion_in_section(session: Session, assessment: Assessment, section_key: str, key: str) -> Criterion:
+    for section, criterion in criteria_of(session, assessment):
+        if section.key == section_key and criterion.key == key:
+            return criterion
+    raise NotFound("No statement with that name in this section")
+
+
+def _answer(
+    request: Request,
+    session: SessionDep,
+    access: AssessmentAccess,
+    section_key: str,
+    key: str,
+    done: str,
+    block: str,
+) -> Response:
+    """After a change: htmx gets the block back; a plain form goes back to the page (303)."""
+    if _is_htmx(request):
+        states = {key: FormState(done=done)}
+        return _render_section(request, session, access, section_key, states=states, block=block, only=key)
+    return _done_redirect(request, access, section_key, key, done)
+
+
+def _signed_off_redirect(request: Request, access: AssessmentAccess, section_key: str) -> Response:
+    """A change after sign-off: show the (now read-only) page rather than an error htmx would hide."""
+    url = _section_url(access.assessment.id, section_key)
+    if _is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+# --- Overview ---------------------------------------------------------------------------------------
+
+
+@router.get("/assessments/{assessment_id}/consensus", name="consensus_overview")
+def consensus_overview(request: Request, session: SessionDep, access: PageManager) -> Response:
+    assessment = access.assessment
+    organisation, cycle = _assessment_names(session, assessment)
+    agreed = consensus_of(session, assessment.id)
+    sections = []
+    total = left = 0
+    for section, criteria in _sections(criteria_of(session, assessment)):
+        done = sum(
+            1 for c in criteria if (row := agreed.get(c.id or 0)) is not None and row.level is not None
+        )
+        sections.append({"section": section, "agreed": done, "total": len(criteria)})
+        total += len(criteria)
+        left += len(criteria) - done
+    finished, members = service.board_progress(session, assessment)
+    return render(
+        request,
+        "assessments/consensus_overview.html",
+        {
+            "page_title": f"Agree the board's ratings – {cycle.name}",
+            "assessment": assessment,
+            "organisation": organisation,
+            "cycle": cycle,
+            "sections": sections,
+            "total": total,
+            "left": left,
+            "members_finished": finished,
+            "members": members,
+            "is_chair": access.membership.role == "chair",
+            "signed_off_by": _signed_off_by(session, assessment),
+        },
+    )
+
+
+# --- One section --------------------------------------------------------------------------------------
+
+
+@router.get("/assessments/{assessment_id}/consensus/{section_key}", name="consensus_section")
+def consensus_section(
+    request: Request,
+    section_key: str,
+    session: SessionDep,
+    access: PageManager,
+    done: str | None = None,
+    criterion: str | None = None,
+) -> Response:
+    states = {criterion: FormState(done=done)} if criterion and done in DONE_MESSAGES else None
+    return _render_section(request, session, access, section_key, states=states)
+
+
+@router.post("/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}", name="save_consensus")
+def save_consensus(
+    request: Request,
+    section_key: str,
+    criterion_key: str,
+    session: SessionDep,
+    access: PageManager,
+    level: Annotated[str, Form()] = "",
+    rationale: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "0",
+) -> Response:
+    _criterion_in_section(session, access.assessment, section_key, criterion_key)
+    key = criterion_key
+    state = FormState(level=level or None, rationale=rationale)
+    if level not in ("0", "1", "2", "3", "4"):
+        state.errors[f"{key}-level"] = "Select the level the board agreed"
+    if len(rationale) > MAX_RATIONALE:
+        state.errors[f"{key}-rationale"] = f"The rationale must be {MAX_RATIONALE:,} characters or fewer"
+    seen_version = int(version) if version.isdigit() else 0
+    if state.errors:
+        state.version = seen_version
+        return _render_section(
+            request,
+            session,
+            access,
+            section_key,
+            states={key: state},
+            status_code=422,
+            block="criterion",
+            only=key,
+        )
+    try:
+        _save(session, access, key, int(level), rationale, seen_version)
+    except Conflict as exc:
+        if "current" not in exc.extra:
+            return _signed_off_redirect(request, access, section_key)
+        # Keep what they typed; the next save is against the version now shown to them.
+        current = exc.extra["current"] or {}
+        state.version = int(current.get("version") or 0)
+        state.stale = True
+        state.errors[f"{key}-rationale"] = STALE_MESSAGE
+        return _render_section(
+            request,
+            session,
+            access,
+            section_key,
+            states={key: state},
+            status_code=409,
+            block="criterion",
+            only=key,
+        )
+    return _answer(request, session, access, section_key, key, "saved", "criterion")
+
+
+def _save(
+    session: Session, access: AssessmentAccess, key: str, level: int, rationale: str, version: int
+) -> None:
+    try:
+        service.save_consensus(
+            session,
+            access.principal,
+            access.assessment.id,
+            key,
+            level=level,
+            rationale=rationale,
+            version=version,
+        )
+    except Conflict as exc:
+        current = exc.extra.get("current")
+        # Adding evidence first makes an empty row (no level, no rationale): nobody agreed anything
+        # there, so the page seen before it was made is not out of date.
+        if version == 0 and current and current["level"] is None and not current["rationale"]:
+            service.save_consensus(
+                session,
+                access.principal,
+                access.assessment.id,
+                key,
+                level=level,
+                rationale=rationale,
+                version=int(current["version"]),
+            )
+            return
+        raise
+
+
+# --- Evidence -------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/links", name="add_evidence_link"
+)
+def add_evidence_link(
+    request: Request,
+    section_key: str,
+    criterion_key: str,
+    session: SessionDep,
+    access: PageManager,
+    title: Annotated[str, Form()] = "",
+    url: Annotated[str, Form()] = "",
+) -> Response:
+    _criterion_in_section(session, access.assessment, section_key, criterion_key)
+    key = criterion_key
+    state = FormState(link_title=title, link_url=url)
+    title, url = title.strip(), url.strip()
+    if not title:
+        state.evidence_errors[f"{key}-link-title"] = "Enter a title for the link"
+    elif len(title) > 200:
+        state.evidence_errors[f"{key}-link-title"] = "The title must be 200 characters or fewer"
+    if not url:
+        state.evidence_errors[f"{key}-link-url"] = "Enter the web address of the link"
+    elif not re.fullmatch(r"https?://\S+", url) or len(url) > 2000:
+        state.evidence_errors[f"{key}-link-url"] = (
+            "Enter a web address that starts with https:// and has no spaces, like https://www.example.org/report"
+        )
+    if state.evidence_errors:
+        return _render_section(
+            request,
+            session,
+            access,
+            section_key,
+            states={key: state},
+            status_code=422,
+            block="evidence",
+            only=key,
+        )
+    try:
+        evidence_service.add_link(session, access.principal, access.assessment.id, key, title=title, url=url)
+    except Conflict:
+        return _signed_off_redirect(request, access, section_key)
+    return _answer(request, session, access, section_key, key, "link", "evidence")
+
+
+@router.post(
+    "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/files", name="add_evidence_file"
+)
+async def add_evidence_file(
+    request: Request,
+    section_key: str,
+    criterion_key: str,
+    session: SessionDep,
+    access: PageManager,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    _criterion_in_section(session, access.assessment, section_key, criterion_key)
+    key = criterion_key
+    state = FormState()
+    if file is None or not file.filename:
+        state.evidence_errors[f"{key}-file"] = "Select a file to upload"
+    else:
+        data = await file.read(evidence_service.MAX_UPLOAD_BYTES + 1)
+        try:
+            evidence_service.add_file(
+                session,
+                access.principal,
+                access.assessment.id,
+                key,
+                filename=file.filename,
+                data=data,
+                upload_dir=request.app.state.settings.upload_dir,
+            )
+        except FieldError as exc:
+            state.evidence_errors[f"{key}-file"] = exc.message
+        except Conflict:
+            return _signed_off_redirect(request, access, section_key)
+    if state.evidence_errors:
+        return _render_section(
+            request,
+            session,
+            access,
+            section_key,
+            states={key: state},
+            status_code=422,
+            block="evidence",
+            only=key,
+        )
+    return _answer(request, session, access, section_key, key, "file", "evidence")
+
+
+@router.post(
+    "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/evidence/{evidence_id}/remove",
+    name="remove_evidence",
+)
+def remove_evidence(
+    request: Request,
+    section_key: str,
+    criterion_key: str,
+    evidence_id: int,
+    session: SessionDep,
+    access: PageManager,
+) -> Response:
+    _criterion_in_section(session, access.assessment, section_key, criterion_key)
+    try:
+        evidence_service.remove_evidence(session, access.principal, access.assessment.id, evidence_id)
+    except Conflict:
+        return _signed_off_redirect(request, access, section_key)
+    return _answer(request, session, access, section_key, criterion_key, "removed", "evidence")
+
+
+@router.get("/assessments/{assessment_id}/evidence/{evidence_id}/download", name="download_evidence")
+def download_evidence(
+    request: Request, evidence_id: int, session: SessionDep, access: PageMember
+) -> Response:
+    """An uploaded file, for members of its own trust only (anyone else: 404)."""
+    evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
+    path = request.app.state.settings.upload_dir / (evidence.stored_name or "")
+    if evidence.kind != "file" or not evidence.stored_name or not path.is_file():
+        raise NotFound("There is no file to download for this evidence")
+    return FileResponse(
+        path,
+        media_type=evidence.content_type,
+        filename=split_carried(evidence.title)[0],
+        content_disposition_type="attachment",
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+# --- Last year's rationale and evidence ---------------------------------------------------------------
+
+
+@router.post(
+    "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/carry-forward",
+    name="carry_forward",
+)
+def carry_forward(
+    request: Request, section_key: str, criterion_key: str, session: SessionDep, access: PageManager
+) -> Response:
+    criterion = _criterion_in_section(session, access.assessment, section_key, criterion_key)
+    doc_criterion = _framework_doc(session, access.assessment).criterion(criterion.key)
+    keys = [criterion.key, *(doc_criterion.replaces if doc_criterion else [])]
+    last = _last_years(session, access.assessment, {criterion.key: keys}).get(criterion.key)
+    if last is None:
+        raise NotFound("There is nothing from last year for this statement")
+    try:
+        copy_last_year(session, access.principal, access.assessment.id, criterion.key, last)
+    except Conflict as exc:
+        if "current" not in exc.extra:
+            return _signed_off_redirect(request, access, section_key)
+        raise
+    return _answer(request, session, access, section_key, criterion.key, "carried", "criterion")
+
+
+def copy_last_year(
+    session: Session, principal: Principal, assessment_id: int, criterion_key: str, last: LastYear
+) -> None:
+    """Copy last year's rationale (only into an empty one) and evidence (each item once).
+
+    Copied evidence keeps pointing at the same stored file; its title ends in ' (2025/26)'.
+    """
+    assessment = assessment_for(session, principal, assessment_id, lock=True)
+    service.require_manager(principal, assessment)
+    if assessment.status != "in_progress":
+        raise Conflict("This assessment has been signed off: nothing in it can change now")
+    criterion = service.criterion_for(session, assessment, criterion_key)
+    consensus = service.consensus_row(session, assessment, criterion)
+    if last.rationale.strip() and (consensus is None or not consensus.rationale.strip()):
+        service.save_consensus(
+            session,
+            principal,
+            assessment_id,
+            criterion_key,
+            level=consensus.level if consensus else None,
+            rationale=last.rationale,
+            version=consensus.version if consensus else 0,
+        )
+    have = {_evidence_key(e) for e in evidence_of(session, assessment.id).get(criterion.id or 0, [])}
+    for old in last.evidence:
+        if _evidence_key(old) in have:
+            continue
+        have.add(_evidence_key(old))
+        title = carried_title(old.title, last.cycle)
+        if old.kind == "link":
+            evidence_service.add_link(
+                session, principal, assessment_id, criterion_key, title=title, url=old.url or ""
+            )
+            continue
+        consensus = service.consensus_row(session, assessment, criterion)
+        if consensus is None:
+            consensus = ConsensusRating(
+                assessment_id=assessment.id, criterion_id=criterion.id, updated_by_id=principal.user.id
+            )
+            session.add(consensus)
+            session.flush()
+        copied = Evidence(
+            consensus_rating_id=consensus.id,
+            kind="file",
+            title=title,
+            stored_name=old.stored_name,
+            content_type=old.content_type,
+            size_bytes=old.size_bytes,
+            sha256=old.sha256,
+            added_by_id=principal.user.id,
+        )
+        session.add(copied)
+        session.flush()
+        record(
+            session,
+            "evidence.added",
+            actor=principal.user,
+            organisation_id=assessment.organisation_id,
+            object_type="evidence",
+            object_id=copied.id,
+            summary=f"Evidence file carried forward from {last.cycle} for {criterion_key}: {title}",
+        )
+    session.flush()
+
+
+# --- Sign-off -------------------------------------------------------------------------------------------
+
+
+def _submit_context(session: Session, assessment: Assessment) -> dict[str, Any]:
+    organisation, cycle = _assessment_names(session, assessment)
+    missing_ids = {c.id for c in service.missing_consensus(session, assessment)}
+    agreed = consensus_of(session, assessment.id)
+    level_names = _level_names(_framework_doc(session, assessment))
+    sections = []
+    missing = []
+    for section, criteria in _sections(criteria_of(session, assessment)):
+        rows = []
+        for position, criterion in enumerate(criteria, start=1):
+            number = f"{section.number}.{position}"
+            href = f"{_section_url(assessment.id, section.key)}#{criterion.key}"
+            if criterion.id in missing_ids:
+                missing.append({"number": number, "statement": criterion.statement, "href": href})
+            else:
+                level = agreed[criterion.id or 0].level
+                rows.append(
+                    {
+                        "number": number,
+                        "statement": criterion.statement,
+                        "level": level,
+                        "level_name": level_names.get(level or 0, ""),
+                        "href": href,
+                    }
+                )
+        sections.append({"section": section, "rows": rows})
+    return {
+        "assessment": assessment,
+        "organisation": organisation,
+        "cycle": cycle,
+        "sections": sections,
+        "missing": missing,
+    }
+
+
+@router.get("/assessments/{assessment_id}/submit", name="submit_assessment")
+def submit_page(request: Request, session: SessionDep, access: PageChair) -> Response:
+    assessment = access.assessment
+    if assessment.status == "submitted":
+        return RedirectResponse(f"/assessments/{assessment.id}/submitted", status_code=303)
+    context = _submit_context(session, assessment)
+    context["page_title"] = "Check the agreed ratings before you submit"
+    return render(request, "assessments/submit.html", context)
+
+
+@router.post("/assessments/{assessment_id}/submit")
+def submit(request: Request, session: SessionDep, access: PageChair) -> Response:
+    try:
+        service.submit(session, access.principal, access.assessment.id)
+    except Unprocessable:
+        # Someone cleared or never agreed a level: show the list again.
+        context = _submit_context(session, access.assessment)
+        context["page_title"] = "Check the agreed ratings before you submit"
+        return render(request, "assessments/submit.html", context, status_code=422)
+    return RedirectResponse(f"/assessments/{access.assessment.id}/submitted", status_code=303)
+
+
+@router.get("/assessments/{assessment_id}/submitted", name="assessment_submitted")
+def submitted_page(request: Request, session: SessionDep, access: PageManager) -> Response:
+    assessment = access.assessment
+    if assessment.status != "submitted":
+        return RedirectResponse(f"/assessments/{assessment.id}/consensus", status_code=303)
+    organisation, cycle = _assessment_names(session, assessment)
+    return render(
+        request,
+        "assessments/submitted.html",
+        {
+            "page_title": "Assessment submitted",
+            "assessment": assessment,
+            "organisation": organisation,
+            "cycle": cycle,
+            "signed_off_by": _signed_off_by(session, assessment),
+        },
+    )
+
+
+# --- Reopening (platform admin) -----------------------------------------------------------------------
+
+
+def _reopen_context(session: Session, assessment: Assessment) -> dict[str, Any]:
+    organisation, cycle = _assessment_names(session, assessment)
+    return {
+        "page_title": f"Reopen the {cycle.name} assessment of {organisation.name}",
+        "assessment": assessment,
+        "organisation": organisation,
+        "cycle": cycle,
+        "signed_off_by": _signed_off_by(session, assessment),
+    }
+
+
+@router.get("/admin/assessments/{assessment_id}/reopen", name="reopen_assessment")
+def reopen_page(request: Request, assessment_id: int, session: SessionDep, admin: PageAdmin) -> Response:
+    assessment = assessment_for_admin(session, assessment_id)
+    return render(request, "admin/reopen.html", {**_reopen_context(session, assessment), "reason": ""})
+
+
+@router.post("/admin/assessments/{assessment_id}/reopen")
+def reopen(
+    request: Request,
+    assessment_id: int,
+    session: SessionDep,
+    admin: PageAdmin,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    assessment = assessment_for_admin(session, assessment_id)
+    context = {**_reopen_context(session, assessment), "reason": reason}
+    errors: dict[str, str] = {}
+    if len(reason.strip()) > MAX_REASON:
+        errors["reason"] = f"The reason must be {MAX_REASON:,} characters or fewer"
+    else:
+        try:
+            service.reopen(session, admin.user, assessment, reason)
+        except FieldError as exc:
+            errors["reason"] = exc.message
+        except Conflict:
+            # Already reopened (by someone else, or a second press): the page says so.
+            return render(request, "admin/reopen.html", context, status_code=409)
+    if errors:
+        return render(
+            request,
+            "admin/reopen.html",
+            {**context, "errors": errors, "error_summary": True},
+            status_code=422,
+        )
+    return render(
+        request,
+        "admin/reopened.html",
+        {**context, "page_title": "Assessment reopened", "reason": reason.strip()},
+    )
