@@ -17,6 +17,7 @@ def navigation_for(principal: Any | None, path: str) -> list[dict[str, Any]]:
         if membership.role in ("chair", "board_secretary"):
             items.append({"href": f"{base}/members", "text": "Board members"})
             items.append({"href": f"{base}/audit", "text": "Audit log"})
+            items.append({"href": f"{base}/settings", "text": "Board settings"})
     if len(principal.memberships) > 1:
         items.append({"href": "/trusts", "text": "Switch trust"})
     if principal.user.platform_role == "platform_admin":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
@@ -108,7 +109,9 @@ def sign_in(
         )
     rotate_csrf_cookie(request)
     if two_factor_on:
-        target = "/sign-in/two-factor" + (f"?next={safe_next(next)}" if safe_next(next) else "")
+        target = "/sign-in/two-factor" + (
+            f"?next={quote(safe_next(next) or '', safe='')}" if safe_next(next) else ""
+        )
     else:
         target = safe_next(next) or "/home"
     response = RedirectResponse(target, status_code=303)

@@ -1,0 +1,59 @@
+"""The benchmark page: one chart per peer group, with a table beside it, and the trend over years."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from markupsafe import Markup
+from starlette.responses import Response
+
+from api.assessments.access import PageMember
+from api.assessments.models import Cycle
+from api.benchmarking.groups import GROUP_KIND_NAMES, GROUP_KINDS
+from api.benchmarking.service import benchmark, trend
+from api.charts import BenchmarkRow, TrendPoint, benchmark_chart, trend_chart
+from api.db import SessionDep
+from api.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/assessments/{assessment_id}/benchmarks", name="benchmarks")
+def benchmarks_page(request: Request, session: SessionDep, access: PageMember) -> Response:
+    k = request.app.state.settings.k_anonymity
+    cycle = session.get(Cycle, access.assessment.cycle_id)
+    groups = []
+    for kind in GROUP_KINDS:
+        result = benchmark(session, access.assessment, kind, k)
+        chart = None
+        if not result.suppressed:
+            chart = Markup(
+                benchmark_chart(
+                    [
+                        BenchmarkRow(s.title, s.own, s.stats.q1, s.stats.median, s.stats.q3)
+                        for s in result.sections
+                    ],
+                    f"Your board compared with {result.group_label.lower()}",
+                )
+            )
+        groups.append({"kind": kind, "name": GROUP_KIND_NAMES[kind], "result": result, "chart": chart})
+    points = trend(session, access.assessment.organisation_id, "all", k)
+    trend_svg = Markup(
+        trend_chart(
+            [TrendPoint(p.cycle, p.own, p.peer_median) for p in points],
+            "Your board's overall maturity by year, beside the median of all trusts",
+        )
+    )
+    return render(
+        request,
+        "results/benchmarks.html",
+        {
+            "page_title": "Compare with other trusts",
+            "assessment": access.assessment,
+            "membership": access.membership,
+            "cycle": cycle,
+            "groups": groups,
+            "trend": points,
+            "trend_svg": trend_svg,
+            "k": k,
+        },
+    )

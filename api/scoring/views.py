@@ -1,0 +1,35 @@
+"""The results page: the board's scores, bands, where members disagree, evidence coverage."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from api.assessments.access import PageMember
+from api.assessments.models import Cycle
+from api.db import SessionDep
+from api.scoring.report import score_report
+from api.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/assessments/{assessment_id}/results", name="results")
+def results_page(request: Request, session: SessionDep, access: PageMember) -> Response:
+    report = score_report(session, access.assessment)
+    cycle = session.get(Cycle, access.assessment.cycle_id)
+    flagged = [(s, c) for s in report.sections for c in s.criteria if c.disagreement]
+    unevidenced = [(s, c) for s in report.sections for c in s.criteria if c.unevidenced]
+    return render(
+        request,
+        "results/results.html",
+        {
+            "page_title": f"Results {cycle.name if cycle else ''}",
+            "assessment": access.assessment,
+            "membership": access.membership,
+            "cycle": cycle,
+            "report": report,
+            "flagged": flagged,
+            "unevidenced": unevidenced,
+        },
+    )
