@@ -79,11 +79,10 @@ def deliver(engine: Engine, settings: Settings, email_ids: list[int]) -> int:
 
     A failure is logged and leaves sent_at empty, so the email can be found and sent again.
     """
-    with Session(engine) as session:
+    with Session(engine, expire_on_commit=False) as session:
         emails = session.exec(
             select(OutboxEmail).where(OutboxEmail.id.in_(email_ids), OutboxEmail.sent_at.is_(None))  # type: ignore[union-attr,attr-defined]
         ).all()
-        session.commit()
     sent = 0
     if not emails:
         return sent

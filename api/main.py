@@ -24,6 +24,7 @@ from api.assessments.views import router as assessments_pages
 from api.audit.routes import router as audit_api
 from api.audit.views import router as audit_pages
 from api.benchmarking.routes import router as benchmarking_api
+from api.benchmarking.views import router as benchmarking_pages
 from api.csrf import CsrfCookieMiddleware, cookie_name
 from api.db import make_engine
 from api.deps import RedirectTo
@@ -33,6 +34,7 @@ from api.home.views import router as home_pages
 from api.organisations.routes import router as organisations_api
 from api.organisations.views import router as organisations_pages
 from api.scoring.routes import router as scoring_api
+from api.scoring.views import router as scoring_pages
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import Settings, get_settings
 from api.templating import STATIC_DIR, render
@@ -106,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(two_factor_pages)
     app.include_router(organisations_pages)
     app.include_router(assessments_pages)
+    app.include_router(scoring_pages)
+    app.include_router(benchmarking_pages)
     app.include_router(consensus_pages)
     app.include_router(audit_pages)
     app.include_router(accounts_api)

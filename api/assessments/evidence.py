@@ -6,9 +6,11 @@ import hashlib
 import io
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.assessments.models import Assessment, ConsensusRating, Evidence
@@ -49,6 +51,15 @@ def _office_kind(data: bytes) -> str:
         raise FieldError("file", "The file is damaged: it could not be opened") from exc
     if len(entries) > MAX_ZIP_ENTRIES or sum(e.file_size for e in entries) > MAX_UNPACKED_BYTES:
         raise FieldError("file", "The file unpacks to more than 100 MB: save a smaller copy")
+    # The sizes above are what the headers claim: unpack every entry (at most the claimed total),
+    # so headers that understate the real size fail the entry's checksum and are refused.
+    try:
+        for entry in entries:
+            with archive.open(entry) as stream:
+                while stream.read(1024 * 1024):
+                    pass
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise FieldError("file", "The file is damaged: it could not be opened") from exc
     names = {e.filename for e in entries}
     if any(name.lower().endswith("vbaproject.bin") for name in names):
         raise FieldError(
@@ -101,8 +112,14 @@ def _consensus_for_evidence(
         consensus = ConsensusRating(
             assessment_id=assessment.id, criterion_id=criterion.id, updated_by_id=principal.user.id
         )
-        session.add(consensus)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(consensus)
+                session.flush()
+        except IntegrityError:
+            # Someone else created it at the same moment: the evidence goes with theirs.
+            consensus = consensus_row(session, assessment, criterion)
+            assert consensus is not None
     return assessment, consensus, criterion.key
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.assessments import evidence as evidence_service
@@ -242,7 +243,10 @@ async def add_file(
     file: Annotated[UploadFile, File(description="PDF, DOCX, XLSX, PNG or JPEG, at most 10 MB")],
 ) -> EvidencePublic:
     data = await read_upload(file)
-    evidence = evidence_service.add_file(
+    # Checking the file and the database work block: in the thread pool, never in the event loop,
+    # where a wait for a row lock would stop the very requests that hold it from finishing.
+    evidence = await run_in_threadpool(
+        evidence_service.add_file,
         session,
         access.principal,
         access.assessment.id,

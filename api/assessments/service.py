@@ -275,16 +275,19 @@ def save_headline(
             "Your answer has changed since you opened it",
             current={"score": response.headline_score, "version": current_version},
         )
+    # A first answer leaves the row's version as it was (1): "still unanswered" is part of the check.
+    unanswered = [Response.headline_score.is_(None)] if current_version == 0 else []  # type: ignore[union-attr]
     result = session.execute(
         update(Response)
-        .where(Response.id == response.id, Response.version == response.version)  # type: ignore[arg-type]
+        .where(Response.id == response.id, Response.version == response.version, *unanswered)  # type: ignore[arg-type]
         .values(headline_score=score, version=current_version + 1)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.expire(response)
         raise Conflict(
-            "Your answer was saved from another tab or device", current={"score": response.headline_score}
+            "Your answer was saved from another tab or device",
+            current={"score": response.headline_score, "version": response.version},
         )
     session.expire(response)
     _touch_response(session, principal, assessment)

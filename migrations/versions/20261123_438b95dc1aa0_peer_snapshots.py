@@ -8,11 +8,10 @@ Create Date: 2026-11-23 13:29:19.060155+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 import api.db
-import sqlmodel
-
 
 revision: str = "438b95dc1aa0"
 down_revision: str | Sequence[str] | None = "75681226f77a"

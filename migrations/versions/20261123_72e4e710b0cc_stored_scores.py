@@ -8,11 +8,10 @@ Create Date: 2026-11-23 13:11:18.772058+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 import api.db
-import sqlmodel
-
 
 revision: str = "72e4e710b0cc"
 down_revision: str | Sequence[str] | None = "c60c3183c02e"

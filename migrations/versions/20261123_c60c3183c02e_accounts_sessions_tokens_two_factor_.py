@@ -8,11 +8,10 @@ Create Date: 2026-11-23 13:05:33.024772+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 import api.db
-import sqlmodel
-
 
 revision: str = "c60c3183c02e"
 down_revision: str | Sequence[str] | None = "03b2412352e7"

@@ -1,0 +1,176 @@
+"""JSON API for the chair and board secretary to manage their board's members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, EmailStr, Field, StringConstraints, ValidationInfo, field_validator
+from starlette.responses import Response
+
+from api.accounts import invitations
+from api.accounts.invitations import BoardMember, member_of_trust
+from api.accounts.service import DEFAULT_BOARD_ROLE, normalise_email
+from api.client_ip import client_ip
+from api.db import SessionDep
+from api.deps import MANAGER_ROLES, TrustAccess, trust_role
+
+router = APIRouter(prefix="/api/v1/organisations/{ods_code}/members", tags=["members"])
+
+Manager = Annotated[TrustAccess, Depends(trust_role(*MANAGER_ROLES))]
+
+TrustRole = Literal["chair", "board_member", "board_secretary"]
+BoardRole = Literal["chair", "ned", "executive", "chief_executive", "secretary", "other"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+RESPONSES = {
+    401: {"description": "No bearer token, or it has expired"},
+    403: {"description": "Only the chair and the board secretary manage members"},
+    404: {"description": "Not one of your boards, or no such member on it"},
+}
+
+
+class MemberRole(BaseModel):
+    role: TrustRole
+    board_role: BoardRole | None = Field(
+        default=None,
+        validate_default=True,
+        description="For a board member: ned, executive, chief_executive or other. "
+        "Leave out for a chair (chair) or board secretary (secretary).",
+    )
+
+    @field_validator("board_role")
+    @classmethod
+    def _fits_the_role(cls, board_role: str | None, info: ValidationInfo) -> str | None:
+        role = info.data.get("role")
+        if role == "board_member":
+            if board_role not in invitations.MEMBER_BOARD_ROLES:
+                raise ValueError(
+                    f"a board member needs a board role: one of {', '.join(invitations.MEMBER_BOARD_ROLES)}"
+                )
+        elif role in DEFAULT_BOARD_ROLE and board_role not in (None, DEFAULT_BOARD_ROLE[role]):
+            raise ValueError(f"only board members have a board role: leave it out for the {role}")
+        return board_role
+
+
+class MemberInvite(MemberRole):
+    email: EmailStr
+    name: Name
+
+
+class MemberPublic(BaseModel):
+    id: int = Field(description="The membership's number, for PATCH and DELETE")
+    email: str
+    name: str
+    role: TrustRole
+    board_role: BoardRole
+    status: Literal["active", "invited"] = Field(description="invited: has not chosen a password yet")
+    added_at: datetime
+
+    @classmethod
+    def of(cls, member: BoardMember) -> MemberPublic:
+        return cls(
+            id=member.membership_id,
+            email=member.email,
+            name=member.name,
+            role=member.role,  # type: ignore[arg-type]
+            board_role=member.board_role,  # type: ignore[arg-type]
+            status="invited" if member.invited else "active",
+            added_at=member.added_at,
+        )
+
+
+@router.get("", response_model=list[MemberPublic], responses=RESPONSES)
+def list_members(session: SessionDep, access: Manager) -> list[MemberPublic]:
+    """Everyone on the board, chairs first."""
+    return [MemberPublic.of(m) for m in invitations.board_members(session, access.organisation.id)]  # type: ignore[arg-type]
+
+
+@router.post(
+    "",
+    response_model=MemberPublic,
+    status_code=201,
+    responses={**RESPONSES, 409: {"description": "Already a member of this board"}},
+)
+def invite_member(
+    request: Request, session: SessionDep, access: Manager, invite: MemberInvite
+) -> MemberPublic:
+    """Invite someone: a new person is emailed a link (24 hours, works once) to choose a password;
+    someone who already has an account is emailed to say they have been added."""
+    invitation = invitations.invite_member(
+        session,
+        request.app.state.settings,
+        organisation=access.organisation,
+        actor=access.principal.user,
+        actor_role=access.membership.role,
+        email=normalise_email(invite.email),
+        name=invite.name,
+        role=invite.role,
+        board_role=invite.board_role if invite.role == "board_member" else None,
+        client_ip=client_ip(request),
+    )
+    return MemberPublic.of(invitations.board_member_view(invitation.membership, invitation.user))
+
+
+@router.patch(
+    "/{membership_id}",
+    response_model=MemberPublic,
+    responses={**RESPONSES, 409: {"description": "Your own role, or the board's only chair"}},
+)
+def change_role(
+    request: Request, session: SessionDep, access: Manager, membership_id: int, change: MemberRole
+) -> MemberPublic:
+    """A new role; the person is signed out everywhere (every board, every token) at once."""
+    membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
+    invitations.change_member_role(
+        session,
+        organisation=access.organisation,
+        membership=membership,
+        user=user,
+        actor=access.principal.user,
+        role=change.role,
+        board_role=change.board_role if change.role == "board_member" else None,
+        client_ip=client_ip(request),
+    )
+    return MemberPublic.of(invitations.board_member_view(membership, user))
+
+
+@router.delete(
+    "/{membership_id}",
+    status_code=204,
+    responses={**RESPONSES, 409: {"description": "Yourself, or the board's only chair"}},
+)
+def remove_member(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
+    """Take the person off the board; they are signed out everywhere at once."""
+    membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
+    invitations.remove_member(
+        session,
+        organisation=access.organisation,
+        membership=membership,
+        user=user,
+        actor=access.principal.user,
+        client_ip=client_ip(request),
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{membership_id}/invitation",
+    status_code=204,
+    responses={**RESPONSES, 409: {"description": "They have already accepted"}},
+)
+def resend_invitation(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
+    """Send the invitation again with a new link; earlier links stop working."""
+    membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
+    invitations.resend_invitation(
+        session,
+        request.app.state.settings,
+        organisation=access.organisation,
+        membership=membership,
+        user=user,
+        actor=access.principal.user,
+        actor_role=access.membership.role,
+        client_ip=client_ip(request),
+    )
+    return Response(status_code=204)

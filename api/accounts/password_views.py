@@ -1,0 +1,250 @@
+"""Pages for passwords: forgotten (an emailed link), changed when signed in, and first chosen when
+accepting an invitation.
+
+The emailed-link pages answer 404 for a link we never sent and 410 for one used, replaced or expired,
+with the same page either way. Accepting an invitation starts no session: the person signs in with
+the password they have just chosen, through the one sign-in path (throttling, two-factor, audit).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from api.accounts import invitations
+from api.accounts.invitations import LinkUnusable, new_password_errors
+from api.accounts.service import normalise_email
+from api.accounts.signin import check_password
+from api.accounts.views import clear_session_cookie
+from api.client_ip import client_ip
+from api.csrf import rotate_csrf_cookie, verify_csrf
+from api.db import SessionDep
+from api.deps import PageUser
+from api.errors import InputError
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+MAX_NAME = 120
+# The link is in the address: keep it out of caches and out of the Referer header.
+LINK_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _link_page(request: Request, template: str, context: dict, status_code: int = 200) -> Response:
+    response = render(request, template, context, status_code=status_code)
+    response.headers.update(LINK_PAGE_HEADERS)
+    return response
+
+
+# --- Forgotten password --------------------------------------------------------------------------
+
+
+@router.get("/forgot-password", name="forgot_password")
+def forgot_password_page(request: Request) -> Response:
+    return render(request, "accounts/password_forgot.html", {"page_title": "Reset your password"})
+
+
+@router.post("/forgot-password")
+def forgot_password(request: Request, session: SessionDep, email: Annotated[str, Form()] = "") -> Response:
+    context = {"page_title": "Reset your password", "email": email}
+    if not email.strip():
+        context["errors"] = {"email": "Enter your email address"}
+        return render(request, "accounts/password_forgot.html", context, status_code=422)
+    try:
+        address = normalise_email(email)
+    except InputError:
+        context["errors"] = {"email": "Enter an email address in the correct format, like name@example.com"}
+        return render(request, "accounts/password_forgot.html", context, status_code=422)
+    settings = request.app.state.settings
+    invitations.request_password_reset(session, settings, address, client_ip(request))
+    # The same page whether or not there is an account: nobody learns who has one.
+    return render(
+        request,
+        "accounts/password_forgot_sent.html",
+        {"page_title": "Check your email", "email": address, "hours": settings.one_time_link_hours},
+    )
+
+
+def _reset_link_unusable(request: Request, status_code: int) -> Response:
+    return _link_page(
+        request,
+        "accounts/password_link_unusable.html",
+        {
+            "page_title": "This link has expired or has already been used",
+            "hours": request.app.state.settings.one_time_link_hours,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/reset-password/{token}", name="reset_password")
+def reset_password_page(request: Request, session: SessionDep, token: str) -> Response:
+    try:
+        _link, user = invitations.open_password_reset(session, token)
+    except LinkUnusable as exc:
+        return _reset_link_unusable(request, exc.status_code)
+    return _link_page(
+        request, "accounts/password_reset.html", {"page_title": "Choose a new password", "email": user.email}
+    )
+
+
+@router.post("/reset-password/{token}")
+def reset_password(
+    request: Request,
+    session: SessionDep,
+    token: str,
+    password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        link, user = invitations.open_password_reset(session, token)
+        errors = new_password_errors(password, confirm_password, user.email)
+        if errors:
+            return _link_page(
+                request,
+                "accounts/password_reset.html",
+                {"page_title": "Choose a new password", "email": user.email, "errors": errors},
+                status_code=422,
+            )
+        invitations.complete_password_reset(
+            session, request.app.state.settings, link, user, password, client_ip(request)
+        )
+    except LinkUnusable as exc:
+        return _reset_link_unusable(request, exc.status_code)
+    rotate_csrf_cookie(request)
+    response = _link_page(
+        request, "accounts/password_reset_done.html", {"page_title": "Your password has been changed"}
+    )
+    clear_session_cookie(request, response)
+    return response
+
+
+# --- Changing the password when signed in --------------------------------------------------------
+
+
+@router.get("/account/password", name="change_password")
+def change_password_page(request: Request, principal: PageUser) -> Response:
+    return render(request, "accounts/password_change.html", {"page_title": "Change your password"})
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    current_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    user = principal.user
+    ip = client_ip(request)
+    errors: dict[str, str] = {}
+    status_code = 422
+    if not current_password:
+        errors["current_password"] = "Enter your current password"
+    else:
+        # The sign-in check, so guessing the current password is throttled like sign-in.
+        outcome = check_password(session, user.email, current_password, ip)
+        if outcome.throttled:
+            minutes = max(1, round((outcome.retry_after or 60) / 60))
+            errors["current_password"] = (
+                f"Too many wrong passwords. Wait {minutes} minute{'s' if minutes != 1 else ''} and try again"
+            )
+            status_code = 429
+        elif outcome.user is None:
+            errors["current_password"] = "Your current password is not right"
+    errors.update(new_password_errors(new_password, confirm_password, user.email, field="new_password"))
+    if not errors and new_password == current_password:
+        errors["new_password"] = "Your new password must be different from your current password"
+    if errors:
+        return render(
+            request,
+            "accounts/password_change.html",
+            {"page_title": "Change your password", "errors": errors},
+            status_code=status_code,
+        )
+    invitations.change_password(session, request.app.state.settings, user, new_password, ip)
+    # Every session has ended, this one too: the person signs in again with the new password.
+    rotate_csrf_cookie(request)
+    response = RedirectResponse("/sign-in", status_code=303)
+    clear_session_cookie(request, response)
+    return response
+
+
+# --- Accepting an invitation ---------------------------------------------------------------------
+
+
+def _invitation_link_unusable(request: Request, status_code: int) -> Response:
+    return _link_page(
+        request,
+        "accounts/invitation_link_unusable.html",
+        {
+            "page_title": "This link has expired or has already been used",
+            "hours": request.app.state.settings.one_time_link_hours,
+        },
+        status_code=status_code,
+    )
+
+
+def _invitation_context(invitation: invitations.OpenInvitation, **extra: object) -> dict:
+    return {
+        "page_title": f"Join the board of {invitation.organisation.name}",
+        "organisation": invitation.organisation,
+        "email": invitation.user.email,
+        "role_label": invitations.role_label(invitation.membership.role, invitation.membership.board_role),
+        "name": invitation.user.name,
+        **extra,
+    }
+
+
+@router.get("/invitation/{token}", name="accept_invitation")
+def invitation_page(request: Request, session: SessionDep, token: str) -> Response:
+    try:
+        invitation = invitations.open_invitation(session, token)
+    except LinkUnusable as exc:
+        return _invitation_link_unusable(request, exc.status_code)
+    return _link_page(request, "accounts/invitation_accept.html", _invitation_context(invitation))
+
+
+@router.post("/invitation/{token}")
+def accept_invitation(
+    request: Request,
+    session: SessionDep,
+    token: str,
+    name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        invitation = invitations.open_invitation(session, token)
+        full_name = " ".join(name.split())
+        errors: dict[str, str] = {}
+        if not full_name:
+            errors["name"] = "Enter your full name"
+        elif len(full_name) > MAX_NAME:
+            errors["name"] = f"Name must be {MAX_NAME} characters or fewer"
+        errors.update(new_password_errors(password, confirm_password, invitation.user.email))
+        if errors:
+            return _link_page(
+                request,
+                "accounts/invitation_accept.html",
+                _invitation_context(invitation, name=name, errors=errors),
+                status_code=422,
+            )
+        invitations.accept_invitation(
+            session, invitation, name=full_name, password=password, client_ip=client_ip(request)
+        )
+    except LinkUnusable as exc:
+        return _invitation_link_unusable(request, exc.status_code)
+    return _link_page(
+        request,
+        "accounts/invitation_accepted.html",
+        {
+            "page_title": "Your account is ready",
+            "organisation": invitation.organisation,
+            "email": invitation.user.email,
+        },
+    )
