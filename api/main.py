@@ -35,6 +35,8 @@ from api.organisations.routes import router as organisations_api
 from api.organisations.views import router as organisations_pages
 from api.scoring.routes import router as scoring_api
 from api.scoring.views import router as scoring_pages
+from api.sector.routes import router as sector_api
+from api.sector.views import router as sector_pages
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import Settings, get_settings
 from api.templating import STATIC_DIR, render
@@ -110,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assessments_pages)
     app.include_router(scoring_pages)
     app.include_router(benchmarking_pages)
+    app.include_router(sector_pages)
+    app.include_router(sector_api)
     app.include_router(consensus_pages)
     app.include_router(audit_pages)
     app.include_router(accounts_api)

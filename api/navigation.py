@@ -20,6 +20,8 @@ def navigation_for(principal: Any | None, path: str) -> list[dict[str, Any]]:
             items.append({"href": f"{base}/settings", "text": "Board settings"})
     if len(principal.memberships) > 1:
         items.append({"href": "/trusts", "text": "Switch trust"})
+    if principal.user.platform_role in ("sector_analyst", "platform_admin"):
+        items.append({"href": "/sector", "text": "Sector view"})
     if principal.user.platform_role == "platform_admin":
         items.append({"href": "/admin/audit", "text": "Audit log (all trusts)"})
     for item in items:

@@ -110,3 +110,41 @@ def api_token(client: TestClient, email: str, password: str = PASSWORD, otp: str
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def sign_in_with_second_factor(client: TestClient, db: Session, email: str, password: str = PASSWORD) -> None:
+    """For people who must use two-factor (platform roles): enrol them directly, then sign in with a code."""
+    import pyotp
+
+    from api.db import utcnow
+
+    user = db.exec(select(User).where(User.email == email.lower())).one()
+    if user.totp_secret is None or user.totp_enabled_at is None:
+        user.totp_secret = pyotp.random_base32()
+        user.totp_enabled_at = utcnow()
+        db.add(user)
+        db.commit()
+    sign_in(client, email, password)
+    page = client.get("/sign-in/two-factor")
+    response = client.post(
+        "/sign-in/two-factor",
+        data={"code": pyotp.TOTP(user.totp_secret).now(), "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+def api_token_with_second_factor(
+    client: TestClient, db: Session, email: str, password: str = PASSWORD
+) -> str:
+    import pyotp
+
+    from api.db import utcnow
+
+    user = db.exec(select(User).where(User.email == email.lower())).one()
+    if user.totp_secret is None or user.totp_enabled_at is None:
+        user.totp_secret = pyotp.random_base32()
+        user.totp_enabled_at = utcnow()
+        db.add(user)
+        db.commit()
+    return api_token(client, email, password, otp=pyotp.TOTP(user.totp_secret).now())

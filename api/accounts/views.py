@@ -32,6 +32,8 @@ def landing_page(principal: object) -> str:
     membership = principal.active_membership  # type: ignore[attr-defined]
     if membership is not None:
         return f"/trusts/{membership.ods_code}"
+    if principal.user.platform_role in ("sector_analyst", "platform_admin"):  # type: ignore[attr-defined]
+        return "/sector"
     return "/account"
 
 

@@ -14,12 +14,12 @@ from datetime import date
 
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, Cycle
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
 from api.benchmarking.groups import GROUP_KINDS, group_label, group_value
 from api.benchmarking.maths import PeerStats, count_band, peer_stats, quartile_of
 from api.benchmarking.models import PeerSnapshot
 from api.db import utcnow
-from api.frameworks.models import FrameworkSection
+from api.frameworks.models import Criterion, FrameworkSection
 from api.organisations.models import Organisation
 from api.scoring.maths import one_decimal
 from api.scoring.models import OVERALL_KEY, StoredScore
@@ -100,6 +100,9 @@ def refresh_snapshots(
             for key, score in scores.get(assessment_id, {}).items():
                 if score is not None:
                     by_section[key][str(assessment_id)] = score
+        if kind == "all":
+            # The sector view's headline figures and role view come from the same batch.
+            by_section.update(_sector_extras(session, sorted(ids)))
         snapshot = existing.get((kind, value)) or PeerSnapshot(
             cycle_id=cycle.id, group_kind=kind, group_value=value
         )
@@ -110,6 +113,56 @@ def refresh_snapshots(
         session.add(snapshot)
     session.flush()
     return len(due)
+
+
+INDICATOR_PREFIX = "indicator:"
+ROLE_PREFIX = "role:"
+HEADLINE_PREFIX = "headline:"
+# The respondent-role view groups board roles as the 2022 survey did.
+ROLE_GROUPS = {"chair": "chair", "ned": "ned", "executive": "executive", "chief_executive": "executive"}
+
+
+def _sector_extras(session: Session, assessment_ids: list[int]) -> dict[str, dict[str, float]]:
+    """Per indicator criterion: each trust's agreed level; per respondent role: each member's
+    section means and headline answer. Keyed by an opaque index; never sent to anyone."""
+    extras: dict[str, dict[str, float]] = defaultdict(dict)
+    for start in range(0, len(assessment_ids), 2000):
+        chunk = assessment_ids[start : start + 2000]
+        indicator_rows = session.exec(
+            select(ConsensusRating.assessment_id, Criterion.indicator, ConsensusRating.level)
+            .join(Criterion, Criterion.id == ConsensusRating.criterion_id)
+            .where(
+                ConsensusRating.assessment_id.in_(chunk),  # type: ignore[attr-defined]
+                Criterion.indicator.is_not(None),  # type: ignore[union-attr]
+                ConsensusRating.level.is_not(None),  # type: ignore[union-attr]
+            )
+        ).all()
+        for assessment_id, indicator, level in indicator_rows:
+            extras[f"{INDICATOR_PREFIX}{indicator}"][str(assessment_id)] = float(level)
+        responses = session.exec(
+            select(
+                Response.assessment_id, Response.respondent_id, Response.board_role, Response.headline_score
+            ).where(
+                Response.assessment_id.in_(chunk)  # type: ignore[attr-defined]
+            )
+        ).all()
+        role_of = {(a, r): ROLE_GROUPS.get(board_role) for a, r, board_role, _h in responses}
+        for a, r, _board_role, headline in responses:
+            if headline is not None and role_of[(a, r)]:
+                extras[f"{HEADLINE_PREFIX}{role_of[(a, r)]}"][f"{a}.{r}"] = float(headline)
+        sums: dict[tuple[int, int, str], list[int]] = defaultdict(list)
+        for a, r, section_key, level in session.exec(
+            select(Rating.assessment_id, Rating.respondent_id, FrameworkSection.key, Rating.level)
+            .join(Criterion, Criterion.id == Rating.criterion_id)
+            .join(FrameworkSection, FrameworkSection.id == Criterion.section_id)
+            .where(Rating.assessment_id.in_(chunk), Rating.level.is_not(None))  # type: ignore[attr-defined,union-attr]
+        ).all():
+            sums[(a, r, section_key)].append(level)
+        for (a, r, section_key), levels in sums.items():
+            role = role_of.get((a, r))
+            if role:
+                extras[f"{ROLE_PREFIX}{role}:{section_key}"][f"{a}.{r}"] = sum(levels) / len(levels)
+    return extras
 
 
 def groups_of(organisation: Organisation) -> set[tuple[str, str]]:

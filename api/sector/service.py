@@ -1,0 +1,305 @@
+"""Sector heatmap and headline figures, all from the same batch snapshots as peer benchmarks.
+
+Rows are the ten priorities and the BAF section; columns are the peer groups of one kind (trust
+type, region or size band) and all trusts. A cell below K trusts is suppressed; where one cell in a
+row is suppressed, the next-smallest is suppressed too, so it cannot be worked out from the total.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from api.assessments.models import Cycle
+from api.benchmarking.groups import group_label
+from api.benchmarking.maths import count_band, peer_stats, round_to
+from api.benchmarking.models import PeerSnapshot
+from api.benchmarking.service import HEADLINE_PREFIX, INDICATOR_PREFIX, ROLE_PREFIX, refresh_snapshots
+from api.db import utcnow
+from api.frameworks.models import FrameworkSection
+from api.organisations.models import Organisation
+from api.organisations.types import PEER_TYPES, REGIONS, SIZE_BANDS
+from api.scoring.maths import BANDS, band
+from api.scoring.models import OVERALL_KEY
+
+BY_OPTIONS = {"trust_type": "Type of trust", "region": "Region", "size_band": "Size"}
+ROLE_MINIMUM = 11  # people, not trusts: the higher threshold NHS statistics use for individuals
+ROLE_NAMES = {"chair": "Chairs", "ned": "Non-executive directors", "executive": "Executive directors"}
+# NHS Providers' 2022 survey (Race 2.0), for comparison.
+BASELINE_2022 = {"mean": 5.6, "chairs": 6.2, "share_8_to_10": 22, "share_embedded": 4}
+
+
+@dataclass
+class Cell:
+    section: str
+    group: str
+    n: int
+    median: float | None
+    q1: float | None
+    q3: float | None
+    suppressed: bool
+    reason: str | None = None
+    change: float | None = None
+    n_band: str | None = None
+
+
+@dataclass
+class Column:
+    key: str
+    label: str
+    trusts: int
+    submitted: int
+    k: int
+
+    @property
+    def submitted_band(self) -> str:
+        return count_band(self.submitted, self.k)
+
+    @property
+    def participation(self) -> int | None:
+        """Percent submitted, to the nearest 10 (from the batch, so it moves only in steps of K)."""
+        if self.submitted < self.k or not self.trusts:
+            return None
+        return int(round_to(self.submitted / self.trusts * 100, 10))
+
+
+@dataclass
+class Heatmap:
+    cycle: str
+    by: str
+    rows: list[tuple[str, str]]
+    columns: list[Column]
+    cells: list[Cell]
+    snapshot_at: object
+    previous_cycle: str | None
+    bands: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def cell(self, section: str, group: str) -> Cell:
+        return next(c for c in self.cells if c.section == section and c.group == group)
+
+
+def _group_values(kind: str) -> list[str]:
+    if kind == "trust_type":
+        return list(PEER_TYPES)
+    if kind == "region":
+        return list(REGIONS)
+    return list(SIZE_BANDS)
+
+
+def _snapshots(session: Session, cycle: Cycle, kind: str, k: int) -> dict[str, PeerSnapshot]:
+    if utcnow().date() > cycle.closes_on:
+        refresh_snapshots(session, cycle, k)
+    rows = session.exec(
+        select(PeerSnapshot).where(
+            PeerSnapshot.cycle_id == cycle.id, PeerSnapshot.group_kind.in_([kind, "all"])
+        )  # type: ignore[attr-defined]
+    ).all()
+    return {("all" if s.group_kind == "all" else s.group_value): s for s in rows}
+
+
+def _trusts_per_group(session: Session, kind: str) -> dict[str, int]:
+    column = {
+        "trust_type": Organisation.peer_type,
+        "region": Organisation.region,
+        "size_band": Organisation.size_band,
+    }[kind]
+    counts = dict(session.exec(select(column, func.count()).group_by(column)).all())
+    counts["all"] = sum(counts.values())
+    return counts
+
+
+def _suppress_secondary(cells: list[Cell], empty_groups: set[str]) -> None:
+    """If exactly one group cell in a row is hidden, hide the next-smallest too (no subtraction).
+
+    A group with no trusts at all hides nothing. A group with trusts but no figures is hidden
+    whatever its live count: telling "none submitted" from "a few" would defeat the batching.
+    """
+    groups = [c for c in cells if c.group != "all"]
+    hidden = [c for c in groups if c.suppressed and c.group not in empty_groups]
+    if len(hidden) == 1:
+        shown = sorted((c for c in groups if not c.suppressed), key=lambda c: c.n)
+        if shown:
+            smallest = shown[0]
+            smallest.suppressed, smallest.reason = True, "secondary"
+            smallest.median = smallest.q1 = smallest.q3 = smallest.change = None
+            smallest.n_band = None
+
+
+def previous_cycle(session: Session, cycle: Cycle) -> Cycle | None:
+    return session.exec(
+        select(Cycle).where(Cycle.opens_on < cycle.opens_on).order_by(Cycle.opens_on.desc())  # type: ignore[attr-defined]
+    ).first()
+
+
+def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
+    snapshots = _snapshots(session, cycle, by, k)
+    before = previous_cycle(session, cycle)
+    old = _snapshots(session, before, by, k) if before else {}
+    rows = list(
+        session.exec(
+            select(FrameworkSection.key, FrameworkSection.title)
+            .where(FrameworkSection.framework_id == cycle.framework_id)
+            .order_by(FrameworkSection.number)
+        ).all()
+    )
+    trusts = _trusts_per_group(session, by)
+    columns = [
+        Column(
+            value,
+            group_label(by, value),
+            trusts.get(value, 0),
+            len(snapshots[value].assessment_ids) if value in snapshots else 0,
+            k,
+        )
+        for value in _group_values(by)
+    ]
+    columns.append(
+        Column(
+            "all",
+            "All trusts",
+            trusts["all"],
+            len(snapshots["all"].assessment_ids) if "all" in snapshots else 0,
+            k,
+        )
+    )
+    cells: list[Cell] = []
+    for section_key, _title in rows:
+        row_cells = []
+        for column in columns:
+            snapshot = snapshots.get(column.key)
+            values = snapshot.values(section_key) if snapshot else []
+            stats = peer_stats(values, k)
+            cell = Cell(
+                section_key,
+                column.key,
+                len(values),
+                stats.median,
+                stats.q1,
+                stats.q3,
+                stats.suppressed,
+                "fewer than K" if stats.suppressed else None,
+                n_band=None if stats.suppressed else count_band(len(values), k),
+            )
+            previous = old.get(column.key)
+            if not stats.suppressed and previous is not None:
+                old_stats = peer_stats(previous.values(section_key), k)
+                if not old_stats.suppressed and stats.median is not None and old_stats.median is not None:
+                    cell.change = round(stats.median - old_stats.median, 1)
+            row_cells.append(cell)
+        _suppress_secondary(row_cells, {c.key for c in columns if c.trusts == 0})
+        cells.extend(row_cells)
+    everyone = snapshots.get("all")
+    return Heatmap(
+        cycle=cycle.name,
+        by=by,
+        rows=rows,
+        columns=columns,
+        cells=cells,
+        snapshot_at=everyone.taken_at if everyone else None,
+        previous_cycle=before.name if before else None,
+        bands=_band_spread(everyone, k),
+    )
+
+
+def _band_spread(snapshot: PeerSnapshot | None, k: int) -> list[tuple[str, str | None]]:
+    """How many trusts are in each overall maturity band, as count bands (None when fewer than K)."""
+    values = snapshot.values(OVERALL_KEY) if snapshot else []
+    counts = {name: 0 for name in BANDS}
+    for value in values:
+        counts[band(value) or BANDS[0]] += 1
+    return [(name, count_band(n, k) if n >= k else None) for name, n in counts.items()]
+
+
+@dataclass(frozen=True)
+class Share:
+    label: str
+    percent: int | None
+    trusts_band: str
+    baseline: str
+
+
+@dataclass(frozen=True)
+class RoleRow:
+    role: str
+    cells: list[tuple[str, float | None]]
+    headline_mean: float | None
+
+
+@dataclass(frozen=True)
+class Headlines:
+    shares: list[Share]
+    headline_mean: float | None
+    headline_share_8_to_10: int | None
+    headline_share_10: int | None
+    respondents_band: str
+    roles: list[RoleRow]
+
+
+def _percent(part: int, whole: int) -> int:
+    return int(round_to(part / whole * 100, 1)) if whole else 0
+
+
+def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
+    snapshot = _snapshots(session, cycle, "trust_type", k).get("all")
+    sections = list(
+        session.exec(
+            select(FrameworkSection.key, FrameworkSection.title)
+            .where(FrameworkSection.framework_id == cycle.framework_id)
+            .order_by(FrameworkSection.number)
+        ).all()
+    )
+
+    def share(indicator: str, at_least: int, label: str, baseline: str) -> Share:
+        values = snapshot.values(f"{INDICATOR_PREFIX}{indicator}") if snapshot else []
+        if len(values) < k:
+            return Share(label, None, count_band(len(values), k), baseline)
+        return Share(
+            label,
+            _percent(sum(v >= at_least for v in values), len(values)),
+            count_band(len(values), k),
+            baseline,
+        )
+
+    shares = [
+        share(
+            "embedded_in_business",
+            4,
+            "Race equality fully embedded as core board business (level 4)",
+            "4% in 2022",
+        ),
+        share(
+            "race_equality_in_baf",
+            3,
+            "A race equality risk established in the board assurance framework (level 3 or 4)",
+            "fewer than a third in 2022",
+        ),
+        share(
+            "board_diversity", 2, "Progress towards a more diverse board (level 2 or above)", "63% in 2022"
+        ),
+    ]
+    answers: list[float] = []
+    for role in ROLE_NAMES:
+        answers.extend(snapshot.values(f"{HEADLINE_PREFIX}{role}") if snapshot else [])
+    enough = len(answers) >= ROLE_MINIMUM
+    roles = []
+    for role, name in ROLE_NAMES.items():
+        cells = []
+        for key, _title in sections:
+            values = snapshot.values(f"{ROLE_PREFIX}{role}:{key}") if snapshot else []
+            cells.append(
+                (key, round_to(statistics.median(values), 0.1) if len(values) >= ROLE_MINIMUM else None)
+            )
+        role_answers = snapshot.values(f"{HEADLINE_PREFIX}{role}") if snapshot else []
+        mean = round_to(statistics.fmean(role_answers), 0.1) if len(role_answers) >= ROLE_MINIMUM else None
+        roles.append(RoleRow(name, cells, mean))
+    return Headlines(
+        shares=shares,
+        headline_mean=round_to(statistics.fmean(answers), 0.1) if enough else None,
+        headline_share_8_to_10=_percent(sum(a >= 8 for a in answers), len(answers)) if enough else None,
+        headline_share_10=_percent(sum(a >= 10 for a in answers), len(answers)) if enough else None,
+        respondents_band=count_band(len(answers), ROLE_MINIMUM),
+        roles=roles,
+    )

@@ -1,0 +1,62 @@
+"""The sector heatmap page for analysts: priority × peer group, headline figures beside 2022."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlmodel import select
+from starlette.responses import Response
+
+from api.assessments.models import Cycle
+from api.db import SessionDep
+from api.deps import Principal, platform_role
+from api.errors import NotFound
+from api.sector.service import BASELINE_2022, BY_OPTIONS, ROLE_MINIMUM, headlines, heatmap
+from api.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+AnalystPage = Annotated[Principal, Depends(platform_role("sector_analyst", "platform_admin", page=True))]
+
+
+def heat_step(score: float | None) -> int:
+    """Which of the four colour steps (app.css .app-heat-0 to -3) a median falls in."""
+    return 0 if score is None else min(3, int(score))
+
+
+@router.get("/sector", name="sector_heatmap")
+def sector_page(
+    request: Request,
+    session: SessionDep,
+    analyst: AnalystPage,
+    cycle: str | None = None,
+    by: str = "trust_type",
+) -> Response:
+    cycles = list(session.exec(select(Cycle).order_by(Cycle.opens_on.desc())).all())  # type: ignore[attr-defined]
+    if not cycles:
+        raise NotFound("No assessment cycles yet")
+    chosen = next((c for c in cycles if c.name == cycle), None) if cycle else cycles[0]
+    if chosen is None:
+        raise NotFound(f"There is no {cycle} cycle")
+    if by not in BY_OPTIONS:
+        by = "trust_type"
+    k = request.app.state.settings.k_anonymity
+    result = heatmap(session, chosen, by, k)
+    return render(
+        request,
+        "sector/heatmap.html",
+        {
+            "page_title": f"Sector view {chosen.name}",
+            "cycles": cycles,
+            "cycle": chosen,
+            "by": by,
+            "by_options": BY_OPTIONS,
+            "heatmap": result,
+            "headlines": headlines(session, chosen, k),
+            "baseline": BASELINE_2022,
+            "heat_step": heat_step,
+            "k": k,
+            "role_minimum": ROLE_MINIMUM,
+        },
+    )

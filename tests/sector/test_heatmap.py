@@ -1,0 +1,220 @@
+"""The sector heatmap: suppression, batch snapshots, secondary suppression, the role view, access."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlmodel import Session, select
+
+from api.assessments.models import Assessment, Cycle, Rating, Response
+from api.benchmarking.service import refresh_snapshots
+from api.frameworks.models import Criterion
+from api.organisations.models import Organisation
+from api.scoring.models import OVERALL_KEY, StoredScore
+from tests.factories import (
+    api_token,
+    api_token_with_second_factor,
+    bearer,
+    make_cycle,
+    make_user,
+    sign_in_with_second_factor,
+)
+
+K = 5
+
+
+@pytest.fixture
+def cycle(db: Session) -> Cycle:
+    make_user(db, "analyst@np.example.org", platform_role="sector_analyst")
+    return make_cycle(db)
+
+
+def _trusts(db: Session, peer_type: str) -> list[Organisation]:
+    return list(
+        db.exec(
+            select(Organisation).where(Organisation.peer_type == peer_type).order_by(Organisation.ods_code)
+        ).all()
+    )
+
+
+def _submit(db: Session, cycle: Cycle, organisation: Organisation, score: float) -> Assessment:
+    assessment = Assessment(
+        organisation_id=organisation.id,
+        cycle_id=cycle.id,
+        framework_id=cycle.framework_id,
+        status="submitted",
+    )
+    db.add(assessment)
+    db.commit()
+    for key, kind in ((OVERALL_KEY, "overall"), ("accountability", "priority"), ("baf", "baf")):
+        db.add(StoredScore(assessment_id=assessment.id, section_key=key, kind=kind, score=score, count=1))
+    db.commit()
+    return assessment
+
+
+def _refresh(db: Session, cycle: Cycle) -> None:
+    refresh_snapshots(db, cycle, K, today=date(2026, 11, 23))
+    db.commit()
+
+
+def _heatmap(client: TestClient, token: str, by: str = "trust_type") -> dict:
+    response = client.get(
+        "/api/v1/sector/heatmap", params={"cycle": "2026/27", "by": by}, headers=bearer(token)
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _cell(answer: dict, section: str, group: str) -> dict:
+    return next(c for c in answer["cells"] if c["section"] == section and c["group"] == group)
+
+
+def _in_region(db: Session, region: str) -> list[Organisation]:
+    return list(
+        db.exec(
+            select(Organisation).where(Organisation.region == region).order_by(Organisation.ods_code)
+        ).all()
+    )
+
+
+def test_a_cell_below_k_trusts_is_suppressed_and_at_k_it_is_shown(
+    client: TestClient, db: Session, cycle: Cycle
+) -> None:
+    for organisation in _in_region(db, "South West")[: K - 1]:
+        _submit(db, cycle, organisation, 2.0)
+    for organisation in _in_region(db, "East of England")[: K - 1]:
+        _submit(db, cycle, organisation, 2.0)
+    for organisation in _in_region(db, "London")[:K]:
+        _submit(db, cycle, organisation, 3.0)
+    _refresh(db, cycle)
+    answer = _heatmap(client, api_token_with_second_factor(client, db, "analyst@np.example.org"), by="region")
+    south_west = _cell(answer, "accountability", "South West")
+    assert south_west["suppressed"] is True and south_west["median"] is None and south_west["n"] is None
+    assert south_west["suppression"] == "fewer than K"
+    london = _cell(answer, "accountability", "London")
+    assert london["suppressed"] is False and london["median"] == 3.0 and london["n"] == "5–9"
+    # Nobody in the Midlands has submitted: shown as suppressed, never as a count of zero.
+    midlands = _cell(answer, "accountability", "Midlands")
+    assert midlands["suppressed"] is True and midlands["n"] is None
+    assert _cell(answer, "accountability", "all")["n"] == "10–19"
+
+
+def test_the_next_smallest_cell_is_suppressed_too_so_no_cell_can_be_subtracted(
+    client: TestClient, db: Session, cycle: Cycle
+) -> None:
+    for organisation in _trusts(db, "ambulance")[:2]:
+        _submit(db, cycle, organisation, 2.0)
+    for organisation in _trusts(db, "non_acute")[:6]:
+        _submit(db, cycle, organisation, 1.0)
+    for organisation in _trusts(db, "acute")[:12]:
+        _submit(db, cycle, organisation, 3.0)
+    _refresh(db, cycle)
+    answer = _heatmap(client, api_token_with_second_factor(client, db, "analyst@np.example.org"))
+    assert _cell(answer, "baf", "ambulance")["suppression"] == "fewer than K"
+    secondary = _cell(answer, "baf", "non_acute")
+    assert (
+        secondary["suppressed"] is True
+        and secondary["suppression"] == "secondary"
+        and secondary["median"] is None
+    )
+    assert _cell(answer, "baf", "acute")["suppressed"] is False
+
+
+def test_one_more_submission_does_not_move_the_heatmap_until_the_batch_refresh(
+    client: TestClient, db: Session, cycle: Cycle
+) -> None:
+    acute = _trusts(db, "acute")
+    for organisation in acute[:10]:
+        _submit(db, cycle, organisation, 1.0)
+    _refresh(db, cycle)
+    token = api_token_with_second_factor(client, db, "analyst@np.example.org")
+    before = _heatmap(client, token)
+    for count, organisation in enumerate(acute[10:15], start=1):
+        _submit(db, cycle, organisation, 4.0)
+        _refresh(db, cycle)
+        if count < K:
+            assert _heatmap(client, token) == before
+    assert _heatmap(client, token) != before
+
+
+def test_only_analysts_and_admins_see_the_heatmap(client: TestClient, db: Session, cycle: Cycle) -> None:
+    make_user(db, "chair@rcf.example.org", role="chair", trust="RCF")
+    token = api_token(client, "chair@rcf.example.org")
+    assert client.get("/api/v1/sector/heatmap?cycle=2026/27", headers=bearer(token)).status_code == 403
+    assert client.get("/api/v1/sector/heatmap?cycle=2026/27").status_code == 401
+
+
+def test_analysts_never_receive_a_trusts_own_figures(client: TestClient, db: Session, cycle: Cycle) -> None:
+    own = _submit(db, cycle, _trusts(db, "acute")[0], 2.0)
+    token = api_token_with_second_factor(client, db, "analyst@np.example.org")
+    for path in ("", "/scores", "/benchmark", "/ratings", "/consensus", "/trend"):
+        assert client.get(f"/api/v1/assessments/{own.id}{path}", headers=bearer(token)).status_code == 404
+
+
+def test_csv_and_xlsx_hold_the_same_cells(client: TestClient, db: Session, cycle: Cycle) -> None:
+    for organisation in _trusts(db, "acute")[:K]:
+        _submit(db, cycle, organisation, 3.0)
+    _refresh(db, cycle)
+    token = api_token_with_second_factor(client, db, "analyst@np.example.org")
+    answer = _heatmap(client, token)
+    csv_response = client.get("/api/v1/sector/heatmap.csv?cycle=2026/27&by=trust_type", headers=bearer(token))
+    rows = list(csv.reader(io.StringIO(csv_response.text)))
+    assert rows[0][:3] == ["Cycle", "Section", "Peer group"]
+    assert len(rows) == 1 + len(answer["cells"])
+    xlsx = client.get("/api/v1/sector/heatmap.xlsx?cycle=2026/27&by=trust_type", headers=bearer(token))
+    workbook = load_workbook(io.BytesIO(xlsx.content))
+    assert workbook.sheetnames == ["Heatmap", "About"]
+    assert workbook["Heatmap"].max_row == len(rows)
+
+
+def test_unknown_cycle_is_422_naming_the_field(client: TestClient, db: Session, cycle: Cycle) -> None:
+    token = api_token_with_second_factor(client, db, "analyst@np.example.org")
+    response = client.get("/api/v1/sector/heatmap?cycle=2031/32", headers=bearer(token))
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "cycle"
+
+
+def _with_respondents(db: Session, cycle: Cycle, chairs: int) -> None:
+    """`chairs` trusts each with a chair who rated accountability at 3 and answered the headline."""
+    criterion = db.exec(select(Criterion).where(Criterion.key.like("accountability-%"))).first()
+    for index, organisation in enumerate(_trusts(db, "acute")[:chairs]):
+        assessment = _submit(db, cycle, organisation, 2.0)
+        chair = make_user(
+            db, f"chair{index}@t.example.org", role="chair", trust=organisation.ods_code, password=None
+        )
+        db.add(
+            Response(
+                assessment_id=assessment.id, respondent_id=chair.id, board_role="chair", headline_score=8
+            )
+        )
+        db.add(
+            Rating(assessment_id=assessment.id, respondent_id=chair.id, criterion_id=criterion.id, level=3)
+        )
+        db.commit()
+
+
+def test_role_view_needs_eleven_respondents(client: TestClient, db: Session, cycle: Cycle) -> None:
+    _with_respondents(db, cycle, 10)
+    _refresh(db, cycle)
+    sign_in_with_second_factor(client, db, "analyst@np.example.org")
+    page = client.get("/sector?cycle=2026/27").text
+    chairs_row = page.split('<th scope="row" class="nhsuk-table__header">Chairs</th>')[1].split("</tr>")[0]
+    assert "3.0" not in chairs_row and "Suppressed" in chairs_row
+
+
+def test_role_view_shows_medians_from_eleven_respondents(
+    client: TestClient, db: Session, cycle: Cycle
+) -> None:
+    _with_respondents(db, cycle, 11)
+    _refresh(db, cycle)
+    sign_in_with_second_factor(client, db, "analyst@np.example.org")
+    page = client.get("/sector?cycle=2026/27")
+    assert page.status_code == 200
+    chairs_row = page.text.split('<th scope="row" class="nhsuk-table__header">Chairs</th>')[1].split("</tr>")[
+        0
+    ]
+    assert "8.0" in chairs_row and "3.0" in chairs_row
