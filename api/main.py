@@ -18,11 +18,16 @@ from api.accounts.password_views import router as password_pages
 from api.accounts.routes import router as accounts_api
 from api.accounts.two_factor_views import router as two_factor_pages
 from api.accounts.views import router as accounts_pages
+from api.actions.routes import router as actions_api
+from api.actions.views import router as actions_pages
+from api.admin.views import router as admin_pages
 from api.assessments.consensus_views import router as consensus_pages
 from api.assessments.routes import router as assessments_api
 from api.assessments.views import router as assessments_pages
 from api.audit.routes import router as audit_api
 from api.audit.views import router as audit_pages
+from api.baf.routes import router as baf_api
+from api.baf.views import router as baf_pages
 from api.benchmarking.routes import router as benchmarking_api
 from api.benchmarking.views import router as benchmarking_pages
 from api.csrf import CsrfCookieMiddleware, cookie_name
@@ -33,6 +38,8 @@ from api.frameworks.routes import router as frameworks_api
 from api.home.views import router as home_pages
 from api.organisations.routes import router as organisations_api
 from api.organisations.views import router as organisations_pages
+from api.reports.routes import router as reports_api
+from api.reports.views import router as reports_pages
 from api.scoring.routes import router as scoring_api
 from api.scoring.views import router as scoring_pages
 from api.sector.routes import router as sector_api
@@ -116,12 +123,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sector_api)
     app.include_router(consensus_pages)
     app.include_router(audit_pages)
+    app.include_router(admin_pages)
+    app.include_router(actions_pages)
+    app.include_router(baf_pages)
+    app.include_router(reports_pages)
     app.include_router(accounts_api)
     app.include_router(members_api)
     app.include_router(assessments_api)
     app.include_router(scoring_api)
     app.include_router(benchmarking_api)
     app.include_router(audit_api)
+    app.include_router(actions_api)
+    app.include_router(baf_api)
+    app.include_router(reports_api)
     app.include_router(frameworks_api)
     app.include_router(organisations_api)
 

@@ -9,6 +9,7 @@ from api.accounts.models import (
     User,
     WebSession,
 )
+from api.actions.models import Action, ActionCriterion, ActionNote
 from api.assessments.models import (
     Assessment,
     ConsensusRating,
@@ -18,6 +19,7 @@ from api.assessments.models import (
     Response,
 )
 from api.audit.models import AuditEvent
+from api.baf.models import BafRisk, BafRiskVersion
 from api.benchmarking.models import PeerSnapshot
 from api.db import metadata
 from api.frameworks.models import Criterion, Framework, FrameworkSection
@@ -26,6 +28,11 @@ from api.organisations.models import Organisation
 from api.scoring.models import StoredScore
 
 __all__ = [
+    "Action",
+    "ActionCriterion",
+    "ActionNote",
+    "BafRisk",
+    "BafRiskVersion",
     "ApiToken",
     "OneTimeToken",
     "OutboxEmail",

@@ -14,6 +14,7 @@ def navigation_for(principal: Any | None, path: str) -> list[dict[str, Any]]:
     if membership is not None:
         base = f"/trusts/{membership.ods_code}"
         items.append({"href": base, "text": "Your board"})
+        items.append({"href": f"{base}/actions", "text": "Action plan"})
         if membership.role in ("chair", "board_secretary"):
             items.append({"href": f"{base}/members", "text": "Board members"})
             items.append({"href": f"{base}/audit", "text": "Audit log"})
@@ -23,6 +24,7 @@ def navigation_for(principal: Any | None, path: str) -> list[dict[str, Any]]:
     if principal.user.platform_role in ("sector_analyst", "platform_admin"):
         items.append({"href": "/sector", "text": "Sector view"})
     if principal.user.platform_role == "platform_admin":
+        items.append({"href": "/admin", "text": "Admin"})
         items.append({"href": "/admin/audit", "text": "Audit log (all trusts)"})
     for item in items:
         item["current"] = path == item["href"] or path.startswith(item["href"] + "/")

@@ -33,7 +33,8 @@ def _dump(engine: Engine) -> dict[str, list[tuple]]:
     with engine.connect() as conn:
         for table in metadata.sorted_tables:
             columns = [c.name for c in table.columns if (table.name, c.name) not in UNSTABLE_COLUMNS]
-            rows = conn.execute(text(f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY id")).all()
+            order = ", ".join(c.name for c in table.primary_key.columns)
+            rows = conn.execute(text(f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY {order}")).all()
             dump[table.name] = [tuple(row) for row in rows]
     return dump
 

@@ -212,8 +212,9 @@ class Invitation:
 class OpenInvitation:
     link: OneTimeToken
     user: User
-    organisation: Organisation
-    membership: Membership
+    # Both None for a platform role invitation (sector analyst, platform admin): no board to join.
+    organisation: Organisation | None
+    membership: Membership | None
 
 
 def _invitation_email(
@@ -400,6 +401,11 @@ def resend_invitation(
 def open_invitation(session: Session, raw: str) -> OpenInvitation:
     link = open_link(session, raw, INVITATION)
     user = session.get(User, link.user_id)
+    if link.organisation_id is None:
+        # A platform role invitation: usable while the person still has the role and no password.
+        if user is None or not user.is_active or user.password_hash is not None or not user.platform_role:
+            raise LinkUnusable(410)
+        return OpenInvitation(link=link, user=user, organisation=None, membership=None)
     membership = session.exec(
         select(Membership).where(
             Membership.user_id == link.user_id, Membership.organisation_id == link.organisation_id
@@ -434,9 +440,9 @@ def accept_invitation(
         session,
         "invitation.accepted",
         actor=user,
-        organisation_id=invitation.organisation.id,
-        object_type="membership",
-        object_id=invitation.membership.id,
+        organisation_id=invitation.organisation.id if invitation.organisation else None,
+        object_type="membership" if invitation.membership else "user",
+        object_id=invitation.membership.id if invitation.membership else user.id,
         summary=f"{user.email} accepted the invitation and chose a password",
         details={"email": user.email},
         client_ip=client_ip,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from api.accounts import invitations
 from api.accounts.invitations import LinkUnusable, new_password_errors
+from api.accounts.models import ROLE_NAMES
 from api.accounts.service import normalise_email
 from api.accounts.signin import check_password
 from api.accounts.views import clear_session_cookie
@@ -190,6 +191,17 @@ def _invitation_link_unusable(request: Request, status_code: int) -> Response:
 
 
 def _invitation_context(invitation: invitations.OpenInvitation, **extra: object) -> dict:
+    if invitation.organisation is None or invitation.membership is None:
+        # A platform role (sector analyst or platform admin): there is no board to join.
+        role_name = ROLE_NAMES.get(invitation.user.platform_role or "", "Member")
+        return {
+            "page_title": f"Join the service as a {role_name.lower()}",
+            "organisation": None,
+            "email": invitation.user.email,
+            "role_label": role_name,
+            "name": invitation.user.name,
+            **extra,
+        }
     return {
         "page_title": f"Join the board of {invitation.organisation.name}",
         "organisation": invitation.organisation,
@@ -246,5 +258,6 @@ def accept_invitation(
             "page_title": "Your account is ready",
             "organisation": invitation.organisation,
             "email": invitation.user.email,
+            "role_label": _invitation_context(invitation)["role_label"],
         },
     )

@@ -630,7 +630,7 @@ def add_evidence_link(
 @router.post(
     "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/files", name="add_evidence_file"
 )
-async def add_evidence_file(
+def add_evidence_file(
     request: Request,
     section_key: str,
     criterion_key: str,
@@ -644,7 +644,8 @@ async def add_evidence_file(
     if file is None or not file.filename:
         state.evidence_errors[f"{key}-file"] = "Select a file to upload"
     else:
-        data = await file.read(evidence_service.MAX_UPLOAD_BYTES + 1)
+        # Synchronous route (thread pool): read at most one byte past the limit.
+        data = file.file.read(evidence_service.MAX_UPLOAD_BYTES + 1)
         try:
             evidence_service.add_file(
                 session,

@@ -28,7 +28,9 @@ def assessment_for(
     if lock:
         # FOR SHARE on PostgreSQL: a submission (an UPDATE of this row) waits for saves in flight,
         # and a save that starts after a submission sees it.
-        statement = statement.with_for_update(read=True)
+        # populate_existing: the row as it is once locked, not as this session first read it
+        # (the access check loaded it moments before, perhaps before a submission committed).
+        statement = statement.with_for_update(read=True).execution_options(populate_existing=True)
     assessment = session.exec(statement).first()
     if assessment is None:
         raise NotFound("No assessment with that id among your boards")

@@ -19,7 +19,8 @@ class AssessmentCreate(BaseModel):
 
 
 class RatingUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON true or "3" is a wrong type, not level 1 or 3.
+    model_config = ConfigDict(extra="forbid", strict=True)
     level: int | None = Field(ge=0, le=4, description="0 to 4, or null for not yet known")
     comment: Comment = ""
     version: int = Field(ge=0, description="The version you last saw: 0 for a first answer")
@@ -33,7 +34,8 @@ class RatingPublic(BaseModel):
 
 
 class HeadlineUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON true or "3" is a wrong type, not level 1 or 3.
+    model_config = ConfigDict(extra="forbid", strict=True)
     score: int = Field(ge=0, le=10, description="0 (early in the journey) to 10 (fully embedded)")
     version: int = Field(ge=0)
 
@@ -44,7 +46,8 @@ class HeadlinePublic(BaseModel):
 
 
 class ConsensusUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a JSON true or "3" is a wrong type, not level 1 or 3.
+    model_config = ConfigDict(extra="forbid", strict=True)
     level: int = Field(ge=0, le=4)
     rationale: LongText = ""
     version: int = Field(ge=0)

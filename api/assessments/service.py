@@ -93,6 +93,10 @@ def open_assessment(
         object_id=assessment.id,
         summary=f"{cycle.name} assessment opened",
     )
+    from api.actions.service import carry_forward_actions
+    from api.assessments.repository import previous_assessment
+
+    carry_forward_actions(session, previous_assessment(session, assessment), assessment)
     return assessment
 
 
@@ -107,8 +111,12 @@ def _already_open(existing: Assessment, cycle: Cycle) -> Conflict:
 # --- Reading criteria ------------------------------------------------------------------------------
 
 
-def criterion_for(session: Session, assessment: Assessment, criterion_key: str) -> Criterion:
-    for _section, criterion in criteria_of(session, assessment):
+def criterion_for(
+    session: Session, assessment: Assessment, criterion_key: str, criteria: list[Criterion] | None = None
+) -> Criterion:
+    if criteria is None:
+        criteria = [criterion for _section, criterion in criteria_of(session, assessment)]
+    for criterion in criteria:
         if criterion.key == criterion_key:
             return criterion
     raise FieldError("criterion_key", f"{criterion_key!r} is not a criterion of this assessment", "path")
@@ -144,7 +152,9 @@ def save_rating(
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_rater(principal, assessment)
     _require_in_progress(assessment)
-    criterion = criterion_for(session, assessment, criterion_key)
+    # Read once: the criterion's key, and which criteria count towards finishing.
+    criteria = [criterion for _section, criterion in criteria_of(session, assessment)]
+    criterion = criterion_for(session, assessment, criterion_key, criteria)
     user_id = principal.user.id
     existing = session.exec(
         select(Rating).where(
@@ -178,20 +188,24 @@ def save_rating(
     else:
         if existing.version != version:
             raise Conflict("This answer has changed since you opened it", current=_rating_public(existing))
-        result = session.execute(
+        # The compare-and-set returns the row as written, refreshing `existing` (no second read).
+        updated = session.scalars(
             update(Rating)
             .where(Rating.id == existing.id, Rating.version == version)  # type: ignore[arg-type]
             .values(level=level, comment=comment, version=version + 1, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+            .returning(Rating),
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        ).first()
+        if updated is None:
             session.expire(existing)
             raise Conflict(
                 "This answer was saved from another tab or device", current=_rating_public(existing)
             )
-        session.expire(existing)
-        rating = existing
-    _touch_response(session, principal, assessment)
+        rating = updated
+    if existing is None:
+        # Only a first answer changes which criteria the member has answered, so only a first
+        # answer can change whether they have finished; changing an answer cannot.
+        _touch_response(session, principal, assessment, {criterion.id for criterion in criteria})
     record(
         session,
         "rating.changed",
@@ -202,7 +216,6 @@ def save_rating(
         summary="A board member updated their own ratings",
     )
     session.flush()
-    session.refresh(rating)
     return rating
 
 
@@ -241,10 +254,13 @@ def _response_row(session: Session, principal: Principal, assessment: Assessment
     return response
 
 
-def _touch_response(session: Session, principal: Principal, assessment: Assessment) -> None:
+def _touch_response(
+    session: Session, principal: Principal, assessment: Assessment, applicable: set[int | None] | None = None
+) -> None:
     """Keep the member's 'finished' mark true to what they have answered."""
     response = _response_row(session, principal, assessment)
-    applicable = {criterion.id for _s, criterion in criteria_of(session, assessment)}
+    if applicable is None:
+        applicable = {criterion.id for _s, criterion in criteria_of(session, assessment)}
     answered = set(
         session.exec(
             select(Rating.criterion_id).where(
@@ -432,6 +448,11 @@ def submit(
         raise Forbidden("Only the chair signs off the assessment")
     if assessment.status == "submitted":
         return assessment
+    # Wait for saves in flight (they hold FOR SHARE) before checking and reading the clock, so the
+    # recorded sign-off time is after every change it includes.
+    session.exec(
+        select(Assessment.id).where(Assessment.id == assessment.id).with_for_update(key_share=True)
+    ).one()
     missing = missing_consensus(session, assessment)
     if missing:
         raise Unprocessable(

@@ -22,6 +22,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import TrustAccess, trust_role
 from api.errors import Conflict, FieldError, NotFound
+from api.forms import FormDep
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.frameworks.schema import Framework as FrameworkDoc
 from api.frameworks.service import framework_document
@@ -223,11 +224,10 @@ def _field(form: FormData, name: str) -> str:
 
 
 @router.post("/assessments/{assessment_id}/sections/{section_key}")
-async def save_section(
-    request: Request, section_key: str, session: SessionDep, access: PageRater
+def save_section(
+    request: Request, section_key: str, session: SessionDep, access: PageRater, form: FormDep
 ) -> Response:
     """Without JavaScript: save every answered criterion of the section, then go on."""
-    form = await request.form()
     context = _section_context(session, access, section_key)
     errors: dict[str, str] = {}
     typed: dict[int, dict[str, Any]] = {}
@@ -282,11 +282,10 @@ async def save_section(
 
 
 @router.post("/assessments/{assessment_id}/ratings/{criterion_key}", name="autosave_rating")
-async def autosave_rating(
-    request: Request, criterion_key: str, session: SessionDep, access: PageRater
+def autosave_rating(
+    request: Request, criterion_key: str, session: SessionDep, access: PageRater, form: FormDep
 ) -> Response:
     """htmx autosave of one criterion: answers the fragment with the new version and status."""
-    form = await request.form()
     raw_level = _field(form, f"level__{criterion_key}") or None
     comment = _field(form, f"comment__{criterion_key}").strip()
     version_text = _field(form, f"version__{criterion_key}") or "0"

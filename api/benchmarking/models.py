@@ -42,4 +42,5 @@ class PeerSnapshot(SQLModel, table=True):
 
     def values(self, section_key: str, excluding: int | None = None) -> list[float]:
         per_assessment: dict[str, Any] = self.scores.get(section_key, {})
-        return [v for k, v in per_assessment.items() if v is not None and k != str(excluding)]
+        skip = str(excluding)
+        return [v for k, v in per_assessment.items() if v is not None and k != skip]

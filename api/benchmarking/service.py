@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
@@ -25,13 +27,18 @@ from api.scoring.maths import one_decimal
 from api.scoring.models import OVERALL_KEY, StoredScore
 
 
-def _submitted_in_cycle(session: Session, cycle_id: int) -> list[tuple[int, Organisation]]:
+def _submitted_in_cycle(session: Session, cycle_id: int) -> list[Any]:
+    """Each submission with the columns its peer groups come from: rows, not Organisation objects
+    (at 10,000 trusts, building the objects took most of a second on every read of a closed cycle)."""
+    # On the session's connection: plain rows, without the ORM's per-row work.
     return list(
-        session.exec(
-            select(Assessment.id, Organisation)
-            .join(Organisation, Organisation.id == Assessment.organisation_id)
+        session.connection()
+        .execute(
+            select(Assessment.id, Organisation.peer_type, Organisation.region, Organisation.size_band)
+            .join(Organisation, Organisation.id == Assessment.organisation_id)  # type: ignore[arg-type]
             .where(Assessment.cycle_id == cycle_id, Assessment.status == "submitted")
-        ).all()
+        )
+        .all()
     )
 
 
@@ -65,31 +72,7 @@ def refresh_snapshots(
     closed = today > cycle.closes_on
     # One refresh at a time per cycle (PostgreSQL row lock; SQLite writers queue anyway).
     session.exec(select(Cycle).where(Cycle.id == cycle.id).with_for_update()).first()
-    submitted = _submitted_in_cycle(session, cycle.id)
-    members: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for assessment_id, organisation in submitted:
-        for kind in GROUP_KINDS:
-            value = group_value(organisation, kind)
-            if value is not None:
-                members[(kind, value)].add(assessment_id)
-    existing = {
-        (s.group_kind, s.group_value): s
-        for s in session.exec(select(PeerSnapshot).where(PeerSnapshot.cycle_id == cycle.id)).all()
-    }
-    due: dict[tuple[str, str], set[int]] = {}
-    for group, ids in members.items():
-        if only_groups is not None and group not in only_groups and not closed:
-            continue
-        snapshot = existing.get(group)
-        if snapshot is None:
-            if len(ids) >= k or (closed and ids):
-                due[group] = ids
-        elif (
-            closed
-            and (not snapshot.final or set(snapshot.assessment_ids) != ids)
-            or len(ids - set(snapshot.assessment_ids)) >= k
-        ):
-            due[group] = ids
+    due, existing = _due(session, cycle, k, closed, only_groups)
     if not due:
         return 0
     scores = _stored_scores(session, sorted(set().union(*due.values())))
@@ -113,6 +96,108 @@ def refresh_snapshots(
         session.add(snapshot)
     session.flush()
     return len(due)
+
+
+def _due(
+    session: Session, cycle: Cycle, k: int, closed: bool, only_groups: set[tuple[str, str]] | None
+) -> tuple[dict[tuple[str, str], set[int]], dict[tuple[str, str], PeerSnapshot]]:
+    """The groups whose snapshot is due (with their submissions now), and the existing snapshots.
+
+    The snapshots are read without their scores (never needed here: a due one is overwritten) and
+    as they are now in the database, not as this session may have read them before a lock.
+    """
+    members: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for row in _submitted_in_cycle(session, cycle.id):
+        for kind in GROUP_KINDS:
+            value = group_value(row, kind)
+            if value is not None:
+                members[(kind, value)].add(row.id)
+    existing = {
+        (s.group_kind, s.group_value): s
+        for s in session.exec(
+            select(PeerSnapshot)
+            .where(PeerSnapshot.cycle_id == cycle.id)
+            .options(defer(PeerSnapshot.scores))  # type: ignore[arg-type]
+            .execution_options(populate_existing=True)
+        ).all()
+    }
+    due: dict[tuple[str, str], set[int]] = {}
+    for group, ids in members.items():
+        if only_groups is not None and group not in only_groups and not closed:
+            continue
+        snapshot = existing.get(group)
+        if snapshot is None:
+            if len(ids) >= k or (closed and ids):
+                due[group] = ids
+        elif (
+            closed
+            and (not snapshot.final or set(snapshot.assessment_ids) != ids)
+            or len(ids - set(snapshot.assessment_ids)) >= k
+        ):
+            due[group] = ids
+    return due, existing
+
+
+# The Organisation column each kind of group is drawn from, as group_value reads it.
+_GROUP_COLUMNS: dict[str, Any] = {
+    "trust_type": Organisation.peer_type,
+    "region": Organisation.region,
+    "size_band": Organisation.size_band,
+}
+
+
+def _members_now(session: Session, cycle: Cycle, kind: str, value: str | None) -> dict[str, set[int]]:
+    """Group value → the submissions in that group now, for one kind (one group, given `value`)."""
+    submitted = (Assessment.cycle_id == cycle.id, Assessment.status == "submitted")
+    connection = session.connection()
+    if kind == "all":
+        ids = set(connection.execute(select(Assessment.id).where(*submitted)).scalars())
+        return {"all": ids} if ids else {}
+    column = _GROUP_COLUMNS[kind]
+    statement = (
+        select(Assessment.id, column)
+        .join(Organisation, Organisation.id == Assessment.organisation_id)  # type: ignore[arg-type]
+        .where(*submitted, column.is_not(None))
+    )
+    if value is not None:
+        statement = statement.where(column == value)
+    members: dict[str, set[int]] = defaultdict(set)
+    for assessment_id, group in connection.execute(statement):
+        members[group].add(assessment_id)
+    return members
+
+
+def snapshots_to_read(
+    session: Session, cycle: Cycle, k: int, kinds: tuple[str, ...], value: str | None = None
+) -> list[PeerSnapshot]:
+    """The snapshots of these group kinds (of the one group `value`, if given), for showing.
+
+    After a cycle closes, the final refresh happens the first time anyone looks: when a group read
+    here has submissions its snapshot does not hold (or is not yet final), refresh_snapshots
+    replaces every due snapshot, as it decides under its lock. Only the groups being read are
+    checked, so an up-to-date read costs one light query instead of re-deriving every group.
+    """
+    statement = select(PeerSnapshot).where(
+        PeerSnapshot.cycle_id == cycle.id,
+        PeerSnapshot.group_kind.in_(kinds),  # type: ignore[attr-defined]
+    )
+    if value is not None:
+        statement = statement.where(PeerSnapshot.group_value == value)
+    snapshots = list(session.exec(statement).all())
+    if utcnow().date() > cycle.closes_on:
+        taken = {(s.group_kind, s.group_value): s for s in snapshots}
+        current = {
+            (kind, group): ids
+            for kind in kinds
+            for group, ids in _members_now(session, cycle, kind, value).items()
+        }
+        if any(
+            group not in taken or not taken[group].final or set(taken[group].assessment_ids) != ids
+            for group, ids in current.items()
+        ):
+            refresh_snapshots(session, cycle, k)
+            snapshots = list(session.exec(statement).all())
+    return snapshots
 
 
 INDICATOR_PREFIX = "indicator:"
@@ -199,16 +284,8 @@ class Benchmark:
 
 
 def _snapshot(session: Session, cycle: Cycle, kind: str, value: str, k: int) -> PeerSnapshot | None:
-    if utcnow().date() > cycle.closes_on:
-        # The final refresh after a cycle closes happens the first time anyone looks.
-        refresh_snapshots(session, cycle, k)
-    return session.exec(
-        select(PeerSnapshot).where(
-            PeerSnapshot.cycle_id == cycle.id,
-            PeerSnapshot.group_kind == kind,
-            PeerSnapshot.group_value == value,
-        )
-    ).first()
+    snapshots = snapshots_to_read(session, cycle, k, (kind,), value)
+    return snapshots[0] if snapshots else None
 
 
 def section_titles(session: Session, framework_id: int) -> list[tuple[str, str]]:

@@ -17,8 +17,7 @@ from api.assessments.models import Cycle
 from api.benchmarking.groups import group_label
 from api.benchmarking.maths import count_band, peer_stats, round_to
 from api.benchmarking.models import PeerSnapshot
-from api.benchmarking.service import HEADLINE_PREFIX, INDICATOR_PREFIX, ROLE_PREFIX, refresh_snapshots
-from api.db import utcnow
+from api.benchmarking.service import HEADLINE_PREFIX, INDICATOR_PREFIX, ROLE_PREFIX, snapshots_to_read
 from api.frameworks.models import FrameworkSection
 from api.organisations.models import Organisation
 from api.organisations.types import PEER_TYPES, REGIONS, SIZE_BANDS
@@ -90,13 +89,7 @@ def _group_values(kind: str) -> list[str]:
 
 
 def _snapshots(session: Session, cycle: Cycle, kind: str, k: int) -> dict[str, PeerSnapshot]:
-    if utcnow().date() > cycle.closes_on:
-        refresh_snapshots(session, cycle, k)
-    rows = session.exec(
-        select(PeerSnapshot).where(
-            PeerSnapshot.cycle_id == cycle.id, PeerSnapshot.group_kind.in_([kind, "all"])
-        )  # type: ignore[attr-defined]
-    ).all()
+    rows = snapshots_to_read(session, cycle, k, (kind, "all"))
     return {("all" if s.group_kind == "all" else s.group_value): s for s in rows}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import httpx
 import pytest
@@ -309,7 +310,7 @@ def test_submitting_twice_at_once_returns_one_submission(board: Board, aid: int,
         assert len({r.json()["submitted_at"] for r in responses}) == 1
         stored = get_row(board.engine, Assessment, aid)
         assert stored.status == "submitted"
-        assert stored.submitted_at.isoformat() == responses[0].json()["submitted_at"].replace("Z", "+00:00")
+        assert stored.submitted_at == datetime.fromisoformat(responses[0].json()["submitted_at"])
         submitted = query(board.engine, select(AuditEvent).where(AuditEvent.action == "assessment.submitted"))
         assert len(submitted) == round_ + 1
         assert len(query(board.engine, select(StoredScore).where(StoredScore.assessment_id == aid))) == 12

@@ -120,11 +120,12 @@ def docx_bytes(extra: dict[str, bytes | str] | None = None, content_types: str =
 def xlsx_bomb_bytes() -> bytes:
     """A workbook whose one extra sheet unpacks to 101 MB of zeros (about 100 KB packed)."""
     buffer = io.BytesIO(xlsx_bytes())
-    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("xl/worksheets/sheet2.xml", "w", force_zip64=True) as entry:
-            chunk = bytes(1024 * 1024)
-            for _ in range(101):
-                entry.write(chunk)
+    with (
+        zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("xl/worksheets/sheet2.xml", "w", force_zip64=True) as entry,
+    ):
+        for _ in range(101):
+            entry.write(bytes(1024 * 1024))
     return buffer.getvalue()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -99,7 +99,7 @@ def test_malformed_cycle_answers_422_naming_cycle(board: Board) -> None:
 
 
 def test_cycle_not_open_today_answers_422_naming_cycle(board: Board, db: Session) -> None:
-    make_cycle(db, "2019/20", datetime(2019, 4, 1).date(), datetime(2020, 3, 31).date())
+    make_cycle(db, "2019/20", date(2019, 4, 1), date(2020, 3, 31))
     db.close()
     response = board.open(cycle="2019/20")
     assert response.status_code == 422
@@ -188,6 +188,10 @@ def test_first_save_claiming_a_version_answers_409(board: Board, aid: int) -> No
         ({"level": -1, "comment": "", "version": 0}, "level"),
         ({"level": "three", "comment": "", "version": 0}, "level"),
         ({"level": 2.5, "comment": "", "version": 0}, "level"),
+        ({"level": True, "comment": "", "version": 0}, "level"),
+        ({"level": "3", "comment": "", "version": 0}, "level"),
+        ({"level": 2, "comment": 7, "version": 0}, "comment"),
+        ({"level": 2, "comment": "", "version": True}, "version"),
         ({"level": 2, "comment": "", "version": "one"}, "version"),
         ({"level": 2, "comment": ""}, "version"),
         ({"comment": "", "version": 0}, "level"),
@@ -358,7 +362,7 @@ def test_headline_after_rating_starts_at_version_1(board: Board, aid: int) -> No
     assert board.get(f"/api/v1/assessments/{aid}/headline", ned).json() == {"score": 5, "version": 1}
 
 
-@pytest.mark.parametrize("score", [11, -1, "seven", 6.5, None])
+@pytest.mark.parametrize("score", [11, -1, "seven", 6.5, None, True, "7"])
 def test_headline_outside_0_to_10_answers_422_naming_score(board: Board, aid: int, score: object) -> None:
     response = put_headline(board, board.neds[0], aid, score, 0)
     assert response.status_code == 422
@@ -405,7 +409,21 @@ def test_fewer_than_3_raters_shows_only_how_many_rated(board: Board, aid: int) -
     assert untouched["rated"] == 0 and untouched["shown"] is False
 
 
-def test_three_or_more_raters_shows_counts_median_and_range(board: Board, aid: int) -> None:
+def test_three_raters_show_counts_median_and_range(board: Board, aid: int) -> None:
+    key = board.criterion_keys[0]
+    board.rate(board.neds[0], aid, key, 1)
+    board.rate(board.neds[1], aid, key, 3)
+    board.rate(board.neds[2], aid, key, 3)
+    item = spread_of(board, aid, key)
+    assert item["rated"] == 3
+    assert item["shown"] is True
+    assert {c["level"]: c["count"] for c in item["counts"]} == {0: 0, 1: 1, 2: 0, 3: 2, 4: 0}
+    assert item["not_yet_known"] == 0
+    assert item["median"] == 3
+    assert (item["low"], item["high"]) == (1, 3)
+
+
+def test_not_yet_known_is_counted_apart_never_as_0(board: Board, aid: int) -> None:
     key = board.criterion_keys[0]
     board.rate(board.neds[0], aid, key, 1)
     board.rate(board.neds[1], aid, key, 3)
@@ -413,7 +431,6 @@ def test_three_or_more_raters_shows_counts_median_and_range(board: Board, aid: i
     board.rate(board.chair, aid, key, None)
     item = spread_of(board, aid, key)
     assert item["rated"] == 4
-    assert item["shown"] is True
     assert item["counts"] == [
         {"level": 0, "count": 0},
         {"level": 1, "count": 1},
@@ -430,12 +447,13 @@ def test_comments_shown_in_alphabetical_order_whoever_wrote_them_and_when(board:
     key = board.criterion_keys[0]
     # Saved in an order that is neither alphabetical nor the members' order.
     board.rate(board.neds[1], aid, key, 2, 0, "cherry: the plan is not tracked")
-    board.rate(board.neds[0], aid, key, 2, 0, "banana: objectives are vague")
-    board.rate(board.neds[2], aid, key, 2, 0, "Apple: appraisals cover it")
+    board.rate(board.neds[0], aid, key, 2, 0, "apple: appraisals cover it")
+    board.rate(board.neds[2], aid, key, 2, 0, "Banana: objectives are vague")
     board.rate(board.chair, aid, key, 2, 0, "   ")
+    # Alphabetical as a person reads it: the capital letter does not jump the queue.
     assert spread_of(board, aid, key)["comments"] == [
-        "Apple: appraisals cover it",
-        "banana: objectives are vague",
+        "apple: appraisals cover it",
+        "Banana: objectives are vague",
         "cherry: the plan is not tracked",
     ]
 
@@ -580,6 +598,8 @@ def test_consensus_is_versioned_and_each_change_audited_with_levels_and_actor(bo
         ({"level": 5, "rationale": "", "version": 0}, "level"),
         ({"level": None, "rationale": "", "version": 0}, "level"),
         ({"level": "two", "rationale": "", "version": 0}, "level"),
+        ({"level": True, "rationale": "", "version": 0}, "level"),
+        ({"level": "2", "rationale": "", "version": 0}, "level"),
         ({"level": 2, "rationale": ""}, "version"),
         ({"level": 2, "rationale": "x" * 5001, "version": 0}, "rationale"),
     ],

@@ -1,0 +1,476 @@
+"""Pages of the action plan: the list with filters and suggestions, adding, one action, editing.
+
+Everyone on the board reads; the chair and the board secretary add, change and delete. A form that
+comes back with a problem keeps everything the person typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from api.actions import service
+from api.actions.models import ACTION_STATUSES, STATUS_NAMES, Action
+from api.actions.routes import ActionAccess, action_role
+from api.assessments.access import AssessmentAccess, PageManager, PageMember
+from api.assessments.models import Assessment, Cycle
+from api.csrf import verify_csrf
+from api.db import SessionDep
+from api.deps import MANAGER_ROLES, TrustAccess, trust_role
+from api.errors import Conflict, FieldError
+from api.forms import FormDep
+from api.templating import render, templates
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+PageActionReader = Annotated[ActionAccess, Depends(action_role(page=True))]
+PageActionManager = Annotated[ActionAccess, Depends(action_role(*MANAGER_ROLES, page=True))]
+TrustMemberPage = Annotated[TrustAccess, Depends(trust_role(page=True))]
+
+# Offered as owners beside the board members' names (a board writes either).
+COMMON_OWNERS = (
+    "Chair",
+    "Chief executive",
+    "Director of People",
+    "Chief nurse",
+    "Medical director",
+    "Board secretary",
+    "Non-executive race equality champion",
+)
+DONE_MESSAGES = {
+    "created": "The action has been added.",
+    "saved": "Your changes have been saved.",
+    "note": "The progress note has been added.",
+    "deleted": "The action has been deleted.",
+    "suggested": "The suggested action has been added, due in 3 months. Check it, name an owner and save.",
+}
+STALE_MESSAGE = (
+    "Someone else changed this action while you were editing. What they saved is shown below; "
+    "what you typed is kept in the form. Check it and save again"
+)
+
+# The results page shows "Plan actions" beside the same sections the action plan suggests for.
+templates.env.globals["needs_action"] = service.needs_action
+
+
+def _is_manager(role: str) -> bool:
+    return role in MANAGER_ROLES
+
+
+def _cycle(session: Session, assessment: Assessment) -> Cycle:
+    cycle = session.get(Cycle, assessment.cycle_id)
+    assert cycle is not None
+    return cycle
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+# --- The trust's current action plan (the header link) -------------------------------------------------
+
+
+@router.get("/trusts/{ods_code}/actions", name="trust_action_plan")
+def trust_action_plan(request: Request, session: SessionDep, access: TrustMemberPage) -> Response:
+    assessment = service.latest_assessment(session, access.organisation.id)
+    if assessment is not None:
+        return RedirectResponse(f"/assessments/{assessment.id}/actions", status_code=303)
+    return render(
+        request,
+        "actions/none.html",
+        {"page_title": "Action plan", "organisation": access.organisation, "membership": access.membership},
+    )
+
+
+# --- The list ----------------------------------------------------------------------------------------------
+
+
+@router.get("/assessments/{assessment_id}/actions", name="action_plan")
+def action_plan(
+    request: Request,
+    session: SessionDep,
+    access: PageMember,
+    status: Annotated[str, Query(max_length=20)] = "",
+    owner: Annotated[str, Query(max_length=200)] = "",
+    priority: Annotated[str, Query(max_length=64)] = "",
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    assessment = access.assessment
+    frame = service.framing(session, assessment)
+    # Unknown filter values are ignored rather than refused: they come from links and bookmarks.
+    status = status if status in (*ACTION_STATUSES, "overdue") else ""
+    priority = priority if priority in frame.sections else ""
+    actions = service.actions_for_assessment(
+        session, assessment, status=status or None, owner=owner or None, priority=priority or None
+    )
+    all_actions = (
+        actions if not (status or owner or priority) else service.actions_for_assessment(session, assessment)
+    )
+    is_manager = _is_manager(access.membership.role)
+    context = {
+        "page_title": "Action plan",
+        "assessment": assessment,
+        "cycle": _cycle(session, assessment),
+        "membership": access.membership,
+        "is_manager": is_manager,
+        "actions": actions,
+        "total": len(all_actions),
+        "overdue_count": sum(a.overdue for a in all_actions),
+        "done_count": sum(a.status == "done" for a in all_actions),
+        "filters": {"status": status, "owner": owner, "priority": priority},
+        "filtered": bool(status or owner or priority),
+        "status_items": [{"value": "", "text": "Any status"}]
+        + [{"value": key, "text": name} for key, name in STATUS_NAMES.items()]
+        + [{"value": "overdue", "text": "Overdue"}],
+        "owner_items": [{"value": "", "text": "Anyone"}]
+        + [{"value": name, "text": name} for name in service.owners_of(session, assessment)],
+        "priority_items": [{"value": "", "text": "Any priority"}]
+        + [{"value": key, "text": frame.section_title(key)} for key in frame.sections],
+        "suggestions": service.suggestions_for(session, assessment) if is_manager else [],
+        "done": DONE_MESSAGES.get(done),
+    }
+    return render(request, "actions/list.html", context, block="action_list")
+
+
+# --- Adding ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ActionForm:
+    """What the form shows: the stored action, or what the person typed."""
+
+    title: str = ""
+    description: str = ""
+    owner: str = ""
+    due_day: str = ""
+    due_month: str = ""
+    due_year: str = ""
+    status: str = "not_started"
+    section: str = ""
+    criteria: list[str] = field(default_factory=list)
+    version: int = 0
+
+    @classmethod
+    def of(cls, view: service.ActionView) -> ActionForm:
+        return cls(
+            title=view.title,
+            description=view.description,
+            owner=view.owner,
+            due_day=str(view.due_date.day),
+            due_month=str(view.due_date.month),
+            due_year=str(view.due_date.year),
+            status=view.status,
+            section=view.section_key or "",
+            criteria=view.criterion_keys,
+            version=view.version,
+        )
+
+    @classmethod
+    def from_form(cls, form: FormData) -> ActionForm:
+        version = _field(form, "version")
+        return cls(
+            title=_field(form, "title"),
+            description=_field(form, "description"),
+            owner=_field(form, "owner"),
+            due_day=_field(form, "due_date_day"),
+            due_month=_field(form, "due_date_month"),
+            due_year=_field(form, "due_date_year"),
+            status=_field(form, "status"),
+            section=_field(form, "section"),
+            criteria=[v for v in form.getlist("criteria") if isinstance(v, str) and v],
+            version=int(version) if version.isdigit() else 0,
+        )
+
+    def due_date(self) -> date:
+        parts = (self.due_day, self.due_month, self.due_year)
+        if not any(parts):
+            raise FieldError("due_date", "Enter the date the action is due")
+        if not all(p.isdigit() for p in parts) or len(self.due_year) != 4:
+            raise FieldError("due_date", "The due date must be a real date, like 31 1 2027")
+        try:
+            return date(int(self.due_year), int(self.due_month), int(self.due_day))
+        except ValueError:
+            raise FieldError("due_date", "The due date must be a real date, like 31 1 2027") from None
+
+
+# The form field an error summary link points at, for each field a service error names.
+FORM_FIELD = {"due_date": "due_date_day", "criteria": "criteria", "section": "section", "title": "title"}
+
+
+def _check_form(typed: ActionForm) -> tuple[dict[str, str], date | None]:
+    errors: dict[str, str] = {}
+    if not typed.title:
+        errors["title"] = "Enter a title for the action"
+    elif len(typed.title) > service.MAX_TITLE:
+        errors["title"] = f"Title must be {service.MAX_TITLE} characters or fewer"
+    if len(typed.description) > 5000:
+        errors["description"] = "Description must be 5,000 characters or fewer"
+    if len(typed.owner) > 200:
+        errors["owner"] = "Owner must be 200 characters or fewer"
+    if typed.status not in ACTION_STATUSES:
+        errors["status"] = "Select the status of the action"
+    due: date | None = None
+    try:
+        due = typed.due_date()
+    except FieldError as exc:
+        errors["due_date_day"] = exc.message
+    return errors, due
+
+
+def _form_context(
+    session: Session, access: AssessmentAccess, typed: ActionForm, errors: dict[str, str] | None = None
+) -> dict[str, Any]:
+    assessment = access.assessment
+    frame = service.framing(session, assessment)
+    groups = []
+    for key in frame.sections:
+        keys = frame.section_criteria(key)
+        groups.append(
+            {
+                "key": key,
+                "title": frame.section_title(key),
+                "open": key == typed.section or any(k in typed.criteria for k in keys),
+                "items": [
+                    {"value": k, "text": frame.criteria[k][1].statement, "checked": k in typed.criteria}
+                    for k in keys
+                ],
+            }
+        )
+    return {
+        "assessment": assessment,
+        "cycle": _cycle(session, assessment),
+        "membership": access.membership,
+        "form": typed,
+        "errors": errors or {},
+        "status_names": STATUS_NAMES,
+        "section_items": [{"value": "", "text": "Not linked to one priority"}]
+        + [{"value": key, "text": frame.section_title(key)} for key in frame.sections],
+        "criterion_groups": groups,
+        "owner_suggestions": [
+            *service.board_member_names(session, assessment.organisation_id),
+            *COMMON_OWNERS,
+        ],
+    }
+
+
+@router.get("/assessments/{assessment_id}/actions/new", name="new_action")
+def new_action(
+    request: Request,
+    session: SessionDep,
+    access: PageManager,
+    section: Annotated[str, Query(max_length=64)] = "",
+    criterion: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    frame = service.framing(session, access.assessment)
+    typed = ActionForm()
+    if criterion in frame.criteria:
+        typed.criteria = [criterion]
+        typed.section = frame.criteria[criterion][0].key
+    if section in frame.sections:
+        typed.section = section
+    context = _form_context(session, access, typed)
+    context.update(
+        page_title="Add an action",
+        suggestions=service.suggestions_for(session, access.assessment, section_key=typed.section)
+        if typed.section
+        else [],
+    )
+    return render(request, "actions/new.html", context)
+
+
+@router.post("/assessments/{assessment_id}/actions", name="create_action_page")
+def create_action_page(request: Request, session: SessionDep, access: PageManager, form: FormDep) -> Response:
+    typed = ActionForm.from_form(form)
+    errors, due = _check_form(typed)
+    if not errors:
+        try:
+            action = service.create_action(
+                session,
+                access.principal.user,
+                access.assessment,
+                service.ActionFields(
+                    title=typed.title,
+                    description=typed.description,
+                    owner=typed.owner,
+                    due_date=due,
+                    status=typed.status,
+                    criteria=typed.criteria,
+                    section=typed.section or None,
+                ),
+            )
+        except FieldError as exc:
+            errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
+        else:
+            return RedirectResponse(f"/actions/{action.id}?done=created", status_code=303)
+    context = _form_context(session, access, typed, errors)
+    context.update(page_title="Add an action", suggestions=[])
+    return render(request, "actions/new.html", context, status_code=422)
+
+
+@router.post("/assessments/{assessment_id}/actions/suggested", name="add_suggested_action")
+def add_suggested_action(
+    request: Request, session: SessionDep, access: PageManager, form: FormDep
+) -> Response:
+    """One click: the framework's suggestion becomes an action due in 3 months, then opens for editing."""
+    index = _field(form, "index")
+    action = service.create_suggested_action(
+        session,
+        access.principal.user,
+        access.assessment,
+        criterion=_field(form, "criterion") or None,
+        section=None if _field(form, "criterion") else (_field(form, "section") or ""),
+        index=int(index) if index.isdigit() else -1,
+    )
+    return RedirectResponse(f"/actions/{action.id}/edit?done=suggested", status_code=303)
+
+
+# --- One action ----------------------------------------------------------------------------------------------
+
+
+def _action_context(session: Session, access: ActionAccess) -> dict[str, Any]:
+    view = service.action_view(session, access.action)
+    assessment = session.get(Assessment, access.action.assessment_id)
+    assert assessment is not None
+    return {
+        "action": view,
+        "assessment": assessment,
+        "cycle": _cycle(session, assessment),
+        "membership": access.membership,
+        "is_manager": _is_manager(access.membership.role),
+    }
+
+
+@router.get("/actions/{action_id}", name="action_page")
+def action_page(
+    request: Request,
+    session: SessionDep,
+    access: PageActionReader,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    context = _action_context(session, access)
+    context.update(page_title=context["action"].title, done=DONE_MESSAGES.get(done), note_form={}, errors={})
+    return render(request, "actions/action.html", context)
+
+
+@router.post("/actions/{action_id}/notes", name="add_action_note")
+def add_note_page(
+    request: Request, session: SessionDep, access: PageActionManager, form: FormDep
+) -> Response:
+    note = {
+        "text": _field(form, "text"),
+        "day": _field(form, "noted_on_day"),
+        "month": _field(form, "noted_on_month"),
+        "year": _field(form, "noted_on_year"),
+    }
+    errors: dict[str, str] = {}
+    noted_on: date | None = None
+    if any((note["day"], note["month"], note["year"])):
+        try:
+            noted_on = date(int(note["year"]), int(note["month"]), int(note["day"]))
+        except ValueError:
+            errors["noted_on_day"] = "The date must be a real date, like 31 1 2027"
+    if not note["text"]:
+        errors["text"] = "Enter the progress note"
+    elif len(note["text"]) > 5000:
+        errors["text"] = "The note must be 5,000 characters or fewer"
+    if not errors:
+        try:
+            service.add_note(session, access.principal.user, access.action, note["text"], noted_on)
+        except FieldError as exc:
+            errors["noted_on_day" if exc.field == "noted_on" else exc.field] = exc.message
+        else:
+            return RedirectResponse(f"/actions/{access.action.id}?done=note#notes", status_code=303)
+    context = _action_context(session, access)
+    context.update(page_title=context["action"].title, done=None, note_form=note, errors=errors)
+    return render(request, "actions/action.html", context, status_code=422)
+
+
+# --- Editing ---------------------------------------------------------------------------------------------------
+
+
+def _edit_context(
+    session: Session, access: ActionAccess, typed: ActionForm, errors: dict[str, str]
+) -> dict[str, Any]:
+    assessment = session.get(Assessment, access.action.assessment_id)
+    assert assessment is not None
+    context = _form_context(
+        session, AssessmentAccess(access.principal, assessment, access.membership), typed, errors
+    )
+    context.update(action=service.action_view(session, access.action), page_title="Change the action")
+    return context
+
+
+@router.get("/actions/{action_id}/edit", name="edit_action")
+def edit_action(
+    request: Request,
+    session: SessionDep,
+    access: PageActionManager,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    typed = ActionForm.of(service.action_view(session, access.action))
+    context = _edit_context(session, access, typed, {})
+    context.update(done=DONE_MESSAGES.get(done), stale=None)
+    return render(request, "actions/edit.html", context)
+
+
+@router.post("/actions/{action_id}/edit", name="save_action")
+def save_action(request: Request, session: SessionDep, access: PageActionManager, form: FormDep) -> Response:
+    typed = ActionForm.from_form(form)
+    errors, due = _check_form(typed)
+    stale = None
+    if not errors:
+        try:
+            service.update_action(
+                session,
+                access.principal.user,
+                access.action,
+                {
+                    "title": typed.title,
+                    "description": typed.description,
+                    "owner": typed.owner,
+                    "due_date": due,
+                    "status": typed.status,
+                    "criteria": typed.criteria,
+                    "section": typed.section or None,
+                },
+                version=typed.version,
+            )
+        except FieldError as exc:
+            errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
+        except Conflict:
+            errors["title"] = STALE_MESSAGE
+            stale = service.action_view(session, access.action)
+            typed.version = stale.version
+        else:
+            return RedirectResponse(f"/actions/{access.action.id}?done=saved", status_code=303)
+    context = _edit_context(session, access, typed, errors)
+    context.update(done=None, stale=stale)
+    return render(request, "actions/edit.html", context, status_code=409 if stale else 422)
+
+
+# --- Deleting --------------------------------------------------------------------------------------------------
+
+
+@router.get("/actions/{action_id}/delete", name="delete_action_confirm")
+def delete_action_confirm(request: Request, session: SessionDep, access: PageActionManager) -> Response:
+    context = _action_context(session, access)
+    context.update(page_title=f"Delete {access.action.title}")
+    return render(request, "actions/delete.html", context)
+
+
+@router.post("/actions/{action_id}/delete", name="delete_action_page")
+def delete_action_page(session: SessionDep, access: PageActionManager) -> Response:
+    assessment_id = access.action.assessment_id
+    service.delete_action(session, access.principal.user, access.action)
+    return RedirectResponse(f"/assessments/{assessment_id}/actions?done=deleted", status_code=303)
+
+
+__all__ = ["Action", "router"]

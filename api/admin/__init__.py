@@ -1,0 +1,1 @@
+"""The platform admin's pages: cycles, trusts, frameworks and the people with platform roles."""

@@ -1,0 +1,449 @@
+"""Pages for platform admins: the overview, opening a cycle, trusts (and importing them), frameworks
+(and checking a new file), and the people with platform roles.
+
+Reopening a submitted assessment is in api/assessments/consensus_views.py; the audit log of every
+trust is in api/audit/views.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from api.accounts.models import PLATFORM_ROLES
+from api.accounts.service import normalise_email
+from api.admin import service
+from api.assessments.cycles import check_cycle_name, open_cycle
+from api.client_ip import client_ip
+from api.csrf import verify_csrf
+from api.db import SessionDep
+from api.deps import Principal, platform_role
+from api.errors import Conflict, InputError, Unprocessable
+from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+PageAdmin = Annotated[Principal, Depends(platform_role("platform_admin", page=True))]
+
+MAX_NAME = 120
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+# At most this many bad rows are listed; the rest are counted.
+MAX_LISTED_ERRORS = 50
+# Messages for the banner after a change, chosen by key so the address cannot carry made-up text.
+DONE_MESSAGES = {
+    "cycle_opened": ("Cycle opened. Chairs can open their board's assessment for it from the day it opens."),
+    "invited": "Invitation sent. The link in it works once and stops working after {hours} hours.",
+    "added": (
+        "Role given. They already had an account, so we emailed to tell them. "
+        "They must use two-factor authentication when they next sign in."
+    ),
+    "removed": "Platform role removed. They have been signed out on every device.",
+}
+
+
+def _done(request: Request, done: str | None) -> str:
+    return DONE_MESSAGES.get(done or "", "").format(hours=request.app.state.settings.one_time_link_hours)
+
+
+def _sentence(message: str) -> str:
+    """A service message as the page shows it: capital first letter (the CLI's are lower case)."""
+    return message[:1].upper() + message[1:]
+
+
+# --- Overview ------------------------------------------------------------------------------------
+
+
+@router.get("/admin", name="admin_home")
+def overview(request: Request, session: SessionDep, admin: PageAdmin, done: str | None = None) -> Response:
+    return render(
+        request,
+        "admin/index.html",
+        {
+            "page_title": "Platform admin",
+            "cycles": service.cycle_summaries(session),
+            "done": _done(request, done),
+        },
+    )
+
+
+# --- Cycles --------------------------------------------------------------------------------------
+
+DATE_PARTS = ("day", "month", "year")
+
+
+def _read_date(values: dict[str, str], prefix: str, label: str, errors: dict[str, str]) -> date | None:
+    """A date from the three boxes of an NHS.UK date input; the error goes on the day box."""
+    parts = [values[f"{prefix}_{part}"] for part in DATE_PARTS]
+    if not any(parts):
+        errors[f"{prefix}_day"] = f"Enter the date the cycle {label}"
+        return None
+    missing = [part for part, value in zip(DATE_PARTS, parts, strict=True) if not value]
+    if missing:
+        errors[f"{prefix}_day"] = f"The date the cycle {label} must include a {missing[0]}"
+        return None
+    try:
+        day, month, year = (int(part) for part in parts)
+        if not 1000 <= year <= 9999:
+            raise ValueError
+        return date(year, month, day)
+    except ValueError:
+        errors[f"{prefix}_day"] = f"The date the cycle {label} must be a real date, for example 1 4 2027"
+        return None
+
+
+def _cycle_form(request: Request, session: SessionDep, status_code: int = 200, **form: object) -> Response:
+    frameworks = service.framework_summaries(session)
+    form.setdefault("framework", frameworks[0].key if frameworks else "")
+    return render(
+        request,
+        "admin/cycle_new.html",
+        {"page_title": "Open a new assessment cycle", "frameworks": frameworks, **form},
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/cycles/new", name="admin_new_cycle")
+def new_cycle_page(request: Request, session: SessionDep, admin: PageAdmin) -> Response:
+    return _cycle_form(request, session, values={})
+
+
+def _cycle_error_field(message: str) -> str:
+    # open_cycle says which rule failed only in words; its last checks are the name and the framework.
+    if "framework" in message:
+        return "framework"
+    if "open before it closes" in message:
+        return "closes_day"
+    return "name"
+
+
+@router.post("/admin/cycles/new")
+def new_cycle(
+    request: Request,
+    session: SessionDep,
+    admin: PageAdmin,
+    name: Annotated[str, Form()] = "",
+    opens_day: Annotated[str, Form()] = "",
+    opens_month: Annotated[str, Form()] = "",
+    opens_year: Annotated[str, Form()] = "",
+    closes_day: Annotated[str, Form()] = "",
+    closes_month: Annotated[str, Form()] = "",
+    closes_year: Annotated[str, Form()] = "",
+    framework: Annotated[str, Form()] = "",
+) -> Response:
+    values = {
+        "opens_day": opens_day.strip(),
+        "opens_month": opens_month.strip(),
+        "opens_year": opens_year.strip(),
+        "closes_day": closes_day.strip(),
+        "closes_month": closes_month.strip(),
+        "closes_year": closes_year.strip(),
+    }
+    errors: dict[str, str] = {}
+    if not name.strip():
+        errors["name"] = "Enter the name of the cycle, like 2027/28"
+    else:
+        try:
+            check_cycle_name(name)
+        except InputError as exc:
+            errors["name"] = _sentence(str(exc))
+    opens_on = _read_date(values, "opens", "opens", errors)
+    closes_on = _read_date(values, "closes", "closes", errors)
+    if opens_on and closes_on and closes_on <= opens_on:
+        errors["closes_day"] = "The date the cycle closes must be after the date it opens"
+    if not framework:
+        errors["framework"] = "Select the framework boards will answer in this cycle"
+    form = {"name": name, "values": values, "framework": framework}
+    if errors:
+        return _cycle_form(request, session, 422, errors=errors, **form)
+    assert opens_on is not None and closes_on is not None
+    try:
+        open_cycle(session, name, opens_on=opens_on, closes_on=closes_on, framework_key=framework)
+    except InputError as exc:
+        message = str(exc)
+        return _cycle_form(
+            request, session, 422, errors={_cycle_error_field(message): _sentence(message)}, **form
+        )
+    return RedirectResponse("/admin?done=cycle_opened", status_code=303)
+
+
+# --- Trusts --------------------------------------------------------------------------------------
+
+
+@router.get("/admin/trusts", name="admin_trusts")
+def trusts_page(
+    request: Request,
+    session: SessionDep,
+    admin: PageAdmin,
+    q: str = "",
+    trust_type: str = "",
+    region: str = "",
+) -> Response:
+    # A value not in the lists (an old bookmark, a typed address) means "any".
+    search = service.TrustSearch(
+        text=q.strip()[:200],
+        trust_type=trust_type if trust_type in TRUST_TYPES else "",
+        region=region if region in REGIONS else "",
+    )
+    return render(
+        request,
+        "admin/trusts.html",
+        {
+            "page_title": "Trusts",
+            "search": search,
+            "trusts": service.trust_rows(session, search),
+            "cycles": service.all_cycles(session),
+            "trust_types": TRUST_TYPES,
+            "regions": REGIONS,
+            "size_bands": SIZE_BANDS,
+            "filtered": bool(search.text or search.trust_type or search.region),
+        },
+    )
+
+
+def _read_upload(upload: UploadFile | None, what: str) -> tuple[str, str | None]:
+    """The uploaded file's text, or ("", what is wrong with it)."""
+    if upload is None or not upload.filename:
+        return "", f"Select a {what} file"
+    content = upload.file.read(MAX_UPLOAD_BYTES + 1)
+    if not content:
+        return "", f"The selected file is empty. Select a {what} file with something in it"
+    if len(content) > MAX_UPLOAD_BYTES:
+        return "", f"The selected file must be smaller than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+    try:
+        return content.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        return "", f"The selected file must be a {what} file saved as UTF-8 text"
+
+
+def _import_form(request: Request, status_code: int = 200, **context: object) -> Response:
+    return render(
+        request,
+        "admin/trusts_import.html",
+        {
+            "page_title": "Import trusts from a CSV file",
+            "trust_types": TRUST_TYPES,
+            "regions": REGIONS,
+            "size_bands": SIZE_BANDS,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/trusts/import", name="admin_import_trusts")
+def import_page(request: Request, admin: PageAdmin) -> Response:
+    return _import_form(request)
+
+
+@router.post("/admin/trusts/import")
+def import_trusts(
+    request: Request,
+    session: SessionDep,
+    admin: PageAdmin,
+    csv_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    text, problem = _read_upload(csv_file, "CSV")
+    if problem:
+        return _import_form(request, 422, errors={"csv_file": problem})
+    file_name = (csv_file.filename if csv_file else None) or "the file"
+    try:
+        result = service.import_trusts(
+            session, text=text, file_name=file_name, actor=admin.user, client_ip=client_ip(request)
+        )
+    except InputError as exc:
+        problems = [_sentence(line) for line in str(exc).splitlines() if line.strip()]
+        listed = problems[:MAX_LISTED_ERRORS]
+        if len(problems) > len(listed):
+            listed.append(f"And {len(problems) - len(listed)} more problems")
+        return _import_form(
+            request,
+            422,
+            errors={
+                "csv_file": (
+                    f"{file_name} has {len(problems)} problem{'s' if len(problems) != 1 else ''}. "
+                    "Nothing has been imported. Correct the file and upload it again"
+                )
+            },
+            row_errors=listed,
+            file_name=file_name,
+        )
+    total = result.added + result.updated
+    return render(
+        request,
+        "admin/trusts_imported.html",
+        {
+            "page_title": (
+                f"{total} organisation{'s' if total != 1 else ''} imported "
+                f"({result.added} new, {result.updated} updated)"
+            ),
+            "result": result,
+            "total": total,
+            "file_name": file_name,
+        },
+    )
+
+
+# --- Frameworks ----------------------------------------------------------------------------------
+
+
+def _frameworks_page(
+    request: Request, session: SessionDep, status_code: int = 200, **context: object
+) -> Response:
+    return render(
+        request,
+        "admin/frameworks.html",
+        {"page_title": "Frameworks", "frameworks": service.framework_summaries(session), **context},
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/frameworks", name="admin_frameworks")
+def frameworks_page(request: Request, session: SessionDep, admin: PageAdmin) -> Response:
+    return _frameworks_page(request, session)
+
+
+@router.post("/admin/frameworks/check", name="admin_check_framework")
+def check_framework(
+    request: Request,
+    session: SessionDep,
+    admin: PageAdmin,
+    framework_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    text, problem = _read_upload(framework_file, "YAML")
+    if problem:
+        return _frameworks_page(request, session, 422, errors={"framework_file": problem})
+    file_name = (framework_file.filename if framework_file else None) or "the file"
+    check = service.check_framework(session, text, file_name)
+    return render(
+        request,
+        "admin/framework_check.html",
+        {
+            "page_title": (
+                f"{file_name} is a valid framework file" if check.valid else f"{file_name} has problems"
+            ),
+            "check": check,
+            "errors": None if check.valid else {"framework_file": "Correct the file and check it again"},
+            "file_errors": check.errors,
+        },
+        status_code=200 if check.valid else 422,
+    )
+
+
+# --- People with platform roles ------------------------------------------------------------------
+
+
+@router.get("/admin/people", name="admin_people")
+def people_page(request: Request, session: SessionDep, admin: PageAdmin, done: str | None = None) -> Response:
+    return render(
+        request,
+        "admin/people.html",
+        {
+            "page_title": "People with platform roles",
+            "people": service.platform_people(session),
+            "me": admin.user.id,
+            "hours": request.app.state.settings.one_time_link_hours,
+            "done": _done(request, done),
+        },
+    )
+
+
+def _invite_form(request: Request, status_code: int = 200, **form: object) -> Response:
+    return render(
+        request,
+        "admin/people_invite.html",
+        {
+            "page_title": "Invite a sector analyst or platform admin",
+            "hours": request.app.state.settings.one_time_link_hours,
+            "purposes": service.ROLE_PURPOSES,
+            **form,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/people/invite", name="admin_invite_person")
+def invite_page(request: Request, admin: PageAdmin) -> Response:
+    return _invite_form(request)
+
+
+@router.post("/admin/people/invite")
+def invite(
+    request: Request,
+    session: SessionDep,
+    admin: PageAdmin,
+    email: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+) -> Response:
+    form = {"email": email, "name": name, "role": role}
+    errors: dict[str, str] = {}
+    address = ""
+    if not email.strip():
+        errors["email"] = "Enter their email address"
+    else:
+        try:
+            address = normalise_email(email)
+        except InputError:
+            errors["email"] = "Enter an email address in the correct format, like name@example.com"
+    full_name = " ".join(name.split())
+    if not full_name:
+        errors["name"] = "Enter their full name"
+    elif len(full_name) > MAX_NAME:
+        errors["name"] = f"Name must be {MAX_NAME} characters or fewer"
+    if role not in PLATFORM_ROLES:
+        errors["role"] = "Select their role"
+    if errors:
+        return _invite_form(request, 422, errors=errors, **form)
+    try:
+        invitation = service.invite_platform_user(
+            session,
+            request.app.state.settings,
+            actor=admin.user,
+            email=address,
+            name=full_name,
+            role=role,
+            client_ip=client_ip(request),
+        )
+    except (Conflict, Unprocessable) as exc:
+        field = exc.extra.get("field", "email")
+        return _invite_form(request, exc.status_code, errors={field: exc.message}, **form)
+    done = "invited" if invitation.link_sent else "added"
+    return RedirectResponse(f"/admin/people?done={done}", status_code=303)
+
+
+def _remove_page(
+    request: Request, person: service.PlatformPerson, status_code: int = 200, **extra: object
+) -> Response:
+    return render(
+        request,
+        "admin/people_remove.html",
+        {
+            "page_title": f"Are you sure you want to remove the {person.role_name.lower()} role from {person.name}?",
+            "person": person,
+            **extra,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/people/{user_id}/remove", name="admin_remove_person")
+def remove_page(request: Request, session: SessionDep, admin: PageAdmin, user_id: int) -> Response:
+    _user, person = service.platform_person(session, user_id)
+    return _remove_page(request, person, me=admin.user.id)
+
+
+@router.post("/admin/people/{user_id}/remove")
+def remove(request: Request, session: SessionDep, admin: PageAdmin, user_id: int) -> Response:
+    user, person = service.platform_person(session, user_id)
+    try:
+        service.remove_platform_role(session, user=user, actor=admin.user, client_ip=client_ip(request))
+    except Conflict as exc:
+        return _remove_page(
+            request, person, exc.status_code, me=admin.user.id, errors={"remove": exc.message}
+        )
+    return RedirectResponse("/admin/people?done=removed", status_code=303)

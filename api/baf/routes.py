@@ -1,0 +1,127 @@
+"""JSON API for the trust's race-equality risk on its board assurance framework.
+
+GET answers 404 with "No race equality risk recorded yet" until the board records one (the same
+status as another trust's code: the detail tells them apart only for the trust's own members).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.baf import service
+from api.baf.schemas import (
+    Assurance,
+    BafRiskContent,
+    BafRiskPublic,
+    BafRiskUpdate,
+    BafRiskVersionPublic,
+    GapPublic,
+    LinkedAction,
+)
+from api.db import SessionDep
+from api.deps import MANAGER_ROLES, TrustAccess, trust_role
+from api.errors import NotFound
+
+router = APIRouter(prefix="/api/v1", tags=["board assurance framework"])
+
+TrustMember = Annotated[TrustAccess, Depends(trust_role())]
+TrustManager = Annotated[TrustAccess, Depends(trust_role(*MANAGER_ROLES))]
+
+
+def risk_public(ods_code: str, view: service.BafRiskView) -> BafRiskPublic:
+    return BafRiskPublic(
+        organisation_code=ods_code,
+        cycle=view.cycle,
+        current_cycle=view.is_current_cycle,
+        description=view.description,
+        strategic_objective=view.strategic_objective,
+        lead=view.lead,
+        **{
+            f"{stage}_{name}": getattr(position, attribute)
+            for stage, position in (
+                ("inherent", view.inherent),
+                ("residual", view.residual),
+                ("target", view.target),
+            )
+            for name, attribute in (
+                ("likelihood", "likelihood"),
+                ("consequence", "consequence"),
+                ("score", "score"),
+                ("rating", "rating"),
+            )
+        },
+        controls=view.controls,
+        assurances=[Assurance(line=a.line, source=a.source) for a in view.assurances],
+        gaps=[
+            GapPublic(
+                kind=gap.kind,  # type: ignore[arg-type]
+                text=gap.text,
+                action_ids=gap.action_ids,
+                actions=[
+                    LinkedAction(id=a.id, title=a.title, status=a.status, overdue=a.overdue, cycle=a.cycle)
+                    for a in gap.actions
+                ],
+            )
+            for gap in view.gaps
+        ],
+        version=view.version,
+        updated_at=view.updated_at,
+        updated_by=view.updated_by,
+    )
+
+
+@router.get(
+    "/organisations/{ods_code}/baf-risk",
+    response_model=BafRiskPublic,
+    responses={404: {"description": "Not one of your trusts, or no risk recorded yet"}},
+)
+def get_baf_risk(session: SessionDep, access: TrustMember) -> BafRiskPublic:
+    view = service.current_baf_risk(session, access.organisation.id)
+    if view is None:
+        raise NotFound("No race equality risk recorded yet")
+    return risk_public(access.organisation.ods_code, view)
+
+
+@router.put(
+    "/organisations/{ods_code}/baf-risk",
+    response_model=BafRiskPublic,
+    responses={
+        409: {"description": "Stale version (the answer holds the current one), or no cycle has started"},
+        422: {"description": "A likelihood or consequence outside 1–5, or another trust's action in a gap"},
+    },
+)
+def put_baf_risk(body: BafRiskUpdate, session: SessionDep, access: TrustManager) -> BafRiskPublic:
+    content = BafRiskContent.model_validate(body.model_dump(exclude={"version"}))
+    row = service.save_baf_risk(
+        session, access.principal.user, access.organisation, content, version=body.version
+    )
+    return risk_public(access.organisation.ods_code, service.risk_view(session, row))
+
+
+@router.get("/organisations/{ods_code}/baf-risk/history", response_model=list[BafRiskVersionPublic])
+def get_baf_risk_history(session: SessionDep, access: TrustMember) -> list[BafRiskVersionPublic]:
+    """Every version, newest cycle first and newest version first within it (the current one marked)."""
+    return [
+        BafRiskVersionPublic(
+            cycle=entry.cycle,
+            version=entry.version,
+            current=entry.current,
+            saved_at=entry.saved_at,
+            saved_by=entry.saved_by,
+            replaced_at=entry.replaced_at,
+            replaced_by=entry.replaced_by,
+            description=entry.content["description"],
+            strategic_objective=entry.content["strategic_objective"],
+            lead=entry.content["lead"],
+            inherent_score=entry.inherent.score,
+            inherent_rating=entry.inherent.rating,
+            residual_score=entry.residual.score,
+            residual_rating=entry.residual.rating,
+            target_score=entry.target.score,
+            target_rating=entry.target.rating,
+            content=BafRiskContent.model_validate(entry.content),
+        )
+        for entry in service.risk_history(session, access.organisation.id)
+    ]

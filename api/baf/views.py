@@ -1,0 +1,360 @@
+"""Pages for the trust's race-equality risk on its board assurance framework: view (with the 5×5
+grid and history) and edit. Everyone on the board reads; the chair and board secretary edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from api.actions.models import Action
+from api.actions.service import latest_assessment
+from api.assessments.models import Assessment, Cycle
+from api.baf import matrix, service
+from api.baf.schemas import Assurance, BafRiskContent, Gap
+from api.csrf import verify_csrf
+from api.db import SessionDep
+from api.deps import MANAGER_ROLES, TrustAccess, trust_role
+from api.errors import Conflict, FieldError
+from api.forms import FormDep
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+TrustMemberPage = Annotated[TrustAccess, Depends(trust_role(page=True))]
+TrustManagerPage = Annotated[TrustAccess, Depends(trust_role(*MANAGER_ROLES, page=True))]
+
+STAGES = (
+    ("inherent", "Inherent risk", "Before any controls"),
+    ("residual", "Residual (current) risk", "With the controls in place now"),
+    ("target", "Target risk", "Where the board wants the risk to be"),
+)
+GAP_KINDS = (("control", "Gaps in control"), ("assurance", "Gaps in assurance"))
+# Blank gap spaces shown under the saved ones; saving shows two more.
+SPARE_GAPS = 2
+MAX_GAPS = 50
+MAX_LINE = 1000
+STALE_MESSAGE = (
+    "Someone else saved the risk while you were editing. What you typed is kept below: check it "
+    "against what they saved, then save again"
+)
+
+
+# --- The 5×5 grid ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GridCell:
+    likelihood: int
+    consequence: int
+    score: int
+    rating: str
+    labels: list[str]
+
+    @property
+    def rating_name(self) -> str:
+        return matrix.RATING_NAMES[self.rating]
+
+
+def heat_grid(risk: service.BafRiskView | None) -> list[tuple[int, str, list[GridCell]]]:
+    """Rows from likelihood 5 (top) to 1, columns consequence 1 to 5, each marked with the stages there."""
+    marks = {}
+    if risk is not None:
+        for key, name, _hint in STAGES:
+            position = getattr(risk, key)
+            marks.setdefault((position.likelihood, position.consequence), []).append(name.split(" ")[0])
+    return [
+        (
+            likelihood,
+            matrix.LIKELIHOODS[likelihood],
+            [
+                GridCell(
+                    likelihood,
+                    consequence,
+                    likelihood * consequence,
+                    matrix.rating(likelihood * consequence),
+                    marks.get((likelihood, consequence), []),
+                )
+                for consequence in matrix.SCALE
+            ],
+        )
+        for likelihood in reversed(matrix.SCALE)
+    ]
+
+
+def _matrix_context() -> dict[str, Any]:
+    return {
+        "likelihoods": matrix.LIKELIHOODS,
+        "consequences": matrix.CONSEQUENCES,
+        "bands": matrix.bands(),
+        "stages": STAGES,
+        "lines": service.LINES,
+    }
+
+
+# --- The view page -------------------------------------------------------------------------------------------
+
+
+@router.get("/trusts/{ods_code}/baf-risk", name="baf_risk")
+def baf_risk_page(
+    request: Request,
+    session: SessionDep,
+    access: TrustMemberPage,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    organisation = access.organisation
+    risk = service.current_baf_risk(session, organisation.id)
+    assessment = latest_assessment(session, organisation.id)
+    context = {
+        "page_title": "Race equality risk",
+        "organisation": organisation,
+        "membership": access.membership,
+        "is_manager": access.membership.role in MANAGER_ROLES,
+        "risk": risk,
+        "grid": heat_grid(risk),
+        "history": service.risk_history(session, organisation.id),
+        "cycle": service.current_cycle(session),
+        "assessment": assessment,
+        "done": "The risk has been saved." if done == "saved" else None,
+        **_matrix_context(),
+    }
+    return render(request, "baf/risk.html", context)
+
+
+# --- The edit page --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GapSlot:
+    id: str
+    kind: str
+    text: str = ""
+    action_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class RiskForm:
+    """What the form shows: the saved risk, or what the person typed."""
+
+    description: str = ""
+    strategic_objective: str = ""
+    lead: str = ""
+    scores: dict[str, str] = field(default_factory=dict)
+    controls: str = ""
+    assurances: dict[int, str] = field(default_factory=lambda: {1: "", 2: "", 3: ""})
+    gaps: dict[str, list[GapSlot]] = field(default_factory=lambda: {"control": [], "assurance": []})
+    version: int = 0
+
+    @classmethod
+    def of(cls, risk: service.BafRiskView | None) -> RiskForm:
+        if risk is None:
+            return cls().with_spares()
+        scores = {}
+        for stage, _name, _hint in STAGES:
+            position = getattr(risk, stage)
+            scores[f"{stage}_likelihood"] = str(position.likelihood)
+            scores[f"{stage}_consequence"] = str(position.consequence)
+        gaps: dict[str, list[GapSlot]] = {"control": [], "assurance": []}
+        for gap in risk.gaps:
+            slots = gaps[gap.kind]
+            # The links shown are to the actions as carried forward to now.
+            slots.append(
+                GapSlot(f"{gap.kind}_gap_{len(slots)}", gap.kind, gap.text, [a.id for a in gap.actions])
+            )
+        return cls(
+            description=risk.description,
+            strategic_objective=risk.strategic_objective,
+            lead=risk.lead,
+            scores=scores,
+            controls="\n".join(risk.controls),
+            assurances={line: "\n".join(risk.assurances_on_line(line)) for line in (1, 2, 3)},
+            gaps=gaps,
+            version=risk.version,
+        ).with_spares()
+
+    def with_spares(self) -> RiskForm:
+        for kind, slots in self.gaps.items():
+            filled = [slot for slot in slots if slot.text or slot.action_ids]
+            for index, slot in enumerate(filled):
+                slot.id = f"{kind}_gap_{index}"
+            spares = [GapSlot(f"{kind}_gap_{len(filled) + i}", kind) for i in range(SPARE_GAPS)]
+            self.gaps[kind] = (filled + spares)[:MAX_GAPS]
+        return self
+
+    @classmethod
+    def from_form(cls, form: FormData) -> RiskForm:
+        def text(name: str) -> str:
+            value = form.get(name)
+            return value.strip().replace("\r\n", "\n") if isinstance(value, str) else ""
+
+        gaps: dict[str, list[GapSlot]] = {}
+        for kind, _title in GAP_KINDS:
+            count = text(f"{kind}_gap_count")
+            slots = []
+            for index in range(min(int(count) if count.isdigit() else 0, MAX_GAPS)):
+                slot_id = f"{kind}_gap_{index}"
+                ids = [
+                    int(v) for v in form.getlist(f"{slot_id}_actions") if isinstance(v, str) and v.isdigit()
+                ]
+                slots.append(GapSlot(slot_id, kind, text(f"{slot_id}_text"), ids))
+            gaps[kind] = slots
+        version = text("version")
+        return cls(
+            description=text("description"),
+            strategic_objective=text("strategic_objective"),
+            lead=text("lead"),
+            scores={
+                f"{stage}_{axis}": text(f"{stage}_{axis}")
+                for stage, _n, _h in STAGES
+                for axis in ("likelihood", "consequence")
+            },
+            controls=text("controls"),
+            assurances={line: text(f"assurance_{line}") for line in (1, 2, 3)},
+            gaps=gaps,
+            version=int(version) if version.isdigit() else 0,
+        )
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in value.split("\n") if line.strip()]
+
+
+def _check(typed: RiskForm) -> tuple[dict[str, str], BafRiskContent | None, list[str]]:
+    """Errors by field id, the content to save, and each gap's field id in the content's order."""
+    errors: dict[str, str] = {}
+    if not typed.description:
+        errors["description"] = "Describe the risk: its cause, the event and its effect"
+    elif len(typed.description) > 5000:
+        errors["description"] = "The description must be 5,000 characters or fewer"
+    if len(typed.strategic_objective) > 5000:
+        errors["strategic_objective"] = "The strategic objective must be 5,000 characters or fewer"
+    if len(typed.lead) > 200:
+        errors["lead"] = "The lead must be 200 characters or fewer"
+    for stage, _name, _hint in STAGES:
+        for axis in ("likelihood", "consequence"):
+            if typed.scores.get(f"{stage}_{axis}") not in ("1", "2", "3", "4", "5"):
+                errors[f"{stage}_{axis}"] = f"Select the {axis} of the {stage} risk, from 1 to 5"
+    controls = _lines(typed.controls)
+    if any(len(line) > MAX_LINE for line in controls):
+        errors["controls"] = f"Each control must be {MAX_LINE} characters or fewer"
+    elif len(controls) > 50:
+        errors["controls"] = "List 50 controls or fewer"
+    assurances = []
+    for line in (1, 2, 3):
+        sources = _lines(typed.assurances[line])
+        if any(len(source) > MAX_LINE for source in sources):
+            errors[f"assurance_{line}"] = f"Each source of assurance must be {MAX_LINE} characters or fewer"
+        assurances += [Assurance(line=line, source=source) for source in sources]
+    gaps, gap_ids = [], []
+    for kind, _title in GAP_KINDS:
+        for slot in typed.gaps[kind]:
+            if not slot.text:
+                if slot.action_ids:
+                    errors[f"{slot.id}_text"] = "Describe the gap, or untick the actions linked to it"
+                continue
+            if len(slot.text) > MAX_LINE:
+                errors[f"{slot.id}_text"] = f"Each gap must be {MAX_LINE} characters or fewer"
+                continue
+            gaps.append(Gap(kind=kind, text=slot.text, action_ids=slot.action_ids))  # type: ignore[arg-type]
+            gap_ids.append(slot.id)
+    if errors:
+        return errors, None, gap_ids
+    content = BafRiskContent(
+        description=typed.description,
+        strategic_objective=typed.strategic_objective,
+        lead=typed.lead,
+        **{name: int(value) for name, value in typed.scores.items()},
+        controls=controls,
+        assurances=assurances,
+        gaps=gaps,
+    )
+    return errors, content, gap_ids
+
+
+def _action_options(session: Session, organisation_id: int, typed: RiskForm) -> list[dict[str, Any]]:
+    """Actions a gap can link to: this year's plan, and any already linked."""
+    assessment = latest_assessment(session, organisation_id)
+    linked = {i for slots in typed.gaps.values() for slot in slots for i in slot.action_ids}
+    conditions = [col(Action.id).in_(linked or {-1})]
+    if assessment is not None:
+        conditions.append(Action.assessment_id == assessment.id)
+    rows = session.exec(
+        select(Action, Cycle.name)
+        .join(Assessment, col(Assessment.id) == Action.assessment_id)
+        .join(Cycle, col(Cycle.id) == Assessment.cycle_id)
+        .where(Action.organisation_id == organisation_id, or_(*conditions))
+        .order_by(col(Cycle.opens_on).desc(), col(Action.due_date), col(Action.id))
+    ).all()
+    return [
+        {
+            "id": action.id,
+            "text": action.title,
+            "hint": f"{cycle_name} · due {action.due_date:%-d %B %Y}"
+            + (" · done" if action.status == "done" else ""),
+        }
+        for action, cycle_name in rows
+    ]
+
+
+def _edit_context(
+    session: Session, access: TrustAccess, typed: RiskForm, errors: dict[str, str], stale: Any = None
+) -> dict[str, Any]:
+    organisation = access.organisation
+    return {
+        "page_title": "Record the race equality risk",
+        "organisation": organisation,
+        "membership": access.membership,
+        "form": typed,
+        "errors": errors,
+        "stale": stale,
+        "cycle": service.current_cycle(session),
+        "current": service.current_baf_risk(session, organisation.id),
+        "action_options": _action_options(session, organisation.id, typed),
+        "gap_kinds": GAP_KINDS,
+        **_matrix_context(),
+    }
+
+
+@router.get("/trusts/{ods_code}/baf-risk/edit", name="edit_baf_risk")
+def edit_baf_risk(request: Request, session: SessionDep, access: TrustManagerPage) -> Response:
+    typed = RiskForm.of(service.current_baf_risk(session, access.organisation.id))
+    return render(request, "baf/edit.html", _edit_context(session, access, typed, {}))
+
+
+@router.post("/trusts/{ods_code}/baf-risk/edit", name="save_baf_risk")
+def save_baf_risk_page(
+    request: Request, session: SessionDep, access: TrustManagerPage, form: FormDep
+) -> Response:
+    typed = RiskForm.from_form(form)
+    errors, content, gap_ids = _check(typed)
+    stale = None
+    if content is not None:
+        try:
+            service.save_baf_risk(
+                session, access.principal.user, access.organisation, content, version=typed.version
+            )
+        except FieldError as exc:
+            # gaps.N.action_ids: the Nth gap saved, which is a slot on the form.
+            parts = exc.field.split(".")
+            slot = gap_ids[int(parts[1])] if parts[0] == "gaps" and len(parts) > 1 else None
+            errors[f"{slot}_text" if slot else exc.field] = exc.message
+        except Conflict as exc:
+            if "current" not in exc.extra:
+                errors["description"] = exc.message
+            else:
+                errors["description"] = STALE_MESSAGE
+                stale = service.current_baf_risk(session, access.organisation.id)
+                typed.version = stale.version if stale else 0
+        else:
+            return RedirectResponse(
+                f"/trusts/{access.organisation.ods_code}/baf-risk?done=saved", status_code=303
+            )
+    context = _edit_context(session, access, typed, errors, stale)
+    return render(request, "baf/edit.html", context, status_code=409 if stale else 422)

@@ -1,0 +1,64 @@
+"""The board's agreed (consensus) ratings as CSV: one row per criterion, the framework version on each.
+
+Every row names the framework key and version, the cycle and the trust, so rows from several
+files can be stacked and still be read against the right questionnaire. Text written by people
+(the rationale) goes through `safe_cell`: a cell starting with =, +, -, @, a tab or a carriage
+return gets a leading apostrophe, so a spreadsheet shows it and never runs it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlmodel import Session
+
+from api.reports import Subject, consensus_rows
+from api.scoring.report import score_report
+from api.spreadsheets import safe_cell
+
+MEDIA_TYPE = "text/csv; charset=utf-8"
+HEADER = (
+    "Framework key",
+    "Framework version",
+    "Cycle",
+    "ODS code",
+    "Trust",
+    "Status",
+    "Section",
+    "Criterion key",
+    "Statement",
+    "Agreed level",
+    "Level name",
+    "Rationale",
+    "Evidence items",
+    "Level 3 or 4 without evidence",
+)
+
+
+def build_csv(session: Session, subject: Subject) -> bytes:
+    report = score_report(session, subject.assessment)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    status = "Signed off" if subject.submitted else "Provisional"
+    for row in consensus_rows(session, subject, report):
+        values = (
+            subject.framework.key,
+            subject.framework.version,
+            subject.cycle.name,
+            subject.organisation.ods_code,
+            subject.organisation.name,
+            status,
+            row.section,
+            row.criterion_key,
+            row.statement,
+            row.level,
+            subject.level_names.get(row.level, "") if row.level is not None else "Not agreed yet",
+            row.rationale,
+            row.evidence_count,
+            "Yes" if row.unevidenced else "No",
+        )
+        writer.writerow(["" if v is None else safe_cell(v) for v in values])
+    # A byte order mark, so a spreadsheet opens the file as UTF-8 (trust names, dashes, accents).
+    return buffer.getvalue().encode("utf-8-sig")

@@ -1,0 +1,386 @@
+"""`python -m bench [--quick] [--scale reference|stretch|both]`: seed, serve, load, report.
+
+Everything runs on this machine against PostgreSQL on 127.0.0.1:5432: fresh bench_* databases
+(dropped at the end), the app and the baseline served by the same uvicorn command line on free
+loopback ports (one server at a time), and the load generator in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pyotp
+
+from api.settings import PROJECT_ROOT
+from bench import baseline_app, load, report
+from bench.seed import SCALES, SeedResult, drop_database, reachable, seed, server_facts
+
+CLIENTS = 64
+
+
+def uvicorn_args(app: str, port: int, workers: int) -> list[str]:
+    return [
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--no-access-log",
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A uvicorn subprocess in its own process group, stopped (group and all) on exit."""
+
+    def __init__(self, label: str, app: str, env: dict[str, str], workers: int, log_dir: Path) -> None:
+        self.label = label
+        self.port = free_port()
+        self.args = uvicorn_args(app, self.port, workers)
+        self.log_path = log_dir / f"{label}.log"
+        self.env = {**os.environ, **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Server:
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", *self.args],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.label} server exited:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"{self.label} server did not answer /healthz in 60 s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+    def log_tail(self) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
+        except OSError:
+            return ""
+
+
+@contextmanager
+def serving(label: str, app: str, env: dict[str, str], workers: int, log_dir: Path) -> Iterator[Server]:
+    server = Server(label, app, env, workers, log_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def app_env(url: str) -> dict[str, str]:
+    return {"DATABASE_URL": url, "ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48)}
+
+
+# --- Talking to the app (set-up, not measured) -------------------------------------------------------
+
+
+async def tokens(port: int, people: list[tuple[str, str | None]], password: str) -> dict[str, str]:
+    """Bearer tokens by email, four sign-ins at a time (argon2 is slow on purpose)."""
+    limit = asyncio.Semaphore(4)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+
+        async def one(email: str, totp_secret: str | None) -> tuple[str, str]:
+            data = {"username": email, "password": password}
+            if totp_secret:
+                data["otp"] = pyotp.TOTP(totp_secret).now()
+            async with limit:
+                response = await client.post("/api/v1/auth/token", data=data)
+            response.raise_for_status()
+            return email, response.json()["access_token"]
+
+        return dict(await asyncio.gather(*(one(e, s) for e, s in people)))
+
+
+async def current_versions(port: int, token: str, assessment_id: int) -> dict[str, int]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        response = await client.get(
+            f"/api/v1/assessments/{assessment_id}/ratings", headers={"Authorization": f"Bearer {token}"}
+        )
+        response.raise_for_status()
+        return {r["criterion_key"]: r["version"] for r in response.json()}
+
+
+def has_route(port: int, path: str) -> bool:
+    paths = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=30).json().get("paths", {})
+    return path in paths
+
+
+# --- The measurements -------------------------------------------------------------------------------
+
+
+async def read_latencies(
+    port: int, result: SeedResult, quick: bool, with_pdf: bool
+) -> tuple[list[load.LatencyResult], load.LatencyResult | None, str]:
+    """Benchmark, heatmap (and the PDF report) one request at a time, warmed up."""
+    from bench.seed import PASSWORD
+
+    people = [(result.chair_email, None), (result.analyst_email, result.analyst_totp_secret)]
+    issued = await tokens(port, people, PASSWORD)
+    chair = {"Authorization": f"Bearer {issued[result.chair_email]}"}
+    analyst = {"Authorization": f"Bearer {issued[result.analyst_email]}"}
+    count, seconds = (10, 5.0) if quick else (40, 15.0)
+    cycle = result.open_cycle.replace("/", "%2F")
+    reads = [
+        ("benchmark", f"open cycle, group=all (assessment {result.submitted_open})", chair,
+         f"/api/v1/assessments/{result.submitted_open}/benchmark?group=all"),
+        ("benchmark", f"open cycle, group=trust_type (assessment {result.submitted_open})", chair,
+         f"/api/v1/assessments/{result.submitted_open}/benchmark?group=trust_type"),
+        ("benchmark", f"closed cycle {result.closed_cycle}, group=all (assessment {result.submitted_closed})",
+         chair, f"/api/v1/assessments/{result.submitted_closed}/benchmark?group=all"),
+        ("heatmap", f"{result.open_cycle} by trust_type", analyst,
+         f"/api/v1/sector/heatmap?cycle={cycle}&by=trust_type"),
+        ("heatmap", f"{result.open_cycle} by region", analyst,
+         f"/api/v1/sector/heatmap?cycle={cycle}&by=region"),
+    ]  # fmt: skip
+    measured = []
+    for kind, label, headers, path in reads:
+        latency = await load.sequential(f"{kind}: {label}", port, path, headers, count=count, seconds=seconds)
+        latency.kind = kind  # type: ignore[attr-defined]
+        latency.path = path  # type: ignore[attr-defined]
+        measured.append(latency)
+    pdf = None
+    note = ""
+    if with_pdf:
+        path = f"/api/v1/assessments/{result.submitted_open}/report.pdf"
+        if has_route(port, "/api/v1/assessments/{assessment_id}/report.pdf"):
+            pdf = await load.sequential(
+                f"PDF board report (assessment {result.submitted_open})",
+                port,
+                path,
+                chair,
+                count=3 if quick else 8,
+                seconds=20.0 if quick else 40.0,
+                warmup=1,
+            )
+            pdf.path = path  # type: ignore[attr-defined]
+        else:
+            note = "GET /api/v1/assessments/{id}/report.pdf is not in this build yet: not measured."
+    return measured, pdf, note
+
+
+async def autosave_workers(port: int, result: SeedResult) -> list[load.AutosaveWorker]:
+    from bench.seed import PASSWORD
+
+    raters = result.raters[:CLIENTS]
+    if len(raters) < CLIENTS:
+        raise RuntimeError(f"only {len(raters)} raters with an open assessment; {CLIENTS} needed")
+    issued = await tokens(port, [(r.email, None) for r in raters], PASSWORD)
+    workers = []
+    for rater in raters:
+        versions = await current_versions(port, issued[rater.email], rater.assessment_id)
+        workers.append(
+            load.AutosaveWorker(issued[rater.email], rater.assessment_id, rater.criteria, versions)
+        )
+    return workers
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="reference scale only, short runs (a smoke test)"
+    )
+    parser.add_argument("--scale", choices=("reference", "stretch", "both"), default=None)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2: the two cores)")
+    parser.add_argument("--seconds", type=float, default=None, help="measured seconds per load run")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="where to write the report (default docs/performance.md for a full run; none for --quick)",
+    )
+    args = parser.parse_args(argv)
+    scale = args.scale or ("reference" if args.quick else "both")
+    scales = ["reference", "stretch"] if scale == "both" else [scale]
+    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    warmup = 2.0 if args.quick else 4.0
+    rounds = 1 if args.quick else 2
+    max_requests = 200_000
+    output = args.output
+    if output is None and not args.quick and scale == "both":
+        output = PROJECT_ROOT / "docs" / "performance.md"
+
+    if not reachable():
+        log("PostgreSQL is not reachable at 127.0.0.1:5432 (user postgres): start it first.")
+        return 2
+
+    given = sys.argv[1:] if argv is None else argv
+    # A SIGTERM stops the servers and drops the databases as Ctrl+C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    run = report.Run(
+        started=datetime.now(UTC),
+        command=" ".join(["python -m bench", *map(shlex.quote, given)]),
+        quick=args.quick,
+        scales=scales,
+        machine={
+            "nproc": str(os.cpu_count()),
+            "cpu": report.cpu_model(),
+            "python": platform.python_version(),
+            **{f"postgresql_{k}": v for k, v in server_facts().items()},
+        },
+        server_command="uvicorn "
+        + shlex.join(uvicorn_args("api.asgi:app", 0, args.workers)).replace("--port 0", "--port <free port>"),
+        baseline_command="uvicorn "
+        + shlex.join(uvicorn_args("bench.baseline_app:app", 0, args.workers)).replace(
+            "--port 0", "--port <free port>"
+        ),
+        clients=CLIENTS,
+        seconds=seconds,
+        warmup=warmup,
+        rounds=rounds,
+        max_requests=max_requests,
+    )
+    databases: list[str] = []
+    with ExitStack() as cleanup, tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
+        cleanup.callback(lambda: [drop_database(name) for name in reversed(databases)])
+        log_dir = Path(logs)
+        try:
+            for name in scales:
+                log(f"Seeding the {name} scale ...")
+                result = seed(SCALES[name], log=log)
+                databases.append(result.database)
+                run.seeds[name] = result
+                log(f"  seeded in {result.seconds:.1f} s ({result.database})")
+                with serving(
+                    f"app-{name}", "api.asgi:app", app_env(result.url), args.workers, log_dir
+                ) as app:
+                    log(f"  {name}: benchmark and heatmap latency ...")
+                    reads, pdf, note = asyncio.run(
+                        read_latencies(app.port, result, args.quick, with_pdf=name == "reference")
+                    )
+                    run.latencies[name] = reads
+                    if name == "reference":
+                        run.pdf, run.pdf_note = pdf, note
+                    if name == "reference":
+                        workers = asyncio.run(autosave_workers(app.port, result))
+                if name == "reference":
+                    run_autosave(
+                        run, result, workers, log_dir, args.workers, seconds, warmup, rounds, max_requests
+                    )
+                if name != scales[-1]:
+                    drop_database(result.database)
+                    databases.remove(result.database)
+        except KeyboardInterrupt:
+            log("Interrupted: stopping the servers and dropping the bench databases.")
+            return 130
+    report.print_table(run)
+    if output is not None:
+        output.write_text(report.markdown(run), encoding="utf-8")
+        log(f"Wrote {output.relative_to(PROJECT_ROOT) if output.is_relative_to(PROJECT_ROOT) else output}")
+    else:
+        log("Report not written (quick or partial run): pass --output PATH to write one.")
+    return 0
+
+
+def run_autosave(
+    run: report.Run,
+    result: SeedResult,
+    workers: list[load.AutosaveWorker],
+    log_dir: Path,
+    server_workers: int,
+    seconds: float,
+    warmup: float,
+    rounds: int,
+    max_requests: int,
+) -> None:
+    """Baseline then autosave, alternately, `rounds` times; one server at a time."""
+    from bench.seed import create_database
+
+    name, url = create_database("baseline")
+    try:
+        baseline_app.prepare(url)
+        baseline_env = {"BASELINE_DATABASE_URL": url}
+        for round_number in range(1, rounds + 1):
+            log(f"  round {round_number}/{rounds}: baseline, {CLIENTS} clients, {seconds:.0f} s ...")
+            with serving("baseline", "bench.baseline_app:app", baseline_env, server_workers, log_dir) as b:
+                clients = [load.BaselineWorker(i + 1) for i in range(CLIENTS)]
+                run.baseline.append(
+                    asyncio.run(
+                        load.run_load(
+                            "baseline",
+                            b.port,
+                            clients,
+                            seconds=seconds,
+                            warmup=warmup,
+                            max_requests=max_requests,
+                        )
+                    )
+                )
+            log(f"    {report.load_line(run.baseline[-1])}")
+            log(f"  round {round_number}/{rounds}: autosave, {CLIENTS} clients, {seconds:.0f} s ...")
+            with serving("app-autosave", "api.asgi:app", app_env(result.url), server_workers, log_dir) as app:
+                run.autosave.append(
+                    asyncio.run(
+                        load.run_load(
+                            "autosave",
+                            app.port,
+                            workers,
+                            seconds=seconds,
+                            warmup=warmup,
+                            max_requests=max_requests,
+                        )
+                    )
+                )
+            log(f"    {report.load_line(run.autosave[-1])}")
+    finally:
+        drop_database(name)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
