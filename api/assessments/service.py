@@ -111,13 +111,19 @@ def _already_open(existing: Assessment, cycle: Cycle) -> Conflict:
 # --- Reading criteria ------------------------------------------------------------------------------
 
 
-def criterion_for(
-    session: Session, assessment: Assessment, criterion_key: str, criteria: list[Criterion] | None = None
-) -> Criterion:
-    if criteria is None:
-        criteria = [criterion for _section, criterion in criteria_of(session, assessment)]
-    for criterion in criteria:
-        if criterion.key == criterion_key:
+def criterion_for(session: Session, assessment: Assessment, criterion_key: str) -> Criterion:
+    """The criterion with this key in the assessment's framework, if it applies to the trust's type
+    (as criteria_of decides), in one single-row query rather than reading the whole framework."""
+    row = session.exec(
+        select(Criterion, Organisation.trust_type).where(
+            Criterion.framework_id == assessment.framework_id,
+            Criterion.key == criterion_key,
+            Organisation.id == assessment.organisation_id,
+        )
+    ).first()
+    if row is not None:
+        criterion, trust_type = row
+        if not criterion.applies_to or trust_type in criterion.applies_to:
             return criterion
     raise FieldError("criterion_key", f"{criterion_key!r} is not a criterion of this assessment", "path")
 
@@ -152,9 +158,7 @@ def save_rating(
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_rater(principal, assessment)
     _require_in_progress(assessment)
-    # Read once: the criterion's key, and which criteria count towards finishing.
-    criteria = [criterion for _section, criterion in criteria_of(session, assessment)]
-    criterion = criterion_for(session, assessment, criterion_key, criteria)
+    criterion = criterion_for(session, assessment, criterion_key)
     user_id = principal.user.id
     existing = session.exec(
         select(Rating).where(
@@ -205,7 +209,7 @@ def save_rating(
     if existing is None:
         # Only a first answer changes which criteria the member has answered, so only a first
         # answer can change whether they have finished; changing an answer cannot.
-        _touch_response(session, principal, assessment, {criterion.id for criterion in criteria})
+        _touch_response(session, principal, assessment)
     record(
         session,
         "rating.changed",
@@ -254,13 +258,10 @@ def _response_row(session: Session, principal: Principal, assessment: Assessment
     return response
 
 
-def _touch_response(
-    session: Session, principal: Principal, assessment: Assessment, applicable: set[int | None] | None = None
-) -> None:
+def _touch_response(session: Session, principal: Principal, assessment: Assessment) -> None:
     """Keep the member's 'finished' mark true to what they have answered."""
     response = _response_row(session, principal, assessment)
-    if applicable is None:
-        applicable = {criterion.id for _s, criterion in criteria_of(session, assessment)}
+    applicable = {criterion.id for _s, criterion in criteria_of(session, assessment)}
     answered = set(
         session.exec(
             select(Rating.criterion_id).where(

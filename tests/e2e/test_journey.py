@@ -111,7 +111,9 @@ def test_the_chair_agrees_every_statement_and_submits(page: Page, board: Board) 
             # htmx swaps the statement for its saved state.
             expect(block.get_by_text("The agreed level has been saved.")).to_be_visible()
             agreed[criterion.id] = level
-        expect(page.locator(".app-consensus-progress")).to_contain_text(f"{len(criteria)} of {len(criteria)}")
+        # The section's count and its list of statements follow the saves without a reload.
+        expect(page.locator("#consensus-progress")).to_contain_text(f"{len(criteria)} of {len(criteria)}")
+        expect(page.locator(".app-consensus-contents li", has_text="– agreed")).to_have_count(len(criteria))
         if number < len(board.sections):
             page.locator("nav.nhsuk-pagination a[rel='next']").click()
 
