@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio.from_thread
 import httpx
 import pyotp
 from fastapi import FastAPI, params
@@ -352,11 +354,20 @@ class Trust:
         return found
 
 
+def _browser(app: FastAPI, portal: anyio.from_thread.BlockingPortal) -> TestClient:
+    """A test client of its own (its own cookies) on the walk's one event loop: a client outside a
+    `with` block otherwise starts an event loop for every request, which triples the walk's time."""
+    client = TestClient(app)
+    client.portal = portal
+    return client
+
+
 @dataclass
 class World:
     app: FastAPI
     engine: Engine
     upload_dir: Path
+    portal: anyio.from_thread.BlockingPortal
     api: TestClient  # no cookies that matter: the bearer token is the only credential
     trusts: dict[str, Trust]
     people: dict[tuple[str | None, str], Person]
@@ -450,7 +461,7 @@ class World:
     def nobody(self) -> Person:
         """A new browser that has not signed in: it has only the CSRF cookie any visitor gets.
         (New each time: signing out, a public route, changes a browser's CSRF cookie.)"""
-        client = TestClient(self.app)
+        client = _browser(self.app, self.portal)
         csrf = csrf_from(client.get("/sign-in").text)
         return Person("nobody", 0, "", "", client, csrf, "")
 
@@ -487,7 +498,7 @@ class World:
             db.commit()
             person_id, email, name = user.id, user.email, user.name
         assert person_id is not None
-        client = TestClient(self.app)
+        client = _browser(self.app, self.portal)
         csrf = ""
         if page:
             client.cookies.set(settings.session_cookie_name, raw)
@@ -517,10 +528,12 @@ def cycle_dates(today: date | None = None) -> tuple[date, date]:
     )
 
 
-def _sign_in_person(app: FastAPI, api: TestClient, user: User, label: str) -> Person:
+def _sign_in_person(
+    app: FastAPI, portal: anyio.from_thread.BlockingPortal, api: TestClient, user: User, label: str
+) -> Person:
     """Signs in through the real pages (and the real token endpoint), with a TOTP code when the
     person has a second factor."""
-    client = TestClient(app)
+    client = _browser(app, portal)
     sign_in(client, user.email)
     otp = None
     if user.totp_secret:
@@ -704,12 +717,26 @@ def _one_time_link(db: Session, user: User, purpose: str, organisation_id: int |
     return raw
 
 
-def build_world(app: FastAPI, engine: Engine, upload_dir: Path, own: str, other: str) -> World:
+@contextmanager
+def world_of(app: FastAPI, engine: Engine, upload_dir: Path, own: str, other: str) -> Iterator[World]:
+    """The world, with the event loop its requests run on (stopped when it is done with)."""
+    with anyio.from_thread.start_blocking_portal() as portal:
+        yield build_world(app, engine, portal, upload_dir, own, other)
+
+
+def build_world(
+    app: FastAPI,
+    engine: Engine,
+    portal: anyio.from_thread.BlockingPortal,
+    upload_dir: Path,
+    own: str,
+    other: str,
+) -> World:
     """Two trusts, each with a chair, a NED, a board secretary and a spare NED; a sector analyst and a
     platform admin (second factor on, members of no trust); this year's and last year's cycle; each
     trust's open assessment with ratings, a consensus and two pieces of evidence; an invitation and a
     password-reset link. Everyone is signed in, in a browser of their own, and has an API token."""
-    api = TestClient(app)
+    api = _browser(app, portal)
     with Session(engine, expire_on_commit=False) as db:
         opens, closes = cycle_dates()
         cycle = make_cycle(db, "2026/27", opens, closes)
@@ -763,13 +790,14 @@ def build_world(app: FastAPI, engine: Engine, upload_dir: Path, own: str, other:
         section_key, criterion_key = section.key, criterion.key
     # Signed in with the database session closed: it holds no lock the app could wait for.
     persons = {
-        key: _sign_in_person(app, api, user, f"{key[0] or 'platform'} {key[1]}")
+        key: _sign_in_person(app, portal, api, user, f"{key[0] or 'platform'} {key[1]}")
         for key, user in users.items()
     }
     return World(
         app=app,
         engine=engine,
         upload_dir=upload_dir,
+        portal=portal,
         api=api,
         trusts=trusts,
         people=persons,

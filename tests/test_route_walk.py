@@ -24,12 +24,17 @@ The checks, each its own test per (method, path):
    Sector analysts and platform admins are members of no trust, so on a trust's route they get
    404, the same answer as any non-member (the trust's existence is not confirmed); on a platform
    route a platform role not allowed gets 403.
-4. The allowed roles get through: each, newly added to the own trust (or a new platform user),
-   gets neither 401, 403, 404, a redirect to sign in, nor a 5xx. A 409 or 422 is fine: the
-   example body may be refused on business grounds (a stale version, nothing to submit yet).
+4. The allowed roles get through: each, as someone the walk adds to the own trust (or a platform
+   user it makes), gets neither 401, 403, 404, a redirect to sign in, nor a 5xx. A 409 or 422 is
+   fine: the example body may be refused on business grounds (a stale version, nothing to submit
+   yet). This catches a service that refuses a role its route's dependency lets through.
 
-Checks 1-3 also assert that the database did not change at all. Public routes are asked once,
-not signed in, and must answer without asking anyone to sign in.
+Checks 1-3 also assert that the database did not change at all, and every POST, PUT, PATCH and
+DELETE is sent for objects made for it, so a request let through by mistake spoils no other test.
+Public routes are asked once, not signed in, and must answer without asking anyone to sign in.
+
+What the walk cannot see: a rule declared more loosely than intended (trust_role() where
+trust_role("chair") was meant) is walked as declared. Review the role dependencies themselves.
 
 The world is built once for the module (the function-scoped `clean_database` would empty it after
 every test) and emptied at the end.
@@ -62,7 +67,6 @@ from tests.route_walk_support import (
     Side,
     UnclearRule,
     World,
-    build_world,
     describe,
     differences,
     example_body,
@@ -70,6 +74,7 @@ from tests.route_walk_support import (
     refused_as_signed_out,
     send,
     walk_routes,
+    world_of,
 )
 
 OWN = "RCF"  # Airedale NHS Foundation Trust: the trust whose objects are in the path
@@ -335,7 +340,8 @@ def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     # The walk's own reads and writes beside the app, as tests.conftest's `engine` makes them.
     engine = make_engine(url, sqlite_immediate=False)
     try:
-        yield build_world(app, engine, upload_dir, OWN, OTHER)
+        with world_of(app, engine, upload_dir, OWN, OTHER) as world:
+            yield world
     finally:
         app.state.engine.dispose()
         empty_tables(engine)

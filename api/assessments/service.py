@@ -114,11 +114,10 @@ def _already_open(existing: Assessment, cycle: Cycle) -> Conflict:
 def criterion_for(session: Session, assessment: Assessment, criterion_key: str) -> Criterion:
     """The criterion with this key in the assessment's framework, if it applies to the trust's type
     (as criteria_of decides), in one single-row query rather than reading the whole framework."""
+    trust = select(Organisation.trust_type).where(Organisation.id == assessment.organisation_id)
     row = session.exec(
-        select(Criterion, Organisation.trust_type).where(
-            Criterion.framework_id == assessment.framework_id,
-            Criterion.key == criterion_key,
-            Organisation.id == assessment.organisation_id,
+        select(Criterion, trust.scalar_subquery()).where(
+            Criterion.framework_id == assessment.framework_id, Criterion.key == criterion_key
         )
     ).first()
     if row is not None:
