@@ -32,6 +32,10 @@ from api.settings import Settings
 from tests.conftest import FRAMEWORKS_DIR, TEST_SECRET
 from tests.factories import PASSWORD, make_cycle, make_user, organisation
 
+# A busy two-core CI machine can take more than the default 5 s to settle a page: wait longer
+# before calling an assertion failed (a real failure still fails, only later).
+expect.set_options(timeout=20_000)
+
 E2E_DIR = Path(__file__).resolve().parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -160,7 +164,7 @@ def new_page(browser: Browser, base_url: str) -> Iterator[Callable[[], Page]]:
 
     def open_page() -> Page:
         context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(20_000)
         # Nothing leaves the machine (the NHS.UK stylesheet asks for its fonts from assets.nhs.uk).
         context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
         contexts.append(context)
