@@ -272,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             "nproc": str(os.cpu_count()),
             "cpu": report.cpu_model(),
             "python": platform.python_version(),
+            "load_start": report.load_average(),
             **{f"postgresql_{k}": v for k, v in server_facts().items()},
         },
         server_command="uvicorn "
@@ -319,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             log("Interrupted: stopping the servers and dropping the bench databases.")
             return 130
+    run.machine["load_end"] = report.load_average()
     report.print_table(run)
     if output is not None:
         output.write_text(report.markdown(run), encoding="utf-8")

@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 import pyotp
-from sqlalchemy import func, insert
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
@@ -204,7 +204,8 @@ def synthetic_organisations(rng: Random, total: int) -> list[dict[str, Any]]:
         if code in taken:
             continue
         place = f"{rng.choice(_PLACES)} and {rng.choice(_PLACES)}"
-        rows.append((code, f"{place} {_SUFFIX[model.trust_type]} ({code})", *_fields(model)))
+        name = f"{place} {_SUFFIX[model.trust_type]} ({code})"
+        rows.append((code, name, model.trust_type, model.region, model.size_band))
     created = datetime.combine(date(2020, 1, 6), clock(9), UTC)
     return [
         {
@@ -219,10 +220,6 @@ def synthetic_organisations(rng: Random, total: int) -> list[dict[str, Any]]:
         }
         for code, name, trust_type, region, size_band in rows
     ]
-
-
-def _fields(row: Any) -> tuple[str, str, str | None]:
-    return row.trust_type, row.region, row.size_band
 
 
 class _Writer:
@@ -635,15 +632,3 @@ def _write_assessment(
                     "updated_at": rated_at,
                 },
             )
-
-
-def count_rows(url: str) -> dict[str, int]:
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            return {
-                table.__tablename__: session.exec(select(func.count()).select_from(table)).one()  # type: ignore[attr-defined]
-                for table in (Organisation, User, Assessment, Rating, ConsensusRating)
-            }
-    finally:
-        engine.dispose()
