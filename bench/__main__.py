@@ -227,6 +227,10 @@ async def autosave_workers(port: int, result: SeedResult) -> list[load.AutosaveW
     return workers
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def log(message: str) -> None:
     print(message, flush=True)
 
@@ -261,8 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     given = sys.argv[1:] if argv is None else argv
-    # A SIGTERM stops the servers and drops the databases as Ctrl+C does.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl+C and SIGTERM raise KeyboardInterrupt wherever the run is, so the servers are stopped
+    # and the databases dropped. Our own handler, not asyncio.run's: that one only cancels the
+    # running task, and a cancellation that meets a finishing request can be lost (Python 3.11).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     run = report.Run(
         started=datetime.now(UTC),
         command=" ".join(["python -m bench", *map(shlex.quote, given)]),

@@ -193,9 +193,9 @@ async def run_load(
         finally:
             await connection.close()
 
-    await asyncio.wait_for(
-        asyncio.gather(*(client(w) for w in workers)), warmup + seconds + REQUEST_TIMEOUT + 10
-    )
+    async with asyncio.timeout(warmup + seconds + REQUEST_TIMEOUT + 10), asyncio.TaskGroup() as group:
+        for worker in workers:
+            group.create_task(client(worker))
     window = (last_measured - first_measured) if first_measured and last_measured else 0.0
     return LoadResult(
         name=name,
