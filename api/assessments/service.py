@@ -159,17 +159,27 @@ def save_rating(
     _require_in_progress(assessment)
     criterion = criterion_for(session, assessment, criterion_key)
     user_id = principal.user.id
-    existing = session.exec(
-        select(Rating).where(
-            Rating.assessment_id == assessment.id,
-            Rating.respondent_id == user_id,
-            Rating.criterion_id == criterion.id,
-        )
-    ).first()
     now = utcnow()
-    if existing is None:
-        if version != 0:
-            raise Conflict("This answer has changed since you opened it", current=None)
+    # Most saves change an answer: the compare-and-set goes first and returns the row as written.
+    # Only when it matches nothing is there something to tell apart: a first answer, or a stale one.
+    rating = None
+    if version != 0:
+        rating = session.scalars(
+            update(Rating)
+            .where(
+                Rating.assessment_id == assessment.id,  # type: ignore[arg-type]
+                Rating.respondent_id == user_id,  # type: ignore[arg-type]
+                Rating.criterion_id == criterion.id,  # type: ignore[arg-type]
+                Rating.version == version,  # type: ignore[arg-type]
+            )
+            .values(level=level, comment=comment, version=version + 1, updated_at=now)
+            .returning(Rating),
+            execution_options={"synchronize_session": False, "populate_existing": True},
+        ).first()
+    if rating is None:
+        existing = _my_rating(session, assessment.id, user_id, criterion.id)
+        if existing is not None or version != 0:
+            raise Conflict("This answer has changed since you opened it", current=_rating_public(existing))
         rating = Rating(
             assessment_id=assessment.id,
             respondent_id=user_id,
@@ -188,24 +198,6 @@ def save_rating(
             raise Conflict(
                 "This answer was saved from another tab or device", current=_rating_public(current)
             ) from None
-    else:
-        if existing.version != version:
-            raise Conflict("This answer has changed since you opened it", current=_rating_public(existing))
-        # The compare-and-set returns the row as written, refreshing `existing` (no second read).
-        updated = session.scalars(
-            update(Rating)
-            .where(Rating.id == existing.id, Rating.version == version)  # type: ignore[arg-type]
-            .values(level=level, comment=comment, version=version + 1, updated_at=now)
-            .returning(Rating),
-            execution_options={"synchronize_session": False, "populate_existing": True},
-        ).first()
-        if updated is None:
-            session.expire(existing)
-            raise Conflict(
-                "This answer was saved from another tab or device", current=_rating_public(existing)
-            )
-        rating = updated
-    if existing is None:
         # Only a first answer changes which criteria the member has answered, so only a first
         # answer can change whether they have finished; changing an answer cannot.
         _touch_response(session, principal, assessment)
