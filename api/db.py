@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, event
 from sqlalchemy.engine import make_url
@@ -57,13 +60,24 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, sqlite_immediate: bool = True) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    sqlite_immediate: bool = True,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+) -> Engine:
     """`sqlite_immediate=False` (each statement on its own, like PostgreSQL's read committed) is
-    only for test fixtures that read and write beside a running app."""
+    only for test fixtures that read and write beside a running app. The pool figures come from
+    settings (DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW, DATABASE_POOL_TIMEOUT)."""
     url = normalise_url(url)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
+        if make_url(url).database in (None, "", ":memory:"):
+            pool = {}  # an in-memory database is one connection (SQLAlchemy's own pool for it)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False, **pool
         )
 
         @event.listens_for(engine, "connect")
@@ -86,21 +100,62 @@ def make_engine(url: str, *, sqlite_immediate: bool = True) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed before the response is sent, rolled back on error."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+class ConnectionGate:
+    """Lets at most `slots` requests use the database at once (DATABASE_CONCURRENCY, never more
+    than the pool's connections); the rest wait their turn in the event loop, holding neither a
+    thread nor a connection, in arrival order.
+
+    Without it, a burst of more requests than the thread pool (40 threads) and the connection pool
+    (size + overflow) together can hold deadlocks a process: every thread waits for a connection,
+    and every connection belongs to a request whose commit is waiting for a thread. And since a
+    process runs Python one thread at a time, a few requests at once are faster than many.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        # One semaphore per event loop (a test client runs each of its portals in a new loop).
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.slots)
+        return semaphore
+
+
+def _finish(session: Session) -> None:
+    with session:
+        session.commit()
+
+
+def _abandon(session: Session) -> None:
+    with session:
+        # Detach first: a rollback expires every loaded object, and the error page still reads
+        # the signed-in person (name, trust) after this session is gone.
+        session.expunge_all()
+        session.rollback()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request: committed before the response is sent, rolled back on error.
+
+    The session is used by the request's (threaded) dependencies and route; commit and rollback
+    run in a worker thread too, never in the event loop.
+    """
+    async with request.app.state.connection_gate.semaphore():
+        session = Session(request.app.state.engine, expire_on_commit=False)
         try:
             yield session
-            session.commit()
         except BaseException:
-            # Detach first: a rollback expires every loaded object, and the error page still reads
-            # the signed-in person (name, trust) after this session is gone.
-            session.expunge_all()
-            session.rollback()
+            await to_thread.run_sync(_abandon, session)
             raise
+        await to_thread.run_sync(_finish, session)
 
 
 # scope="function": the commit runs when the route returns, before the response is sent. The default

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -31,15 +32,16 @@ from api.baf.views import router as baf_pages
 from api.benchmarking.routes import router as benchmarking_api
 from api.benchmarking.views import router as benchmarking_pages
 from api.csrf import CsrfCookieMiddleware, cookie_name
-from api.db import make_engine
+from api.db import ConnectionGate, make_engine
 from api.deps import RedirectTo
-from api.errors import DomainError, FieldError
+from api.errors import ERROR_DESCRIPTIONS, DomainError, ErrorBody, FieldError, error_responses
 from api.frameworks.routes import router as frameworks_api
 from api.home.views import router as home_pages
 from api.organisations.routes import router as organisations_api
 from api.organisations.views import router as organisations_pages
 from api.reports.routes import router as reports_api
 from api.reports.views import router as reports_pages
+from api.request_text import refuse_nul_characters
 from api.scoring.routes import router as scoring_api
 from api.scoring.views import router as scoring_pages
 from api.sector.routes import router as sector_api
@@ -82,9 +84,40 @@ def _error_page(request: Request, status_code: int, message: str | None) -> Resp
     )
 
 
+def _openapi_with_unreadable_bodies(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's schema, plus the 400 it answers for a body it cannot read (bytes that are not
+    UTF-8, a broken multipart form) on every operation that takes a body."""
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = default_openapi()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if "requestBody" in operation and "400" not in operation["responses"]:
+                    operation["responses"]["400"] = {
+                        "description": ERROR_DESCRIPTIONS[400],
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                        },
+                    }
+        schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+            "ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        return schema
+
+    return openapi
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -100,9 +133,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
         redoc_url=None,
+        # Before anything else reads the request: text with a NUL character is refused (422).
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.connection_gate = ConnectionGate(
+        min(settings.database_concurrency, settings.database_pool_size + settings.database_max_overflow)
+    )
 
     app.add_middleware(CsrfCookieMiddleware, name=cookie_name(settings.env), secure=settings.secure_cookies)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
@@ -110,6 +148,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The NHS.UK stylesheet refers to its icons under /assets.
     app.mount("/assets", StaticFiles(directory=STATIC_DIR / "nhsuk" / "assets"), name="assets")
 
+    # The JSON API first: routes are matched in order, and the busiest requests (autosave) are API
+    # ones; no page path starts with /api, so the order changes nothing else.
+    # The errors every assessment operation may answer, declared here rather than beside its
+    # routes (api/assessments/routes.py): a route's own entry for a status replaces this one.
+    app.include_router(assessments_api, responses=error_responses(401, 403, 404, 409, 422))
+    app.include_router(sector_api)
+    app.include_router(accounts_api)
+    app.include_router(members_api)
+    app.include_router(scoring_api)
+    app.include_router(benchmarking_api)
+    app.include_router(audit_api)
+    app.include_router(actions_api)
+    app.include_router(baf_api)
+    app.include_router(reports_api)
+    app.include_router(frameworks_api)
+    app.include_router(organisations_api)
     app.include_router(home_pages)
     app.include_router(accounts_pages)
     app.include_router(password_pages)
@@ -120,24 +174,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scoring_pages)
     app.include_router(benchmarking_pages)
     app.include_router(sector_pages)
-    app.include_router(sector_api)
     app.include_router(consensus_pages)
     app.include_router(audit_pages)
     app.include_router(admin_pages)
     app.include_router(actions_pages)
     app.include_router(baf_pages)
     app.include_router(reports_pages)
-    app.include_router(accounts_api)
-    app.include_router(members_api)
-    app.include_router(assessments_api)
-    app.include_router(scoring_api)
-    app.include_router(benchmarking_api)
-    app.include_router(audit_api)
-    app.include_router(actions_api)
-    app.include_router(baf_api)
-    app.include_router(reports_api)
-    app.include_router(frameworks_api)
-    app.include_router(organisations_api)
 
     @app.exception_handler(RedirectTo)
     async def _redirect(request: Request, exc: RedirectTo) -> Response:
@@ -177,4 +219,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    app.openapi = _openapi_with_unreadable_bodies(app)  # type: ignore[method-assign]
     return app

@@ -19,6 +19,15 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = DEFAULT_SQLITE_URL
+    # Connections each app process keeps open, may open on top when busy, and how long a request
+    # waits for one. Size PostgreSQL's max_connections for (pool + overflow) x worker processes.
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout: float = Field(default=30.0, gt=0)
+    # Requests one worker runs against the database at once (at most pool size + overflow); the
+    # rest wait their turn in order. A worker runs Python one thread at a time, so a few more than
+    # one keep it busy while others wait on the database; many more only make every request slower.
+    database_concurrency: int = Field(default=4, ge=1)
     secret_key: str = DEVELOPMENT_SECRET
     # The smallest number of other trusts whose figures may be shown together.
     k_anonymity: int = Field(default=5, ge=2)

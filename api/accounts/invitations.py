@@ -21,6 +21,7 @@ from api.accounts.tokens import new_secret, secret_hash
 from api.audit.service import record
 from api.db import utcnow
 from api.errors import Conflict, NotFound, Unprocessable
+from api.integers import can_name_a_row
 from api.mail import send_email
 from api.organisations.models import Organisation
 from api.settings import Settings
@@ -618,6 +619,8 @@ def board_members(session: Session, organisation_id: int) -> list[BoardMember]:
 
 def member_of_trust(session: Session, organisation_id: int, membership_id: int) -> tuple[Membership, User]:
     """A membership of this trust's board; another trust's (or none): 404."""
+    if not can_name_a_row(membership_id):
+        raise NotFound("No member with that number on this board")
     row = session.exec(
         select(Membership, User)
         .join(User, User.id == Membership.user_id)  # type: ignore[arg-type]

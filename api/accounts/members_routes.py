@@ -15,6 +15,7 @@ from api.accounts.service import DEFAULT_BOARD_ROLE, normalise_email
 from api.client_ip import client_ip
 from api.db import SessionDep
 from api.deps import MANAGER_ROLES, TrustAccess, trust_role
+from api.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/organisations/{ods_code}/members", tags=["members"])
 
@@ -24,11 +25,14 @@ TrustRole = Literal["chair", "board_member", "board_secretary"]
 BoardRole = Literal["chair", "ned", "executive", "chief_executive", "secretary", "other"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
-RESPONSES = {
-    401: {"description": "No bearer token, or it has expired"},
-    403: {"description": "Only the chair and the board secretary manage members"},
-    404: {"description": "Not one of your boards, or no such member on it"},
-}
+RESPONSES = error_responses(
+    401,
+    422,
+    described={
+        403: "Only the chair and the board secretary manage members",
+        404: "Not one of your boards, or no such member on it",
+    },
+)
 
 
 class MemberRole(BaseModel):
@@ -91,7 +95,7 @@ def list_members(session: SessionDep, access: Manager) -> list[MemberPublic]:
     "",
     response_model=MemberPublic,
     status_code=201,
-    responses={**RESPONSES, 409: {"description": "Already a member of this board"}},
+    responses={**RESPONSES, **error_responses(described={409: "Already a member of this board"})},
 )
 def invite_member(
     request: Request, session: SessionDep, access: Manager, invite: MemberInvite
@@ -116,7 +120,7 @@ def invite_member(
 @router.patch(
     "/{membership_id}",
     response_model=MemberPublic,
-    responses={**RESPONSES, 409: {"description": "Your own role, or the board's only chair"}},
+    responses={**RESPONSES, **error_responses(described={409: "Your own role, or the board's only chair"})},
 )
 def change_role(
     request: Request, session: SessionDep, access: Manager, membership_id: int, change: MemberRole
@@ -139,7 +143,7 @@ def change_role(
 @router.delete(
     "/{membership_id}",
     status_code=204,
-    responses={**RESPONSES, 409: {"description": "Yourself, or the board's only chair"}},
+    responses={**RESPONSES, **error_responses(described={409: "Yourself, or the board's only chair"})},
 )
 def remove_member(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
     """Take the person off the board; they are signed out everywhere at once."""
@@ -158,7 +162,7 @@ def remove_member(request: Request, session: SessionDep, access: Manager, member
 @router.post(
     "/{membership_id}/invitation",
     status_code=204,
-    responses={**RESPONSES, 409: {"description": "They have already accepted"}},
+    responses={**RESPONSES, **error_responses(described={409: "They have already accepted"})},
 )
 def resend_invitation(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
     """Send the invitation again with a new link; earlier links stop working."""

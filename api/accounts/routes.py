@@ -15,6 +15,7 @@ from api.audit.service import record
 from api.client_ip import client_ip
 from api.db import SessionDep
 from api.deps import CurrentUser
+from api.errors import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -49,7 +50,9 @@ def _unauthorised(detail: str) -> JSONResponse:
 @router.post(
     "/auth/token",
     response_model=Token,
-    responses={401: {"description": "Wrong email or password"}, 429: {"description": "Too many attempts"}},
+    responses=error_responses(
+        422, 429, described={401: "Wrong email or password, or the two-factor code is missing or wrong"}
+    ),
 )
 def issue_token(
     request: Request,
@@ -90,7 +93,7 @@ def issue_token(
     return JSONResponse(Token(access_token=raw, expires_in=settings.api_token_minutes * 60).model_dump())
 
 
-@router.post("/auth/revoke", status_code=204)
+@router.post("/auth/revoke", status_code=204, responses=error_responses(401))
 def revoke_tokens(request: Request, session: SessionDep, principal: CurrentUser) -> Response:
     """Sign out everywhere: this token, every other token and every browser session stop working."""
     end_all_sessions(session, principal.user.id)
@@ -106,7 +109,7 @@ def revoke_tokens(request: Request, session: SessionDep, principal: CurrentUser)
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=Me)
+@router.get("/me", response_model=Me, responses=error_responses(401))
 def me(principal: CurrentUser) -> Me:
     return Me(
         email=principal.user.email,

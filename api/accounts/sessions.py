@@ -79,11 +79,3 @@ def issue_api_token(session: Session, user: User, settings: Settings) -> tuple[A
     session.add(token)
     session.flush()
     return token, raw
-
-
-def load_api_token(session: Session, raw: str, now: datetime | None = None) -> ApiToken | None:
-    now = now or utcnow()
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == secret_hash(raw))).first()
-    if token is None or now >= token.expires_at:
-        return None
-    return token

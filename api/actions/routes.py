@@ -32,9 +32,10 @@ from api.deps import (
     get_api_principal,
     get_page_principal,
 )
-from api.errors import Forbidden
+from api.errors import Forbidden, error_responses
+from api.integers import MAX_INTEGER
 
-router = APIRouter(prefix="/api/v1", tags=["actions"])
+router = APIRouter(prefix="/api/v1", tags=["actions"], responses=error_responses(401, 403, 404, 422))
 
 
 # --- The action named in the path ---------------------------------------------------------------------
@@ -129,7 +130,9 @@ def list_actions(
     "/assessments/{assessment_id}/actions",
     status_code=201,
     response_model=ActionPublic,
-    responses={422: {"description": "Empty title, a due date in the past, an unknown criterion or section"}},
+    responses=error_responses(
+        described={422: "Empty title, a due date in the past, an unknown criterion or section"}
+    ),
 )
 def create_action(body: ActionCreate, session: SessionDep, access: Manager) -> ActionPublic:
     action = service.create_action(
@@ -211,7 +214,7 @@ def get_action(session: SessionDep, access: ActionReader) -> ActionPublic:
 @router.patch(
     "/actions/{action_id}",
     response_model=ActionPublic,
-    responses={409: {"description": "Stale version: the answer holds the current version"}},
+    responses=error_responses(described={409: "Stale version: the answer holds the current version"}),
 )
 def patch_action(body: ActionUpdate, session: SessionDep, access: ActionManager) -> ActionPublic:
     changes = body.model_dump(include=set(service.UPDATABLE) & body.model_fields_set)
@@ -224,12 +227,14 @@ def patch_action(body: ActionUpdate, session: SessionDep, access: ActionManager)
 @router.delete(
     "/actions/{action_id}",
     status_code=204,
-    responses={409: {"description": "Stale version (when `version` is given)"}},
+    responses=error_responses(described={409: "Stale version (when `version` is given)"}),
 )
 def delete_action(
     session: SessionDep,
     access: ActionManager,
-    version: Annotated[int | None, Query(ge=1, description="The version you last saw (optional)")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_INTEGER, description="The version you last saw (optional)")
+    ] = None,
 ) -> Response:
     service.delete_action(session, access.principal.user, access.action, version=version)
     return Response(status_code=204)

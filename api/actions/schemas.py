@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from api.integers import MAX_INTEGER
+
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 Owner = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -32,7 +34,7 @@ class ActionUpdate(BaseModel):
     """Only the fields sent change. `version` is the version you last saw."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_INTEGER)
     title: Title | None = None
     description: Description | None = None
     owner: Owner | None = None

@@ -30,6 +30,7 @@ from api.errors import Conflict, FieldError, NotFound
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.frameworks.schema import Framework as FrameworkDoc
 from api.frameworks.service import framework_document
+from api.integers import can_name_a_row
 from api.scoring.report import SectionResult, score_report
 
 # Sections scoring below this (as shown, to one decimal), or where members disagree, get suggestions.
@@ -66,6 +67,8 @@ def readable_actions(principal: Principal) -> SelectOfScalar[Action]:
 
 def action_for(session: Session, principal: Principal, action_id: int) -> Action:
     """The caller's trust's action, or 404 (another trust's id is never confirmed)."""
+    if not can_name_a_row(action_id):
+        raise NotFound("No action with that id among your boards")
     action = session.exec(readable_actions(principal).where(Action.id == action_id)).first()
     if action is None:
         raise NotFound("No action with that id among your boards")

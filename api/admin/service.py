@@ -24,6 +24,7 @@ from api.db import utcnow
 from api.errors import Conflict, NotFound, Unprocessable
 from api.frameworks.loader import FrameworkFileError, canonical_definition, content_hash, parse_framework
 from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.integers import can_name_a_row
 from api.mail import send_email
 from api.organisations.models import Organisation
 from api.organisations.service import ImportResult, import_organisations, parse_organisations_csv
@@ -303,7 +304,7 @@ def platform_people(session: Session) -> list[PlatformPerson]:
 
 
 def platform_person(session: Session, user_id: int) -> tuple[User, PlatformPerson]:
-    user = session.get(User, user_id)
+    user = session.get(User, user_id) if can_name_a_row(user_id) else None
     if user is None or not user.platform_role:
         raise NotFound("Nobody with a platform role has that number")
     return user, _person(user)

@@ -22,15 +22,20 @@ class AssessmentAccess:
 
 
 class _AssessmentRole:
-    """Another trust's assessment (or none): 404. A member without one of these roles: 403."""
+    """Another trust's assessment (or none): 404. A member without one of these roles: 403.
 
-    def __init__(self, *roles: str, page: bool) -> None:
+    `lock`: read the assessment under a share lock (see assessment_for), for routes that change
+    what is in it, so the access check and the lock are one query.
+    """
+
+    def __init__(self, *roles: str, page: bool, lock: bool = False) -> None:
         self.allowed_roles = frozenset(roles or ALL_TRUST_ROLES)
         self.page = page
+        self.lock = lock
 
     def __call__(self, request: Request, session: SessionDep, assessment_id: int) -> AssessmentAccess:
         principal = get_page_principal(request, session) if self.page else get_api_principal(request, session)
-        assessment = assessment_for(session, principal, assessment_id)
+        assessment = assessment_for(session, principal, assessment_id, lock=self.lock)
         membership = principal.membership_for(assessment.organisation_id)
         assert membership is not None
         if membership.role not in self.allowed_roles:
@@ -38,16 +43,21 @@ class _AssessmentRole:
         return AssessmentAccess(principal, assessment, membership)
 
 
-def assessment_role(*roles: str, page: bool = False) -> _AssessmentRole:
-    return _AssessmentRole(*roles, page=page)
+def assessment_role(*roles: str, page: bool = False, lock: bool = False) -> _AssessmentRole:
+    return _AssessmentRole(*roles, page=page, lock=lock)
 
 
 AnyMember = Annotated[AssessmentAccess, Depends(assessment_role())]
 Rater = Annotated[AssessmentAccess, Depends(assessment_role("chair", "board_member"))]
+# A rater saving an answer: the assessment is read under the share lock save_rating needs.
+RaterSaving = Annotated[AssessmentAccess, Depends(assessment_role("chair", "board_member", lock=True))]
 Manager = Annotated[AssessmentAccess, Depends(assessment_role("chair", "board_secretary"))]
 ChairOnly = Annotated[AssessmentAccess, Depends(assessment_role("chair"))]
 
 PageMember = Annotated[AssessmentAccess, Depends(assessment_role(page=True))]
 PageRater = Annotated[AssessmentAccess, Depends(assessment_role("chair", "board_member", page=True))]
+PageRaterSaving = Annotated[
+    AssessmentAccess, Depends(assessment_role("chair", "board_member", page=True, lock=True))
+]
 PageManager = Annotated[AssessmentAccess, Depends(assessment_role("chair", "board_secretary", page=True))]
 PageChair = Annotated[AssessmentAccess, Depends(assessment_role("chair", page=True))]

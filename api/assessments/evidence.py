@@ -19,6 +19,7 @@ from api.assessments.service import consensus_row, criterion_for, require_manage
 from api.audit.service import record
 from api.deps import Principal
 from api.errors import Conflict, FieldError, NotFound
+from api.integers import can_name_a_row
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # A DOCX or XLSX is a zip: a small file can unpack to gigabytes (a zip bomb), so its real size counts.
@@ -193,6 +194,8 @@ def add_file(
 def evidence_for(session: Session, principal: Principal, assessment_id: int, evidence_id: int) -> Evidence:
     """Evidence of the caller's own trust only (404 otherwise)."""
     assessment = assessment_for(session, principal, assessment_id)
+    if not can_name_a_row(evidence_id):
+        raise NotFound("No evidence with that id in this assessment")
     evidence = session.exec(
         select(Evidence)
         .join(ConsensusRating, ConsensusRating.id == Evidence.consensus_rating_id)

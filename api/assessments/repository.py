@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -10,6 +11,7 @@ from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence,
 from api.deps import Principal
 from api.errors import NotFound
 from api.frameworks.models import Criterion, FrameworkSection
+from api.integers import can_name_a_row
 from api.organisations.models import Organisation
 
 RATING_ROLES = ("chair", "board_member")
@@ -20,25 +22,37 @@ def readable_assessments(principal: Principal) -> SelectOfScalar[Assessment]:
     return select(Assessment).where(Assessment.organisation_id.in_(principal.organisation_ids))  # type: ignore[attr-defined]
 
 
+# Every route on an assessment starts with this read (autosave included), so it is built once, with
+# the caller's trusts as an expanding parameter.
+_ASSESSMENT_FOR = select(Assessment).where(
+    Assessment.organisation_id.in_(bindparam("organisation_ids", expanding=True)),  # type: ignore[attr-defined]
+    Assessment.id == bindparam("assessment_id"),
+)
+# FOR SHARE on PostgreSQL: a submission (an UPDATE of this row) waits for saves in flight, and a
+# save that starts after a submission sees it. populate_existing: the row as it is once locked, not
+# as this session first read it (perhaps before a submission committed).
+_ASSESSMENT_FOR_LOCKED = _ASSESSMENT_FOR.with_for_update(read=True).execution_options(populate_existing=True)
+
+
 def assessment_for(
     session: Session, principal: Principal, assessment_id: int, *, lock: bool = False
 ) -> Assessment:
-    """The caller's trust's assessment, or 404 (never 403: another trust's id is not confirmed)."""
-    statement = readable_assessments(principal).where(Assessment.id == assessment_id)
-    if lock:
-        # FOR SHARE on PostgreSQL: a submission (an UPDATE of this row) waits for saves in flight,
-        # and a save that starts after a submission sees it.
-        # populate_existing: the row as it is once locked, not as this session first read it
-        # (the access check loaded it moments before, perhaps before a submission committed).
-        statement = statement.with_for_update(read=True).execution_options(populate_existing=True)
-    assessment = session.exec(statement).first()
+    """The caller's trust's assessment, or 404 (never 403: another trust's id is not confirmed).
+
+    The same rule as readable_assessments(principal), with the id."""
+    if not can_name_a_row(assessment_id):
+        raise NotFound("No assessment with that id among your boards")
+    assessment = session.exec(
+        _ASSESSMENT_FOR_LOCKED if lock else _ASSESSMENT_FOR,
+        params={"organisation_ids": principal.organisation_ids, "assessment_id": assessment_id},
+    ).first()
     if assessment is None:
         raise NotFound("No assessment with that id among your boards")
     return assessment
 
 
 def assessment_for_admin(session: Session, assessment_id: int) -> Assessment:
-    assessment = session.get(Assessment, assessment_id)
+    assessment = session.get(Assessment, assessment_id) if can_name_a_row(assessment_id) else None
     if assessment is None:
         raise NotFound("No assessment with that id")
     return assessment

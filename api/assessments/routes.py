@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from api.assessments import evidence as evidence_service
 from api.assessments import service
-from api.assessments.access import AnyMember, ChairOnly, Manager, Rater
+from api.assessments.access import AnyMember, ChairOnly, Manager, Rater, RaterSaving
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating
 from api.assessments.repository import (
     assessment_for_admin,
@@ -126,11 +126,13 @@ def get_my_ratings(session: SessionDep, access: Rater) -> list[RatingPublic]:
         409: {"description": "Stale version (the answer holds the current value) or already submitted"}
     },
 )
-def put_rating(criterion_key: str, body: RatingUpdate, session: SessionDep, access: Rater) -> RatingPublic:
+def put_rating(
+    criterion_key: str, body: RatingUpdate, session: SessionDep, access: RaterSaving
+) -> RatingPublic:
     rating: Rating = service.save_rating(
         session,
         access.principal,
-        access.assessment.id,
+        access.assessment,
         criterion_key,
         level=body.level,
         comment=body.comment,

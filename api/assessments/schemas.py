@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from api.integers import MAX_INTEGER
+
 Comment = Annotated[str, StringConstraints(max_length=2000)]
 LongText = Annotated[str, StringConstraints(max_length=5000)]
 
@@ -23,7 +25,7 @@ class RatingUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     level: int | None = Field(ge=0, le=4, description="0 to 4, or null for not yet known")
     comment: Comment = ""
-    version: int = Field(ge=0, description="The version you last saw: 0 for a first answer")
+    version: int = Field(ge=0, le=MAX_INTEGER, description="The version you last saw: 0 for a first answer")
 
 
 class RatingPublic(BaseModel):
@@ -37,7 +39,7 @@ class HeadlineUpdate(BaseModel):
     # Strict: a JSON true or "3" is a wrong type, not level 1 or 3.
     model_config = ConfigDict(extra="forbid", strict=True)
     score: int = Field(ge=0, le=10, description="0 (early in the journey) to 10 (fully embedded)")
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=MAX_INTEGER)
 
 
 class HeadlinePublic(BaseModel):
@@ -50,7 +52,7 @@ class ConsensusUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     level: int = Field(ge=0, le=4)
     rationale: LongText = ""
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=MAX_INTEGER)
 
 
 class EvidencePublic(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -25,7 +25,7 @@ from api.assessments.repository import (
     rating_members,
 )
 from api.audit.service import record
-from api.db import utcnow
+from api.db import UTCDateTime, utcnow
 from api.deps import Principal
 from api.errors import Conflict, FieldError, Forbidden, Unprocessable
 from api.frameworks.models import Criterion
@@ -143,40 +143,77 @@ def _require_rater(principal: Principal, assessment: Assessment) -> None:
 # --- Individual ratings ----------------------------------------------------------------------------
 
 
+# The compare-and-set of a changed answer, built once (autosave runs it for nearly every save). It
+# finds the criterion by key in the same statement: a row can only exist for a criterion that
+# applied when it was first answered (save_rating checks that), so the key needs no other check.
+_CHANGE_RATING = (
+    update(Rating)
+    .where(
+        Rating.assessment_id == bindparam("b_assessment_id"),  # type: ignore[arg-type]
+        Rating.respondent_id == bindparam("b_respondent_id"),  # type: ignore[arg-type]
+        Rating.criterion_id  # type: ignore[arg-type]
+        == select(Criterion.id)
+        .where(
+            Criterion.framework_id == bindparam("b_framework_id"),
+            Criterion.key == bindparam("b_criterion_key"),
+        )
+        .scalar_subquery(),
+        Rating.version == bindparam("b_version"),  # type: ignore[arg-type]
+    )
+    .values(
+        level=bindparam("b_level"),
+        comment=bindparam("b_comment"),
+        version=bindparam("b_new_version"),
+        updated_at=bindparam("b_updated_at", type_=UTCDateTime),
+    )
+    .returning(Rating)
+)
+
+
 def save_rating(
     session: Session,
     principal: Principal,
-    assessment_id: int,
+    assessment: Assessment,
     criterion_key: str,
     *,
     level: int | None,
     comment: str,
     version: int,
 ) -> Rating:
-    """Store one member's rating; `version` is the version they last saw (0 for a first answer)."""
-    assessment = assessment_for(session, principal, assessment_id, lock=True)
+    """Store one member's rating; `version` is the version they last saw (0 for a first answer).
+
+    `assessment` must have been read under the share lock in this transaction (assessment_for with
+    lock=True, or the RaterSaving / PageRaterSaving route dependencies): a submission then waits
+    for this save, or this save sees the submission.
+
+    This is the busiest write of the year (autosave), so the usual case is two statements after
+    the access check: the compare-and-set and the audit event.
+    """
     _require_rater(principal, assessment)
     _require_in_progress(assessment)
-    criterion = criterion_for(session, assessment, criterion_key)
     user_id = principal.user.id
     now = utcnow()
-    # Most saves change an answer: the compare-and-set goes first and returns the row as written.
-    # Only when it matches nothing is there something to tell apart: a first answer, or a stale one.
     rating = None
     if version != 0:
+        # Changing an answer: the compare-and-set goes first (see _CHANGE_RATING).
         rating = session.scalars(
-            update(Rating)
-            .where(
-                Rating.assessment_id == assessment.id,  # type: ignore[arg-type]
-                Rating.respondent_id == user_id,  # type: ignore[arg-type]
-                Rating.criterion_id == criterion.id,  # type: ignore[arg-type]
-                Rating.version == version,  # type: ignore[arg-type]
-            )
-            .values(level=level, comment=comment, version=version + 1, updated_at=now)
-            .returning(Rating),
+            _CHANGE_RATING,
+            {
+                "b_assessment_id": assessment.id,
+                "b_respondent_id": user_id,
+                "b_framework_id": assessment.framework_id,
+                "b_criterion_key": criterion_key,
+                "b_version": version,
+                "b_level": level,
+                "b_comment": comment,
+                "b_new_version": version + 1,
+                "b_updated_at": now,
+            },
             execution_options={"synchronize_session": False, "populate_existing": True},
         ).first()
     if rating is None:
+        # Nothing matched: an unknown key (422), a stale version (409) or a first answer (insert).
+        criterion = criterion_for(session, assessment, criterion_key)
         existing = _my_rating(session, assessment.id, user_id, criterion.id)
         if existing is not None or version != 0:
             raise Conflict("This answer has changed since you opened it", current=_rating_public(existing))
@@ -201,6 +238,12 @@ def save_rating(
         # Only a first answer changes which criteria the member has answered, so only a first
         # answer can change whether they have finished; changing an answer cannot.
         _touch_response(session, principal, assessment)
+    _record_rating_changed(session, principal, assessment)
+    return rating
+
+
+def _record_rating_changed(session: Session, principal: Principal, assessment: Assessment) -> None:
+    """The audit event for a member's own answers (which answer, and what, stay private)."""
     record(
         session,
         "rating.changed",
@@ -210,8 +253,6 @@ def save_rating(
         object_id=assessment.id,
         summary="A board member updated their own ratings",
     )
-    session.flush()
-    return rating
 
 
 def _my_rating(session: Session, assessment_id: int, user_id: int, criterion_id: int) -> Rating | None:
@@ -299,15 +340,7 @@ def save_headline(
         )
     session.expire(response)
     _touch_response(session, principal, assessment)
-    record(
-        session,
-        "rating.changed",
-        actor=principal.user,
-        organisation_id=assessment.organisation_id,
-        object_type="assessment",
-        object_id=assessment.id,
-        summary="A board member updated their own ratings",
-    )
+    _record_rating_changed(session, principal, assessment)
     session.flush()
     session.refresh(response)
     return response

@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.assessments import service
-from api.assessments.access import AssessmentAccess, PageMember, PageRater
+from api.assessments.access import AssessmentAccess, PageMember, PageRater, PageRaterSaving
 from api.assessments.models import Cycle, Rating
 from api.assessments.repository import criteria_of, my_ratings
 from api.csrf import verify_csrf
@@ -225,7 +225,7 @@ def _field(form: FormData, name: str) -> str:
 
 @router.post("/assessments/{assessment_id}/sections/{section_key}")
 def save_section(
-    request: Request, section_key: str, session: SessionDep, access: PageRater, form: FormDep
+    request: Request, section_key: str, session: SessionDep, access: PageRaterSaving, form: FormDep
 ) -> Response:
     """Without JavaScript: save every answered criterion of the section, then go on."""
     context = _section_context(session, access, section_key)
@@ -257,7 +257,7 @@ def save_section(
             service.save_rating(
                 session,
                 access.principal,
-                access.assessment.id,
+                access.assessment,
                 criterion.key,
                 level=level,
                 comment=comment,
@@ -283,7 +283,7 @@ def save_section(
 
 @router.post("/assessments/{assessment_id}/ratings/{criterion_key}", name="autosave_rating")
 def autosave_rating(
-    request: Request, criterion_key: str, session: SessionDep, access: PageRater, form: FormDep
+    request: Request, criterion_key: str, session: SessionDep, access: PageRaterSaving, form: FormDep
 ) -> Response:
     """htmx autosave of one criterion: answers the fragment with the new version and status."""
     raw_level = _field(form, f"level__{criterion_key}") or None
@@ -300,7 +300,7 @@ def autosave_rating(
         rating = service.save_rating(
             session,
             access.principal,
-            access.assessment.id,
+            access.assessment,
             criterion_key,
             level=level,
             comment=comment,

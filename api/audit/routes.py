@@ -21,9 +21,9 @@ from api.audit.repository import (
 )
 from api.db import SessionDep
 from api.deps import Principal, TrustAccess, platform_role, trust_role
-from api.errors import Unprocessable
+from api.errors import FieldError, error_responses
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = APIRouter(prefix="/api/v1", tags=["audit"], responses=error_responses(401, 403, 404, 422))
 
 TrustLogReader = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary"))]
 PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
@@ -66,7 +66,7 @@ class AdminAuditLogPublic(AuditLogPublic):
 
 def _filters(kind: str | None, date_from: date | None, date_to: date | None) -> LogFilters:
     if date_from and date_to and date_to < date_from:
-        raise Unprocessable("date_to must be the same as or after date_from")
+        raise FieldError("date_to", "date_to must be the same as or after date_from", "query")
     return LogFilters(kind, date_from, date_to)
 
 

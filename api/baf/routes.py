@@ -22,9 +22,11 @@ from api.baf.schemas import (
 )
 from api.db import SessionDep
 from api.deps import MANAGER_ROLES, TrustAccess, trust_role
-from api.errors import NotFound
+from api.errors import NotFound, error_responses
 
-router = APIRouter(prefix="/api/v1", tags=["board assurance framework"])
+router = APIRouter(
+    prefix="/api/v1", tags=["board assurance framework"], responses=error_responses(401, 403, 404, 422)
+)
 
 TrustMember = Annotated[TrustAccess, Depends(trust_role())]
 TrustManager = Annotated[TrustAccess, Depends(trust_role(*MANAGER_ROLES))]
@@ -75,7 +77,7 @@ def risk_public(ods_code: str, view: service.BafRiskView) -> BafRiskPublic:
 @router.get(
     "/organisations/{ods_code}/baf-risk",
     response_model=BafRiskPublic,
-    responses={404: {"description": "Not one of your trusts, or no risk recorded yet"}},
+    responses=error_responses(described={404: "Not one of your trusts, or no risk recorded yet"}),
 )
 def get_baf_risk(session: SessionDep, access: TrustMember) -> BafRiskPublic:
     view = service.current_baf_risk(session, access.organisation.id)
@@ -87,10 +89,12 @@ def get_baf_risk(session: SessionDep, access: TrustMember) -> BafRiskPublic:
 @router.put(
     "/organisations/{ods_code}/baf-risk",
     response_model=BafRiskPublic,
-    responses={
-        409: {"description": "Stale version (the answer holds the current one), or no cycle has started"},
-        422: {"description": "A likelihood or consequence outside 1–5, or another trust's action in a gap"},
-    },
+    responses=error_responses(
+        described={
+            409: "Stale version (the answer holds the current one), or no cycle has started",
+            422: "A likelihood or consequence outside 1–5, or another trust's action in a gap",
+        }
+    ),
 )
 def put_baf_risk(body: BafRiskUpdate, session: SessionDep, access: TrustManager) -> BafRiskPublic:
     content = BafRiskContent.model_validate(body.model_dump(exclude={"version"}))

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from api.integers import MAX_INTEGER, RowId
+
 MatrixValue = Annotated[int, Field(ge=1, le=5, description="1 to 5 on the NHS 5×5 matrix")]
 Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
@@ -22,7 +24,7 @@ class Gap(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["control", "assurance"]
     text: Item
-    action_ids: list[int] = Field(default_factory=list, max_length=50, description="Actions of this trust")
+    action_ids: list[RowId] = Field(default_factory=list, max_length=50, description="Actions of this trust")
 
 
 class BafRiskContent(BaseModel):
@@ -44,7 +46,9 @@ class BafRiskContent(BaseModel):
 
 
 class BafRiskUpdate(BafRiskContent):
-    version: int = Field(ge=0, description="The version you last saw (from GET); 0 when none is recorded yet")
+    version: int = Field(
+        ge=0, le=MAX_INTEGER, description="The version you last saw (from GET); 0 when none is recorded yet"
+    )
 
 
 class LinkedAction(BaseModel):

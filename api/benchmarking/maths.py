@@ -10,18 +10,27 @@ from api.scoring.maths import quartiles
 COUNT_BAND_EDGES = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 
 
-def count_band(n: int, k: int) -> str:
-    """A count as a band ("10–19"), never exact; below k only "fewer than k"."""
+def count_band_bounds(n: int, k: int) -> tuple[int, int | None] | None:
+    """The counts n's band stands for: (lowest, highest or None for "or more"); None below k."""
     if n < k:
-        return f"fewer than {k}"
+        return None
     lower = k
     for edge in COUNT_BAND_EDGES:
-        if edge <= k:
+        if edge <= k + 1:  # a first band of one count ("9–9" when k is 9) would be the exact count
             continue
         if n < edge:
-            return f"{lower}–{edge - 1}"
+            return lower, edge - 1
         lower = edge
-    return f"{lower} or more"
+    return lower, None
+
+
+def count_band(n: int, k: int) -> str:
+    """A count as a band ("10–19"), never exact; below k only "fewer than k"."""
+    bounds = count_band_bounds(n, k)
+    if bounds is None:
+        return f"fewer than {k}"
+    lower, upper = bounds
+    return f"{lower} or more" if upper is None else f"{lower}–{upper}"
 
 
 def round_to(value: float, step: float) -> float:

@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 from api.assessments.access import AnyMember
 from api.benchmarking.service import benchmark, trend
 from api.db import SessionDep
+from api.errors import error_responses
 
-router = APIRouter(prefix="/api/v1", tags=["benchmarks"])
+router = APIRouter(prefix="/api/v1", tags=["benchmarks"], responses=error_responses(401, 404, 422))
 
 GroupParam = Annotated[
     Literal["all", "trust_type", "region", "size_band"],

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from api.db import SessionDep
-from api.errors import NotFound
+from api.errors import NotFound, error_responses
 from api.frameworks.models import Framework
 from api.frameworks.schema import Framework as FrameworkDoc
 from api.frameworks.service import framework_document
@@ -45,7 +45,7 @@ def list_frameworks(session: SessionDep) -> list[FrameworkSummary]:
     return summaries
 
 
-@router.get("/{key}", response_model=FrameworkPublic)
+@router.get("/{key}", response_model=FrameworkPublic, responses=error_responses(404, 422))
 def get_framework(key: str, session: SessionDep) -> FrameworkDoc:
     row = session.exec(select(Framework).where(Framework.key == key)).first()
     if row is None:

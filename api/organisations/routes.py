@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from api.db import SessionDep
+from api.errors import error_responses
 from api.organisations.models import Organisation
 from api.organisations.types import REGIONS, TRUST_TYPES
 
@@ -27,7 +28,7 @@ class OrganisationPublic(BaseModel):
     region: str
 
 
-@router.get("", response_model=list[OrganisationPublic])
+@router.get("", response_model=list[OrganisationPublic], responses=error_responses(422))
 def list_organisations(
     session: SessionDep,
     trust_type: Annotated[TrustTypeParam | None, Query(description="A fine trust type")] = None,

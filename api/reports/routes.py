@@ -22,9 +22,10 @@ from api.assessments.access import AnyMember, AssessmentAccess
 from api.audit.service import record
 from api.client_ip import client_ip
 from api.db import SessionDep
+from api.errors import error_responses
 from api.reports import Subject, csv_export, load_subject, pdf, workbook
 
-router = APIRouter(prefix="/api/v1", tags=["exports"])
+router = APIRouter(prefix="/api/v1", tags=["exports"], responses=error_responses(401, 404, 422))
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def download(request: Request, session: Session, access: AssessmentAccess, kind:
 def _file_response(media_type: str, description: str) -> dict[int | str, dict[str, object]]:
     return {
         200: {"content": {media_type: {}}, "description": description},
-        404: {"description": "No assessment with that id among your boards"},
+        **error_responses(described={404: "No assessment with that id among your boards"}),
     }
 
 

@@ -7,10 +7,11 @@ from pydantic import BaseModel, Field
 
 from api.assessments.access import AnyMember
 from api.db import SessionDep
+from api.errors import error_responses
 from api.scoring.maths import one_decimal
 from api.scoring.report import CriterionResult, Score, SectionResult, score_report
 
-router = APIRouter(prefix="/api/v1", tags=["scores"])
+router = APIRouter(prefix="/api/v1", tags=["scores"], responses=error_responses(401, 404, 422))
 
 
 class ScorePublic(BaseModel):

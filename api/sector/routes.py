@@ -17,11 +17,17 @@ from api.assessments.repository import cycle_by_name
 from api.audit.service import record
 from api.db import SessionDep
 from api.deps import Principal, platform_role
-from api.errors import FieldError
+from api.errors import FieldError, error_responses
 from api.sector.service import Heatmap, heatmap
 from api.spreadsheets import safe_cell
 
-router = APIRouter(prefix="/api/v1/sector", tags=["sector"])
+router = APIRouter(
+    prefix="/api/v1/sector",
+    tags=["sector"],
+    responses=error_responses(
+        401, described={403: "Only sector analysts and platform admins", 422: "No such cycle, or not valid"}
+    ),
+)
 
 Analyst = Annotated[Principal, Depends(platform_role("sector_analyst", "platform_admin"))]
 ByParam = Annotated[

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from api.assessments.models import Cycle
 from api.benchmarking.groups import group_label
-from api.benchmarking.maths import count_band, peer_stats, round_to
+from api.benchmarking.maths import count_band, count_band_bounds, peer_stats, round_to
 from api.benchmarking.models import PeerSnapshot
 from api.benchmarking.service import HEADLINE_PREFIX, INDICATOR_PREFIX, ROLE_PREFIX, snapshots_to_read
 from api.frameworks.models import FrameworkSection
@@ -59,10 +59,15 @@ class Column:
 
     @property
     def participation(self) -> int | None:
-        """Percent submitted, to the nearest 10 (from the batch, so it moves only in steps of K)."""
-        if self.submitted < self.k or not self.trusts:
+        """Percent submitted, to the nearest 10, from the count band as shown (its middle, capped at
+        the group's trusts), never from the exact count: in a small group (ten ambulance trusts) the
+        exact percent is the exact count, and with it a suppressed group's, by subtraction."""
+        bounds = count_band_bounds(self.submitted, self.k)
+        if bounds is None or not self.trusts:
             return None
-        return int(round_to(self.submitted / self.trusts * 100, 10))
+        lower, upper = bounds
+        upper = self.trusts if upper is None else min(upper, self.trusts)
+        return int(round_to((lower + upper) / 2 / self.trusts * 100, 10))
 
 
 @dataclass
@@ -198,12 +203,37 @@ def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
 
 
 def _band_spread(snapshot: PeerSnapshot | None, k: int) -> list[tuple[str, str | None]]:
-    """How many trusts are in each overall maturity band, as count bands (None when fewer than K)."""
+    """How many trusts are in each overall maturity band, as count bands (None when fewer than K).
+
+    A band of fewer than K trusts is not left out but joined with the bands next to it, as many as
+    it takes to reach K ("Established or Embedded"): a band left out could be worked out by taking
+    the others from the total (9, 9, 9 and 19 trusts shown with 50 in all leave exactly 4).
+    """
     values = snapshot.values(OVERALL_KEY) if snapshot else []
     counts = {name: 0 for name in BANDS}
     for value in values:
         counts[band(value) or BANDS[0]] += 1
-    return [(name, count_band(n, k) if n >= k else None) for name, n in counts.items()]
+    if len(values) < k:
+        return [(name, None) for name in BANDS]
+    joined: list[tuple[list[str], int]] = []
+    names: list[str] = []
+    trusts = 0
+    for name in BANDS:
+        names.append(name)
+        trusts += counts[name]
+        if trusts >= k:
+            joined.append((names, trusts))
+            names, trusts = [], 0
+    if names:  # the highest bands, fewer than K between them: joined with the group below
+        below, below_trusts = joined.pop()
+        joined.append((below + names, below_trusts + trusts))
+    return [(_band_names(names), count_band(n, k)) for names, n in joined]
+
+
+def _band_names(names: list[str]) -> str:
+    if len(names) == 1:
+        return names[0]
+    return f"{names[0]} or {names[1]}" if len(names) == 2 else f"{names[0]} to {names[-1]}"
 
 
 @dataclass(frozen=True)
@@ -273,26 +303,35 @@ def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
             "board_diversity", 2, "Progress towards a more diverse board (level 2 or above)", "63% in 2022"
         ),
     ]
-    answers: list[float] = []
+
+    def people(key: str) -> dict[str, float]:
+        # Keyed "assessment.respondent" (see _sector_extras): the part before the dot is the trust.
+        return {p: v for p, v in (snapshot.scores.get(key, {}) if snapshot else {}).items() if v is not None}
+
+    def enough(answers: dict[str, float]) -> bool:
+        # 11 people, and from at least K trusts like every sector figure: eleven executives of a
+        # single trust (or of two, after the cycle closes with fewer than K submitted) are not enough.
+        return len(answers) >= ROLE_MINIMUM and len({p.split(".")[0] for p in answers}) >= k
+
+    everyone: dict[str, float] = {}
     for role in ROLE_NAMES:
-        answers.extend(snapshot.values(f"{HEADLINE_PREFIX}{role}") if snapshot else [])
-    enough = len(answers) >= ROLE_MINIMUM
+        everyone.update(people(f"{HEADLINE_PREFIX}{role}"))
+    answers = list(everyone.values())
     roles = []
     for role, name in ROLE_NAMES.items():
         cells = []
         for key, _title in sections:
-            values = snapshot.values(f"{ROLE_PREFIX}{role}:{key}") if snapshot else []
-            cells.append(
-                (key, round_to(statistics.median(values), 0.1) if len(values) >= ROLE_MINIMUM else None)
-            )
-        role_answers = snapshot.values(f"{HEADLINE_PREFIX}{role}") if snapshot else []
-        mean = round_to(statistics.fmean(role_answers), 0.1) if len(role_answers) >= ROLE_MINIMUM else None
+            means = people(f"{ROLE_PREFIX}{role}:{key}")
+            cells.append((key, round_to(statistics.median(means.values()), 0.1) if enough(means) else None))
+        role_answers = people(f"{HEADLINE_PREFIX}{role}")
+        mean = round_to(statistics.fmean(role_answers.values()), 0.1) if enough(role_answers) else None
         roles.append(RoleRow(name, cells, mean))
+    shown = enough(everyone)
     return Headlines(
         shares=shares,
-        headline_mean=round_to(statistics.fmean(answers), 0.1) if enough else None,
-        headline_share_8_to_10=_percent(sum(a >= 8 for a in answers), len(answers)) if enough else None,
-        headline_share_10=_percent(sum(a >= 10 for a in answers), len(answers)) if enough else None,
+        headline_mean=round_to(statistics.fmean(answers), 0.1) if shown else None,
+        headline_share_8_to_10=_percent(sum(a >= 8 for a in answers), len(answers)) if shown else None,
+        headline_share_10=_percent(sum(a >= 10 for a in answers), len(answers)) if shown else None,
         respondents_band=count_band(len(answers), ROLE_MINIMUM),
         roles=roles,
     )
