@@ -47,7 +47,6 @@ from fastapi.testclient import TestClient
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
-from schemathesis.openapi.checks import UndefinedContentType
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -62,7 +61,6 @@ from tests.conftest import FRAMEWORKS_DIR, TEST_SECRET, empty_tables
 from tests.schema_fuzz_support import (
     ANONYMOUS,
     ROLES,
-    TRUST_ROLES,
     FuzzWorld,
     build_world,
     sign_in_through_the_api,
@@ -85,14 +83,7 @@ CHECKS = [
 # whole run (INTERNALERROR) on a strict XPASS.
 
 EVIDENCE_DOWNLOAD = "GET /api/v1/assessments/{assessment_id}/evidence/{evidence_id}"
-KNOWN_FAILURES: dict[tuple[str, str], tuple[type[Failure], str]] = {
-    (EVIDENCE_DOWNLOAD, role): (
-        UndefinedContentType,
-        "an uploaded file is sent as itself (here application/pdf), but the route documents only "
-        "application/json: its responses= in api/assessments/routes.py must name the file types",
-    )
-    for role in TRUST_ROLES
-}
+KNOWN_FAILURES: dict[tuple[str, str], tuple[type[Failure], str]] = {}
 
 
 @dataclass

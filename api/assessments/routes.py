@@ -265,7 +265,16 @@ async def read_upload(file: UploadFile) -> bytes:
     return await file.read(evidence_service.MAX_UPLOAD_BYTES + 1)
 
 
-@router.get("/assessments/{assessment_id}/evidence/{evidence_id}")
+@router.get(
+    "/assessments/{assessment_id}/evidence/{evidence_id}",
+    response_model=EvidencePublic,
+    responses={
+        200: {
+            "description": "A link: its details (JSON). An uploaded file: the file itself, as an attachment",
+            "content": {media_type: {} for media_type, _label in evidence_service.FILE_TYPES.values()},
+        }
+    },
+)
 def download_evidence(request: Request, evidence_id: int, session: SessionDep, access: AnyMember) -> Response:
     evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
     return evidence_file_response(request, evidence)

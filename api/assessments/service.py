@@ -29,6 +29,7 @@ from api.db import UTCDateTime, utcnow
 from api.deps import Principal
 from api.errors import Conflict, FieldError, Forbidden, Unprocessable
 from api.frameworks.models import Criterion
+from api.integers import MAX_INTEGER
 from api.organisations.models import Organisation
 
 
@@ -194,8 +195,9 @@ def save_rating(
     user_id = principal.user.id
     now = utcnow()
     rating = None
-    if version != 0:
-        # Changing an answer: the compare-and-set goes first (see _CHANGE_RATING).
+    if 0 < version <= MAX_INTEGER:
+        # Changing an answer: the compare-and-set goes first (see _CHANGE_RATING). A version
+        # outside that range matches no row: it is told apart below (a page's form can send any).
         rating = session.scalars(
             _CHANGE_RATING,
             {
