@@ -142,6 +142,15 @@ Statements per save, counted with a SQLAlchemy `before_cursor_execute` listener:
   and the one-statement baseline itself has a p99 of several hundred milliseconds here (the table
   above), with the load generator, both servers and PostgreSQL sharing 2 CPUs. The ratio is the
   figure this machine can measure.
+- **Autosave in the first round of a full run.** In each full run so far the first autosave round
+  was about half the second (in the run of 23 November at 18:10: 175 and 350 req/s, against baselines
+  of 537 and 522, so 0.33 and 0.67), while the same-hour before/after comparison in change 4 gave
+  0.64. The first round is the first update of every rating the bench seeded in bulk. The likely
+  cause, not yet confirmed, is that the bulk-loaded pages are full, so each first update writes its
+  new row version on another page and updates the rating table's indexes, where later updates can
+  stay on the page (HOT). To check: `n_tup_hot_upd` in `pg_stat_user_tables` between rounds. If
+  so, a warm-up that saves every seeded rating once would measure the state of a live database,
+  whose ratings were written one by one over weeks.
 - **PDF board report.** What remains is WeasyPrint laying out and writing the PDF (about 1 s of CPU
   for the 70 KB report: style cascade, page layout, tables); building the data now takes 50–250 ms.
 """
