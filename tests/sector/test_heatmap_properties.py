@@ -16,6 +16,7 @@ The heatmap and headline functions run for real; only their reads of the databas
 by snapshots built here. A last property seeds small sectors in the database and reads the
 heatmap through the API as an analyst.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -609,6 +610,10 @@ def analyst_token(client: TestClient, db: Session) -> str:
 def test_the_heatmap_api_never_shows_a_cell_from_fewer_than_k_trusts(
     client: TestClient, clean_database: Engine, settings: Settings, analyst_token: str, data: st.DataObject
 ) -> None:
+    """A small sector of real trusts (clusters around K in one type, one region and another type),
+    signed off in a random order through the real scoring and snapshot services, perhaps closed;
+    then the analyst's heatmap by type, region and size from the API: every cell shown is the
+    rounded statistic of K or more submitted trusts of its group (scores worked out by hand)."""
     app_k = settings.k_anonymity  # the K the app under test reads
     engine = clean_database
     empty_trust_data(engine, keep=PEOPLE_TABLES)  # each example: the reference data and the analyst alone
@@ -662,12 +667,13 @@ def test_the_heatmap_api_never_shows_a_cell_from_fewer_than_k_trusts(
             refresh_snapshots(session, cycle, app_k, today=date(2027, 4, 1))
         session.commit()
 
-        token = analyst_token
         snapshots = list(session.exec(select(PeerSnapshot).where(PeerSnapshot.cycle_id == cycle.id)).all())
         organisation_of = {a.id: picked[a.organisation_id] for a in submitted}
         for by in BY_OPTIONS:
             response = client.get(
-                "/api/v1/sector/heatmap", params={"cycle": cycle.name, "by": by}, headers=bearer(token)
+                "/api/v1/sector/heatmap",
+                params={"cycle": cycle.name, "by": by},
+                headers=bearer(analyst_token),
             )
             assert response.status_code == 200, response.text
             answer = response.json()
