@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from api.assessments.models import Cycle
 from api.benchmarking.groups import group_label
-from api.benchmarking.maths import count_band, count_band_bounds, peer_stats, round_to
+from api.benchmarking.maths import count_band, peer_stats, round_to
 from api.benchmarking.models import PeerSnapshot
 from api.benchmarking.service import HEADLINE_PREFIX, INDICATOR_PREFIX, ROLE_PREFIX, snapshots_to_read
 from api.frameworks.models import FrameworkSection
@@ -23,6 +23,7 @@ from api.organisations.models import Organisation
 from api.organisations.types import PEER_TYPES, REGIONS, SIZE_BANDS
 from api.scoring.maths import BANDS, band
 from api.scoring.models import OVERALL_KEY
+from api.sector.disclosure import Bounds, Group, SectorTotal, band_of, range_text, whole_sector, within_total
 
 BY_OPTIONS = {"trust_type": "Type of trust", "region": "Region", "size_band": "Size"}
 ROLE_MINIMUM = 11  # people, not trusts: the higher threshold NHS statistics use for individuals
@@ -52,20 +53,27 @@ class Column:
     trusts: int
     submitted: int
     k: int
+    # The count as published, where it is not simply its band: the whole-sector count is widened
+    # so that no hidden group's count can be worked out from it (api/sector/disclosure.py).
+    published: Bounds | None = None
+
+    @property
+    def bounds(self) -> Bounds:
+        return self.published or band_of(self.submitted, self.k)
 
     @property
     def submitted_band(self) -> str:
-        return count_band(self.submitted, self.k)
+        return range_text(self.bounds, self.k)
 
     @property
     def participation(self) -> int | None:
-        """Percent submitted, to the nearest 10, from the count band as shown (its middle, capped at
-        the group's trusts), never from the exact count: in a small group (ten ambulance trusts) the
-        exact percent is the exact count, and with it a suppressed group's, by subtraction."""
-        bounds = count_band_bounds(self.submitted, self.k)
-        if bounds is None or not self.trusts:
+        """Percent submitted, to the nearest 10, from the count as shown (the middle of its range,
+        capped at the group's trusts), never from the exact count: in a small group (ten ambulance
+        trusts) the exact percent is the exact count, and with it a suppressed group's, by
+        subtraction. None when the count shown starts at none ("fewer than K")."""
+        lower, upper = self.bounds
+        if lower == 0 or not self.trusts:
             return None
-        lower, upper = bounds
         upper = self.trusts if upper is None else min(upper, self.trusts)
         return int(round_to((lower + upper) / 2 / self.trusts * 100, 10))
 
@@ -79,7 +87,7 @@ class Heatmap:
     cells: list[Cell]
     snapshot_at: object
     previous_cycle: str | None
-    bands: list[tuple[str, str | None]] = field(default_factory=list)
+    bands: list[tuple[str, int | None]] = field(default_factory=list)
 
     def cell(self, section: str, group: str) -> Cell:
         return next(c for c in self.cells if c.section == section and c.group == group)
@@ -107,6 +115,43 @@ def _trusts_per_group(session: Session, kind: str) -> dict[str, int]:
     counts = dict(session.exec(select(column, func.count()).group_by(column)).all())
     counts["all"] = sum(counts.values())
     return counts
+
+
+def _breakdowns(session: Session, cycle: Cycle, kinds: list[str]) -> list[tuple[dict[str, Group], int]]:
+    """Each kind's groups as published (snapshot counts) with the register's trusts per group, and
+    the trusts in no group of that kind. One light query: the snapshots' member lists, no scores."""
+    rows = session.exec(
+        select(PeerSnapshot.group_kind, PeerSnapshot.group_value, PeerSnapshot.assessment_ids).where(
+            PeerSnapshot.cycle_id == cycle.id,
+            PeerSnapshot.group_kind.in_(kinds),  # type: ignore[attr-defined]
+        )
+    ).all()
+    submitted = {(kind, value): len(ids) for kind, value, ids in rows}
+    breakdowns = []
+    for kind in kinds:
+        trusts = _trusts_per_group(session, kind)
+        groups = {
+            value: Group(trusts.get(value, 0), submitted.get((kind, value), 0))
+            for value in _group_values(kind)
+        }
+        breakdowns.append((groups, trusts["all"] - sum(group.trusts for group in groups.values())))
+    return breakdowns
+
+
+def sector_total(session: Session, cycle: Cycle, k: int, submitted: int) -> SectorTotal:
+    """The whole-sector count as every output shows it, and whether its figures may be shown
+    (api/sector/disclosure.py)."""
+    return whole_sector(submitted, _breakdowns(session, cycle, list(BY_OPTIONS)), k)
+
+
+def _count_shown(column: Column, n: int) -> str:
+    """A shown cell's count: its column's count where they are the same trusts (as they are once
+    every submitted assessment scores every section); the whole-sector column's never narrower."""
+    if n == column.submitted:
+        return column.submitted_band
+    if column.key == "all":
+        return range_text(within_total(n, column.bounds, column.k), column.k)
+    return count_band(n, column.k)
 
 
 def _suppress_secondary(cells: list[Cell], empty_groups: set[str]) -> None:
@@ -154,15 +199,22 @@ def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
         )
         for value in _group_values(by)
     ]
-    columns.append(
-        Column(
-            "all",
-            "All trusts",
-            trusts["all"],
-            len(snapshots["all"].assessment_ids) if "all" in snapshots else 0,
-            k,
-        )
+    everyone_column = Column(
+        "all",
+        "All trusts",
+        trusts["all"],
+        len(snapshots["all"].assessment_ids) if "all" in snapshots else 0,
+        k,
     )
+    this_breakdown = (
+        {c.key: Group(c.trusts, c.submitted) for c in columns},
+        trusts["all"] - sum(c.trusts for c in columns),
+    )
+    # The same range in every breakdown: this one's groups as shown here, the others' as published.
+    others = [kind for kind in BY_OPTIONS if kind != by]
+    total = whole_sector(everyone_column.submitted, [this_breakdown, *_breakdowns(session, cycle, others)], k)
+    everyone_column.published = total.bounds
+    columns.append(everyone_column)
     cells: list[Cell] = []
     for section_key, _title in rows:
         row_cells = []
@@ -170,6 +222,8 @@ def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
             snapshot = snapshots.get(column.key)
             values = snapshot.values(section_key) if snapshot else []
             stats = peer_stats(values, k)
+            if column.key == "all" and not total.shown:
+                stats = peer_stats([], k)
             cell = Cell(
                 section_key,
                 column.key,
@@ -178,8 +232,8 @@ def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
                 stats.q1,
                 stats.q3,
                 stats.suppressed,
-                "fewer than K" if stats.suppressed else None,
-                n_band=None if stats.suppressed else count_band(len(values), k),
+                (total.reason if column.key == "all" else "fewer than K") if stats.suppressed else None,
+                n_band=None if stats.suppressed else _count_shown(column, len(values)),
             )
             previous = old.get(column.key)
             if not stats.suppressed and previous is not None:
@@ -198,16 +252,19 @@ def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
         cells=cells,
         snapshot_at=everyone.taken_at if everyone else None,
         previous_cycle=before.name if before else None,
-        bands=_band_spread(everyone, k),
+        bands=_band_spread(everyone if total.shown else None, k),
     )
 
 
-def _band_spread(snapshot: PeerSnapshot | None, k: int) -> list[tuple[str, str | None]]:
-    """How many trusts are in each overall maturity band, as count bands (None when fewer than K).
+def _band_spread(snapshot: PeerSnapshot | None, k: int) -> list[tuple[str, int | None]]:
+    """The share of trusts in each overall maturity band, as a percent to the nearest 10 (None when
+    fewer than K trusts submitted).
 
     A band of fewer than K trusts is not left out but joined with the bands next to it, as many as
     it takes to reach K ("Established or Embedded"): a band left out could be worked out by taking
-    the others from the total (9, 9, 9 and 19 trusts shown with 50 in all leave exactly 4).
+    the others from the total (9, 9, 9 and 19 trusts shown with 50 in all leave exactly 4). Shares,
+    not counts: counts in bands would add up to a tighter whole-sector count than the one shown
+    (api/sector/disclosure.py).
     """
     values = snapshot.values(OVERALL_KEY) if snapshot else []
     counts = {name: 0 for name in BANDS}
@@ -227,7 +284,7 @@ def _band_spread(snapshot: PeerSnapshot | None, k: int) -> list[tuple[str, str |
     if names:  # the highest bands, fewer than K between them: joined with the group below
         below, below_trusts = joined.pop()
         joined.append((below + names, below_trusts + trusts))
-    return [(_band_names(names), count_band(n, k)) for names, n in joined]
+    return [(_band_names(names), int(round_to(n / len(values) * 100, 10))) for names, n in joined]
 
 
 def _band_names(names: list[str]) -> str:
@@ -240,7 +297,6 @@ def _band_names(names: list[str]) -> str:
 class Share:
     label: str
     percent: int | None
-    trusts_band: str
     baseline: str
 
 
@@ -267,6 +323,8 @@ def _percent(part: int, whole: int) -> int:
 
 def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
     snapshot = _snapshots(session, cycle, "trust_type", k).get("all")
+    if snapshot is not None and not sector_total(session, cycle, k, len(snapshot.assessment_ids)).shown:
+        snapshot = None  # as the heatmap's whole-sector column: see api/sector/disclosure.py
     sections = list(
         session.exec(
             select(FrameworkSection.key, FrameworkSection.title)
@@ -278,13 +336,8 @@ def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
     def share(indicator: str, at_least: int, label: str, baseline: str) -> Share:
         values = snapshot.values(f"{INDICATOR_PREFIX}{indicator}") if snapshot else []
         if len(values) < k:
-            return Share(label, None, count_band(len(values), k), baseline)
-        return Share(
-            label,
-            _percent(sum(v >= at_least for v in values), len(values)),
-            count_band(len(values), k),
-            baseline,
-        )
+            return Share(label, None, baseline)
+        return Share(label, _percent(sum(v >= at_least for v in values), len(values)), baseline)
 
     shares = [
         share(

@@ -3,13 +3,14 @@
 - No cell is shown from fewer than K trusts, and what is shown is the rounded statistic of the
   group's snapshot; a suppressed cell carries no figure, no count and no change; where the
   whole-sector cell is shown, never exactly one group cell in a row is hidden (secondary
-  suppression); a column header says no more about a count than its band.
+  suppression); a column header says no more about a count than the range it shows.
 - Differencing: the test plays the analyst. From the public answer alone (column headers, count
-  bands, participation, which cells are suppressed and why) and knowing the published code, it
-  works out every count each suppressed group could have, and requires at least two. This
-  property does not hold yet (an open design issue): it is marked xfail, strict, with the known
-  counterexamples, so it turns red the day it starts to pass.
-- The maturity band table never shows (or leaves out) a band of fewer than K trusts.
+  ranges, participation, which cells are suppressed and why) and the register's trusts per group,
+  it works out every count each suppressed group could have, and requires every count from none
+  to K - 1 (or the group's trusts, if fewer) to remain possible: the totals add nothing to
+  "fewer than K". Through the API, the whole-sector count is also the same in every breakdown.
+- The maturity band table never shows (or leaves out) a band of fewer than K trusts, and shows
+  shares, not counts.
 - The respondent-role view and the headline figures need 11 people, from at least K trusts.
 
 The heatmap and headline functions run for real; only their reads of the database are replaced
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,7 +56,7 @@ from api.scoring.models import OVERALL_KEY
 from api.scoring.service import store_scores_bulk
 from api.sector import service as sector_service
 from api.sector.routes import heatmap_public
-from api.sector.service import BY_OPTIONS, ROLE_NAMES, Column, headlines, heatmap
+from api.sector.service import BY_OPTIONS, ROLE_NAMES, headlines, heatmap
 from api.settings import Settings
 from tests.benchmarking.test_suppression_properties import (
     PEOPLE_TABLES,
@@ -206,6 +208,7 @@ def reading(sector: Sector) -> Iterator[None]:
     with (
         mock.patch.object(sector_service, "_snapshots", snapshots),
         mock.patch.object(sector_service, "_trusts_per_group", trusts_per_group),
+        mock.patch.object(sector_service, "_breakdowns", lambda _s, _c, _kinds: []),  # one breakdown here
         mock.patch.object(
             sector_service, "previous_cycle", lambda _s, _c: LAST_CYCLE if sector.previous else None
         ),
@@ -224,23 +227,36 @@ def _interval(values: set[int]) -> tuple[int, int]:
     return lo, hi
 
 
+def shown_range(text: str) -> tuple[int, int | None]:
+    """The counts a published count stands for: "fewer than 50", "20–49", "50–199", "100 or more"."""
+    if match := re.fullmatch(r"fewer than (\d+)", text):
+        return 0, int(match[1]) - 1
+    if match := re.fullmatch(r"(\d+)–(\d+)", text):
+        return int(match[1]), int(match[2])
+    match = re.fullmatch(r"(\d+) or more", text)
+    assert match, f"not a published count: {text!r}"
+    return int(match[1]), None
+
+
+def _within(text: str, most: int) -> set[int]:
+    lo, hi = shown_range(text)
+    return set(range(lo, most + 1 if hi is None else min(hi, most) + 1))
+
+
 def column_counts(column: dict, k: int) -> set[int]:
-    """Every number of submissions consistent with a column's header (its band and participation)."""
-    trusts = column["trusts"]
-    return {
-        s
-        for s in range(trusts + 1)
-        if Column("x", "x", trusts, s, k).submitted_band == column["submitted_band"]
-        and Column("x", "x", trusts, s, k).participation == column["participation_percent"]
-    }
+    """Every number of submissions consistent with a column's header: its range (the participation
+    percent is worked out from the range alone: check_headers_say_no_more_than_their_band)."""
+    return _within(column["submitted_band"], column["trusts"])
 
 
 def cell_counts(cell: dict, k: int, most: int) -> set[int]:
-    """Every count consistent with one cell: its band, or why it is suppressed."""
-    if not cell["suppressed"]:
-        return {s for s in range(most + 1) if count_band(s, k) == cell["n"]}
-    if cell["suppression"] == "secondary":  # hidden although it has K or more
-        return set(range(k, most + 1))
+    """Every count consistent with one cell: its range, or why it is suppressed."""
+    if not cell["suppressed"]:  # shown: K or more, within the range shown
+        return _within(cell["n"], most) & set(range(k, most + 1))
+    if cell["suppression"] == "secondary":
+        # A group's cell: hidden although it has K or more. The whole-sector cell: hidden because
+        # its range reaches below K, whatever the count.
+        return set(range(most + 1)) if cell["group"] == "all" else set(range(k, most + 1))
     return set(range(min(k, most + 1)))
 
 
@@ -275,20 +291,31 @@ def check_no_hidden_count_can_be_worked_out(answer: dict, k: int, truth: dict[st
             true_count = truth.get(group, 0)
             lo, hi = deduced[group]
             assert lo <= true_count <= hi, "the analyst's deductions exclude the truth: the model is wrong"
-            if cells[group]["suppressed"] and columns[group]["trusts"] > 0:
-                assert hi > lo, (
-                    f"{section} × {group}: suppressed, but its count {true_count} can be worked out "
-                    f"from the totals (K={k}): {answer['columns']}, "
+            trusts = columns[group]["trusts"]
+            if cells[group]["suppression"] == "fewer than K" and trusts > 0:
+                assert (lo, hi) == (0, min(k - 1, trusts)), (
+                    f"{section} × {group}: hidden as fewer than {k}, but the totals narrow its count "
+                    f"{true_count} to {lo}–{hi}: {answer['columns']}, "
                     f"{[(c['group'], c['n'], c['suppression']) for c in cells.values()]}"
                 )
 
 
 def check_headers_say_no_more_than_their_band(answer: dict, k: int) -> None:
-    """A column's participation percent adds nothing to its count band: any count the band stands
-    for (up to the group's trusts) would give the same header."""
+    """A column's participation percent adds nothing to its count: it is the middle of the range
+    shown (capped at the group's trusts), to the nearest 10; none for a range from none. A group's
+    range is its own count band."""
     for column in answer["columns"]:
-        band = {s for s in range(column["trusts"] + 1) if count_band(s, k) == column["submitted_band"]}
-        assert column_counts(column, k) == band, f"{column}: the header narrows the band (K={k})"
+        lo, hi = shown_range(column["submitted_band"])
+        trusts = column["trusts"]
+        top = trusts if hi is None else min(hi, trusts)
+        expected = (
+            None if lo == 0 or not trusts else int(round_half_away(Fraction(lo + top, 2 * trusts) * 100, 10))
+        )
+        assert column["participation_percent"] == expected, (
+            f"{column}: participation from more than the range"
+        )
+        if column["key"] != "all":
+            assert column["submitted_band"] in (count_band(s, k) for s in range(trusts + 1)), column
 
 
 def check_cells(answer: dict, k: int, values_of: dict[tuple[str, str], list[Fraction]], previous) -> None:  # noqa: ANN001
@@ -303,13 +330,17 @@ def check_cells(answer: dict, k: int, values_of: dict[tuple[str, str], list[Frac
         if cell["suppressed"]:
             assert figures == (None, None, None) and cell["n"] is None and cell["change"] is None
             assert cell["suppression"] in ("fewer than K", "secondary")
-            assert (cell["suppression"] == "fewer than K") == (len(values) < k)
+            if cell["group"] == "all":  # hidden too where showing it would narrow a hidden group
+                assert cell["suppression"] == "secondary" or len(values) < k
+            else:
+                assert (cell["suppression"] == "fewer than K") == (len(values) < k)
             continue
         expected = expected_figures(values, k)
         assert expected is not None, f"a cell shown from {len(values)} trusts, K={k}"
         assert figures == expected[:3]
-        lo, hi = band_bounds(cell["n"], k)
+        lo, hi = shown_range(cell["n"])
         assert lo <= len(values) and (hi is None or len(values) <= hi)
+        assert cell["n"] == columns[cell["group"]]["submitted_band"]  # every section is scored
         old = previous(cell["section"], cell["group"])
         if cell["change"] is not None:
             old_expected = expected_figures(old, k)
@@ -356,8 +387,8 @@ def test_no_heatmap_cell_is_shown_from_fewer_than_k_trusts(sector: Sector) -> No
     event(f"hidden cells: {sum(c['suppressed'] for c in answer['cells'])}")
 
 
-# Known to fail: see the reason. Each example is a sector where the analyst can work out exactly
-# how many trusts of a suppressed group submitted, from the count bands alone.
+# Sectors where, with the whole-sector count shown as its own band, the analyst could work out
+# exactly how many trusts of a suppressed group submitted, from the count bands alone.
 KNOWN_SUBTRACTIONS = [
     # K = 5 and the shipped register's size groups (30, 77, 78 and 17 trusts): 30, 49 and 17
     # submitted show as "20–49" (of 30), "20–49" and "10–19" (of 17), at most 96 between them; the
@@ -372,12 +403,6 @@ KNOWN_SUBTRACTIONS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Open design issue, not fixed here: count bands capped by each group's (public) number of "
-    "trusts, or band edges that line up with K, let a suppressed group's count be worked out from the "
-    "whole-sector band, whatever cell is suppressed second. Needs a decision on how totals are shown.",
-)
 @PROPERTY
 @example(sector=KNOWN_SUBTRACTIONS[0])
 @example(sector=KNOWN_SUBTRACTIONS[1])
@@ -442,15 +467,15 @@ def test_the_maturity_band_table_shows_no_band_of_fewer_than_k_trusts(
     if snapshot is None or total < k:
         assert table == [(name, None) for name in BANDS]
         return
-    # Every band is in exactly one entry, in order; every entry is K or more trusts, as a band.
-    # Nothing is left out, so nothing can be worked out by taking the rest from the total.
+    # Every band is in exactly one entry, in order; every entry is K or more trusts, as a share of
+    # all that submitted. Nothing is left out, so nothing can be worked out by taking the rest from
+    # the total; shares, not counts, so they add up to no count at all.
     covered = []
-    for name, band in table:
+    for name, percent in table:
         run = _run_of(name)
         n = sum(per_band[BANDS.index(b)] for b in run)
-        assert band is not None and n >= k, f"{name}: {n} trusts shown (K={k})"
-        lo, hi = band_bounds(band, k)
-        assert lo <= n and (hi is None or n <= hi)
+        assert percent is not None and n >= k, f"{name}: {n} trusts shown (K={k})"
+        assert percent == int(round_half_away(Fraction(n * 100, total), 10))
         covered += run
     assert covered == list(BANDS)
     # Bands are joined only as far as needed: an entry of several bands holds fewer than K without its top one
@@ -528,8 +553,11 @@ def _percent(part: int, whole: int) -> int:
 @given(view=respondents())
 def test_role_view_and_headlines_need_eleven_people_from_k_trusts(view: Respondents) -> None:
     snapshot = view.snapshot()
-    with mock.patch.object(
-        sector_service, "_snapshots", lambda *_a: {"all": snapshot} if snapshot is not None else {}
+    with (
+        mock.patch.object(
+            sector_service, "_snapshots", lambda *_a: {"all": snapshot} if snapshot is not None else {}
+        ),
+        mock.patch.object(sector_service, "_breakdowns", lambda *_a: []),  # no group hidden
     ):
         result = headlines(_Sections(), THIS_CYCLE, view.k)
     boards = view.boards if snapshot is not None else {}
@@ -578,8 +606,6 @@ def test_role_view_and_headlines_need_eleven_people_from_k_trusts(view: Responde
                 )
     for share, (indicator, at_least) in zip(result.shares, INDICATORS.items(), strict=True):
         levels = [view.indicators[a][indicator] for a in boards if indicator in view.indicators[a]]
-        lo, hi = band_bounds(share.trusts_band, view.k) or (0, view.k - 1)
-        assert lo <= len(levels) and (hi is None or len(levels) <= hi)
         if len(levels) < view.k:
             assert share.percent is None
         else:
@@ -663,12 +689,14 @@ def test_the_heatmap_api_never_shows_a_cell_from_fewer_than_k_trusts(
             session.add(assessment)
             session.flush()
             after_submission(session, assessment, app_k)
-        if data.draw(st.booleans(), label="closed"):
+        closed = data.draw(st.booleans(), label="closed")
+        if closed:
             refresh_snapshots(session, cycle, app_k, today=date(2027, 4, 1))
         session.commit()
 
         snapshots = list(session.exec(select(PeerSnapshot).where(PeerSnapshot.cycle_id == cycle.id)).all())
         organisation_of = {a.id: picked[a.organisation_id] for a in submitted}
+        totals: set[str] = set()
         for by in BY_OPTIONS:
             response = client.get(
                 "/api/v1/sector/heatmap",
@@ -700,4 +728,12 @@ def test_the_heatmap_api_never_shows_a_cell_from_fewer_than_k_trusts(
                     ]
             check_cells(answer, app_k, values_of, lambda _s, _g: [])
             check_headers_say_no_more_than_their_band(answer, app_k)
+            if closed:
+                # The final snapshots all hold the same submissions (while a cycle is open, a group's
+                # snapshot and the whole sector's are refreshed at different times, so the groups'
+                # counts need not add up to the total; the difference only hides more).
+                truth = {key: len(s.assessment_ids) for key, s in taken.items() if key != "all"}
+                check_no_hidden_count_can_be_worked_out(answer, app_k, truth)
+            totals.add(next(c["submitted_band"] for c in answer["columns"] if c["key"] == "all"))
             event(f"{by}: {sum(not c['suppressed'] for c in answer['cells'])} cells shown")
+        assert len(totals) == 1, f"the whole-sector count differs between breakdowns: {totals}"
