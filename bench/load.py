@@ -134,6 +134,21 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[rank - 1]
 
 
+async def _exchange(connection: Connection, worker: Worker) -> tuple[int, bytes, bool, float]:
+    """The worker's next request and its answer: (status, body, success, seconds); status 0 if none."""
+    method, path, headers, body = worker.next_request()
+    began = time.perf_counter()
+    try:
+        status, data = await asyncio.wait_for(
+            connection.request(method, path, headers, body), REQUEST_TIMEOUT
+        )
+        ok = worker.answered(status, data)
+    except (TimeoutError, ServerError, OSError) as exc:
+        await connection.close()
+        status, data, ok = 0, str(exc).encode(), False
+    return status, data, ok, time.perf_counter() - began
+
+
 async def run_load(
     name: str,
     port: int,
@@ -142,8 +157,16 @@ async def run_load(
     seconds: float,
     warmup: float,
     max_requests: int,
+    pace: float | None = None,
 ) -> LoadResult:
-    """All workers at once, closed loop, for warmup + seconds or max_requests, whichever comes first."""
+    """All workers at once, for warmup + seconds or max_requests, whichever comes first.
+
+    Closed loop by default: each client sends its next request as soon as the last is answered, so
+    the server runs flat out and latency is mostly queueing (clients / throughput). With `pace`,
+    each client sends one request every `pace` seconds on a fixed timetable (the clients' timetables
+    spread evenly over the first interval), as people do; a request's latency runs from when it was
+    due, not when it was sent, so a slow answer that delays the next request is counted in full.
+    """
     loop = asyncio.get_running_loop()
     started = loop.time()
     measure_from = started + warmup
@@ -157,11 +180,14 @@ async def run_load(
     first_measured: float | None = None
     last_measured: float | None = None
 
-    async def client(worker: Worker) -> None:
+    async def client(index: int, worker: Worker) -> None:
         nonlocal sent, errors, stopped_by, first_measured, last_measured
         connection = Connection(port)
+        due = started + (pace * index / len(workers) if pace else 0.0)
         try:
             while True:
+                if pace:
+                    await asyncio.sleep(max(0.0, due - loop.time()))
                 now = loop.time()
                 if now >= deadline:
                     return
@@ -169,18 +195,12 @@ async def run_load(
                     stopped_by = "count"
                     return
                 sent += 1
-                method, path, headers, body = worker.next_request()
-                began = time.perf_counter()
-                try:
-                    status, data = await asyncio.wait_for(
-                        connection.request(method, path, headers, body), REQUEST_TIMEOUT
-                    )
-                    ok = worker.answered(status, data)
-                except (TimeoutError, ServerError, OSError) as exc:
-                    await connection.close()
-                    status, data, ok = 0, str(exc).encode(), False
-                elapsed = time.perf_counter() - began
+                status, data, ok, elapsed = await _exchange(connection, worker)
                 finished = loop.time()
+                if pace:
+                    now = min(now, due)  # late because the last answer was slow: counted from when due
+                    elapsed = finished - now
+                    due += pace
                 if now >= measure_from and finished <= deadline:
                     latencies.append(elapsed * 1000)
                     statuses[status] += 1
@@ -194,8 +214,8 @@ async def run_load(
             await connection.close()
 
     async with asyncio.timeout(warmup + seconds + REQUEST_TIMEOUT + 10), asyncio.TaskGroup() as group:
-        for worker in workers:
-            group.create_task(client(worker))
+        for index, worker in enumerate(workers):
+            group.create_task(client(index, worker))
     window = (last_measured - first_measured) if first_measured and last_measured else 0.0
     return LoadResult(
         name=name,
@@ -207,6 +227,49 @@ async def run_load(
         statuses=statuses,
         error_samples=samples,
         stopped_by=stopped_by,
+    )
+
+
+async def run_pass(name: str, port: int, jobs: Sequence[tuple[Worker, int]], *, timeout: float) -> LoadResult:
+    """Each worker sends exactly its count of requests, all workers at once, closed loop; all measured.
+
+    For a pass that must happen in full (the autosave first pass), not a window of steady state:
+    its seconds run from the first request sent to the last answer.
+    """
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    errors = 0
+    samples: list[str] = []
+
+    async def client(worker: Worker, count: int) -> None:
+        nonlocal errors
+        connection = Connection(port)
+        try:
+            for _ in range(count):
+                status, data, ok, elapsed = await _exchange(connection, worker)
+                latencies.append(elapsed * 1000)
+                statuses[status] += 1
+                if not ok:
+                    errors += 1
+                    if len(samples) < 5:
+                        samples.append(f"{status} {data[:200]!r}")
+        finally:
+            await connection.close()
+
+    started = time.perf_counter()
+    async with asyncio.timeout(timeout), asyncio.TaskGroup() as group:
+        for worker, count in jobs:
+            group.create_task(client(worker, count))
+    return LoadResult(
+        name=name,
+        clients=len(jobs),
+        seconds=time.perf_counter() - started,
+        requests=len(latencies),
+        errors=errors,
+        latencies_ms=latencies,
+        statuses=statuses,
+        error_samples=samples,
+        stopped_by="count",
     )
 
 
@@ -284,12 +347,14 @@ class AutosaveWorker:
         self.versions = {key: versions.get(key, 0) for key in criteria}
         self.position = 0
         self.sent_key = ""
+        self.first_answers = 0  # requests sent with version 0: a first answer, so an insert
 
     def next_request(self) -> tuple[str, str, dict[str, str], bytes]:
         key = self.criteria[self.position % len(self.criteria)]
         self.position += 1
         self.sent_key = key
         version = self.versions[key]
+        self.first_answers += version == 0
         body = json.dumps(
             {"level": (version + self.position) % 5, "comment": f"Autosave {version}", "version": version}
         ).encode()

@@ -75,6 +75,18 @@ def criteria_of(session: Session, assessment: Assessment) -> list[tuple[Framewor
     ]
 
 
+def applicable_criterion_ids(session: Session, assessment: Assessment) -> set[int]:
+    """The ids of the criteria that apply to this trust (as criteria_of decides), in one light
+    query: no sections, no criterion texts."""
+    trust_type = select(Organisation.trust_type).where(Organisation.id == assessment.organisation_id)
+    rows = session.exec(
+        select(Criterion.id, Criterion.applies_to, trust_type.scalar_subquery()).where(
+            Criterion.framework_id == assessment.framework_id
+        )
+    ).all()
+    return {criterion_id for criterion_id, applies_to, trust in rows if not applies_to or trust in applies_to}
+
+
 def my_ratings(session: Session, assessment_id: int, respondent_id: int) -> list[Rating]:
     return list(
         session.exec(

@@ -7,10 +7,14 @@ together, before the answer is sent. Every write that can race uses a version co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import bindparam, func, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -19,6 +23,7 @@ from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
 from api.assessments.repository import (
     RATING_ROLES,
+    applicable_criterion_ids,
     assessment_for,
     criteria_of,
     cycle_by_name,
@@ -171,6 +176,32 @@ _CHANGE_RATING = (
 )
 
 
+def _first_answer_insert(insert: Callable[..., Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: a first answer in one statement, no savepoint;
+    no row back means one already exists (answered from another tab or device)."""
+    return (
+        insert(Rating)
+        .values(
+            assessment_id=bindparam("b_assessment_id"),
+            respondent_id=bindparam("b_respondent_id"),
+            criterion_id=bindparam("b_criterion_id"),
+            level=bindparam("b_level"),
+            comment=bindparam("b_comment"),
+            version=1,
+            updated_at=bindparam("b_updated_at", type_=UTCDateTime),
+        )
+        .on_conflict_do_nothing(index_elements=["assessment_id", "respondent_id", "criterion_id"])
+        .returning(Rating)
+    )
+
+
+# Built once per dialect; both databases this service runs on have ON CONFLICT and RETURNING.
+_FIRST_ANSWER = {
+    "postgresql": _first_answer_insert(postgresql_insert),
+    "sqlite": _first_answer_insert(sqlite_insert),
+}
+
+
 def save_rating(
     session: Session,
     principal: Principal,
@@ -216,27 +247,26 @@ def save_rating(
     if rating is None:
         # Nothing matched: an unknown key (422), a stale version (409) or a first answer (insert).
         criterion = criterion_for(session, assessment, criterion_key)
-        existing = _my_rating(session, assessment.id, user_id, criterion.id)
-        if existing is not None or version != 0:
+        if version != 0:
+            existing = _my_rating(session, assessment.id, user_id, criterion.id)
             raise Conflict("This answer has changed since you opened it", current=_rating_public(existing))
-        rating = Rating(
-            assessment_id=assessment.id,
-            respondent_id=user_id,
-            criterion_id=criterion.id,
-            level=level,
-            comment=comment,
-            version=1,
-            updated_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(rating)
-                session.flush()
-        except IntegrityError:
+        rating = session.scalars(
+            _FIRST_ANSWER[session.get_bind().dialect.name],
+            {
+                "b_assessment_id": assessment.id,
+                "b_respondent_id": user_id,
+                "b_criterion_id": criterion.id,
+                "b_level": level,
+                "b_comment": comment,
+                "b_updated_at": now,
+            },
+            execution_options={"populate_existing": True},
+        ).first()
+        if rating is None:
             current = _my_rating(session, assessment.id, user_id, criterion.id)
             raise Conflict(
                 "This answer was saved from another tab or device", current=_rating_public(current)
-            ) from None
+            )
         # Only a first answer changes which criteria the member has answered, so only a first
         # answer can change whether they have finished; changing an answer cannot.
         _touch_response(session, principal, assessment)
@@ -293,9 +323,14 @@ def _response_row(session: Session, principal: Principal, assessment: Assessment
 
 
 def _touch_response(session: Session, principal: Principal, assessment: Assessment) -> None:
-    """Keep the member's 'finished' mark true to what they have answered."""
+    """Keep the member's 'finished' mark true to what they have answered. Called when they add an
+    answer (a first rating or the headline): answers are never taken away, so a member marked
+    finished stays finished, and one without a headline answer cannot be; only otherwise are
+    the framework's criteria read."""
     response = _response_row(session, principal, assessment)
-    applicable = {criterion.id for _s, criterion in criteria_of(session, assessment)}
+    if response.completed_at is not None or response.headline_score is None:
+        return
+    applicable = applicable_criterion_ids(session, assessment)
     answered = set(
         session.exec(
             select(Rating.criterion_id).where(
@@ -303,12 +338,8 @@ def _touch_response(session: Session, principal: Principal, assessment: Assessme
             )
         ).all()
     )
-    finished = applicable <= answered and response.headline_score is not None
-    if finished and response.completed_at is None:
+    if applicable <= answered:
         response.completed_at = utcnow()
-        session.add(response)
-    elif not finished and response.completed_at is not None:
-        response.completed_at = None
         session.add(response)
 
 
