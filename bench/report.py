@@ -135,22 +135,47 @@ three rounds of 10 s, each round baseline, before and after in turn):
 Statements per save, counted with a SQLAlchemy `before_cursor_execute` listener: 8 before, 4 after
 (plus, in both, the pool's ping and the commit, as in the baseline).
 
+### 5. Autosave: a first answer in one statement (`api/assessments/service.py`, `api/assessments/repository.py`)
+
+Found while explaining why the first autosave round of every full run was about half as fast as
+the second (0.33 and 0.67 × baseline in the run of 23 November at 18:10). The suspicion, first
+updates of bulk-loaded rows that could not stay on their page (not HOT), was measured and ruled
+out: 81–93% of round 1's updates were HOT, and a first change of a seeded rating cost what any later
+change costs (one client, sequential: 7.2 ms against 6.8 and 7.5 ms). The cause was the workload:
+the seed leaves the 64 members part-way through, 1,593 of their 2,832 criteria unrated, so round 1
+alone held every first answer (24–55% of its saves, depending on how fast the app ran), and a first
+answer cost twice a change (15.3 ms): a read to tell a first answer from a stale one, a savepoint,
+the insert, then the member's "finished" mark, which read the whole framework (py-spy: 26% of round
+1's samples).
+
+- A first answer is one `INSERT ... ON CONFLICT DO NOTHING RETURNING` (PostgreSQL and SQLite):
+  no read before it and no savepoint; no row back means it was answered from another tab (409
+  with the current answer, as before).
+- The "finished" mark is only worked out when it can change (the member has answered the headline
+  question and is not already marked finished), from the criteria ids alone.
+- The bench now runs a timed first pass (each client saves each of its criteria once) before the
+  rounds, and reports it, so every round measures the same thing.
+
+One client, sequential saves, reference scale: first answer 15.3 ms before, 11.5 ms with the
+finished mark change, 8.9 ms with both (p50 13.2 → 8.4 ms); a change of an answer 5–6 ms.
+
 ### Not changed
 
-- **Autosave p99 < 150 ms at 64 clients.** Not met, and not reachable on this machine: in a closed
-  loop, 64 clients at p99 < 150 ms need about 64 / 0.15 ≈ 430 answers per second with no queueing,
-  and the one-statement baseline itself has a p99 of several hundred milliseconds here (the table
-  above), with the load generator, both servers and PostgreSQL sharing 2 CPUs. The ratio is the
-  figure this machine can measure.
-- **Autosave in the first round of a full run.** In each full run so far the first autosave round
-  was about half the second (in the run of 23 November at 18:10: 175 and 350 req/s, against baselines
-  of 537 and 522, so 0.33 and 0.67), while the same-hour before/after comparison in change 4 gave
-  0.64. The first round is the first update of every rating the bench seeded in bulk. The likely
-  cause, not yet confirmed, is that the bulk-loaded pages are full, so each first update writes its
-  new row version on another page and updates the rating table's indexes, where later updates can
-  stay on the page (HOT). To check: `n_tup_hot_upd` in `pg_stat_user_tables` between rounds. If
-  so, a warm-up that saves every seeded rating once would measure the state of a live database,
-  whose ratings were written one by one over weeks.
+- **Autosave p99 < 150 ms at 64 clients flat out.** Not met, and not reachable on this machine: in a
+  closed loop, 64 clients at p99 < 150 ms need about 64 / 0.15 ≈ 430 answers per second with no
+  queueing, and the one-statement baseline itself has a p99 of several hundred milliseconds here
+  (the table above), with the load generator, both servers and PostgreSQL sharing 2 CPUs. The
+  paced round measures latency at a person's pace instead.
+- **The tail at a person's pace is the disk's.** At 64 saves a second the median save takes 7–9 ms
+  (baseline 5–7 ms), but both servers see bursts of stalls of 100 ms to over a second, as often in the
+  baseline as in autosave: in four alternating 20 s rounds in the same hour the baseline's p99 was
+  482, 1,112, 260 and 172 ms, autosave's 276, 109, 121 and 224 ms. Every save commits with
+  `fdatasync` (`synchronous_commit = on`), and this virtual machine's disk stalls: timing
+  `fdatasync` of an 8 KiB write 64 times a second for 20 s on the idle machine gave p50 0.4 ms, p99
+  21 ms, worst 139 ms. Turning `synchronous_commit` off for autosave would hide that, at the cost of
+  losing the last moments of acknowledged saves if the machine (not just the app) crashed; that is
+  not a trade to make for a benchmark. So the paced p99 varies from run to run with the disk, and
+  is reported beside the baseline's from the same run.
 - **PDF board report.** What remains is WeasyPrint laying out and writing the PDF (about 1 s of CPU
   for the 70 KB report: style cascade, page layout, tables); building the data now takes 50–250 ms.
 """
@@ -423,8 +448,8 @@ def markdown(run: Run) -> str:
         f"BASELINE_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_baseline_<id> \\\n    {run.baseline_command}",
         "```",
         "",
-        "Each database is created fresh (`bench_*`), migrated with Alembic, seeded, `VACUUM ANALYZE`d, and",
-        "dropped at the end (also on Ctrl+C).",
+        "Each database is created fresh (`bench_*`), migrated with Alembic, seeded, `VACUUM ANALYZE`d and",
+        "checkpointed, and dropped at the end (also on Ctrl+C).",
         "",
         "## Autosave against the baseline",
         "",
@@ -523,7 +548,7 @@ def markdown(run: Run) -> str:
         "## Seeding",
         "",
         "Written as the demo seeder writes (Core `INSERT` executemany in chunks of 10,000), stored scores",
-        "by `store_scores_bulk`, snapshots by `refresh_snapshots`, then `VACUUM ANALYZE`. Five yearly "
+        "by `store_scores_bulk`, snapshots by `refresh_snapshots`, then `VACUUM ANALYZE` and `CHECKPOINT`. Five yearly "
         "cycles, the last one open",
         "(closed cycles: 70–85% of trusts submitted; open cycle: 25% submitted, 60% in progress).",
         "",
