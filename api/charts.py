@@ -93,7 +93,9 @@ class TrendPoint:
 
 def trend_chart(points: list[TrendPoint], title: str, *, width: int = 640, height: int = 260) -> str:
     """The board's score by year (solid line, circles) beside the peer median (dashed line, squares)."""
-    left, right, top, bottom = 50, 20, 20, 40
+    # Right margin: the last year's label ("2026/27", about 50 px at 13 px) is centred on the last
+    # point, so half of it must fit outside the plot.
+    left, right, top, bottom = 50, 40, 20, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     count = max(len(points), 1)
 
