@@ -162,7 +162,15 @@ def new_cycle(
         return _cycle_form(request, session, 422, errors=errors, **form)
     assert opens_on is not None and closes_on is not None
     try:
-        open_cycle(session, name, opens_on=opens_on, closes_on=closes_on, framework_key=framework)
+        open_cycle(
+            session,
+            name,
+            opens_on=opens_on,
+            closes_on=closes_on,
+            framework_key=framework,
+            actor=admin.user,
+            client_ip=client_ip(request),
+        )
     except InputError as exc:
         message = str(exc)
         return _cycle_form(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -33,7 +34,10 @@ def open_cycle(
     opens_on: date,
     closes_on: date,
     framework_key: str | None = None,
+    actor: Any | None = None,
+    client_ip: str | None = None,
 ) -> Cycle:
+    """Open a yearly cycle; `actor` is the admin who did it (None from the command line)."""
     name = check_cycle_name(name)
     if opens_on >= closes_on:
         raise InputError(f"the cycle must open before it closes ({opens_on} is not before {closes_on})")
@@ -53,6 +57,8 @@ def open_cycle(
     record(
         session,
         "cycle.opened",
+        actor=actor,
+        client_ip=client_ip,
         object_type="cycle",
         object_id=cycle.id,
         summary=f"Cycle {name} opened ({opens_on} to {closes_on}) with framework {framework.key}",

@@ -272,7 +272,8 @@ def test_admin_opens_a_cycle(client: TestClient, db: Session, admin: User) -> No
     )
     overview = client.get(response.headers["location"]).text
     assert "Cycle opened." in overview and f'id="cycle-{cycle.id}"' in overview
-    assert len(audit_events(db, "cycle.opened")) == 1
+    (opened,) = audit_events(db, "cycle.opened")
+    assert opened.actor_id == admin.id  # who opened it, not just that it was opened
 
 
 def test_bad_cycle_name_shows_the_error_summary_keeps_what_was_typed_and_creates_nothing(
