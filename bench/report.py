@@ -159,6 +159,15 @@ the insert, then the member's "finished" mark, which read the whole framework (p
 One client, sequential saves, reference scale: first answer 15.3 ms before, 11.5 ms with the
 finished mark change, 8.9 ms with both (p50 13.2 → 8.4 ms); a change of an answer 5–6 ms.
 
+### 6. Reading peer snapshots: JSON decoded with msgspec (`api/db.py`)
+
+Cause (cProfile, in-process, stretch scale): a closed cycle's whole-sector snapshot is 2.3 MB of
+JSON (every section's score for 8,500 submissions), and the standard library's `json.loads` took
+about 45 ms to read it: most of a closed-cycle benchmark, and of a heatmap, which reads several
+snapshots. The engine now decodes JSON columns with `msgspec.json.decode` (same values, same types;
+17 ms for that snapshot). Same database, same hour, p50 of 12–15 calls in-process: closed-cycle
+benchmark (all trusts) 100 → 83 ms; heatmap by type 262 → 117 ms, by region 258 → 134 ms.
+
 ### Not changed
 
 - **Autosave p99 < 150 ms at 64 clients flat out.** Not met, and not reachable on this machine: in a
@@ -174,8 +183,11 @@ finished mark change, 8.9 ms with both (p50 13.2 → 8.4 ms); a change of an ans
   `fdatasync` of an 8 KiB write 64 times a second for 20 s on the idle machine gave p50 0.4 ms, p99
   21 ms, worst 139 ms. Turning `synchronous_commit` off for autosave would hide that, at the cost of
   losing the last moments of acknowledged saves if the machine (not just the app) crashed; that is
-  not a trade to make for a benchmark. So the paced p99 varies from run to run with the disk, and
-  is reported beside the baseline's from the same run.
+  not a trade to make for a benchmark. It was tried once, only to find the cause: with
+  `synchronous_commit = off` on the bench database, three paced 20 s rounds of autosave gave p99 12,
+  13 and 19 ms; with it on (as shipped), the slow saves come in clusters, every request in flight
+  held for the same 100–250 ms and released together, a few times in 20 s. So the paced p99 varies
+  from run to run with the disk, and is reported beside the baseline's from the same run.
 - **PDF board report.** What remains is WeasyPrint laying out and writing the PDF (about 1 s of CPU
   for the 70 KB report: style cascade, page layout, tables); building the data now takes 50–250 ms.
 """
