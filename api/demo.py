@@ -77,13 +77,15 @@ class DemoResult:
     ratings: int
     consensus_ratings: int
     evidence: int
+    actions: int = 0
 
     @property
     def summary(self) -> str:
         return (
             f"Loaded the demo sector: {self.organisations} trusts, {self.cycles} cycles, "
             f"{self.assessments} assessments ({self.submitted} submitted, {self.in_progress} in progress), "
-            f"{self.users} people and {self.ratings:,} individual ratings."
+            f"{self.users} people and {self.ratings:,} individual ratings; the demo chair's board has "
+            f"{self.actions} actions over two years and a race equality risk in its assurance framework."
         )
 
 
@@ -325,6 +327,8 @@ def seed_demo(
     evidence = _insert_evidence(session, consensus_evidence)
     _store_scores_and_snapshots(session, assessment_ids, plans, cycle_ids, today)
     session.flush()
+    titles = {section.key: section.title for section in sections}
+    actions = _seed_action_plan(session, chair_trust, assessment_ids, titles, today)
 
     sign_ins = _sign_ins(chair_trust.name, ned_trust.name if ned_trust is not None else None)
     return DemoResult(
@@ -342,6 +346,7 @@ def seed_demo(
         ratings=writer.counts[Rating],
         consensus_ratings=writer.counts[ConsensusRating],
         evidence=evidence,
+        actions=actions,
     )
 
 
@@ -364,6 +369,173 @@ def _store_scores_and_snapshots(
         cycle = session.get(Cycle, cycle_id)
         assert cycle is not None
         refresh_snapshots(session, cycle, k, today=today)
+
+
+def _seed_action_plan(
+    session: Session,
+    trust: _Trust,
+    assessment_ids: dict[tuple[int, int], int],
+    titles: dict[str, str],
+    today: date,
+) -> int:
+    """The demo chair's board: last year's action plan (two actions done, two carried into this
+    year's assessment, as opening it does), one new action this year, and a race equality risk in
+    the board assurance framework whose gaps link to them. Written through the real services, so
+    the audit log, carry-forward links and checks are what a board's own would be."""
+    from api.actions.service import ActionFields, add_note, carry_forward_actions, create_action
+    from api.baf.schemas import Assurance, BafRiskContent, Gap
+    from api.baf.service import save_baf_risk
+    from api.scoring.models import StoredScore
+
+    chair = session.exec(select(User).where(User.email == DEMO_CHAIR_EMAIL)).one()
+    organisation = session.get(Organisation, trust.organisation_id)
+    previous = session.get(Assessment, assessment_ids[(trust.organisation_id, len(_CYCLES) - 2)])
+    current = session.get(Assessment, assessment_ids[(trust.organisation_id, len(_CYCLES) - 1)])
+    assert organisation is not None and previous is not None and current is not None
+    # Last year's weakest priorities (lowest stored score first), where its actions went.
+    weakest = [
+        key
+        for key in session.exec(
+            select(StoredScore.section_key)
+            .where(StoredScore.assessment_id == previous.id, StoredScore.kind == "priority")
+            .order_by(StoredScore.score, StoredScore.section_key)  # type: ignore[arg-type]
+        ).all()
+        if key in titles
+    ]
+    first, second, third = (weakest + list(titles))[:3]
+    last_year = _CYCLES[-2].closes_on - timedelta(days=120)
+
+    def add(
+        assessment: Assessment, on: date, months: int, status: str, section: str | None, *text: str
+    ) -> Any:
+        title, description, owner = text
+        fields = ActionFields(
+            title=title,
+            description=description,
+            owner=owner,
+            due_date=on + timedelta(days=30 * months),
+            status=status,
+            section=section,
+        )
+        return create_action(session, chair, assessment, fields, today=on)
+
+    add(
+        previous,
+        last_year,
+        2,
+        "done",
+        first,
+        "Set a board race equality objective with measures reviewed every quarter",
+        f"Agreed at the board development session, starting with {titles[first].lower()}.",
+        "Chair",
+    )
+    add(
+        previous,
+        last_year,
+        3,
+        "done",
+        second,
+        "Publish the WRES, WDES and ethnicity pay gap figures with the board's response",
+        "The board's response says what it will do, by when, and who is accountable.",
+        "Director of People",
+    )
+    mentoring = add(
+        previous,
+        last_year,
+        6,
+        "in_progress",
+        third,
+        "Reverse mentoring for every board member",
+        "Each board member paired with a colleague from an ethnic minority background for a year.",
+        "Chief Executive",
+    )
+    add_note(
+        session,
+        chair,
+        mentoring,
+        "Seven of eleven board members paired; the rest by the end of the year.",
+        last_year + timedelta(days=45),
+        today=last_year + timedelta(days=60),
+    )
+    add(
+        previous,
+        last_year,
+        4,
+        "not_started",
+        "baf" if "baf" in titles else None,
+        "Record race equality as a risk in the board assurance framework",
+        "With its controls, assurances and the gaps in them, reviewed by the audit committee.",
+        "Company Secretary",
+    )
+    carried = carry_forward_actions(session, previous, current)
+    new = add(
+        current,
+        today,
+        3,
+        "not_started",
+        first,
+        "Hear from staff networks at every public board meeting",
+        "A standing item: the chairs of the race equality and other staff networks speak to the board.",
+        "Chair",
+    )
+    baf_action = next(a for a in carried if "assurance framework" in a.title)
+    content = BafRiskContent(
+        description=(
+            "If the board does not lead sustained action on race equality, then staff from ethnic "
+            "minority backgrounds will continue to face discrimination and worse experiences at work, "
+            "resulting in poorer patient care, lost talent, and regulatory and reputational harm."
+        ),
+        strategic_objective="Our people: a workplace where everyone is treated fairly and can thrive",
+        lead="Director of People",
+        inherent_likelihood=4,
+        inherent_consequence=4,
+        residual_likelihood=3,
+        residual_consequence=4,
+        target_likelihood=2,
+        target_consequence=3,
+        controls=[
+            "Board race equality objective with quarterly measures",
+            "Reverse mentoring for board members",
+            "Race equality in every executive director's objectives",
+        ],
+        assurances=[
+            Assurance(line=1, source="Quarterly WRES dashboard to the People Committee"),
+            Assurance(line=2, source="Freedom to Speak Up Guardian's report on race-related concerns"),
+            Assurance(line=3, source="Internal audit of recruitment and disciplinary processes"),
+        ],
+        gaps=[
+            Gap(
+                kind="control",
+                text="The risk is not yet reviewed by the audit committee",
+                action_ids=[baf_action.id],
+            ),
+            Gap(
+                kind="assurance",
+                text="Little direct assurance from staff with lived experience",
+                action_ids=[new.id],
+            ),
+        ],
+    )
+    save_baf_risk(session, chair, organisation, content, version=0, today=today)
+    session.flush()
+    _date_demo_history(session, previous, last_year, today)
+    return 5 + len(carried)
+
+
+def _date_demo_history(session: Session, previous: Assessment, last_year: date, today: date) -> None:
+    """The services stamp what they write with the clock; the demo dates it instead, so last year's
+    actions read as last year's and two loads with one seed are the same. (Not the audit log: it
+    is append-only, and truly records when the demo was loaded.)"""
+    from api.actions.models import Action, ActionNote
+    from api.baf.models import BafRisk
+
+    then = datetime.combine(last_year, time(10), UTC)
+    now = datetime.combine(today, time(0), UTC) - timedelta(hours=3)
+    old = list(session.exec(select(Action.id).where(Action.assessment_id == previous.id)).all())
+    session.exec(update(Action).where(Action.id.in_(old)).values(created_at=then, updated_at=then))  # type: ignore[union-attr]
+    session.exec(update(Action).where(Action.id.not_in(old)).values(created_at=now, updated_at=now))  # type: ignore[union-attr]
+    session.exec(update(ActionNote).values(created_at=then + timedelta(days=60)))
+    session.exec(update(BafRisk).values(created_at=now, updated_at=now))
 
 
 def _sign_ins(chair_trust: str, ned_other_trust: str | None) -> list[DemoSignIn]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from datetime import date
 
 import pytest
 from sqlalchemy import Engine, func, text
@@ -25,6 +26,9 @@ UNSTABLE_COLUMNS = {
     ("framework", "loaded_at"),
     ("stored_score", "computed_at"),
     ("peer_snapshot", "taken_at"),
+    # The demo's action plan is written through the real services, whose audit events record when
+    # the demo was loaded (the log is append-only: the demo does not redate it).
+    ("audit_event", "occurred_at"),
 }
 
 
@@ -180,3 +184,37 @@ def test_only_the_demo_sign_ins_can_sign_in(seeded: dict) -> None:
         assert sorted(with_password) == sorted(
             f"{who}@demo.example.org" for who in ("chair", "ned", "secretary", "analyst", "admin")
         )
+
+
+def test_the_demo_chairs_board_has_an_action_plan_carried_forward_and_a_baf_risk(seeded: dict) -> None:
+    from api.actions.models import Action, ActionNote
+    from api.baf.models import BafRisk
+
+    with Session(seeded["engine_a"]) as session:
+        chair = session.exec(select(User).where(User.email == "chair@demo.example.org")).one()
+        trust = session.exec(
+            select(Membership.organisation_id).where(
+                Membership.user_id == chair.id, Membership.role == "chair"
+            )
+        ).one()
+        cycles = {c.id: c.name for c in session.exec(select(Cycle)).all()}
+        actions = session.exec(select(Action).where(Action.organisation_id == trust)).all()
+        by_year: dict[str, list[Action]] = {}
+        for action in actions:
+            by_year.setdefault(cycles[session.get(Assessment, action.assessment_id).cycle_id], []).append(
+                action
+            )
+        last_year, this_year = by_year["2025/26"], by_year["2026/27"]
+        assert sorted(a.status for a in last_year) == ["done", "done", "in_progress", "not_started"]
+        # The two unfinished ones were carried into this year's assessment, as opening it does.
+        carried = [a for a in this_year if a.carried_from_action_id is not None]
+        assert {a.carried_from_action_id for a in carried} == {a.id for a in last_year if a.status != "done"}
+        assert len(this_year) == 3
+        assert all(a.created_at.year == 2025 or a.created_at.date() < date(2026, 4, 1) for a in last_year)
+        assert session.exec(select(func.count()).select_from(ActionNote)).one() >= 1
+        risk = session.exec(select(BafRisk).where(BafRisk.organisation_id == trust)).one()
+        assert (
+            cycles[risk.cycle_id] == "2026/27" and risk.residual_likelihood * risk.residual_consequence == 12
+        )
+        linked = {i for gap in risk.gaps for i in gap["action_ids"]}
+        assert linked and linked <= {a.id for a in this_year}
