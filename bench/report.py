@@ -188,6 +188,11 @@ benchmark (all trusts) 100 → 83 ms; heatmap by type 262 → 117 ms, by region 
   13 and 19 ms; with it on (as shipped), the slow saves come in clusters, every request in flight
   held for the same 100–250 ms and released together, a few times in 20 s. So the paced p99 varies
   from run to run with the disk, and is reported beside the baseline's from the same run.
+- **Run to run.** This machine's speed moves by about a third between runs, and every figure with
+  it. Three full runs on 23 November (the last is this file): autosave / baseline 0.71, 0.64 and
+  0.61; paced autosave p99 325, 54.5 and 13.8 ms (baseline 44, 1,281 and 14 ms); closed-cycle
+  benchmark at stretch 84, 84 and 74 ms; PDF 1.03, 1.51 and 1.41 s (the second run, on the same
+  code as the third, missed 1.5 s by 10 ms).
 - **PDF board report.** What remains is WeasyPrint laying out and writing the PDF (about 1 s of CPU
   for the 70 KB report: style cascade, page layout, tables); building the data now takes 50–250 ms.
 """
