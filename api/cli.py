@@ -205,6 +205,19 @@ def _print_sign_ins(sign_ins: list[DemoSignIn]) -> None:
     typer.echo("")
 
 
+@app.command("purge-expired")
+def purge_expired_command() -> None:
+    """Delete expired browser sessions, API tokens and emailed links (run it daily)."""
+    from api.accounts.sessions import purge_expired
+
+    with database() as session:
+        purged = purge_expired(session)
+    typer.echo(
+        f"Deleted {purged.web_sessions} expired browser sessions, {purged.api_tokens} API tokens "
+        f"and {purged.one_time_tokens} emailed links"
+    )
+
+
 @app.command("seed-demo")
 def seed_demo_command(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same sector")] = 2026,

@@ -211,3 +211,30 @@ def test_open_cycle_refuses_a_cycle_that_exists(cli: CliRunner) -> None:
     again = cli.invoke(app, args)
     assert again.exit_code == 1
     assert "Error: cycle 2027/28 already exists" in again.output
+
+
+def test_purge_expired_deletes_only_what_has_expired(cli: CliRunner, db: Session) -> None:
+    from datetime import timedelta
+
+    from api.accounts.models import ApiToken, OneTimeToken, WebSession
+    from api.db import utcnow
+    from tests.factories import make_user
+
+    user = make_user(db, "someone@rcf.example.org", role="board_member", trust="RCF")
+    now = utcnow()
+    for n, when in enumerate((now - timedelta(hours=1), now + timedelta(hours=1))):
+        db.add(WebSession(token_hash=f"w{n}".ljust(64, "0"), user_id=user.id, expires_at=when))
+        db.add(ApiToken(token_hash=f"a{n}".ljust(64, "0"), user_id=user.id, expires_at=when))
+        db.add(
+            OneTimeToken(
+                token_hash=f"o{n}".ljust(64, "0"), purpose="password_reset", user_id=user.id, expires_at=when
+            )
+        )
+    db.commit()
+    result = cli.invoke(app, ["purge-expired"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 expired browser sessions, 1 API tokens and 1 emailed links" in result.output
+    db.expire_all()
+    for model, prefix in ((WebSession, "w1"), (ApiToken, "a1"), (OneTimeToken, "o1")):
+        left = db.exec(select(model.token_hash)).all()
+        assert left == [prefix.ljust(64, "0")], f"{model.__name__}: {left}"

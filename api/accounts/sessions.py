@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from api.accounts.models import ApiToken, User, WebSession
+from api.accounts.models import ApiToken, OneTimeToken, User, WebSession
 from api.accounts.tokens import new_secret, secret_hash
 from api.db import utcnow
 from api.settings import Settings
@@ -65,6 +66,25 @@ def end_all_sessions(session: Session, user_id: int) -> None:
     session.exec(delete(WebSession).where(WebSession.user_id == user_id))  # type: ignore[call-overload]
     session.exec(delete(ApiToken).where(ApiToken.user_id == user_id))  # type: ignore[call-overload]
     session.flush()
+
+
+@dataclass(frozen=True)
+class Purged:
+    web_sessions: int
+    api_tokens: int
+    one_time_tokens: int
+
+
+def purge_expired(session: Session, now: datetime | None = None) -> Purged:
+    """Delete every browser session, API token and emailed link that has expired: they can no
+    longer be used, and each holds who signed in from where. The audit log keeps the sign-ins."""
+    now = now or utcnow()
+    counts = [
+        session.exec(delete(model).where(model.expires_at <= now)).rowcount  # type: ignore[call-overload, attr-defined]
+        for model in (WebSession, ApiToken, OneTimeToken)
+    ]
+    session.flush()
+    return Purged(*counts)
 
 
 def issue_api_token(session: Session, user: User, settings: Settings) -> tuple[ApiToken, str]:
