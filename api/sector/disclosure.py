@@ -18,8 +18,9 @@ they must hold at least, plus K − 1. The widening is worked out from the group
 and the register alone, so the range shown gives away nothing those do not already.
 
 Every output that shows the whole-sector count uses this range: the heatmap's "All trusts" column
-(in every breakdown, so two breakdowns cannot be played off against each other), its cells, the
-spreadsheet exports and the headline figures. See docs/anonymity.md.
+(in every breakdown, so two breakdowns cannot be played off against each other), its cells and the
+spreadsheet exports; the headline figures are held back by the same rule (`SectorTotal.shown`).
+See docs/anonymity.md.
 """
 
 from __future__ import annotations
