@@ -59,6 +59,7 @@ from api.sector.routes import heatmap_public
 from api.sector.service import BY_OPTIONS, ROLE_NAMES, headlines, heatmap
 from api.settings import Settings
 from tests.benchmarking.test_suppression_properties import (
+    DB_PROPERTY,
     PEOPLE_TABLES,
     band_bounds,
     empty_trust_data,
@@ -614,14 +615,6 @@ def test_role_view_and_headlines_need_eleven_people_from_k_trusts(view: Responde
 
 # ---------------------------------------------------------------------------------------------
 # Through the database and the API, as an analyst.
-
-DB_PROPERTY = settings(
-    max_examples=15,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 
 
 @pytest.fixture
