@@ -23,6 +23,7 @@ from api.actions.routes import router as actions_api
 from api.actions.views import router as actions_pages
 from api.admin.views import router as admin_pages
 from api.assessments.consensus_views import router as consensus_pages
+from api.assessments.rating_window_views import router as rating_window_pages
 from api.assessments.routes import router as assessments_api
 from api.assessments.views import router as assessments_pages
 from api.audit.routes import router as audit_api
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(benchmarking_pages)
     app.include_router(sector_pages)
     app.include_router(consensus_pages)
+    app.include_router(rating_window_pages)
     app.include_router(audit_pages)
     app.include_router(admin_pages)
     app.include_router(actions_pages)

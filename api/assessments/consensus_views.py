@@ -28,7 +28,13 @@ from api.assessments.repository import (
     evidence_of,
     previous_assessment,
 )
-from api.assessments.spread import CriterionSpreadData, board_spread, empty_spread
+from api.assessments.spread import (
+    MIN_OTHER_RATERS,
+    CriterionSpreadData,
+    board_spread,
+    empty_spread,
+    rating_closed,
+)
 from api.audit.service import record
 from api.csrf import verify_csrf
 from api.db import SessionDep
@@ -293,7 +299,11 @@ class SectionData:
 
 
 def _section_data(
-    session: Session, assessment: Assessment, section_key: str, states: dict[str, FormState] | None = None
+    session: Session,
+    assessment: Assessment,
+    section_key: str,
+    viewer_id: int,
+    states: dict[str, FormState] | None = None,
 ) -> SectionData:
     sections = _sections(criteria_of(session, assessment))
     index = next((i for i, (s, _c) in enumerate(sections) if s.key == section_key), None)
@@ -303,7 +313,8 @@ def _section_data(
     next_section = sections[index + 1][0] if index + 1 < len(sections) else None
     doc = _framework_doc(session, assessment)
     doc_section = next(s for s in doc.sections if s.key == section.key)
-    spreads = board_spread(session, assessment)
+    spreads = board_spread(session, assessment, viewer_id)
+    closed = rating_closed(assessment)
     agreed = consensus_of(session, assessment.id)
     evidence = evidence_of(session, assessment.id)
     wanted = {}
@@ -331,7 +342,7 @@ def _section_data(
                 guidance=doc_criterion.guidance,
                 descriptors=doc_criterion.descriptors,
                 evidence_prompts=list(doc_criterion.evidence_prompts),
-                spread=spreads.get(criterion.id or 0) or empty_spread(),
+                spread=spreads.get(criterion.id or 0) or empty_spread(closed),
                 consensus=agreed.get(criterion.id or 0),
                 evidence=_evidence_items(evidence.get(criterion.id or 0, [])),
                 last_year=last_years.get(criterion.key),
@@ -363,7 +374,7 @@ def _render_section(
 ) -> Response:
     """The section page, or (for htmx) one criterion's block or its evidence block."""
     assessment = access.assessment
-    data = _section_data(session, assessment, section_key, states)
+    data = _section_data(session, assessment, section_key, access.principal.user.id, states)
     organisation, cycle = _assessment_names(session, assessment)
     items = data.items
     fragment = _is_htmx(request) and block is not None
@@ -386,6 +397,9 @@ def _render_section(
         "previous_section": data.previous_section,
         "next_section": data.next_section,
         "editable": assessment.status == "in_progress",
+        "rating_closed": rating_closed(assessment),
+        "is_chair": access.membership.role == "chair",
+        "min_others": MIN_OTHER_RATERS,
         "level_names": _level_names(_framework_doc(session, assessment)),
         "page_errors": page_errors,
         "error_summary": bool(page_errors),
@@ -473,6 +487,9 @@ def consensus_overview(request: Request, session: SessionDep, access: PageManage
             "left": left,
             "members_finished": finished,
             "members": members,
+            "not_finished": service.members_not_finished(session, assessment),
+            "rating_closed": rating_closed(assessment),
+            "min_others": MIN_OTHER_RATERS,
             "is_chair": access.membership.role == "chair",
             "signed_off_by": _signed_off_by(session, assessment),
         },
@@ -837,6 +854,7 @@ def _submit_context(session: Session, assessment: Assessment) -> dict[str, Any]:
         "cycle": cycle,
         "sections": sections,
         "missing": missing,
+        "rating_closed": rating_closed(assessment),
     }
 
 

@@ -44,7 +44,25 @@ class Assessment(SQLModel, table=True):
     opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     submitted_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Members rate until the chair closes rating or the rating deadline passes (whichever comes
+    # first); only then does anyone see the board's spread. Closing is final for the year.
+    rating_deadline: date | None = None
+    rating_closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rating_closed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     version: int = Field(default=1)
+
+
+class AssessmentRater(SQLModel, table=True):
+    """Who was on the board, in a rating role, when the assessment opened: the only members whose
+    ratings make up the spread. A member who leaves later stays here (removing someone never
+    changes what is shown); someone who joins later may rate, but is counted apart."""
+
+    __tablename__ = "assessment_rater"
+    __table_args__ = (UniqueConstraint("assessment_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user_account.id", index=True)
 
 
 class Response(SQLModel, table=True):

@@ -25,6 +25,7 @@ from api.assessments.schemas import (
     AssessmentCreate,
     AssessmentPublic,
     BoardProgress,
+    CloseRating,
     ConsensusPublic,
     ConsensusUpdate,
     CriterionSpread,
@@ -34,11 +35,13 @@ from api.assessments.schemas import (
     LevelCount,
     LinkEvidenceCreate,
     Progress,
+    RatingDeadlineUpdate,
     RatingPublic,
     RatingUpdate,
+    RatingWindow,
     ReopenRequest,
 )
-from api.assessments.spread import board_spread, empty_spread
+from api.assessments.spread import board_spread, empty_spread, rating_closed
 from api.db import SessionDep
 from api.deps import Principal, TrustAccess, platform_role, trust_role
 from api.frameworks.models import Framework
@@ -69,6 +72,11 @@ def assessment_public(
                 finished=progress.finished,
             )
     finished, members = service.board_progress(session, assessment)
+    not_finished = None
+    if principal is not None:
+        membership = principal.membership_for(assessment.organisation_id)
+        if membership is not None and membership.role in service.MANAGER_ROLES:
+            not_finished = service.members_not_finished(session, assessment)
     return AssessmentPublic(
         id=assessment.id,
         organisation_code=organisation.ods_code,
@@ -77,8 +85,14 @@ def assessment_public(
         status=assessment.status,
         opened_at=assessment.opened_at,
         submitted_at=assessment.submitted_at,
+        version=assessment.version,
+        rating=RatingWindow(
+            closed=rating_closed(assessment),
+            deadline=assessment.rating_deadline,
+            closed_at=assessment.rating_closed_at,
+        ),
         my_progress=mine,
-        board_progress=BoardProgress(members_finished=finished, members=members),
+        board_progress=BoardProgress(members_finished=finished, members=members, not_finished=not_finished),
     )
 
 
@@ -159,19 +173,25 @@ def put_headline(body: HeadlineUpdate, session: SessionDep, access: Rater) -> He
 
 @router.get("/assessments/{assessment_id}/consensus", response_model=list[CriterionSpread])
 def get_consensus(session: SessionDep, access: Manager) -> list[CriterionSpread]:
-    """Per criterion: the spread of members' ratings (no names) and the agreed level so far."""
-    spreads = board_spread(session, access.assessment)
+    """Per criterion: the spread of members' ratings (no names) and the agreed level so far.
+
+    While members are rating, only how many have rated; the spread once rating has closed, for
+    criteria at least 5 members other than you rated (docs/anonymity.md)."""
+    spreads = board_spread(session, access.assessment, access.principal.user.id)
+    closed = rating_closed(access.assessment)
     agreed = consensus_of(session, access.assessment.id)
     evidence = evidence_of(session, access.assessment.id)
     answer = []
     for _section, criterion in criteria_of(session, access.assessment):
-        data = spreads.get(criterion.id) or empty_spread()
+        data = spreads.get(criterion.id) or empty_spread(closed)
         consensus: ConsensusRating | None = agreed.get(criterion.id)
         answer.append(
             CriterionSpread(
                 criterion_key=criterion.key,
                 rated=data.rated,
                 shown=data.shown,
+                hidden_because=data.hidden_because,
+                late_rated=data.late_rated,
                 counts=[LevelCount(level=k, count=v) for k, v in data.counts.items()]
                 if data.counts
                 else None,
@@ -193,6 +213,33 @@ def get_consensus(session: SessionDep, access: Manager) -> list[CriterionSpread]
             )
         )
     return answer
+
+
+@router.post(
+    "/assessments/{assessment_id}/close-rating",
+    response_model=AssessmentPublic,
+    responses={409: {"description": "Stale version"}},
+)
+def close_rating(body: CloseRating, session: SessionDep, access: ChairOnly) -> AssessmentPublic:
+    """Close rating (chair): members' ratings lock and the board's spread can be shown. Final for
+    the year; closing again changes nothing."""
+    assessment = service.close_rating(session, access.principal, access.assessment.id, version=body.version)
+    return assessment_public(session, assessment, access.principal)
+
+
+@router.put(
+    "/assessments/{assessment_id}/rating-deadline",
+    response_model=AssessmentPublic,
+    responses={409: {"description": "Stale version, or rating has closed"}},
+)
+def put_rating_deadline(
+    body: RatingDeadlineUpdate, session: SessionDep, access: ChairOnly
+) -> AssessmentPublic:
+    """The last day members can rate (UK time): rating closes by itself once it has passed."""
+    assessment = service.set_rating_deadline(
+        session, access.principal, access.assessment.id, deadline=body.rating_deadline, version=body.version
+    )
+    return assessment_public(session, assessment, access.principal)
 
 
 @router.put("/assessments/{assessment_id}/consensus/{criterion_key}", response_model=ConsensusPublic)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -81,8 +81,18 @@ class CriterionSpread(BaseModel):
     """How the board rated one criterion, with no names, times or order."""
 
     criterion_key: str
-    rated: int
-    shown: bool = Field(description="False when fewer than 3 members have rated: only `rated` is given")
+    rated: int = Field(description="Members on the board when the assessment opened who have rated")
+    shown: bool = Field(
+        description="False while rating is open, or when fewer than 5 members other than you have "
+        "rated: then only `rated` is given"
+    )
+    hidden_because: str | None = Field(
+        default=None, description="`open` (rating has not closed) or `too_few`; null when shown"
+    )
+    late_rated: int = Field(
+        default=0,
+        description="Ratings by people who joined after the assessment opened: counted, never shown",
+    )
     counts: list[LevelCount] | None = None
     not_yet_known: int | None = None
     median: float | None = None
@@ -103,6 +113,28 @@ class Progress(BaseModel):
 class BoardProgress(BaseModel):
     members_finished: int
     members: int
+    not_finished: list[str] | None = Field(
+        default=None, description="Who has not finished rating (chair and board secretary only)"
+    )
+
+
+class RatingWindow(BaseModel):
+    closed: bool = Field(description="Members can no longer rate; the board's spread can be shown")
+    deadline: date | None = Field(description="The last day members can rate (UK time)")
+    closed_at: datetime | None = Field(description="When the chair closed rating, or the board signed off")
+
+
+class RatingDeadlineUpdate(BaseModel):
+    """Set (or, with null, remove) the last day members can rate."""
+
+    rating_deadline: date | None
+    version: int = Field(ge=0, le=MAX_INTEGER, description="The assessment's version you last saw")
+
+
+class CloseRating(BaseModel):
+    """Close rating for the year: members' ratings lock and the spread can be shown. Final."""
+
+    version: int = Field(ge=0, le=MAX_INTEGER, description="The assessment's version you last saw")
 
 
 class AssessmentPublic(BaseModel):
@@ -113,6 +145,8 @@ class AssessmentPublic(BaseModel):
     status: str
     opened_at: datetime
     submitted_at: datetime | None
+    version: int
+    rating: RatingWindow
     my_progress: Progress | None
     board_progress: BoardProgress
 

@@ -16,11 +16,11 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.accounts.models import User
 from api.assessments.cycles import is_open
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
+from api.assessments.models import Assessment, AssessmentRater, ConsensusRating, Cycle, Rating, Response
 from api.assessments.repository import (
     RATING_ROLES,
     applicable_criterion_ids,
@@ -29,6 +29,7 @@ from api.assessments.repository import (
     cycle_by_name,
     rating_members,
 )
+from api.assessments.spread import rating_closed, uk_today
 from api.audit.service import record
 from api.db import UTCDateTime, utcnow
 from api.deps import Principal
@@ -90,6 +91,10 @@ def open_assessment(
             )
         ).one()
         raise _already_open(existing, cycle) from None
+    # The board at opening: only these members' ratings make up the spread (see spread.py).
+    for _membership, user in rating_members(session, organisation.id):  # type: ignore[arg-type]
+        session.add(AssessmentRater(assessment_id=assessment.id, user_id=user.id))  # type: ignore[arg-type]
+    session.flush()
     record(
         session,
         "assessment.opened",
@@ -137,6 +142,15 @@ def _require_in_progress(assessment: Assessment) -> None:
     if assessment.status != "in_progress":
         raise Conflict(
             "This assessment has been signed off: nothing in it can change now", status=assessment.status
+        )
+
+
+def _require_rating_open(assessment: Assessment) -> None:
+    """Ratings lock when rating closes (no query: the assessment row holds what decides it)."""
+    if assessment.status == "in_progress" and rating_closed(assessment):
+        raise Conflict(
+            "Rating has closed for this assessment: members' ratings can no longer change",
+            rating_closed=True,
         )
 
 
@@ -223,6 +237,7 @@ def save_rating(
     """
     _require_rater(principal, assessment)
     _require_in_progress(assessment)
+    _require_rating_open(assessment)
     user_id = principal.user.id
     now = utcnow()
     rating = None
@@ -350,6 +365,7 @@ def save_headline(
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_rater(principal, assessment)
     _require_in_progress(assessment)
+    _require_rating_open(assessment)
     response = _response_row(session, principal, assessment)
     current_version = response.version if response.headline_score is not None else 0
     if version != current_version:
@@ -481,6 +497,117 @@ def _level_text(level: int | None) -> str:
     return "none" if level is None else str(level)
 
 
+# --- Closing rating ------------------------------------------------------------------------------------
+
+
+def _require_chair(principal: Principal, assessment: Assessment, refusal: str) -> None:
+    membership = principal.membership_for(assessment.organisation_id)
+    if membership is None or membership.role != "chair":
+        raise Forbidden(refusal)
+
+
+def _lock_for_update(session: Session, assessment: Assessment) -> None:
+    """Wait for saves in flight (they hold FOR SHARE): what follows sees every one of them."""
+    session.exec(
+        select(Assessment.id).where(Assessment.id == assessment.id).with_for_update(key_share=True)
+    ).one()
+    session.refresh(assessment)
+
+
+def _mark_rating_closed(session: Session, principal: Principal, assessment: Assessment, how: str) -> bool:
+    """Close rating now (once: False if it was already closed by someone else)."""
+    result = session.execute(
+        update(Assessment)
+        .where(Assessment.id == assessment.id, Assessment.rating_closed_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .values(
+            rating_closed_at=utcnow(), rating_closed_by_id=principal.user.id, version=Assessment.version + 1
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(assessment)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    record(
+        session,
+        "assessment.rating_closed",
+        actor=principal.user,
+        organisation_id=assessment.organisation_id,
+        object_type="assessment",
+        object_id=assessment.id,
+        summary=f"Rating closed {how}",
+        details={"how": how},
+    )
+    return True
+
+
+def close_rating(session: Session, principal: Principal, assessment_id: int, *, version: int) -> Assessment:
+    """The chair closes rating: members' ratings lock and the board's spread can be shown.
+
+    Final for the year (closing again after a reopening would show what the few who changed their
+    minds said). Closing an assessment whose rating has already closed changes nothing."""
+    assessment = assessment_for(session, principal, assessment_id)
+    _require_chair(principal, assessment, "Only the chair closes rating")
+    _lock_for_update(session, assessment)
+    if assessment.rating_closed_at is not None or assessment.status == "submitted":
+        return assessment
+    if version != assessment.version:
+        raise Conflict(
+            "The assessment has changed since you opened it", current={"version": assessment.version}
+        )
+    how = "after the rating deadline" if rating_closed(assessment) else "by the chair"
+    _mark_rating_closed(session, principal, assessment, how)
+    session.flush()
+    return assessment
+
+
+def set_rating_deadline(
+    session: Session, principal: Principal, assessment_id: int, *, deadline: date | None, version: int
+) -> Assessment:
+    """The last day members can rate (UK time); rating closes by itself when it has passed."""
+    assessment = assessment_for(session, principal, assessment_id, lock=True)
+    _require_chair(principal, assessment, "Only the chair sets the rating deadline")
+    _require_in_progress(assessment)
+    if rating_closed(assessment):
+        raise Conflict("Rating has closed for this assessment: the deadline can no longer change")
+    if version != assessment.version:
+        raise Conflict(
+            "The assessment has changed since you opened it", current={"version": assessment.version}
+        )
+    cycle = session.get(Cycle, assessment.cycle_id)
+    assert cycle is not None
+    if deadline is not None:
+        today = uk_today()
+        if deadline < today:
+            raise FieldError("rating_deadline", "The rating deadline must be today or later")
+        if deadline > cycle.closes_on:
+            raise FieldError(
+                "rating_deadline",
+                f"The rating deadline must be on or before the cycle's closing date, "
+                f"{cycle.closes_on:%-d %B %Y}",
+            )
+    result = session.execute(
+        update(Assessment)
+        .where(Assessment.id == assessment.id, Assessment.version == version)  # type: ignore[arg-type]
+        .values(rating_deadline=deadline, version=version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The assessment has changed since you opened it")
+    session.refresh(assessment)
+    record(
+        session,
+        "assessment.rating_deadline_set",
+        actor=principal.user,
+        organisation_id=assessment.organisation_id,
+        object_type="assessment",
+        object_id=assessment.id,
+        summary=f"Rating deadline set to {deadline:%-d %B %Y}" if deadline else "Rating deadline removed",
+        details={"rating_deadline": deadline.isoformat() if deadline else None},
+    )
+    session.flush()
+    return assessment
+
+
 # --- Sign-off -----------------------------------------------------------------------------------------
 
 
@@ -508,9 +635,9 @@ def submit(
         return assessment
     # Wait for saves in flight (they hold FOR SHARE) before checking and reading the clock, so the
     # recorded sign-off time is after every change it includes.
-    session.exec(
-        select(Assessment.id).where(Assessment.id == assessment.id).with_for_update(key_share=True)
-    ).one()
+    _lock_for_update(session, assessment)
+    if assessment.status == "submitted":
+        return assessment
     missing = missing_consensus(session, assessment)
     if missing:
         raise Unprocessable(
@@ -535,6 +662,8 @@ def submit(
         session.refresh(assessment)
         return assessment
     session.refresh(assessment)
+    # Signing off closes rating, if the chair had not already closed it.
+    _mark_rating_closed(session, principal, assessment, "at sign-off")
     from api.benchmarking.service import after_submission
     from api.scoring.service import store_scores
     from api.settings import get_settings
@@ -633,6 +762,95 @@ def board_progress(session: Session, assessment: Assessment) -> tuple[int, int]:
         )
     ).one()
     return finished, len(members)
+
+
+def members_not_finished(session: Session, assessment: Assessment) -> list[str]:
+    """Names of the chair and board members on the board now who have not finished rating, for the
+    chair and secretary to remind: who has not finished, never what anyone said."""
+    finished = set(
+        session.exec(
+            select(Response.respondent_id).where(
+                Response.assessment_id == assessment.id,
+                Response.completed_at.is_not(None),  # type: ignore[union-attr]
+            )
+        ).all()
+    )
+    names = [
+        user.name
+        for _m, user in rating_members(session, assessment.organisation_id)
+        if user.id not in finished
+    ]
+    return sorted(names, key=str.casefold)
+
+
+@dataclass(frozen=True)
+class BoardChange:
+    """A change to the board since the assessment opened, shown to the whole board."""
+
+    occurred_at: Any
+    sentence: str
+
+
+def board_changes(session: Session, assessment: Assessment) -> list[BoardChange]:
+    """Every member added, and every change of a chair, since the assessment opened (from the
+    append-only audit log, so removing someone again does not hide that they were added)."""
+    from api.audit.models import AuditEvent
+
+    events = session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.organisation_id == assessment.organisation_id,
+            AuditEvent.occurred_at > assessment.opened_at,  # type: ignore[operator]
+            AuditEvent.action.in_(BOARD_CHANGE_ACTIONS),  # type: ignore[attr-defined]
+        )
+        .order_by(AuditEvent.occurred_at, AuditEvent.id)  # type: ignore[arg-type]
+    ).all()
+    emails = {str(e.details.get("email")) for e in events if e.details.get("email")}
+    user_ids = {e.object_id for e in events if e.action == "user.created" and e.object_id}
+    people = session.exec(
+        select(User.id, User.email, User.name).where(
+            col(User.email).in_(emails or {""}) | col(User.id).in_(user_ids or {-1})
+        )
+    ).all()
+    by_email = {email: name for _id, email, name in people}
+    by_id = {user_id: name for user_id, _email, name in people}
+    changes = []
+    for event in events:
+        details = event.details or {}
+        email = str(details.get("email") or "")
+        who = by_email.get(email) or (by_id.get(event.object_id) if event.action == "user.created" else None)
+        who = who or email or "Someone"
+        by = f" (by {event.actor_email})" if event.actor_email else ""
+        if event.action in ("invitation.sent", "user.created"):
+            role = _role_words(details.get("role"), details.get("board_role"))
+            changes.append(BoardChange(event.occurred_at, f"{who} joined the board as {role}{by}"))
+        elif event.action == "member.role_changed":
+            old, new = details.get("old_role"), details.get("new_role")
+            if "chair" in (old, new) and old != new:
+                what = (
+                    "became a chair"
+                    if new == "chair"
+                    else f"stopped being a chair and is now {_role_words(new, details.get('new_board_role'))}"
+                )
+                changes.append(BoardChange(event.occurred_at, f"{who} {what}{by}"))
+        elif event.action == "member.removed" and details.get("role") == "chair":
+            changes.append(BoardChange(event.occurred_at, f"{who}, a chair, was removed from the board{by}"))
+    return changes
+
+
+BOARD_CHANGE_ACTIONS = ("invitation.sent", "user.created", "member.role_changed", "member.removed")
+
+
+def _role_words(role: object, board_role: object) -> str:
+    from api.accounts.invitations import role_phrase
+
+    if isinstance(role, str) and isinstance(board_role, str):
+        return role_phrase(role, board_role)
+    return {
+        "chair": "a chair",
+        "board_member": "a board member",
+        "board_secretary": "the board secretary",
+    }.get(str(role), "a member")
 
 
 def my_headline(session: Session, assessment_id: int, user_id: int) -> tuple[int | None, int]:

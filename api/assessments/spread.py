@@ -1,25 +1,60 @@
 """The board's spread of ratings for the consensus discussion: counts, median, range, comments.
 
-Nothing here may let the chair tell which member gave which rating: no names, no times, no
-versions, and comments in a fixed order that has nothing to do with who wrote them or when.
+Nothing here may let anyone, the chair included, tell which member gave which rating
+(docs/anonymity.md, "Inside the board"):
+
+- Only the members who were on the board, in a rating role, when the assessment opened make up the
+  spread (`AssessmentRater`). Someone added later may rate, but is counted apart: how many, never
+  what. A member who leaves later still counts, so removing someone never changes what is shown.
+- Nothing is shown while members are rating: the spread appears once rating has closed (the chair
+  closed it, the rating deadline passed, or the board signed off). Until then the chair and the
+  secretary see progress only.
+- A criterion's spread is shown to a viewer only when at least MIN_OTHER_RATERS members of the board
+  at opening, other than the viewer, have rated it. Comments come with the spread, undated, in
+  alphabetical order (which follows neither author nor time).
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, Rating
+from api.assessments.models import Assessment, AssessmentRater, Rating
+from api.db import utcnow
 from api.scoring.maths import disagreement, spread
 
-# Below this many members' ratings, only the number who have rated is shown.
-MIN_RATERS_SHOWN = 3
+# A spread is shown only when at least this many members, other than the person looking, rated.
+MIN_OTHER_RATERS = 5
+UK = ZoneInfo("Europe/London")
+
+
+def uk_today(now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(UK).date()
+
+
+def rating_closed(assessment: Assessment, today: date | None = None) -> bool:
+    """Members can no longer rate, and the spread may be shown: closed by the chair, signed off,
+    or past the rating deadline (the deadline day itself is still open, in UK time)."""
+    if assessment.rating_closed_at is not None or assessment.status == "submitted":
+        return True
+    deadline = assessment.rating_deadline
+    return deadline is not None and (today or uk_today()) > deadline
+
+
+def enough_others(raters: Iterable[int], viewer_id: int | None) -> bool:
+    """At least MIN_OTHER_RATERS of these respondents are not the viewer."""
+    return sum(1 for respondent in raters if respondent != viewer_id) >= MIN_OTHER_RATERS
 
 
 @dataclass(frozen=True)
 class CriterionSpreadData:
+    # Members of the board at opening who have rated (progress: always shown).
     rated: int
     shown: bool
     counts: dict[int, int] | None
@@ -29,41 +64,116 @@ class CriterionSpreadData:
     high: int | None
     disagreement: bool | None
     comments: list[str] | None
+    # Ratings by people who joined after the assessment opened: counted, never shown.
+    late_rated: int = 0
+    # Why the spread is not shown: "open" (rating has not closed) or "too_few" (fewer than
+    # MIN_OTHER_RATERS others rated); None when shown.
+    hidden_because: str | None = None
 
 
-def board_spread(session: Session, assessment: Assessment) -> dict[int, CriterionSpreadData]:
-    """Per criterion id: the anonymous spread of members' ratings (one query for the assessment)."""
+@dataclass(frozen=True)
+class BoardRatings:
+    """Members' ratings of one assessment, split into the board at opening and later joiners."""
+
+    closed: bool
+    # criterion id -> [(respondent id, level, comment)], board at opening only
+    by_criterion: dict[int, list[tuple[int, int | None, str]]]
+    late_by_criterion: dict[int, int]
+
+    def member_means(self, criterion_ids: Iterable[int]) -> dict[int, float]:
+        """Each board-at-opening member's mean known level over these criteria."""
+        wanted = set(criterion_ids)
+        levels: dict[int, list[int]] = defaultdict(list)
+        for criterion_id, answers in self.by_criterion.items():
+            if criterion_id in wanted:
+                for respondent, level, _comment in answers:
+                    if level is not None:
+                        levels[respondent].append(level)
+        return {respondent: statistics.fmean(values) for respondent, values in levels.items()}
+
+
+def board_at_opening(session: Session, assessment_id: int) -> set[int]:
+    return set(
+        session.exec(
+            select(AssessmentRater.user_id).where(AssessmentRater.assessment_id == assessment_id)
+        ).all()
+    )
+
+
+def board_ratings(session: Session, assessment: Assessment, today: date | None = None) -> BoardRatings:
+    """Every member's rating of the assessment (one query), split by whether the member was on the
+    board when it opened."""
+    roster = board_at_opening(session, assessment.id)  # type: ignore[arg-type]
     rows = session.exec(
-        select(Rating.criterion_id, Rating.level, Rating.comment).where(Rating.assessment_id == assessment.id)
-    ).all()
-    levels: dict[int, list[int | None]] = defaultdict(list)
-    comments: dict[int, list[str]] = defaultdict(list)
-    for criterion_id, level, comment in rows:
-        levels[criterion_id].append(level)
-        if comment and comment.strip():
-            comments[criterion_id].append(comment.strip())
-    result: dict[int, CriterionSpreadData] = {}
-    for criterion_id, answers in levels.items():
-        rated = len(answers)
-        if rated < MIN_RATERS_SHOWN:
-            result[criterion_id] = CriterionSpreadData(rated, False, None, None, None, None, None, None, None)
-            continue
-        stats = spread(answers)
-        counts = {level: sum(1 for a in answers if a == level) for level in range(5)}
-        result[criterion_id] = CriterionSpreadData(
-            rated=rated,
-            shown=True,
-            counts=counts,
-            not_yet_known=sum(1 for a in answers if a is None),
-            median=stats.median,
-            low=stats.low,
-            high=stats.high,
-            disagreement=disagreement(answers),
-            # Alphabetical: the order says nothing about who wrote what, or when.
-            comments=sorted(comments[criterion_id], key=str.casefold),
+        select(Rating.respondent_id, Rating.criterion_id, Rating.level, Rating.comment).where(
+            Rating.assessment_id == assessment.id
         )
-    return result
+    ).all()
+    by_criterion: dict[int, list[tuple[int, int | None, str]]] = defaultdict(list)
+    late: dict[int, int] = defaultdict(int)
+    for respondent_id, criterion_id, level, comment in rows:
+        if respondent_id in roster:
+            by_criterion[criterion_id].append((respondent_id, level, comment))
+        else:
+            late[criterion_id] += 1
+    return BoardRatings(rating_closed(assessment, today), dict(by_criterion), dict(late))
 
 
-def empty_spread() -> CriterionSpreadData:
-    return CriterionSpreadData(0, False, None, None, None, None, None, None, None)
+def criterion_spread(ratings: BoardRatings, criterion_id: int, viewer_id: int | None) -> CriterionSpreadData:
+    answers = ratings.by_criterion.get(criterion_id, [])
+    late = ratings.late_by_criterion.get(criterion_id, 0)
+    if not ratings.closed or not enough_others((r for r, _l, _c in answers), viewer_id):
+        reason = "open" if not ratings.closed else "too_few"
+        return CriterionSpreadData(
+            len(answers), False, None, None, None, None, None, None, None, late, reason
+        )
+    levels = [level for _r, level, _c in answers]
+    stats = spread(levels)
+    return CriterionSpreadData(
+        rated=len(answers),
+        shown=True,
+        counts={level: sum(1 for a in levels if a == level) for level in range(5)},
+        not_yet_known=sum(1 for a in levels if a is None),
+        median=stats.median,
+        low=stats.low,
+        high=stats.high,
+        disagreement=disagreement(levels),
+        # Alphabetical: the order says nothing about who wrote what, or when.
+        comments=sorted((c.strip() for _r, _l, c in answers if c and c.strip()), key=str.casefold),
+        late_rated=late,
+    )
+
+
+def board_spread(
+    session: Session, assessment: Assessment, viewer_id: int | None
+) -> dict[int, CriterionSpreadData]:
+    """Per criterion id rated by anyone: the spread as `viewer_id` may see it."""
+    ratings = board_ratings(session, assessment)
+    criterion_ids = set(ratings.by_criterion) | set(ratings.late_by_criterion)
+    return {
+        criterion_id: criterion_spread(ratings, criterion_id, viewer_id) for criterion_id in criterion_ids
+    }
+
+
+def empty_spread(closed: bool = False) -> CriterionSpreadData:
+    return CriterionSpreadData(
+        0, False, None, None, None, None, None, None, None, 0, "too_few" if closed else "open"
+    )
+
+
+def spread_hidden_text(data: CriterionSpreadData) -> str:
+    """Why a criterion's spread is not shown, in words for a page or an export."""
+    late = (
+        f" ({data.late_rated} rating{'s' if data.late_rated != 1 else ''} from people who joined after "
+        "the assessment opened are counted apart)"
+        if data.late_rated
+        else ""
+    )
+    if data.hidden_because == "open":
+        return f"Shown when rating closes. {data.rated} member{'s' if data.rated != 1 else ''} rated so far{late}"
+    if data.rated == 0:
+        return f"Nobody on the board when the assessment opened rated this{late}"
+    return (
+        f"Only the number who rated is shown: fewer than {MIN_OTHER_RATERS} members other than you rated "
+        f"this ({data.rated} in all){late}"
+    )

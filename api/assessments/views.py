@@ -18,6 +18,7 @@ from api.assessments import service
 from api.assessments.access import AssessmentAccess, PageMember, PageRater, PageRaterSaving
 from api.assessments.models import Cycle, Rating
 from api.assessments.repository import criteria_of, my_ratings
+from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import TrustAccess, trust_role
@@ -62,6 +63,7 @@ def _context(session: Any, access: AssessmentAccess) -> dict[str, Any]:
     assessment = access.assessment
     cycle = session.get(Cycle, assessment.cycle_id)
     framework = session.get(Framework, assessment.framework_id)
+    closed = rating_closed(assessment)
     return {
         "assessment": assessment,
         "cycle": cycle,
@@ -69,7 +71,12 @@ def _context(session: Any, access: AssessmentAccess) -> dict[str, Any]:
         "membership": access.membership,
         "is_rater": access.membership.role in ("chair", "board_member"),
         "is_manager": access.membership.role in ("chair", "board_secretary"),
-        "locked": assessment.status != "in_progress",
+        "is_chair": access.membership.role == "chair",
+        # Members' answers can no longer change: signed off, or rating has closed.
+        "locked": assessment.status != "in_progress" or closed,
+        "submitted": assessment.status != "in_progress",
+        "rating_closed": closed,
+        "min_others": MIN_OTHER_RATERS,
     }
 
 
@@ -97,6 +104,7 @@ def overview(request: Request, session: SessionDep, access: PageMember) -> Respo
     sections = _sections(session, access) if context["is_rater"] else []
     headline, _version = service.my_headline(session, access.assessment.id, access.principal.user.id)
     finished, members = service.board_progress(session, access.assessment)
+    not_finished = service.members_not_finished(session, access.assessment) if context["is_manager"] else []
     answered = sum(s.answered for s in sections)
     total = sum(len(s.criteria) for s in sections)
     next_section = next((s for s in sections if s.status != "Completed"), None)
@@ -109,6 +117,8 @@ def overview(request: Request, session: SessionDep, access: PageMember) -> Respo
         next_section=next_section,
         board_finished=finished,
         board_members=members,
+        not_finished=not_finished,
+        board_changes=service.board_changes(session, access.assessment),
     )
     return render(request, "assessments/overview.html", context)
 
@@ -145,7 +155,9 @@ def save_headline_page(
         current = exc.extra.get("current") or {}
         context.update(score=int(score), version=current.get("version", version))
         context["errors"] = {
-            "score": "You changed this answer on another device. Check the number below and save again"
+            "score": "Rating has closed for this assessment, so your answer cannot change"
+            if exc.extra.get("rating_closed") or exc.extra.get("status")
+            else "You changed this answer on another device. Check the number below and save again"
         }
         return render(request, "assessments/headline.html", context, status_code=409)
     return RedirectResponse(f"/assessments/{access.assessment.id}", status_code=303)
@@ -317,6 +329,8 @@ def autosave_rating(
         )
         if exc.extra.get("status") == "submitted":
             context["error"] = "Not saved: the board has signed off this assessment, so answers cannot change"
+        elif exc.extra.get("rating_closed"):
+            context["error"] = "Not saved: rating has closed for this assessment, so answers cannot change"
     except FieldError as exc:
         status = 422
         context["error"] = f"Not saved: {exc.message[0].lower()}{exc.message[1:]}"

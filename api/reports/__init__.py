@@ -56,6 +56,8 @@ class Subject:
     doc: FrameworkDoc
     signed_off_by: str | None
     k: int
+    # Who the export is for: members' spreads and medians are shown as this person may see them.
+    viewer_id: int | None = None
 
     @property
     def submitted(self) -> bool:
@@ -85,7 +87,7 @@ class Subject:
         return f"{self.organisation.ods_code}-{self.cycle.name.replace('/', '-')}-race-equality-{what}.{extension}"
 
 
-def load_subject(session: Session, assessment: Assessment, k: int) -> Subject:
+def load_subject(session: Session, assessment: Assessment, k: int, viewer_id: int | None = None) -> Subject:
     organisation = session.get(Organisation, assessment.organisation_id)
     cycle = session.get(Cycle, assessment.cycle_id)
     framework = session.get(Framework, assessment.framework_id)
@@ -99,6 +101,7 @@ def load_subject(session: Session, assessment: Assessment, k: int) -> Subject:
         doc=framework_document(framework),
         signed_off_by=signer.name if signer and signer.name else None,
         k=k,
+        viewer_id=viewer_id,
     )
 
 

@@ -37,7 +37,7 @@ HEADER = (
 
 
 def build_csv(session: Session, subject: Subject) -> bytes:
-    report = score_report(session, subject.assessment)
+    report = score_report(session, subject.assessment, subject.viewer_id)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)

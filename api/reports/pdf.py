@@ -22,7 +22,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from api.assessments.service import board_progress
-from api.assessments.spread import MIN_RATERS_SHOWN
+from api.assessments.spread import MIN_OTHER_RATERS
 from api.baf.matrix import bands
 from api.baf.service import LINES
 from api.benchmarking.groups import GROUP_KIND_NAMES, GROUP_KINDS
@@ -111,7 +111,7 @@ def _headline(report: ScoreReport) -> dict[str, Any]:
 
 def report_context(session: Session, subject: Subject) -> dict[str, Any]:
     assessment = subject.assessment
-    report = score_report(session, assessment)
+    report = score_report(session, assessment, subject.viewer_id)
     finished, members = board_progress(session, assessment)
     flagged = [Flag(s, c) for s in report.sections for c in s.criteria if c.disagreement]
     unevidenced = [Flag(s, c) for s in report.sections for c in s.criteria if c.unevidenced]
@@ -145,7 +145,7 @@ def report_context(session: Session, subject: Subject) -> dict[str, Any]:
         "baf_bands": bands(),
         "headline": _headline(report),
         "k": subject.k,
-        "min_raters": MIN_RATERS_SHOWN,
+        "min_raters": MIN_OTHER_RATERS,
         "generated_on": long_date(utcnow()),
         "running_header": css_string(running),
         "running_footer": css_string(subject.status_text),

@@ -51,7 +51,9 @@ BOARD_REPORT = ExportKind(
 
 def download(request: Request, session: Session, access: AssessmentAccess, kind: ExportKind) -> Response:
     """Build the file, record who downloaded what (same transaction), and send it as an attachment."""
-    subject = load_subject(session, access.assessment, request.app.state.settings.k_anonymity)
+    subject = load_subject(
+        session, access.assessment, request.app.state.settings.k_anonymity, access.principal.user.id
+    )
     body = kind.build(session, subject)
     filename = subject.filename(kind.file_stem, kind.extension)
     record(

@@ -25,7 +25,13 @@ from sqlmodel import Session
 
 from api.assessments.repository import criteria_of, evidence_of
 from api.assessments.service import board_progress
-from api.assessments.spread import MIN_RATERS_SHOWN, board_spread, empty_spread
+from api.assessments.spread import (
+    MIN_OTHER_RATERS,
+    board_spread,
+    empty_spread,
+    rating_closed,
+    spread_hidden_text,
+)
 from api.benchmarking.groups import GROUP_KINDS
 from api.benchmarking.service import benchmark, trend
 from api.db import utcnow
@@ -90,7 +96,7 @@ def _table(
 
 def build_workbook(session: Session, subject: Subject) -> bytes:
     assessment = subject.assessment
-    report = score_report(session, assessment)
+    report = score_report(session, assessment, subject.viewer_id)
     workbook = Workbook()
     summary = workbook.active
     summary.title = "Summary"
@@ -147,7 +153,8 @@ def _summary(session: Session, sheet: Worksheet, subject: Subject, report: Any) 
         + (" Provisional until the chair signs off." if not subject.submitted else ""),
         "Consensus: the board's agreed level, rationale and evidence count for each criterion.",
         f"Rating spread: how members' own ratings are spread, without names or times. Where fewer than "
-        f"{MIN_RATERS_SHOWN} members have rated a criterion, only the number who have rated is shown.",
+        f"{MIN_OTHER_RATERS} members other than you have rated a criterion, or while rating is open, only the number who "
+        "have rated is shown.",
         "Evidence: the links and files behind the agreed ratings.",
         f"Benchmarks and Year on year: other trusts' submitted scores, never named. Nothing is shown for a "
         f"group of fewer than {subject.k} other trusts; counts are bands; small groups are rounded to halves.",
@@ -248,12 +255,13 @@ def _consensus(sheet: Worksheet, session: Session, subject: Subject, report: Any
 
 def _spread(sheet: Worksheet, session: Session, subject: Subject) -> None:
     """Counts per level, median, range and comments (alphabetical): nothing that names a member."""
-    spreads = board_spread(session, subject.assessment)
+    spreads = board_spread(session, subject.assessment, subject.viewer_id)
+    closed = rating_closed(subject.assessment)
     levels = subject.level_names
     rows = []
     widest = 0
     for section, criterion in criteria_of(session, subject.assessment):
-        data = spreads.get(criterion.id or 0) or empty_spread()
+        data = spreads.get(criterion.id or 0) or empty_spread(closed)
         row: list[Any] = [section_label(section), criterion.key, criterion.statement, data.rated]
         if data.shown and data.counts is not None:
             row += [data.counts.get(level, 0) for level in range(5)]
@@ -262,11 +270,7 @@ def _spread(sheet: Worksheet, session: Session, subject: Subject) -> None:
             widest = max(widest, len(data.comments or []))
         else:
             row += [None] * 5 + [None, None, None, None, ""]
-            row.append(
-                "Nobody has rated this yet"
-                if data.rated == 0
-                else f"Only the number who have rated is shown (fewer than {MIN_RATERS_SHOWN})"
-            )
+            row.append(spread_hidden_text(data))
         rows.append(row)
     header = [
         "Section",

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, Rating
+from api.assessments.models import Assessment
 from api.assessments.repository import consensus_of, criteria_of, evidence_of
-from api.assessments.spread import MIN_RATERS_SHOWN
+from api.assessments.spread import BoardRatings, board_ratings, enough_others
 from api.frameworks.models import Criterion, FrameworkSection
 from api.scoring.maths import band, disagreement, mean_or_none, one_decimal, percent, quartiles
 from api.scoring.models import OVERALL_KEY, StoredScore
@@ -87,33 +87,33 @@ class ScoreReport:
         return [s for s in self.sections if s.kind == "priority"]
 
 
-def _member_stats(values: list[float]) -> tuple[float | None, float | None]:
-    """Median and interquartile range of members' views, only from enough members to stay anonymous."""
-    if len(values) < MIN_RATERS_SHOWN:
+def _member_stats(
+    ratings: BoardRatings, values: dict[int, float], viewer_id: int | None
+) -> tuple[float | None, float | None]:
+    """Median and interquartile range of members' views (respondent -> value), only once rating has
+    closed and from enough members other than the viewer to stay anonymous (spread.py)."""
+    if not ratings.closed or not enough_others(values, viewer_id):
         return None, None
-    q1, median, q3 = quartiles(values)
+    q1, median, q3 = quartiles(list(values.values()))
     return median, q3 - q1
 
 
-def score_report(session: Session, assessment: Assessment) -> ScoreReport:
+def score_report(session: Session, assessment: Assessment, viewer_id: int | None = None) -> ScoreReport:
+    """The board's scores; members' medians, ranges and flags as `viewer_id` may see them (None: as
+    someone outside the board would, needing MIN_OTHER_RATERS members in all)."""
     assert assessment.id is not None
     pairs = criteria_of(session, assessment)
     agreed = consensus_of(session, assessment.id)
     evidence = evidence_of(session, assessment.id)
-    ratings = session.exec(
-        select(Rating.respondent_id, Rating.criterion_id, Rating.level).where(
-            Rating.assessment_id == assessment.id
-        )
-    ).all()
-    by_criterion: dict[int, list[int | None]] = defaultdict(list)
+    ratings = board_ratings(session, assessment)
     by_member_section: dict[tuple[int, int], list[int]] = defaultdict(list)
     section_of = {criterion.id: section.id for section, criterion in pairs}
-    for respondent_id, criterion_id, level in ratings:
+    for criterion_id, answers in ratings.by_criterion.items():
         if criterion_id not in section_of:
             continue
-        by_criterion[criterion_id].append(level)
-        if level is not None:
-            by_member_section[(section_of[criterion_id], respondent_id)].append(level)
+        for respondent_id, level, _comment in answers:
+            if level is not None:
+                by_member_section[(section_of[criterion_id], respondent_id)].append(level)
 
     stored: dict[str, float | None] = {}
     submitted = assessment.status == "submitted"
@@ -129,8 +129,8 @@ def score_report(session: Session, assessment: Assessment) -> ScoreReport:
     for section, criterion in pairs:
         result = sections.get(section.id)
         if result is None:
-            result = sections[section.id] = _section(section, by_member_section)
-        result.criteria.append(_criterion(criterion, agreed, evidence, by_criterion))
+            result = sections[section.id] = _section(section, by_member_section, ratings, viewer_id)
+        result.criteria.append(_criterion(criterion, agreed, evidence, ratings, viewer_id))
 
     for result in sections.values():
         levels = [c.consensus for c in result.criteria]
@@ -153,11 +153,18 @@ def score_report(session: Session, assessment: Assessment) -> ScoreReport:
     )
 
 
-def _section(section: FrameworkSection, by_member_section: dict[tuple[int, int], list[int]]) -> SectionResult:
-    member_means = [
-        statistics.fmean(levels) for (sid, _m), levels in by_member_section.items() if sid == section.id
-    ]
-    median, iqr = _member_stats(member_means)
+def _section(
+    section: FrameworkSection,
+    by_member_section: dict[tuple[int, int], list[int]],
+    ratings: BoardRatings,
+    viewer_id: int | None,
+) -> SectionResult:
+    member_means = {
+        member: statistics.fmean(levels)
+        for (sid, member), levels in by_member_section.items()
+        if sid == section.id
+    }
+    median, iqr = _member_stats(ratings, member_means, viewer_id)
     return SectionResult(
         key=section.key,
         title=section.title,
@@ -174,11 +181,14 @@ def _criterion(
     criterion: Criterion,
     agreed: dict,
     evidence: dict[int, list],
-    by_criterion: dict[int, list[int | None]],
+    ratings: BoardRatings,
+    viewer_id: int | None,
 ) -> CriterionResult:
-    answers = by_criterion.get(criterion.id, [])
-    known = [float(level) for level in answers if level is not None]
-    median, iqr = _member_stats(known)
+    rows = ratings.by_criterion.get(criterion.id or 0, [])
+    answers = [level for _r, level, _c in rows]
+    known = {respondent: float(level) for respondent, level, _c in rows if level is not None}
+    shown = ratings.closed and enough_others((r for r, _l, _c in rows), viewer_id)
+    median, iqr = _member_stats(ratings, known, viewer_id) if shown else (None, None)
     consensus = agreed.get(criterion.id)
     level = consensus.level if consensus else None
     return CriterionResult(
@@ -190,6 +200,6 @@ def _criterion(
         members_median=median,
         members_iqr=iqr,
         gap=None if level is None or median is None else level - median,
-        disagreement=len(answers) >= MIN_RATERS_SHOWN and disagreement(answers),
+        disagreement=shown and disagreement(answers),
         has_evidence=bool(evidence.get(criterion.id)),
     )

@@ -84,7 +84,7 @@ def section_public(result: SectionResult) -> SectionScorePublic:
 
 @router.get("/assessments/{assessment_id}/scores", response_model=ScoresPublic)
 def get_scores(session: SessionDep, access: AnyMember) -> ScoresPublic:
-    report = score_report(session, access.assessment)
+    report = score_report(session, access.assessment, access.principal.user.id)
     return ScoresPublic(
         overall=ScorePublic(**_score(report.overall)),
         priorities_scored=report.priorities_scored,

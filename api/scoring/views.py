@@ -16,7 +16,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/assessments/{assessment_id}/results", name="results")
 def results_page(request: Request, session: SessionDep, access: PageMember) -> Response:
-    report = score_report(session, access.assessment)
+    report = score_report(session, access.assessment, access.principal.user.id)
     cycle = session.get(Cycle, access.assessment.cycle_id)
     flagged = [(s, c) for s in report.sections for c in s.criteria if c.disagreement]
     unevidenced = [(s, c) for s in report.sections for c in s.criteria if c.unevidenced]

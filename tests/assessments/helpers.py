@@ -52,7 +52,9 @@ class Person:
 
 @dataclass
 class Board:
-    """Trust RCF's board (a chair, a secretary, three NEDs), RBS's chair and NED, a platform admin."""
+    """Trust RCF's board (a chair, a secretary, six members), RBS's chair and NED, a platform admin.
+
+    Seven raters: enough for the chair to see a spread (at least 5 others must have rated)."""
 
     client: TestClient
     engine: Engine
@@ -120,6 +122,16 @@ class Board:
             headers=self.admin.headers,
         )
 
+    def close_rating(self, assessment_id: int, person: Person | None = None) -> httpx.Response:
+        """The chair closes rating (at the assessment's current version)."""
+        person = person or self.chair
+        version = self.get(f"/api/v1/assessments/{assessment_id}", person).json()["version"]
+        return self.client.post(
+            f"/api/v1/assessments/{assessment_id}/close-rating",
+            json={"version": version},
+            headers=person.headers,
+        )
+
     def get(self, path: str, person: Person) -> httpx.Response:
         return self.client.get(path, headers=person.headers)
 
@@ -150,6 +162,11 @@ def build_board(db: Session, client: TestClient, engine: Engine, settings: Setti
             db, "ned.two@airedale.example", trust=TRUST, board_role="executive", name="Tomasz Quennell"
         ),
         "ned3": make_user(db, "ned.three@airedale.example", trust=TRUST, name="Yewande Ashgrove"),
+        "ned4": make_user(db, "ned.four@airedale.example", trust=TRUST, name="Bartholomew Fenwick"),
+        "ned5": make_user(
+            db, "ned.five@airedale.example", trust=TRUST, board_role="executive", name="Chiamaka Oduya"
+        ),
+        "ned6": make_user(db, "ned.six@airedale.example", trust=TRUST, name="Dagny Lindqvist"),
         "other_chair": make_user(
             db, "chair@alderhey.example", role="chair", trust=OTHER_TRUST, name="Other Chairperson"
         ),
@@ -164,7 +181,7 @@ def build_board(db: Session, client: TestClient, engine: Engine, settings: Setti
         engine=engine,
         chair=people["chair"],
         secretary=people["secretary"],
-        neds=[people["ned1"], people["ned2"], people["ned3"]],
+        neds=[people[f"ned{n}"] for n in range(1, 7)],
         other_chair=people["other_chair"],
         other_ned=people["other_ned"],
         admin=people["admin"],

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, update
 from sqlmodel import Session, select
 
 from api.assessments.models import Assessment, ConsensusRating, Evidence, Rating, Response
@@ -219,12 +219,15 @@ def test_members_saving_same_criterion_at_once_all_kept(board: Board, aid: int, 
         for person, level in zip(board.raters, levels, strict=True):
             row = my_rating(board.engine, aid, person, key)
             assert row is not None and (row.level, row.version) == (level, 1)
+    assert board.close_rating(aid).status_code == 200
+    for round_, key in enumerate(board.criterion_keys[:3]):
+        levels = [(n + round_) % 5 for n in range(len(board.raters))]
         item = next(
             i
             for i in board.get(f"/api/v1/assessments/{aid}/consensus", board.chair).json()
             if i["criterion_key"] == key
         )
-        assert item["rated"] == len(calls)
+        assert item["rated"] == len(board.raters)
         assert {c["level"]: c["count"] for c in item["counts"]} == {n: Counter(levels)[n] for n in range(5)}
 
 
@@ -328,6 +331,10 @@ def test_submission_racing_a_rating_nothing_changes_after_sign_off(
     for round_ in range(10):
         if round_:
             assert board.reopen(aid).status_code == 200
+            # Signing off closed rating for good; open it again behind the service's back, so that
+            # each round races a member's save against the sign-off.
+            with board.engine.begin() as connection:
+                connection.execute(update(Assessment).values(rating_closed_at=None, rating_closed_by_id=None))
         key = existing_key if round_ % 2 else board.criterion_keys[round_ + 1]
         before = my_rating(board.engine, aid, ned, key)
         version = before.version if before else 0

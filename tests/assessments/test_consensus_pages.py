@@ -23,7 +23,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from api.accounts.models import User, WebSession
-from api.assessments.models import Assessment, ConsensusRating, Evidence, Rating
+from api.assessments.models import Assessment, AssessmentRater, ConsensusRating, Evidence, Rating
 from api.assessments.repository import criteria_of
 from api.audit.models import AuditEvent
 from api.db import utcnow
@@ -72,6 +72,8 @@ NEDS = [
     ("Peregrine Quillfeather", "peregrine.q@airedale.example"),
     ("Wilhelmina Strand", "wilhelmina.s@airedale.example"),
     ("Bartholomew Ashdown", "bartholomew.a@airedale.example"),
+    ("Cordelia Fairweather", "cordelia.f@airedale.example"),
+    ("Evander Thistlewood", "evander.t@airedale.example"),
 ]
 
 
@@ -94,11 +96,14 @@ def new_assessment(
 
 
 def build_board(db: Session, engine: Engine, *, framework_key: str | None = None) -> Board:
-    make_user(db, "chair@airedale.example", role="chair", trust=TRUST, name="Hester Chairwoman")
+    chair = make_user(db, "chair@airedale.example", role="chair", trust=TRUST, name="Hester Chairwoman")
     make_user(db, "secretary@airedale.example", role="board_secretary", trust=TRUST, name="Ossian Secretan")
     neds = [make_user(db, email, trust=TRUST, name=name) for name, email in NEDS]
     make_user(db, "chair@alderhey.example", role="chair", trust=OTHER_TRUST, name="Other Chairperson")
     assessment = new_assessment(db, "2026/27", date(2026, 4, 1), date(2027, 3, 31), framework_key)
+    # The board when the assessment opened (the service records it when a chair opens one).
+    db.add_all(AssessmentRater(assessment_id=assessment.id, user_id=person.id) for person in [chair, *neds])
+    db.commit()
     pairs = criteria_of(db, assessment)
     board = Board(
         engine=engine,
@@ -173,6 +178,14 @@ def rate(board: Board, key: str, answers: list[tuple[int | None, str]]) -> None:
             for ned, (level, comment) in zip(board.neds, answers, strict=False)
         ],
     )
+
+
+def close_rating(board: Board) -> None:
+    """Rating closed (as the chair's "Close rating" would): the spread can be shown."""
+    with board.engine.begin() as connection:
+        connection.execute(
+            update(Assessment).where(Assessment.id == board.assessment_id).values(rating_closed_at=utcnow())
+        )
 
 
 def agree(board: Board, key: str, level: int | None, rationale: str = "", version: int = 1) -> None:
@@ -278,15 +291,17 @@ def test_spread_shows_counts_median_range_and_comments_but_no_names(client: Test
             (2, "apple pie objectives only"),
             (2, ""),
             (1, "Missing in papers"),
+            (2, ""),
         ],
     )
+    close_rating(board)
     sign_in(client, "chair@airedale.example")
 
     page = client.get(board.section_url)
 
     assert page.status_code == 200
     block = block_of(page.text, key)
-    assert re.search(r"2 – Developing</th>\s*<td[^>]*>2</td>", block)
+    assert re.search(r"2 – Developing</th>\s*<td[^>]*>3</td>", block)
     assert re.search(r"4 – Embedded</th>\s*<td[^>]*>1</td>", block)
     assert re.search(r"0 – Not started</th>\s*<td[^>]*>0</td>", block)
     assert re.search(r"Not yet known</th>\s*<td[^>]*>0</td>", block)
@@ -306,7 +321,8 @@ def test_spread_counts_not_yet_known_apart_and_flags_no_discussion_when_close(
     client: TestClient, board: Board
 ) -> None:
     key = board.keys[1]
-    rate(board, key, [(3, ""), (3, ""), (None, ""), (None, "")])
+    rate(board, key, [(3, ""), (3, ""), (None, ""), (None, ""), (3, "")])
+    close_rating(board)
     sign_in(client, "chair@airedale.example")
 
     block = block_of(client.get(board.section_url).text, key)
@@ -317,14 +333,16 @@ def test_spread_counts_not_yet_known_apart_and_flags_no_discussion_when_close(
     assert "Members differ by 2 levels" not in block
 
 
-def test_fewer_than_three_raters_shows_only_how_many_have_rated(client: TestClient, board: Board) -> None:
+def test_fewer_than_five_raters_shows_only_how_many_have_rated(client: TestClient, board: Board) -> None:
     key = board.keys[0]
-    rate(board, key, [(0, "Secret remark nobody should see"), (4, "")])
+    rate(board, key, [(0, "Secret remark nobody should see"), (4, ""), (2, ""), (3, "")])
+    close_rating(board)
     sign_in(client, "chair@airedale.example")
 
     block = block_of(client.get(board.section_url).text, key)
 
-    assert "2 members have rated so far" in block
+    assert "4 members have rated so far" in block
+    assert "at least 5 members other than you" in block
     assert "<table" not in block
     assert "Median" not in block and "Range" not in block
     assert "Secret remark nobody should see" not in block
@@ -531,7 +549,7 @@ def test_overview_shows_sections_agreed_counts_and_board_progress(client: TestCl
     assert "nhsuk-task-list" in page.text
     assert f"1 of {len(board.keys)} agreed" in page.text
     text = text_of(page.text)
-    assert "0 of 5 members have finished their ratings" in text
+    assert "0 of 7 members have finished their ratings" in text
     left = len(board.criterion_ids) - 1
     assert f"{left} of {len(board.criterion_ids)} statements still need an agreed level" in text
     assert "Sign off and submit" not in page.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -285,8 +286,9 @@ def test_progress_counts_my_answers_and_members_finished(board: Board, aid: int)
         "headline_answered": False,
         "finished": False,
     }
-    # Chair and three NEDs rate; the secretary does not, and RBS's people are not on this board.
-    assert start["board_progress"] == {"members_finished": 0, "members": 4}
+    # The chair and six members rate; the secretary does not, and RBS's people are not on this board.
+    # A member is not told who else has not finished (only the chair and secretary are).
+    assert start["board_progress"] == {"members_finished": 0, "members": 7, "not_finished": None}
     for key in board.criterion_keys[:-1]:
         assert board.rate(ned, aid, key, 2).status_code == 200
     board.rate(ned, aid, board.criterion_keys[-1], None)
@@ -311,7 +313,7 @@ def test_progress_counts_my_answers_and_members_finished(board: Board, aid: int)
         "headline_answered": True,
         "finished": True,
     }
-    assert done["board_progress"] == {"members_finished": 1, "members": 4}
+    assert done["board_progress"] == {"members_finished": 1, "members": 7, "not_finished": None}
     chair_view = board.get(f"/api/v1/assessments/{aid}", board.chair).json()
     assert chair_view["my_progress"]["answered"] == 0
     assert chair_view["board_progress"] == {"members_finished": 1, "members": 4}
@@ -394,10 +396,11 @@ def spread_of(board: Board, aid: int, key: str, person=None) -> dict:  # noqa: A
     return next(item for item in consensus(board, aid, person) if item["criterion_key"] == key)
 
 
-def test_fewer_than_3_raters_shows_only_how_many_rated(board: Board, aid: int) -> None:
+def test_fewer_than_5_raters_shows_only_how_many_rated(board: Board, aid: int) -> None:
     key = board.criterion_keys[0]
     board.rate(board.neds[0], aid, key, 1, 0, "secret remark one")
     board.rate(board.neds[1], aid, key, 4, 0, "secret remark two")
+    assert board.close_rating(aid).status_code == 200
     item = spread_of(board, aid, key)
     assert item["rated"] == 2
     assert item["shown"] is False
@@ -409,15 +412,21 @@ def test_fewer_than_3_raters_shows_only_how_many_rated(board: Board, aid: int) -
     assert untouched["rated"] == 0 and untouched["shown"] is False
 
 
-def test_three_raters_show_counts_median_and_range(board: Board, aid: int) -> None:
+def rate_all(board: Board, aid: int, key: str, answers: list[tuple[Any, str]], raters=None) -> None:  # noqa: ANN001
+    """Each rater in turn (the six members by default) gives the next (level, comment)."""
+    for person, (level, comment) in zip(raters or board.neds, answers, strict=False):
+        assert board.rate(person, aid, key, level, 0, comment).status_code == 200
+
+
+def test_five_raters_show_counts_median_and_range_once_rating_closes(board: Board, aid: int) -> None:
     key = board.criterion_keys[0]
-    board.rate(board.neds[0], aid, key, 1)
-    board.rate(board.neds[1], aid, key, 3)
-    board.rate(board.neds[2], aid, key, 3)
+    rate_all(board, aid, key, [(1, ""), (3, ""), (3, ""), (2, ""), (3, "")])
+    assert spread_of(board, aid, key)["shown"] is False
+    assert board.close_rating(aid).status_code == 200
     item = spread_of(board, aid, key)
-    assert item["rated"] == 3
+    assert item["rated"] == 5
     assert item["shown"] is True
-    assert {c["level"]: c["count"] for c in item["counts"]} == {0: 0, 1: 1, 2: 0, 3: 2, 4: 0}
+    assert {c["level"]: c["count"] for c in item["counts"]} == {0: 0, 1: 1, 2: 1, 3: 3, 4: 0}
     assert item["not_yet_known"] == 0
     assert item["median"] == 3
     assert (item["low"], item["high"]) == (1, 3)
@@ -425,12 +434,11 @@ def test_three_raters_show_counts_median_and_range(board: Board, aid: int) -> No
 
 def test_not_yet_known_is_counted_apart_never_as_0(board: Board, aid: int) -> None:
     key = board.criterion_keys[0]
-    board.rate(board.neds[0], aid, key, 1)
-    board.rate(board.neds[1], aid, key, 3)
-    board.rate(board.neds[2], aid, key, 3)
+    rate_all(board, aid, key, [(1, ""), (3, ""), (3, ""), (None, ""), (None, "")])
     board.rate(board.chair, aid, key, None)
+    board.close_rating(aid)
     item = spread_of(board, aid, key)
-    assert item["rated"] == 4
+    assert item["rated"] == 6
     assert item["counts"] == [
         {"level": 0, "count": 0},
         {"level": 1, "count": 1},
@@ -438,7 +446,7 @@ def test_not_yet_known_is_counted_apart_never_as_0(board: Board, aid: int) -> No
         {"level": 3, "count": 2},
         {"level": 4, "count": 0},
     ]
-    assert item["not_yet_known"] == 1
+    assert item["not_yet_known"] == 3
     assert item["median"] == 3
     assert (item["low"], item["high"]) == (1, 3)
 
@@ -449,7 +457,10 @@ def test_comments_shown_in_alphabetical_order_whoever_wrote_them_and_when(board:
     board.rate(board.neds[1], aid, key, 2, 0, "cherry: the plan is not tracked")
     board.rate(board.neds[0], aid, key, 2, 0, "apple: appraisals cover it")
     board.rate(board.neds[2], aid, key, 2, 0, "Banana: objectives are vague")
+    board.rate(board.neds[3], aid, key, 2, 0, "")
+    board.rate(board.neds[4], aid, key, 2, 0, "   ")
     board.rate(board.chair, aid, key, 2, 0, "   ")
+    board.close_rating(aid)
     # Alphabetical as a person reads it: the capital letter does not jump the queue.
     assert spread_of(board, aid, key)["comments"] == [
         "apple: appraisals cover it",
@@ -460,16 +471,23 @@ def test_comments_shown_in_alphabetical_order_whoever_wrote_them_and_when(board:
 
 def test_spread_is_the_same_whoever_gave_which_rating_in_whatever_order(board: Board, aid: int) -> None:
     key = board.criterion_keys[0]
-    ned1, ned2, ned3 = board.neds
+    ned1, ned2, ned3, ned4, ned5, _ned6 = board.neds
+    # Two boards' worth of the same answers: the second given by other members, in another order.
     board.rate(ned1, aid, key, 1, 0, "one")
     board.rate(ned2, aid, key, 3, 0, "three")
     board.rate(ned3, aid, key, 4, 0, "four")
+    board.rate(ned4, aid, key, 2, 0, "two")
+    board.rate(ned5, aid, key, 2, 0, "two")
+    board.close_rating(aid)
     before = consensus(board, aid)
-    # The same answers, given by other members, saved in another order, with other versions.
-    board.rate(ned3, aid, key, 1, 1, "one")
-    board.rate(ned1, aid, key, 4, 1, "four")
-    board.rate(ned1, aid, key, 4, 2, "four")
-    board.rate(ned2, aid, key, 3, 1, "three")
+    with Session(board.engine) as session:
+        # Swap who gave which answer, and give each row another version and time, directly.
+        rows = {r.respondent_id: r for r in session.exec(select(Rating).where(Rating.assessment_id == aid))}
+        swaps = {ned1.id: (4, "four"), ned3.id: (1, "one"), ned2.id: (2, "two"), ned4.id: (3, "three")}
+        for respondent, (level, comment) in swaps.items():
+            rows[respondent].level, rows[respondent].comment = level, comment
+            rows[respondent].version += respondent
+        session.commit()
     assert consensus(board, aid) == before
 
 
@@ -477,6 +495,8 @@ SPREAD_KEYS = {
     "criterion_key",
     "rated",
     "shown",
+    "hidden_because",
+    "late_rated",
     "counts",
     "not_yet_known",
     "median",
@@ -503,6 +523,7 @@ def test_consensus_answer_names_nobody_and_has_no_times_or_member_versions(board
     for number, person in enumerate(board.raters):
         for version in range(number + 1):  # each member's own rating reaches a different version
             assert board.rate(person, aid, key, number % 5, version, f"view {number}").status_code == 200
+    board.close_rating(aid)
     board.agree(board.chair, aid, key, 2, 0, "We agreed 2")
     board.client.post(
         f"/api/v1/assessments/{aid}/consensus/{key}/links",
@@ -747,8 +768,11 @@ def test_platform_admin_reopens_with_reason_audited(board: Board, aid: int) -> N
     assert event.details == {"reason": "The chair signed off before the March board meeting"}
     assert event.actor_id == board.admin.id and event.object_id == aid
     assert query(board.engine, select(StoredScore)) == []
-    # Open again: members can change their answers, and the chair can sign off again.
-    assert board.rate(board.neds[0], aid, board.criterion_keys[0], 3).status_code == 200
+    # Open again: the board can change its agreed levels and the chair can sign off again, but rating
+    # stays closed (closing is final for the year: docs/anonymity.md).
+    refused = board.rate(board.neds[0], aid, board.criterion_keys[0], 3)
+    assert refused.status_code == 409 and "Rating has closed" in refused.text
+    assert board.agree(board.chair, aid, board.criterion_keys[0], 3, 1).status_code == 200
     resubmitted = board.submit(aid)
     assert resubmitted.status_code == 200 and resubmitted.json()["status"] == "submitted"
     assert len(events(board.engine, "assessment.submitted")) == 2

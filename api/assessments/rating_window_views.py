@@ -1,0 +1,114 @@
+"""Pages where the chair sets the rating deadline and closes rating (docs/anonymity.md).
+
+While members are rating, the chair and secretary see progress only. Closing rating is deliberate,
+audited and final for the year: the page says so before the chair confirms.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from api.assessments import service
+from api.assessments.access import AssessmentAccess, PageChair
+from api.assessments.models import Cycle
+from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
+from api.csrf import verify_csrf
+from api.db import SessionDep
+from api.errors import Conflict, FieldError
+from api.forms import date_from_parts
+from api.organisations.models import Organisation
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+def _context(session: SessionDep, access: AssessmentAccess, **extra: Any) -> dict[str, Any]:
+    assessment = access.assessment
+    finished, members = service.board_progress(session, assessment)
+    return {
+        "assessment": assessment,
+        "organisation": session.get(Organisation, assessment.organisation_id),
+        "cycle": session.get(Cycle, assessment.cycle_id),
+        "members_finished": finished,
+        "members": members,
+        "not_finished": service.members_not_finished(session, assessment),
+        "min_others": MIN_OTHER_RATERS,
+        "errors": {},
+        **extra,
+    }
+
+
+def _back_to_consensus(access: AssessmentAccess) -> Response:
+    return RedirectResponse(f"/assessments/{access.assessment.id}/consensus", status_code=303)
+
+
+@router.get("/assessments/{assessment_id}/close-rating", name="close_rating")
+def close_rating_page(request: Request, session: SessionDep, access: PageChair) -> Response:
+    if rating_closed(access.assessment):
+        return _back_to_consensus(access)
+    context = _context(session, access, page_title="Close rating")
+    return render(request, "assessments/close_rating.html", context)
+
+
+@router.post("/assessments/{assessment_id}/close-rating")
+def close_rating(
+    request: Request, session: SessionDep, access: PageChair, version: Annotated[int, Form()] = 0
+) -> Response:
+    try:
+        service.close_rating(session, access.principal, access.assessment.id, version=version)
+    except Conflict:
+        # A member's save or a deadline change came in since the page was shown: show it again.
+        context = _context(
+            session,
+            access,
+            page_title="Close rating",
+            errors={
+                "confirm": "The assessment changed while you were reading this page. Check it and try again"
+            },
+        )
+        return render(request, "assessments/close_rating.html", context, status_code=409)
+    return _back_to_consensus(access)
+
+
+@router.get("/assessments/{assessment_id}/rating-deadline", name="rating_deadline")
+def rating_deadline_page(request: Request, session: SessionDep, access: PageChair) -> Response:
+    if rating_closed(access.assessment):
+        return _back_to_consensus(access)
+    deadline = access.assessment.rating_deadline
+    values = (
+        {"day": str(deadline.day), "month": str(deadline.month), "year": str(deadline.year)}
+        if deadline
+        else {}
+    )
+    context = _context(session, access, page_title="Rating deadline", values=values)
+    return render(request, "assessments/rating_deadline.html", context)
+
+
+@router.post("/assessments/{assessment_id}/rating-deadline")
+def set_rating_deadline(
+    request: Request,
+    session: SessionDep,
+    access: PageChair,
+    deadline_day: Annotated[str, Form()] = "",
+    deadline_month: Annotated[str, Form()] = "",
+    deadline_year: Annotated[str, Form()] = "",
+    version: Annotated[int, Form()] = 0,
+) -> Response:
+    values = {"day": deadline_day, "month": deadline_month, "year": deadline_year}
+    try:
+        deadline = date_from_parts(deadline_day, deadline_month, deadline_year, "The rating deadline")
+        service.set_rating_deadline(
+            session, access.principal, access.assessment.id, deadline=deadline, version=version
+        )
+    except (ValueError, FieldError, Conflict) as exc:
+        message = exc.message if isinstance(exc, FieldError | Conflict) else str(exc)
+        context = _context(
+            session, access, page_title="Rating deadline", values=values, errors={"deadline_day": message}
+        )
+        status = 409 if isinstance(exc, Conflict) else 422
+        return render(request, "assessments/rating_deadline.html", context, status_code=status)
+    return _back_to_consensus(access)
