@@ -20,7 +20,7 @@ from api.accounts.sessions import end_all_sessions
 from api.accounts.tokens import new_secret, secret_hash
 from api.audit.service import record
 from api.db import utcnow
-from api.errors import Conflict, NotFound, Unprocessable
+from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.integers import can_name_a_row
 from api.mail import send_email
 from api.organisations.models import Organisation
@@ -279,6 +279,7 @@ def invite_member(
 
     `email` must already be normalised (lower case). Already on this board: 409 naming them.
     """
+    _chairs_by_a_chair(actor_role, role)
     board_role = board_role_for(role, board_role)
     user = session.exec(select(User).where(User.email == email)).first()
     if user is not None:
@@ -656,10 +657,17 @@ def _is_only_chair(session: Session, membership: Membership) -> bool:
     return len(chairs) <= 1
 
 
+def _chairs_by_a_chair(actor_role: str, *roles: str) -> None:
+    """Only a chair appoints, demotes or removes a chair: a secretary cannot take over the board."""
+    if "chair" in roles and actor_role != "chair":
+        raise Forbidden("Only a chair can appoint, change or remove a chair", field="role")
+
+
 def _not_yourself(membership: Membership, actor: User, refusal: str) -> None:
     # Nobody locks themselves out or promotes themselves: another chair or the secretary does it.
     if membership.user_id == actor.id:
-        raise Conflict(f"{refusal}. Ask another chair or the board secretary to do it")
+        who = "another chair" if membership.role == "chair" else "the chair or the board secretary"
+        raise Conflict(f"{refusal}. Ask {who} to do it")
 
 
 def change_member_role(
@@ -669,6 +677,7 @@ def change_member_role(
     membership: Membership,
     user: User,
     actor: User,
+    actor_role: str,
     role: str,
     board_role: str | None,
     client_ip: str | None = None,
@@ -676,6 +685,8 @@ def change_member_role(
     """A new role on this board; the person is signed out everywhere. False if nothing changed."""
     new_board_role = board_role_for(role, board_role)
     _not_yourself(membership, actor, "You cannot change your own role")
+    if membership.role != role:
+        _chairs_by_a_chair(actor_role, membership.role, role)
     if (membership.role, membership.board_role) == (role, new_board_role):
         return False
     if role != "chair" and _is_only_chair(session, membership):
@@ -722,10 +733,12 @@ def remove_member(
     membership: Membership,
     user: User,
     actor: User,
+    actor_role: str,
     client_ip: str | None = None,
 ) -> None:
     """Take the person off this board; they are signed out everywhere and their invitation stops."""
     _not_yourself(membership, actor, "You cannot remove yourself from the board")
+    _chairs_by_a_chair(actor_role, membership.role)
     if _is_only_chair(session, membership):
         raise Conflict(
             f"{user.name} is the board's only chair and cannot be removed. "

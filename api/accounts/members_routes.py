@@ -133,6 +133,7 @@ def change_role(
         membership=membership,
         user=user,
         actor=access.principal.user,
+        actor_role=access.membership.role,
         role=change.role,
         board_role=change.board_role if change.role == "board_member" else None,
         client_ip=client_ip(request),
@@ -154,6 +155,7 @@ def remove_member(request: Request, session: SessionDep, access: Manager, member
         membership=membership,
         user=user,
         actor=access.principal.user,
+        actor_role=access.membership.role,
         client_ip=client_ip(request),
     )
     return Response(status_code=204)

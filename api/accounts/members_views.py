@@ -17,7 +17,7 @@ from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import MANAGER_ROLES, TrustAccess, trust_role
-from api.errors import Conflict, InputError, Unprocessable
+from api.errors import Conflict, Forbidden, InputError, Unprocessable
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -128,7 +128,7 @@ def invite(
             board_role=board_role or None,
             client_ip=client_ip(request),
         )
-    except (Conflict, Unprocessable) as exc:
+    except (Conflict, Unprocessable, Forbidden) as exc:
         field = exc.extra.get("field", "email")
         return _invite_form(request, access, exc.status_code, errors={field: exc.message}, **form)
     return RedirectResponse(
@@ -201,11 +201,12 @@ def change_role(
             membership=membership,
             user=user,
             actor=access.principal.user,
+            actor_role=access.membership.role,
             role=role,
             board_role=board_role or None,
             client_ip=client_ip(request),
         )
-    except (Conflict, Unprocessable) as exc:
+    except (Conflict, Unprocessable, Forbidden) as exc:
         field = exc.extra.get("field", "role")
         return _role_form(request, access, member, exc.status_code, errors={field: exc.message}, **form)
     return RedirectResponse(_members_url(access, "role_changed" if changed else None), status_code=303)
@@ -251,8 +252,9 @@ def remove(request: Request, session: SessionDep, access: Manager, membership_id
             membership=membership,
             user=user,
             actor=access.principal.user,
+            actor_role=access.membership.role,
             client_ip=client_ip(request),
         )
-    except Conflict as exc:
+    except (Conflict, Forbidden) as exc:
         return _remove_page(request, access, member, exc.status_code, errors={"remove": exc.message})
     return RedirectResponse(_members_url(access, "removed"), status_code=303)

@@ -1,8 +1,9 @@
 """Reading the audit log: what a trust's chair and secretary may see, and the platform admin's whole log.
 
-A trust reads the events recorded against it, plus the sign-ins, sign-outs and password events of the
-people who sit on its board now. Each member's own ratings are confidential, so in a trust's log their
-`rating.changed` events become one line a day with a count: no name, no time.
+A trust reads the events recorded against it, plus the reader's own sign-ins, sign-outs and password
+events: never another member's, since when a member signed in, beside when ratings changed, could name
+a rater. Each member's own ratings are confidential, so in every log (the platform admin's too) their
+`rating.changed` events become one line per assessment and day with a count: no name, no time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session, col, select
 
-from api.accounts.models import ROLE_NAMES, Membership, User
+from api.accounts.models import ROLE_NAMES, User
 from api.audit.models import AuditEvent
 from api.db import UTCDateTime
 from api.frameworks.models import Criterion
@@ -135,15 +136,16 @@ class LogPage:
 # --- The readable statements ---------------------------------------------------------------------
 
 
-def readable_by_trust(organisation_id: int) -> ColumnElement[bool]:
-    """Events a trust's chair and secretary may read (own-rating events still need aggregating)."""
-    current_members = select(Membership.user_id).where(Membership.organisation_id == organisation_id)
+def readable_by_trust(organisation_id: int, reader_id: int) -> ColumnElement[bool]:
+    """Events a trust's chair or secretary may read: the trust's own (own-rating events still need
+    aggregating), and the reader's own personal events (sign-ins and password changes). Other
+    members' sign-in times are never shown: beside the rating activity they could name a rater."""
     return or_(
         col(AuditEvent.organisation_id) == organisation_id,
         and_(
             col(AuditEvent.organisation_id).is_(None),
             PERSONAL.condition(),
-            col(AuditEvent.actor_id).in_(current_members),
+            col(AuditEvent.actor_id) == reader_id,
         ),
     )
 
@@ -191,7 +193,7 @@ def _event_rows(day: ColumnElement[Any]) -> Select[Any]:
 
 
 def _daily_own_rating_counts(day: ColumnElement[Any]) -> Select[Any]:
-    """Members' own-rating events of one trust, one row a day: how many, never who or when."""
+    """Members' own-rating events, one row per trust, assessment and day: how many, never who or when."""
     return (
         select(
             cast(null(), Integer).label("event_id"),
@@ -202,7 +204,7 @@ def _daily_own_rating_counts(day: ColumnElement[Any]) -> Select[Any]:
             cast(null(), Integer).label("actor_id"),
             cast(null(), String).label("actor_email"),
             cast(null(), String).label("actor_name"),
-            cast(null(), String).label("organisation_name"),
+            func.max(Organisation.name).label("organisation_name"),
             literal_column(f"'{OWN_RATINGS}'").label("action"),
             cast(null(), String).label("summary"),
             cast(null(), JSON).label("details"),
@@ -210,33 +212,40 @@ def _daily_own_rating_counts(day: ColumnElement[Any]) -> Select[Any]:
             cast(null(), String).label("subject_email"),
         )
         .select_from(AuditEvent)
-        .group_by(day)
+        .outerjoin(Organisation, col(Organisation.id) == AuditEvent.organisation_id)
+        .where(col(AuditEvent.action) == OWN_RATINGS)
+        .group_by(day, AuditEvent.organisation_id, AuditEvent.object_id)
     )
 
 
-def trust_log_statement(session: Session, organisation_id: int, filters: LogFilters) -> Select[Any]:
-    """A trust's log: readable events with own-rating events replaced by their daily counts."""
+def trust_log_statement(
+    session: Session, organisation_id: int, filters: LogFilters, reader_id: int
+) -> Select[Any]:
+    """A trust's log as `reader_id` may read it: readable events, with own-rating events replaced by
+    their daily counts."""
     day = _london_day(session)
     filtered = filters.conditions()
     events = _event_rows(day).where(
-        readable_by_trust(organisation_id), col(AuditEvent.action) != OWN_RATINGS, *filtered
+        readable_by_trust(organisation_id, reader_id), col(AuditEvent.action) != OWN_RATINGS, *filtered
     )
     parts = [events]
     if filters.kind in (None, "assessment"):
         parts.append(
-            _daily_own_rating_counts(day).where(
-                col(AuditEvent.organisation_id) == organisation_id,
-                col(AuditEvent.action) == OWN_RATINGS,
-                *filtered,
-            )
+            _daily_own_rating_counts(day).where(col(AuditEvent.organisation_id) == organisation_id, *filtered)
         )
     # sqlalchemy's select, not sqlmodel's: one subquery argument must still give whole rows.
     return sa.select(union_all(*parts).subquery("entries"))
 
 
 def platform_log_statement(session: Session, filters: LogFilters) -> Select[Any]:
-    """Every event, as recorded (own-rating events never hold the level or comment)."""
-    return sa.select(_event_rows(_london_day(session)).where(*filters.conditions()).subquery("entries"))
+    """Every event as recorded, except members' own-rating events: those as counts per trust,
+    assessment and day (who rated, and when, is nobody's to read, the service team's included)."""
+    day = _london_day(session)
+    filtered = filters.conditions()
+    parts = [_event_rows(day).where(col(AuditEvent.action) != OWN_RATINGS, *filtered)]
+    if filters.kind in (None, "assessment"):
+        parts.append(_daily_own_rating_counts(day).where(*filtered))
+    return sa.select(union_all(*parts).subquery("entries"))
 
 
 def _newest_first(statement: Select[Any]) -> Select[Any]:
@@ -346,7 +355,6 @@ FIXED_SENTENCES = {
     "trust.two_factor_required": "Required two-factor authentication for everyone on the board",
     "trust.two_factor_optional": "Made two-factor authentication optional for the board",
     "assessment.submitted": "Submitted the assessment",
-    # Admins see members' own-rating events one by one: never with a level or comment.
     OWN_RATINGS: "Updated their own ratings",
 }
 FALLBACK_SENTENCES = {

@@ -107,8 +107,13 @@ def trust_audit_log(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> dict[str, Any]:
     """The trust's log, newest first, 50 a page. Members' own-rating updates are counted per day,
-    without who or when: each member's ratings are confidential."""
-    statement = trust_log_statement(session, access.organisation.id, _filters(kind, date_from, date_to))  # type: ignore[arg-type]
+    without who or when: each member's ratings are confidential. Sign-ins are the reader's own only."""
+    statement = trust_log_statement(
+        session,
+        access.organisation.id,  # type: ignore[arg-type]
+        _filters(kind, date_from, date_to),
+        access.principal.user.id,  # type: ignore[arg-type]
+    )
     return _page(log_page(session, statement, page))
 
 

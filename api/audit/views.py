@@ -242,7 +242,7 @@ def trust_audit_log(request: Request, session: SessionDep, access: TrustLogReade
     organisation = access.organisation
     log = None
     if not form.errors:
-        statement = trust_log_statement(session, organisation.id, form.filters)  # type: ignore[arg-type]
+        statement = trust_log_statement(session, organisation.id, form.filters, access.principal.user.id)  # type: ignore[arg-type]
         log = log_page(session, statement, _page_number(request.query_params))
     return _render_log(
         request,
@@ -259,7 +259,10 @@ def trust_audit_log(request: Request, session: SessionDep, access: TrustLogReade
 def trust_audit_log_csv(request: Request, session: SessionDep, access: TrustLogReader) -> Response:
     form = _valid_filters(request)
     organisation = access.organisation
-    entries = all_entries(session, trust_log_statement(session, organisation.id, form.filters))  # type: ignore[arg-type]
+    entries = all_entries(
+        session,
+        trust_log_statement(session, organisation.id, form.filters, access.principal.user.id),  # type: ignore[arg-type]
+    )
     record(
         session,
         "export.downloaded",

@@ -233,26 +233,65 @@ def test_api_changes_a_role_and_ends_the_persons_tokens(
     assert signed_out(ned_browser)
 
 
-def test_last_chair_cannot_be_re_roled_away_from_chair(app: FastAPI, db: Session, chair: User) -> None:
+def test_a_secretary_cannot_re_role_a_chair(app: FastAPI, db: Session, chair: User) -> None:
+    """Issue 14, item 4: only a chair appoints, demotes or removes a chair."""
     secretary = make_user(db, "secretary@airedale.example.org", role="board_secretary", trust="RCF")
     browser = TestClient(app)
     sign_in(browser, secretary.email)
     chair_membership = membership_of(db, chair, "RCF")
     assert chair_membership is not None
+    members_page = browser.get("/trusts/RCF/members")
+    assert f"/members/{chair_membership.id}/role" not in members_page.text
+    assert "Only a chair can change or remove a chair" in members_page.text
     path = f"/trusts/RCF/members/{chair_membership.id}/role"
     response = post_form(browser, path, role="board_member", board_role="ned")
-    assert response.status_code == 409
+    assert response.status_code == 403
     assert "nhsuk-error-summary" in response.text
-    assert "Grace Hill is the board&#39;s only chair" in response.text
+    assert "Only a chair can appoint, change or remove a chair" in response.text
     api = browser.patch(
         f"{API.format('RCF')}/{chair_membership.id}",
         json={"role": "board_member", "board_role": "ned"},
         headers=bearer(api_token(browser, secretary.email)),
     )
-    assert api.status_code == 409
-    assert "only chair" in api.json()["detail"]
+    assert api.status_code == 403
+    assert "Only a chair" in api.json()["detail"]
     assert membership_of(db, chair, "RCF").role == "chair"  # type: ignore[union-attr]
     assert fresh(db, select(AuditEvent).where(AuditEvent.action == "member.role_changed")) == []
+
+
+def test_a_secretary_cannot_make_anyone_a_chair(app: FastAPI, db: Session, chair: User) -> None:
+    secretary = make_user(db, "secretary@airedale.example.org", role="board_secretary", trust="RCF")
+    ned = make_user(db, "ned@airedale.example.org", trust="RCF")
+    browser = TestClient(app)
+    sign_in(browser, secretary.email)
+    invite_page = browser.get("/trusts/RCF/members/invite")
+    assert 'value="chair"' not in invite_page.text
+    token = bearer(api_token(browser, secretary.email))
+    invited = browser.post(
+        API.format("RCF"),
+        json={"email": "puppet@example.org", "name": "Puppet Chair", "role": "chair"},
+        headers=token,
+    )
+    assert invited.status_code == 403
+    ned_membership = membership_of(db, ned, "RCF")
+    promoted = browser.patch(
+        f"{API.format('RCF')}/{ned_membership.id}",  # type: ignore[union-attr]
+        json={"role": "chair"},
+        headers=token,
+    )
+    assert promoted.status_code == 403
+    assert membership_of(db, ned, "RCF").role == "board_member"  # type: ignore[union-attr]
+    assert fresh(db, select(User).where(User.email == "puppet@example.org")) == []
+    # A chair can.
+    chair_token = bearer(api_token(browser, chair.email))
+    assert (
+        browser.patch(
+            f"{API.format('RCF')}/{ned_membership.id}",  # type: ignore[union-attr]
+            json={"role": "chair"},
+            headers=chair_token,
+        ).status_code
+        == 200
+    )
 
 
 def test_you_cannot_change_your_own_role(client: TestClient, db: Session, chair: User) -> None:
@@ -261,7 +300,7 @@ def test_you_cannot_change_your_own_role(client: TestClient, db: Session, chair:
     assert own is not None
     response = post_form(client, f"/trusts/RCF/members/{own.id}/role", role="board_secretary")
     assert response.status_code == 409
-    assert "You cannot change your own role. Ask another chair or the board secretary" in response.text
+    assert "You cannot change your own role. Ask another chair to do it" in response.text
     assert membership_of(db, chair, "RCF").role == "chair"  # type: ignore[union-attr]
 
 
@@ -301,21 +340,22 @@ def test_removal_signs_the_person_out_at_once_and_shuts_them_out_of_that_trust(
     assert event.details["email"] == ned.email and event.details["by"] == chair.email
 
 
-def test_last_chair_cannot_be_removed(app: FastAPI, db: Session, chair: User) -> None:
+def test_a_secretary_cannot_remove_a_chair(app: FastAPI, db: Session, chair: User) -> None:
     secretary = make_user(db, "secretary@airedale.example.org", role="board_secretary", trust="RCF")
+    make_user(db, "vice.chair@airedale.example.org", role="chair", trust="RCF")
     browser = TestClient(app)
     sign_in(browser, secretary.email)
     chair_membership = membership_of(db, chair, "RCF")
     assert chair_membership is not None
 
     response = post_form(browser, f"/trusts/RCF/members/{chair_membership.id}/remove")
-    assert response.status_code == 409
+    assert response.status_code == 403
     assert "nhsuk-error-summary" in response.text
-    assert "only chair and cannot be removed" in response.text
+    assert "Only a chair can appoint, change or remove a chair" in response.text
     api = browser.delete(
         f"{API.format('RCF')}/{chair_membership.id}", headers=bearer(api_token(browser, secretary.email))
     )
-    assert api.status_code == 409
+    assert api.status_code == 403
     assert membership_of(db, chair, "RCF") is not None
     assert fresh(db, select(AuditEvent).where(AuditEvent.action == "member.removed")) == []
 
@@ -337,9 +377,7 @@ def test_you_cannot_remove_yourself(client: TestClient, db: Session, chair: User
     assert own is not None
     response = post_form(client, f"/trusts/RCF/members/{own.id}/remove")
     assert response.status_code == 409
-    assert (
-        "You cannot remove yourself from the board. Ask another chair or the board secretary" in response.text
-    )
+    assert "You cannot remove yourself from the board. Ask another chair to do it" in response.text
     api = client.delete(f"{API.format('RCF')}/{own.id}", headers=bearer(api_token(client, chair.email)))
     assert api.status_code == 409
     assert membership_of(db, chair, "RCF") is not None
