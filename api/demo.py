@@ -19,6 +19,7 @@ from api.accounts.models import Membership, User
 from api.accounts.passwords import hash_password
 from api.assessments.models import (
     Assessment,
+    AssessmentRater,
     ConsensusRating,
     Cycle,
     Evidence,
@@ -550,7 +551,7 @@ def _sign_ins(chair_trust: str, ned_other_trust: str | None) -> list[DemoSignIn]
         DemoSignIn(
             DEMO_NED_EMAIL,
             "board_member",
-            "Non-executive director on two boards (trust switcher); rates and sees the board's spread",
+            "Non-executive director on two boards (trust switcher); rates, and sees the board's spread once rating closes",
             chair_trust,
             ned_other_trust,
         ),
@@ -851,6 +852,9 @@ def _insert_assessments(
     for plan in plans:
         chair_id = user_ids[users[plan.trust.chair.user_index]["email"]]
         submitted = plan.status == "submitted"
+        # Signed-off boards closed rating when members had rated (see _write_assessment), then
+        # agreed their ratings; boards still in progress are rating.
+        rating_closed_at = _rating_ends(plan).replace(microsecond=0) if submitted else None
         rows.append(
             {
                 "organisation_id": plan.trust.organisation_id,
@@ -861,18 +865,41 @@ def _insert_assessments(
                 "opened_at": plan.opened_at,
                 "submitted_by_id": chair_id if submitted else None,
                 "submitted_at": plan.ends_at if submitted else None,
+                "rating_deadline": None,
+                "rating_closed_at": rating_closed_at,
+                "rating_closed_by_id": chair_id if submitted else None,
                 "version": 1,
             }
         )
     _bulk_insert(session, Assessment, rows)
     cycle_index_of = {cycle_id: i for i, cycle_id in enumerate(cycle_ids)}
-    return {
+    ids = {
         (organisation_id, cycle_index_of[cycle_id]): assessment_id
         for assessment_id, organisation_id, cycle_id in session.exec(
             select(Assessment.id, Assessment.organisation_id, Assessment.cycle_id)
         ).all()
         if assessment_id is not None
     }
+    # The board when each assessment opened: everyone who rates (the demo's boards do not change).
+    _bulk_insert(
+        session,
+        AssessmentRater,
+        [
+            {
+                "assessment_id": ids[(plan.trust.organisation_id, plan.cycle_index)],
+                "user_id": user_ids[users[member.user_index]["email"]],
+            }
+            for plan in plans
+            for member in plan.trust.members
+            if member.rates
+        ],
+    )
+    return ids
+
+
+def _rating_ends(plan: _AssessmentPlan) -> datetime:
+    """Members rate first; the board agrees its consensus afterwards."""
+    return plan.opened_at + (plan.ends_at - plan.opened_at) * 0.7
 
 
 class _Writer:
@@ -938,8 +965,7 @@ def _write_assessment(
     section_order = [s.id for s in sections if any(c.section_id == s.id for c in applicable)]
     maturity = trust.maturity[plan.cycle_index]
     submitted = plan.status == "submitted"
-    # Members rate first; the board agrees its consensus afterwards.
-    rating_ends = plan.opened_at + (plan.ends_at - plan.opened_at) * 0.7
+    rating_ends = _rating_ends(plan)
     levels: dict[int | None, list[int]] = {c.id: [] for c in applicable}
 
     for member in trust.members:

@@ -20,9 +20,10 @@ from sqlmodel import Session, select
 
 from api.accounts.models import User
 from api.actions.models import Action
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating
+from api.assessments.models import Assessment, AssessmentRater, ConsensusRating, Cycle, Evidence, Rating
 from api.assessments.repository import criteria_of
 from api.audit.models import AuditEvent
+from api.db import utcnow
 from api.frameworks.models import Criterion, Framework
 from tests.factories import api_token, bearer, make_cycle, make_user, organisation, sign_in
 
@@ -83,18 +84,31 @@ def build_exports_board(db: Session) -> ExportsBoard:
         make_user(
             db, "bartholomew.ned@rcf.example.org", role="board_member", trust=TRUST, name="Bartholomew Ek"
         ),
+        make_user(
+            db, "ottilie.ned@rcf.example.org", role="board_member", trust=TRUST, name="Ottilie Marchbank"
+        ),
+        make_user(
+            db, "peregrine.ned@rcf.example.org", role="board_member", trust=TRUST, name="Peregrine Vose"
+        ),
     ]
     other_chair = make_user(db, "chair@rbs.example.org", role="chair", trust=OTHER_TRUST, name="Other Chair")
     trust = organisation(db, TRUST)
-    assessment = Assessment(organisation_id=trust.id, cycle_id=cycle.id, framework_id=cycle.framework_id)
+    # Rating has closed, so the spread can be shown (docs/anonymity.md).
+    assessment = Assessment(
+        organisation_id=trust.id,
+        cycle_id=cycle.id,
+        framework_id=cycle.framework_id,
+        rating_closed_at=utcnow(),
+    )
     db.add(assessment)
     db.commit()
+    db.add_all(AssessmentRater(assessment_id=assessment.id, user_id=person.id) for person in [chair, *neds])
     criteria = [criterion for _section, criterion in criteria_of(db, assessment)]
     first, second, third = criteria[0], criteria[1], criteria[2]
-    # The first criterion: four raters, levels 1 to 3 (members differ by 2), comments that look like
-    # formulas beside plain ones.
-    comments = [HYPERLINK_COMMENT, MINUS_COMMENT, *PLAIN_COMMENTS]
-    for member, level, comment in zip([chair, *neds], [1, 3, 3, 2], comments, strict=True):
+    # The first criterion: six raters (the chair and five others), levels 1 to 3 (members differ by
+    # 2), comments that look like formulas beside plain ones.
+    comments = [HYPERLINK_COMMENT, MINUS_COMMENT, *PLAIN_COMMENTS, "", ""]
+    for member, level, comment in zip([chair, *neds], [1, 3, 3, 2, 2, 3], comments, strict=True):
         db.add(
             Rating(
                 assessment_id=assessment.id,
@@ -248,11 +262,11 @@ def test_the_rating_spread_is_anonymous(client: TestClient, board: ExportsBoard)
     assert counts == {
         "Level 0 Not started": 0,
         "Level 1 Emerging": 1,
-        "Level 2 Developing": 1,
-        "Level 3 Established": 2,
+        "Level 2 Developing": 2,
+        "Level 3 Established": 3,
         "Level 4 Embedded": 0,
     }
-    assert first[3] == 4 and first[header.index("Median")] == 2.5
+    assert first[3] == 6 and first[header.index("Median")] == 2.5
     assert (first[header.index("Lowest level")], first[header.index("Highest level")]) == (1, 3)
     # Comments in alphabetical order (case-insensitive), never by person or time.
     comment_column = header.index("Members' comments, in alphabetical order")

@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, ConsensusRating, Evidence, Rating
+from api.assessments.models import Assessment, AssessmentRater, ConsensusRating, Evidence, Rating
+from api.db import utcnow
 from api.frameworks.models import Criterion, FrameworkSection
 from api.scoring.service import store_scores
 from tests.factories import api_token, bearer, make_cycle, make_user, organisation
@@ -16,12 +17,18 @@ from tests.factories import api_token, bearer, make_cycle, make_user, organisati
 def scored(db: Session) -> dict:
     cycle = make_cycle(db)
     chair = make_user(db, "chair@rcf.example.org", role="chair", trust="RCF")
-    neds = [make_user(db, f"ned{i}@rcf.example.org", role="board_member", trust="RCF") for i in range(3)]
+    neds = [make_user(db, f"ned{i}@rcf.example.org", role="board_member", trust="RCF") for i in range(7)]
     make_user(db, "chair@rbs.example.org", role="chair", trust="RBS")
+    # Rating has closed, so members' figures can be shown (docs/anonymity.md).
     assessment = Assessment(
-        organisation_id=organisation(db, "RCF").id, cycle_id=cycle.id, framework_id=cycle.framework_id
+        organisation_id=organisation(db, "RCF").id,
+        cycle_id=cycle.id,
+        framework_id=cycle.framework_id,
+        rating_closed_at=utcnow(),
     )
     db.add(assessment)
+    db.commit()
+    db.add_all(AssessmentRater(assessment_id=assessment.id, user_id=person.id) for person in [chair, *neds])
     db.commit()
     rows = db.exec(
         select(FrameworkSection, Criterion)
@@ -111,7 +118,8 @@ def test_perception_gap_and_disagreement_from_members_ratings(
 ) -> None:
     assessment, neds = scored["assessment"], scored["neds"]
     criterion = scored["sections"]["accountability"][0]
-    for ned, level in zip(neds, [1, 3, 3], strict=True):
+    # ned0 (the reader) and five others rated.
+    for ned, level in zip(neds, [1, 3, 3, 3, 1, 3], strict=False):
         db.add(
             Rating(assessment_id=assessment.id, respondent_id=ned.id, criterion_id=criterion.id, level=level)
         )
@@ -126,7 +134,9 @@ def test_perception_gap_and_disagreement_from_members_ratings(
     assert section["members_median"] == 3.0 and section["gap"] == -1.0
 
 
-def test_members_spread_is_withheld_below_three_raters(client: TestClient, db: Session, scored: dict) -> None:
+def test_members_spread_is_withheld_below_five_other_raters(
+    client: TestClient, db: Session, scored: dict
+) -> None:
     assessment, neds = scored["assessment"], scored["neds"]
     criterion = scored["sections"]["accountability"][0]
     for ned, level in zip(neds[:2], [0, 4], strict=True):
