@@ -12,6 +12,7 @@ the benchmarking and sector property tests.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +21,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from api.assessments.spread import BoardRatings
 from api.scoring.maths import BANDS, band, disagreement, mean_or_none, one_decimal, percent, spread
 from api.scoring.models import OVERALL_KEY
 from api.scoring.report import SectionResult, _criterion, _section
@@ -77,7 +79,7 @@ def score_fractions(most: int = 12) -> st.SearchStrategy[Fraction]:
     return st.integers(1, most).flatmap(lambda d: st.integers(0, 4 * d).map(lambda n: Fraction(n, d)))
 
 
-MIN_RATERS_SHOWN = 3  # docs/scoring.md: "only when at least 3 members have rated"
+MIN_OTHERS = 5  # docs/scoring.md: "only when at least 5 members other than the reader have rated"
 levels = st.integers(0, 4)
 answers = st.lists(st.none() | levels, max_size=40)  # None is "not yet known"
 
@@ -241,25 +243,53 @@ def test_flag_for_discussion_exactly_when_known_ratings_differ_by_two_levels(
     assert disagreement([*ratings, None]) is expected
 
 
-def _criterion_result(criterion_id: int, ratings: list[int | None], agreed: int | None):  # noqa: ANN202
+def _board(by_criterion: dict[int, list[int | None]], closed: bool = True) -> BoardRatings:
+    """Member i gave the i-th rating of each criterion; everyone was on the board at opening."""
+    return BoardRatings(
+        closed,
+        {cid: [(i, level, "") for i, level in enumerate(levels)] for cid, levels in by_criterion.items()},
+        {},
+    )
+
+
+def _criterion_result(  # noqa: ANN202
+    criterion_id: int,
+    ratings: list[int | None],
+    agreed: int | None,
+    viewer: int | None = None,
+    closed: bool = True,
+):
     criterion = SimpleNamespace(id=criterion_id, key=f"c{criterion_id}", statement="A criterion")
     consensus = {criterion_id: SimpleNamespace(level=agreed)}
-    return _criterion(criterion, consensus, {}, {criterion_id: ratings})
+    return _criterion(criterion, consensus, {}, _board({criterion_id: ratings}, closed), viewer)
+
+
+def _others(members: Iterable[int], viewer: int | None) -> int:
+    return sum(1 for member in members if member != viewer)
 
 
 @PROPERTY
-@example(ratings=[1, 2, None, 3, 3, 1], agreed=3)  # members' median 2: gap +1
-@example(ratings=[4, 4, 3, None], agreed=2)  # members' median 4: gap -2
-@given(ratings=answers, agreed=st.none() | levels)
-def test_criterion_perception_gap_from_at_least_three_members(
-    ratings: list[int | None], agreed: int | None
+@example(ratings=[1, 2, None, 3, 3, 1, 2], agreed=3, viewer=None, closed=True)  # members' median 2: gap +1
+@example(ratings=[4, 4, 3, None, 4, 4], agreed=2, viewer=None, closed=True)  # members' median 4: gap -2
+@example(ratings=[4, 4, 3, 4, 4], agreed=2, viewer=0, closed=True)  # the reader is one of five: hidden
+@given(
+    ratings=answers,
+    agreed=st.none() | levels,
+    viewer=st.none() | st.integers(0, 9),
+    closed=st.booleans(),
+)
+def test_criterion_perception_gap_from_at_least_five_members_other_than_the_reader(
+    ratings: list[int | None], agreed: int | None, viewer: int | None, closed: bool
 ) -> None:
-    result = _criterion_result(1, ratings, agreed)
+    result = _criterion_result(1, ratings, agreed, viewer, closed)
     present = known(ratings)
     assert result.rated == len(ratings) and result.not_yet_known == len(ratings) - len(present)
     assert result.consensus == agreed
-    if len(present) < MIN_RATERS_SHOWN:
-        # Nobody's answer can be worked out: no median, spread or gap from fewer than 3.
+    shown = closed and _others(range(len(ratings)), viewer) >= MIN_OTHERS
+    known_others = _others((i for i, level in enumerate(ratings) if level is not None), viewer)
+    if not shown or known_others < MIN_OTHERS:
+        # Nobody's answer can be worked out: no median, spread or gap while rating is open, or
+        # from fewer than 5 members other than the reader.
         assert (result.members_median, result.members_iqr, result.gap) == (None, None, None)
     else:
         q1, median, q3 = exact_quartiles([Fraction(v) for v in present])
@@ -272,8 +302,8 @@ def test_criterion_perception_gap_from_at_least_three_members(
             # gap = agreed level − members' median; positive when the board agreed higher.
             assert result.gap == as_float(agreed - median)
             assert (result.gap > 0) == (agreed > median)
-    # Flagged when known ratings differ by 2 levels or more, and only once 3 members have rated.
-    expected_flag = len(ratings) >= MIN_RATERS_SHOWN and bool(present) and max(present) - min(present) >= 2
+    # Flagged when known ratings differ by 2 levels or more, and only when the spread is shown.
+    expected_flag = shown and bool(present) and max(present) - min(present) >= 2
     assert result.disagreement is expected_flag
 
 
@@ -281,7 +311,7 @@ def test_criterion_perception_gap_from_at_least_three_members(
 def section_ratings(draw: st.DrawFn) -> list[list[int | None]]:
     """members × criteria: each member's rating of each criterion of one section (None: not yet known)."""
     criteria = draw(st.integers(1, 5), label="criteria")
-    return draw(st.lists(st.lists(st.none() | levels, min_size=criteria, max_size=criteria), max_size=8))
+    return draw(st.lists(st.lists(st.none() | levels, min_size=criteria, max_size=criteria), max_size=10))
 
 
 @PROPERTY
@@ -292,9 +322,11 @@ def test_section_perception_gap_is_the_median_of_members_own_means(matrix: list[
     for member, row in enumerate(matrix):
         if known(row):
             by_member_section[(section.id, member)] = known(row)
-    result = _section(section, by_member_section)
+    columns = list(zip(*matrix, strict=True)) if matrix else []
+    board = _board({i: list(column) for i, column in enumerate(columns)})
+    result = _section(section, by_member_section, board, None)
     member_means = [exact_mean(known(row)) for row in matrix if known(row)]
-    if len(member_means) < MIN_RATERS_SHOWN:
+    if len(member_means) < MIN_OTHERS:
         assert (result.members_median, result.members_iqr) == (None, None)
     else:
         q1, median, q3 = exact_quartiles(member_means)
@@ -304,7 +336,6 @@ def test_section_perception_gap_is_the_median_of_members_own_means(matrix: list[
         assert min(member_means) - Fraction(1, 10**12) <= Fraction(result.members_median)
         assert Fraction(result.members_median) <= max(member_means) + Fraction(1, 10**12)
     # A section is flagged when any of its criteria is.
-    columns = list(zip(*matrix, strict=True)) if matrix else []
     criteria = [_criterion_result(i, list(column), None) for i, column in enumerate(columns)]
     flagged = SectionResult(
         key=section.key,
@@ -318,7 +349,7 @@ def test_section_perception_gap_is_the_median_of_members_own_means(matrix: list[
         criteria=criteria,
     )
     assert flagged.disagreement == any(
-        len(column) >= MIN_RATERS_SHOWN
+        len(column) >= MIN_OTHERS
         and known(list(column))
         and max(known(list(column))) - min(known(list(column))) >= 2
         for column in columns
