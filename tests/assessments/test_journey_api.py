@@ -316,11 +316,17 @@ def test_progress_counts_my_answers_and_members_finished(board: Board, aid: int)
     assert done["board_progress"] == {"members_finished": 1, "members": 7, "not_finished": None}
     chair_view = board.get(f"/api/v1/assessments/{aid}", board.chair).json()
     assert chair_view["my_progress"]["answered"] == 0
-    assert chair_view["board_progress"] == {"members_finished": 1, "members": 4}
+    # The chair is told who has not finished (to remind them), never what anyone answered.
+    not_finished = sorted(p.name for p in board.raters if p != ned)
+    assert chair_view["board_progress"] == {"members_finished": 1, "members": 7, "not_finished": not_finished}
     secretary_view = board.get(f"/api/v1/assessments/{aid}", board.secretary)
     assert secretary_view.status_code == 200
     assert secretary_view.json()["my_progress"] is None
-    assert secretary_view.json()["board_progress"] == {"members_finished": 1, "members": 4}
+    assert secretary_view.json()["board_progress"] == {
+        "members_finished": 1,
+        "members": 7,
+        "not_finished": not_finished,
+    }
 
 
 # --- Headline -----------------------------------------------------------------------------------------
