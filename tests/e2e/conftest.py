@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, Rating
+from api.assessments.models import Assessment, AssessmentRater, Rating
 from api.assessments.repository import criteria_of
 from api.main import create_app
 from api.settings import Settings
@@ -226,9 +226,16 @@ class Board:
         return self.query(select(Assessment).where(Assessment.id == self.assessment_id))[0]
 
 
-# Levels the three NEDs who rated already chose, by criterion position: they differ (so the spread shows
-# a disagreement) and one is "not yet known" (null).
-OTHER_LEVELS = ((1, 2, 4), (3, 3, None), (0, 2, 2), (4, 3, 1), (2, None, 2))
+# Levels the five members who rated already chose, by criterion position: they differ (so the spread
+# shows a disagreement) and some are "not yet known" (null). Five: the spread needs at least five
+# members other than the reader (docs/anonymity.md).
+OTHER_LEVELS = (
+    (1, 2, 4, 2, 3),
+    (3, 3, None, 2, 3),
+    (0, 2, 2, 1, 2),
+    (4, 3, 1, 3, 3),
+    (2, None, 2, 2, 1),
+)
 
 
 @pytest.fixture
@@ -246,7 +253,7 @@ def board(db: Session, clean_database: Engine) -> Board:
     ned = make_user(db, "ned.one@rcf.example.org", trust=TRUST, name="Nadia Okafor")
     others = [
         make_user(db, f"ned.{n}@rcf.example.org", trust=TRUST, name=f"Member {n.title()}")
-        for n in ("two", "three", "four")
+        for n in ("two", "three", "four", "five", "six")
     ]
     assessment = Assessment(
         organisation_id=organisation(db, TRUST).id,
@@ -256,6 +263,8 @@ def board(db: Session, clean_database: Engine) -> Board:
     )
     db.add(assessment)
     db.commit()
+    # The board when the assessment opened (the service records it when a chair opens one).
+    db.add_all(AssessmentRater(assessment_id=assessment.id, user_id=p.id) for p in [chair, ned, *others])
     criteria = [Criterion(s.key, c.key, c.id) for s, c in criteria_of(db, assessment)]
     position_in_section: dict[str, int] = {}
     for criterion in criteria:

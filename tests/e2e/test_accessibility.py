@@ -168,8 +168,17 @@ def test_a_members_pages(audit: Audit, page: Page, board: Board) -> None:
 
 def test_the_chairs_pages(audit: Audit, page: Page, board: Board) -> None:
     sign_in(page, board.chair)
-    audit.visit("consensus overview", board.url("/consensus"))
+    audit.visit("consensus overview while members rate", board.url("/consensus"))
     section = board.sections[0]
+    audit.visit("consensus section while members rate", board.url(f"/consensus/{section}"))
+    audit.visit("rating deadline", board.url("/rating-deadline"))
+    page.get_by_role("button", name="Save the deadline").click()
+    expect(page.locator(".nhsuk-error-summary")).to_be_visible()
+    audit.check("rating deadline with an error")
+    audit.visit("close rating", board.url("/close-rating"))
+    page.get_by_role("button", name="Close rating for 2026/27").click()
+    expect(page.get_by_text("Rating has closed")).to_be_visible()
+    audit.check("consensus overview after rating closed")
     audit.visit("consensus section with the spread", board.url(f"/consensus/{section}"))
     key = board.in_section(section)[0].key
     expect(page.locator(f"#{key} table.app-consensus-spread")).to_be_visible()

@@ -94,13 +94,22 @@ def test_the_chair_agrees_every_statement_and_submits(page: Page, board: Board) 
     page.get_by_role("link", name="2026/27").click()
     page.get_by_role("button", name="Agree the board's ratings").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Agree the board's ratings")
+    # While members rate, the chair sees who has not finished, never what anyone chose.
+    expect(page.locator(".app-not-finished")).to_contain_text("Nadia Okafor")
+    page.get_by_role("button", name="Close rating").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Close rating")
+    expect(page.get_by_text("You cannot reopen rating")).to_be_visible()
+    page.get_by_role("button", name="Close rating for 2026/27").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Agree the board's ratings")
+    expect(page.get_by_text("Rating has closed")).to_be_visible()
     agreed: dict[int, int] = {}
 
     page.get_by_role("link", name=re.compile(r"^1\. ")).click()
     for number, section in enumerate(board.sections, start=1):
         expect(page).to_have_url(re.compile(rf"/consensus/{section}$"))
         criteria = board.in_section(section)
-        # Three members have rated every statement: the spread is shown, without names.
+        # Five members have rated every statement and rating has closed: the spread is shown,
+        # without names.
         expect(page.locator(f"#{criteria[0].key} table.app-consensus-spread")).to_be_visible()
         for position, criterion in enumerate(criteria):
             level = (number + position) % 5
