@@ -527,6 +527,11 @@ def _mark_rating_closed(session: Session, principal: Principal, assessment: Asse
     session.refresh(assessment)
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
+    _record_rating_closed(session, principal, assessment, how)
+    return True
+
+
+def _record_rating_closed(session: Session, principal: Principal, assessment: Assessment, how: str) -> None:
     record(
         session,
         "assessment.rating_closed",
@@ -537,7 +542,6 @@ def _mark_rating_closed(session: Session, principal: Principal, assessment: Asse
         summary=f"Rating closed {how}",
         details={"how": how},
     )
-    return True
 
 
 def close_rating(session: Session, principal: Principal, assessment_id: int, *, version: int) -> Assessment:
@@ -645,6 +649,8 @@ def submit(
             missing=[criterion.key for criterion in missing],
         )
     now = utcnow()
+    # Signing off closes rating too, in the same change, if the chair had not already closed it.
+    closes_rating = assessment.rating_closed_at is None
     result = session.execute(
         update(Assessment)
         .where(Assessment.id == assessment.id, Assessment.status == "in_progress")  # type: ignore[arg-type]
@@ -652,6 +658,8 @@ def submit(
             status="submitted",
             submitted_by_id=principal.user.id,
             submitted_at=now,
+            rating_closed_at=func.coalesce(Assessment.rating_closed_at, now),
+            rating_closed_by_id=func.coalesce(Assessment.rating_closed_by_id, principal.user.id),
             version=Assessment.version + 1,
         )
         .execution_options(synchronize_session=False)
@@ -662,8 +670,8 @@ def submit(
         session.refresh(assessment)
         return assessment
     session.refresh(assessment)
-    # Signing off closes rating, if the chair had not already closed it.
-    _mark_rating_closed(session, principal, assessment, "at sign-off")
+    if closes_rating:
+        _record_rating_closed(session, principal, assessment, "at sign-off")
     from api.benchmarking.service import after_submission
     from api.scoring.service import store_scores
     from api.settings import get_settings

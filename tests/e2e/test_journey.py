@@ -140,7 +140,7 @@ def test_the_chair_agrees_every_statement_and_submits(page: Page, board: Board) 
 
     # The chair's own task list now says the answers are locked.
     page.goto(board.url())
-    expect(page.locator(".nhsuk-inset-text")).to_contain_text("Answers can no longer change")
+    expect(page.locator(".app-status-banner")).to_contain_text("Answers can no longer change")
 
     assessment = board.assessment()
     assert assessment.status == "submitted"
