@@ -1,4 +1,10 @@
-"""Security headers on every response (pure ASGI, so streaming responses keep working)."""
+"""Security headers on every response (pure ASGI, so streaming responses keep working).
+
+Every response but a static file is also kept out of caches (`Cache-Control: no-store, private`):
+pages, JSON and exports carry a trust's or the sector's figures, and a shared proxy or the browser's
+disk cache must not keep a copy for the next person at that computer. Set here, in one place, so a
+new route cannot forget it; a route may send its own value only if it too says no-store.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,21 @@ DOCS_CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+NO_STORE = b"no-store, private"
+# Only the vendored CSS, JavaScript, fonts and icons may be cached (they hold no one's figures).
+CACHEABLE_PREFIXES = ("/static/", "/assets/")
+
+
+def _with_no_store(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The response's headers with a Cache-Control that forbids storing it: the route's own value
+    is kept when it already says no-store (some say why in their own words), replaced otherwise."""
+    kept = [(n, v) for n, v in headers if n.lower() != b"cache-control"]
+    own = [v for n, v in headers if n.lower() == b"cache-control"]
+    if len(own) == 1 and b"no-store" in own[0].lower():
+        return headers
+    return [*kept, (b"cache-control", NO_STORE)]
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
@@ -58,13 +79,14 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         extra = self._docs_headers if scope["path"] in ("/docs", "/docs/oauth2-redirect") else self._headers
+        cacheable = scope["path"].startswith(CACHEABLE_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
                 headers.extend((n, v) for n, v in extra if n not in names)
-                message["headers"] = headers
+                message["headers"] = headers if cacheable else _with_no_store(headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
