@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     frameworks_dir: Path = PROJECT_ROOT / "assessments"
     # Evidence files are stored here under generated names.
     upload_dir: Path = PROJECT_ROOT / "var" / "uploads"
+    # The largest request body accepted (bytes): on routes that take a file upload (evidence files
+    # are at most 10 MB, plus the form around them), and on every other route. Larger: 413.
+    max_upload_request_bytes: int = Field(default=11 * 1024 * 1024, ge=1024)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     # The address people reach the service at, for links in emails.
     base_url: str = "http://127.0.0.1:8000"
 
