@@ -22,6 +22,8 @@ from api.accounts.views import router as accounts_pages
 from api.actions.routes import router as actions_api
 from api.actions.views import router as actions_pages
 from api.admin.views import router as admin_pages
+from api.api_docs import OPENAPI_URL
+from api.api_docs import router as api_docs_pages
 from api.assessments.consensus_views import router as consensus_pages
 from api.assessments.routes import router as assessments_api
 from api.assessments.views import router as assessments_pages
@@ -144,6 +146,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "report and the board assurance framework."
         ),
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI from a CDN with an inline script: api/api_docs.py
+        # serves a vendored one instead, and only where the settings turn it on.
+        openapi_url=OPENAPI_URL if settings.api_docs_enabled else None,
+        docs_url=None,
         redoc_url=None,
         # Before anything else reads the request: text with a NUL character is refused (422).
         dependencies=[Depends(refuse_nul_characters)],
@@ -190,6 +196,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(actions_pages)
     app.include_router(baf_pages)
     app.include_router(reports_pages)
+    if settings.api_docs_enabled:
+        app.include_router(api_docs_pages)
 
     # The last added runs first: security headers go on every answer, the 413 included; the body
     # limit comes before anything that could read the body.
