@@ -60,17 +60,21 @@ lint: install-dev
 	$(BIN)/ruff check api tests bench migrations
 	$(BIN)/ruff format --check api tests bench migrations
 
-## Refresh the vendored NHS.UK frontend and htmx (matching nhsuk-frontend-jinja's version).
+## Refresh the vendored NHS.UK frontend and htmx (matching nhsuk-frontend-jinja's version), and
+## Swagger UI for the API documentation page.
 NHSUK_FRONTEND_VERSION := 10.6.1
 HTMX_VERSION := 2.0.11
+SWAGGER_UI_VERSION := 5.35.0
 vendor:
 	rm -rf var/vendor && mkdir -p var/vendor
-	cd var/vendor && npm pack --silent nhsuk-frontend@$(NHSUK_FRONTEND_VERSION) htmx.org@$(HTMX_VERSION)
-	cd var/vendor && mkdir nf hx && tar xzf nhsuk-frontend-*.tgz -C nf && tar xzf htmx.org-*.tgz -C hx
+	cd var/vendor && npm pack --silent nhsuk-frontend@$(NHSUK_FRONTEND_VERSION) htmx.org@$(HTMX_VERSION) swagger-ui-dist@$(SWAGGER_UI_VERSION)
+	cd var/vendor && mkdir nf hx sw && tar xzf nhsuk-frontend-*.tgz -C nf && tar xzf htmx.org-*.tgz -C hx && tar xzf swagger-ui-dist-*.tgz -C sw
 	rm -rf web/static/nhsuk && mkdir -p web/static/nhsuk web/static/htmx
 	cp var/vendor/nf/package/dist/nhsuk/nhsuk-frontend.min.css var/vendor/nf/package/dist/nhsuk/nhsuk-frontend.min.js web/static/nhsuk/
 	cp -r var/vendor/nf/package/dist/nhsuk/assets web/static/nhsuk/
 	cp var/vendor/hx/package/dist/htmx.min.js web/static/htmx/
+	rm -rf web/static/swagger-ui && mkdir -p web/static/swagger-ui
+	cd var/vendor/sw/package && cp swagger-ui-bundle.js swagger-ui.css oauth2-redirect.js LICENSE NOTICE ../../../../web/static/swagger-ui/
 
 ## Start again with an empty embedded database (the next `make run` reloads the demo sector).
 clean-db:

@@ -22,6 +22,8 @@ from api.accounts.views import router as accounts_pages
 from api.actions.routes import router as actions_api
 from api.actions.views import router as actions_pages
 from api.admin.views import router as admin_pages
+from api.api_docs import OPENAPI_URL
+from api.api_docs import router as api_docs_pages
 from api.assessments.consensus_views import router as consensus_pages
 from api.assessments.rating_window_views import router as rating_window_pages
 from api.assessments.routes import router as assessments_api
@@ -32,6 +34,7 @@ from api.baf.routes import router as baf_api
 from api.baf.views import router as baf_pages
 from api.benchmarking.routes import router as benchmarking_api
 from api.benchmarking.views import router as benchmarking_pages
+from api.body_limit import BodyLimitMiddleware, size_in_words, upload_routes
 from api.csrf import CsrfCookieMiddleware, cookie_name
 from api.db import ConnectionGate, make_engine
 from api.deps import RedirectTo
@@ -87,22 +90,33 @@ def _error_page(request: Request, status_code: int, message: str | None) -> Resp
 
 def _openapi_with_unreadable_bodies(app: FastAPI) -> Callable[[], dict[str, Any]]:
     """FastAPI's schema, plus the 400 it answers for a body it cannot read (bytes that are not
-    UTF-8, a broken multipart form) on every operation that takes a body."""
+    UTF-8, a broken multipart form) and the 413 for one too large, on every operation that takes
+    a body."""
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = default_openapi()
+        settings = app.state.settings
+        too_large = (
+            f"The body is larger than the service accepts: {size_in_words(settings.max_upload_request_bytes)} "
+            f"with a file upload, {size_in_words(settings.max_request_bytes)} otherwise"
+        )
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
-                if "requestBody" in operation and "400" not in operation["responses"]:
-                    operation["responses"]["400"] = {
-                        "description": ERROR_DESCRIPTIONS[400],
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                if "requestBody" not in operation:
+                    continue
+                for status, description in ((400, ERROR_DESCRIPTIONS[400]), (413, too_large)):
+                    operation["responses"].setdefault(
+                        str(status),
+                        {
+                            "description": description,
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                            },
                         },
-                    }
+                    )
         schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
             "ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
         )
@@ -133,6 +147,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "report and the board assurance framework."
         ),
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI from a CDN with an inline script: api/api_docs.py
+        # serves a vendored one instead, and only where the settings turn it on.
+        openapi_url=OPENAPI_URL if settings.api_docs_enabled else None,
+        docs_url=None,
         redoc_url=None,
         # Before anything else reads the request: text with a NUL character is refused (422).
         dependencies=[Depends(refuse_nul_characters)],
@@ -143,8 +161,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         min(settings.database_concurrency, settings.database_pool_size + settings.database_max_overflow)
     )
 
-    app.add_middleware(CsrfCookieMiddleware, name=cookie_name(settings.env), secure=settings.secure_cookies)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The NHS.UK stylesheet refers to its icons under /assets.
     app.mount("/assets", StaticFiles(directory=STATIC_DIR / "nhsuk" / "assets"), name="assets")
@@ -182,6 +198,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(actions_pages)
     app.include_router(baf_pages)
     app.include_router(reports_pages)
+    if settings.api_docs_enabled:
+        app.include_router(api_docs_pages)
+
+    # The last added runs first: security headers go on every answer, the 413 included; the body
+    # limit comes before anything that could read the body.
+    app.add_middleware(CsrfCookieMiddleware, name=cookie_name(settings.env), secure=settings.secure_cookies)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_request_bytes,
+        upload_limit=settings.max_upload_request_bytes,
+        uploads=upload_routes(app.routes),
+    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
 
     @app.exception_handler(RedirectTo)
     async def _redirect(request: Request, exc: RedirectTo) -> Response:

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     frameworks_dir: Path = PROJECT_ROOT / "assessments"
     # Evidence files are stored here under generated names.
     upload_dir: Path = PROJECT_ROOT / "var" / "uploads"
+    # The largest request body accepted (bytes): on routes that take a file upload (evidence files
+    # are at most 10 MB, plus the form around them), and on every other route. Larger: 413.
+    max_upload_request_bytes: int = Field(default=11 * 1024 * 1024, ge=1024)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The API's description (/openapi.json) and documentation page (/docs): on unless ENV=production,
+    # where API_DOCS=true turns them on.
+    api_docs: bool | None = None
     # The address people reach the service at, for links in emails.
     base_url: str = "http://127.0.0.1:8000"
 
@@ -69,6 +76,10 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.env == "production"
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.env != "production"
 
     @property
     def is_sqlite(self) -> bool:
