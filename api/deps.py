@@ -170,12 +170,14 @@ def _token_principal(session: Session, raw: str) -> Principal | None:
         if not passed_second_factor(principal.user, rows[0][1]):
             raise SecondFactorNeeded(
                 "This token was issued without your current two-factor code, which your account now "
-                "needs: request a new token with your code in the otp field"
+                "needs: request a new token with your code in the otp field",
+                code=SecondFactorNeeded.code,
             )
     elif principal.needs_second_factor:
         raise SecondFactorNotSetUp(
             "Your role, or a board you sit on, now requires two-factor authentication: set it up "
-            "in the web service, then request a new token with your code in the otp field"
+            "in the web service, then request a new token with your code in the otp field",
+            code=SecondFactorNotSetUp.code,
         )
     return principal
 
