@@ -7,6 +7,7 @@ that carry `allowed_roles`, so the route-walking test can find every route's rul
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -28,12 +29,35 @@ class NotSignedIn(DomainError):
     headers = {"WWW-Authenticate": "Bearer"}
 
 
+class SecondFactorNeeded(DomainError):
+    """A token issued on a password alone, for someone who now has or needs a second factor."""
+
+    status_code = 401
+    code = "second_factor_required"
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+class SecondFactorNotSetUp(DomainError):
+    """Someone whose role or board now requires a second factor they have not set up."""
+
+    status_code = 403
+    code = "second_factor_not_set_up"
+
+
 class RedirectTo(Exception):
     """A page that needs the person elsewhere first (sign in, second factor)."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.url = url
+
+
+def passed_second_factor(user: User, second_factor_at: datetime | None) -> bool:
+    """Whether a session or token passed the person's current second factor: one passed before they
+    turned it on (or on again) does not count."""
+    if user.totp_enabled_at is None:
+        return second_factor_at is not None
+    return second_factor_at is not None and second_factor_at >= user.totp_enabled_at
 
 
 @dataclass(frozen=True)
@@ -118,7 +142,7 @@ def _principal_for(session: Session, user_id: int, web_session: WebSession | Non
 # Built once: every API request runs it (autosave included), and building a statement costs more
 # Python time than running this one.
 _TOKEN_PRINCIPAL = (
-    select(User, *_MEMBERSHIP_COLUMNS)
+    select(User, ApiToken.second_factor_at, *_MEMBERSHIP_COLUMNS)
     .join(ApiToken, ApiToken.user_id == User.id)
     .outerjoin(Membership, Membership.user_id == User.id)
     .outerjoin(Organisation, Organisation.id == Membership.organisation_id)
@@ -132,12 +156,30 @@ _TOKEN_PRINCIPAL = (
 
 
 def _token_principal(session: Session, raw: str) -> Principal | None:
-    """The active person holding this unexpired token, with their memberships, in one query."""
+    """The active person holding this unexpired token, with their memberships, in one query.
+
+    The second-factor rule is checked here, on every request, from the same rows: a token issued
+    before the person became a platform admin or analyst, before a board of theirs required a
+    second factor, or before they turned theirs on, stops working."""
     rows = session.execute(_TOKEN_PRINCIPAL, {"token_hash": secret_hash(raw), "now": utcnow()}).all()
     if not rows:
         return None
-    memberships = [TrustMembership(*row[1:]) for row in rows if row[1] is not None]
-    return Principal(user=rows[0][0], memberships=memberships)
+    memberships = [TrustMembership(*row[2:]) for row in rows if row[2] is not None]
+    principal = Principal(user=rows[0][0], memberships=memberships)
+    if principal.user.totp_enabled_at is not None:
+        if not passed_second_factor(principal.user, rows[0][1]):
+            raise SecondFactorNeeded(
+                "This token was issued without your current two-factor code, which your account now "
+                "needs: request a new token with your code in the otp field",
+                code=SecondFactorNeeded.code,
+            )
+    elif principal.needs_second_factor:
+        raise SecondFactorNotSetUp(
+            "Your role, or a board you sit on, now requires two-factor authentication: set it up "
+            "in the web service, then request a new token with your code in the otp field",
+            code=SecondFactorNotSetUp.code,
+        )
+    return principal
 
 
 def get_api_principal(request: Request, session: SessionDep) -> Principal:
@@ -188,7 +230,7 @@ def get_page_principal(request: Request, session: SessionDep) -> Principal:
     principal = get_pending_principal(request, session)
     assert principal.web_session is not None
     if principal.user.totp_enabled_at is not None:
-        if principal.web_session.second_factor_at is None:
+        if not passed_second_factor(principal.user, principal.web_session.second_factor_at):
             raise RedirectTo("/sign-in/two-factor")
     elif principal.needs_second_factor:
         raise RedirectTo("/account/two-factor/set-up")

@@ -112,6 +112,19 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def with_second_factor(db: Session, user: User) -> User:
+    """Two-factor on (a new secret), as the set-up page leaves it. Commits."""
+    import pyotp
+
+    from api.db import utcnow
+
+    user.totp_secret = pyotp.random_base32()
+    user.totp_enabled_at = utcnow()
+    db.add(user)
+    db.commit()
+    return user
+
+
 def sign_in_with_second_factor(client: TestClient, db: Session, email: str, password: str = PASSWORD) -> None:
     """For people who must use two-factor (platform roles): enrol them directly, then sign in with a code."""
     import pyotp

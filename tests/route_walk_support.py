@@ -493,7 +493,9 @@ class World:
                 )
                 token = ""
             else:
-                _token, token = issue_api_token(db, user, settings)
+                _token, token = issue_api_token(
+                    db, user, settings, second_factor_at=utcnow() if user.totp_enabled_at else None
+                )
                 raw = ""
             db.commit()
             person_id, email, name = user.id, user.email, user.name

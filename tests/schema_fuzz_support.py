@@ -116,7 +116,9 @@ class FuzzWorld:
         with Session(self.engine) as db:
             user = db.get(User, self.user_ids[role])
             assert user is not None
-            _token, raw = issue_api_token(db, user, self.settings)
+            _token, raw = issue_api_token(
+                db, user, self.settings, second_factor_at=utcnow() if user.totp_enabled_at else None
+            )
             db.commit()
         return raw
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from api.accounts.models import BOARD_ROLES, ROLE_NAMES, TRUST_ROLES, Membership, OneTimeToken, User
 from api.accounts.passwords import hash_password, password_problem
-from api.accounts.service import DEFAULT_BOARD_ROLE
+from api.accounts.service import DEFAULT_BOARD_ROLE, normalise_email
 from api.accounts.sessions import end_all_sessions
 from api.accounts.tokens import new_secret, secret_hash
 from api.audit.service import record
@@ -573,6 +573,64 @@ def change_password(
         client_ip=client_ip,
     )
     session.flush()
+
+
+def change_email(session: Session, settings: Settings, user: User, new_email: str, client_ip: str) -> str:
+    """The signed-in person's new email address (the caller has asked for their password and code).
+
+    Stored normalised; refused if another account has it. Both addresses are told, every session and
+    token ends (the address is what they sign in with), and the change is audited. Returns the address.
+    """
+    address = normalise_email(new_email)
+    if address == user.email:
+        raise Unprocessable("That is already your email address", field="email")
+    if session.exec(select(User.id).where(User.email == address)).first() is not None:
+        raise Conflict(
+            "Another account uses that email address. Enter a different one, or ask the service team",
+            field="email",
+        )
+    old = user.email
+    user.email = address
+    session.add(user)
+    session.flush()
+    end_all_sessions(session, user.id)  # type: ignore[arg-type]
+    sign_in = f"{settings.base_url.rstrip('/')}/sign-in"
+    send_email(
+        session,
+        settings,
+        to=old,
+        subject="Your email address has been changed",
+        body=(
+            f"Dear {user.name},\n\n"
+            f"The email address for your {SERVICE_NAME} account has been changed from {old} to "
+            f"{address}. You now sign in with the new address.\n\n"
+            "If you did not change it, tell your board secretary or the service team straight away.\n"
+        ),
+    )
+    send_email(
+        session,
+        settings,
+        to=address,
+        subject="You now sign in with this email address",
+        body=(
+            f"Dear {user.name},\n\n"
+            f"You now sign in to the {SERVICE_NAME} with this email address, instead of {old}:\n\n"
+            f"{sign_in}\n\n"
+            "If you did not expect this email, tell the service team.\n"
+        ),
+    )
+    record(
+        session,
+        "account.email_changed",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        summary=f"Changed their email address from {old} to {address}",
+        details={"old_email": old, "new_email": address},
+        client_ip=client_ip,
+    )
+    session.flush()
+    return address
 
 
 # --- The board's members -------------------------------------------------------------------------

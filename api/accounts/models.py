@@ -100,6 +100,9 @@ class ApiToken(SQLModel, table=True):
     user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+    # When the holder passed their second factor to get it; null if issued on a password alone.
+    # Checked on every request, so a token from before a second factor was needed stops working.
+    second_factor_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OneTimeToken(SQLModel, table=True):
@@ -131,7 +134,7 @@ class RecoveryCode(SQLModel, table=True):
 
 
 class SignInAttempt(SQLModel, table=True):
-    """Every sign-in attempt, for throttling: by account and by client address over 15 minutes."""
+    """Every sign-in attempt that was checked, for the growing delays of api/accounts/signin.py."""
 
     __tablename__ = "sign_in_attempt"
 
@@ -140,3 +143,5 @@ class SignInAttempt(SQLModel, table=True):
     client_ip: str = Field(max_length=45, index=True)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     succeeded: bool = Field(default=False)
+    # A wrong two-factor code (the password was right): these have a stricter limit of their own.
+    second_factor: bool = Field(default=False)

@@ -17,8 +17,8 @@ from starlette.responses import Response
 from api.accounts import invitations
 from api.accounts.invitations import LinkUnusable, new_password_errors
 from api.accounts.models import ROLE_NAMES
+from api.accounts.reauth import confirm_it_is_them
 from api.accounts.service import normalise_email
-from api.accounts.signin import check_password
 from api.accounts.views import clear_session_cookie
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie, verify_csrf
@@ -139,34 +139,26 @@ def change_password(
     current_password: Annotated[str, Form()] = "",
     new_password: Annotated[str, Form()] = "",
     confirm_password: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
 ) -> Response:
     user = principal.user
     ip = client_ip(request)
-    errors: dict[str, str] = {}
-    status_code = 422
-    if not current_password:
-        errors["current_password"] = "Enter your current password"
-    else:
-        # The sign-in check, so guessing the current password is throttled like sign-in.
-        outcome = check_password(session, user.email, current_password, ip)
-        if outcome.throttled:
-            minutes = max(1, round((outcome.retry_after or 60) / 60))
-            errors["current_password"] = (
-                f"Too many wrong passwords. Wait {minutes} minute{'s' if minutes != 1 else ''} and try again"
-            )
-            status_code = 429
-        elif outcome.user is None:
-            errors["current_password"] = "Your current password is not right"
+    # The sign-in checks, so guessing the current password or a code is delayed as at sign-in.
+    confirmation = confirm_it_is_them(session, user, ip, current_password, code)
+    errors = dict(confirmation.errors)
     errors.update(new_password_errors(new_password, confirm_password, user.email, field="new_password"))
     if not errors and new_password == current_password:
         errors["new_password"] = "Your new password must be different from your current password"
     if errors:
-        return render(
+        response = render(
             request,
             "accounts/password_change.html",
             {"page_title": "Change your password", "errors": errors},
-            status_code=status_code,
+            status_code=confirmation.status_code if confirmation.errors else 422,
         )
+        if confirmation.retry_after is not None:
+            response.headers["Retry-After"] = str(confirmation.retry_after)
+        return response
     invitations.change_password(session, request.app.state.settings, user, new_password, ip)
     # Every session has ended, this one too: the person signs in again with the new password.
     rotate_csrf_cookie(request)

@@ -10,10 +10,11 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from api.accounts.sessions import end_all_sessions, issue_api_token
-from api.accounts.signin import check_password
+from api.accounts.signin import check_password, record_wrong_second_factor, wait_message
+from api.accounts.two_factor import SET_UP_FIRST, second_factor_required, verify_second_factor
 from api.audit.service import record
 from api.client_ip import client_ip
-from api.db import SessionDep
+from api.db import SessionDep, utcnow
 from api.deps import CurrentUser
 from api.errors import error_responses
 
@@ -62,25 +63,35 @@ def issue_token(
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
     otp: Annotated[str | None, Form(description="Your two-factor code, if you use one")] = None,
 ) -> Response:
-    """OAuth2 password flow. Failures are answered (not raised) so the attempt is kept for throttling."""
+    """OAuth2 password flow. Failures are answered (not raised) so the attempt is kept for throttling.
+
+    A wrong `otp` is counted and audited as a wrong code on the two-factor page is, and meets the
+    same delays."""
     ip = client_ip(request)
-    outcome = check_password(session, username, password, ip)
+    outcome = check_password(session, username, password, ip, channel="api")
     if outcome.throttled:
+        assert outcome.retry_after is not None
         return JSONResponse(
-            {"detail": "Too many attempts to sign in: try again later"},
+            {"detail": wait_message(outcome.retry_after)},
             status_code=429,
             headers={"Retry-After": str(outcome.retry_after)},
         )
     user = outcome.user
     if user is None:
         return _unauthorised(INVALID)
-    from api.accounts.two_factor import verify_second_factor_for_api
-
-    problem = verify_second_factor_for_api(session, user, otp)
-    if problem:
-        return _unauthorised(problem)
+    second_factor_at = None
+    if user.totp_enabled_at is None:
+        if second_factor_required(session, user):
+            return _unauthorised(SET_UP_FIRST)
+    else:
+        if not otp or not otp.strip():
+            return _unauthorised("Send your two-factor code in the otp field")
+        if not verify_second_factor(session, user, otp):
+            record_wrong_second_factor(session, user, ip, channel="api")
+            return _unauthorised("The two-factor code is not right")
+        second_factor_at = utcnow()
     settings = request.app.state.settings
-    _token, raw = issue_api_token(session, user, settings)
+    _token, raw = issue_api_token(session, user, settings, second_factor_at=second_factor_at)
     record(
         session,
         "sign_in",
@@ -88,6 +99,7 @@ def issue_token(
         object_type="user",
         object_id=user.id,
         summary="API token issued",
+        details={"second_factor": second_factor_at is not None},
         client_ip=ip,
     )
     return JSONResponse(Token(access_token=raw, expires_in=settings.api_token_minutes * 60).model_dump())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
@@ -14,11 +16,27 @@ from api.organisations.models import Organisation
 DEFAULT_BOARD_ROLE = {"chair": "chair", "board_member": "ned", "board_secretary": "secretary"}
 
 
+def folded_email(email: str) -> str:
+    """Unicode NFKC, then case-folded: `ﬁnance@…`, `FINANCE@…` and `finance@…` are one address."""
+    return unicodedata.normalize("NFKC", email.strip()).casefold()
+
+
 def normalise_email(email: str) -> str:
+    """The address as stored: folded, checked, its domain in Unicode form, folded again (so that
+    normalising twice changes nothing). Invalid: InputError."""
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+        return folded_email(validate_email(folded_email(email), check_deliverability=False).normalized)
     except EmailNotValidError as exc:
         raise InputError(f"{email!r} is not a valid email address: {exc}") from exc
+
+
+def lookup_email(email: str) -> str:
+    """The form to look an account up by: the stored form when the address is valid, else just
+    folded (it then matches no account, and is throttled under that form)."""
+    try:
+        return normalise_email(email)
+    except InputError:
+        return folded_email(email)
 
 
 def create_user(

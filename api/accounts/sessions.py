@@ -87,7 +87,9 @@ def purge_expired(session: Session, now: datetime | None = None) -> Purged:
     return Purged(*counts)
 
 
-def issue_api_token(session: Session, user: User, settings: Settings) -> tuple[ApiToken, str]:
+def issue_api_token(
+    session: Session, user: User, settings: Settings, *, second_factor_at: datetime | None = None
+) -> tuple[ApiToken, str]:
     raw = new_secret("reb_")
     now = utcnow()
     token = ApiToken(
@@ -95,6 +97,7 @@ def issue_api_token(session: Session, user: User, settings: Settings) -> tuple[A
         user_id=user.id,
         created_at=now,
         expires_at=now + timedelta(minutes=settings.api_token_minutes),
+        second_factor_at=second_factor_at,
     )
     session.add(token)
     session.flush()

@@ -15,6 +15,7 @@ from api.organisations.models import Organisation
 
 ISSUER = "Race equality board self-assessment"
 RECOVERY_CODES = 10
+SET_UP_FIRST = "Set up two-factor authentication in the web service before using the API"
 # Letters and digits that cannot be mistaken for each other when read off paper.
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -100,16 +101,3 @@ def use_recovery_code(session: Session, user: User, code: str) -> bool:
 
 def verify_second_factor(session: Session, user: User, code: str) -> bool:
     return verify_totp(session, user, code) or use_recovery_code(session, user, code)
-
-
-def verify_second_factor_for_api(session: Session, user: User, otp: str | None) -> str | None:
-    """Why an API token cannot be issued yet, or None when the second factor is satisfied."""
-    if user.totp_enabled_at is None:
-        if second_factor_required(session, user):
-            return "Set up two-factor authentication in the web service before using the API"
-        return None
-    if not otp:
-        return "Send your two-factor code in the otp field"
-    if not verify_second_factor(session, user, otp):
-        return "The two-factor code is not right"
-    return None

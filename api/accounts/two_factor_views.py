@@ -12,8 +12,9 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.responses import Response
 
-from api.accounts.models import Membership, RecoveryCode, SignInAttempt, User
-from api.accounts.signin import throttle_wait
+from api.accounts.models import Membership, RecoveryCode, User
+from api.accounts.reauth import Confirmation, confirm_it_is_them
+from api.accounts.signin import record_waiting, record_wrong_second_factor, throttle_wait, wait_message
 from api.accounts.two_factor import (
     new_recovery_codes,
     new_totp_secret,
@@ -34,6 +35,7 @@ from api.deps import (
     RedirectTo,
     TrustAccess,
     get_page_principal,
+    passed_second_factor,
     trust_role,
 )
 from api.templating import render
@@ -112,7 +114,9 @@ def two_factor_sign_in_page(
     request: Request, session: SessionDep, principal: PendingPageUser, next: str | None = None
 ) -> Response:
     assert principal.web_session is not None
-    if principal.web_session.second_factor_at is not None or principal.user.totp_enabled_at is None:
+    if principal.user.totp_enabled_at is None or passed_second_factor(
+        principal.user, principal.web_session.second_factor_at
+    ):
         return RedirectResponse(safe_next(next) or "/home", status_code=303)
     return _sign_in_page(request, session, safe_next(next))
 
@@ -128,15 +132,15 @@ def two_factor_sign_in(
     user, web_session = principal.user, principal.web_session
     assert web_session is not None
     target = safe_next(next) or "/home"
-    if web_session.second_factor_at is not None or user.totp_enabled_at is None:
+    if user.totp_enabled_at is None or passed_second_factor(user, web_session.second_factor_at):
         return RedirectResponse(target, status_code=303)
     if not code.strip():
         return _sign_in_page(request, session, safe_next(next), {"code": ENTER_CODE}, 422)
     ip = client_ip(request)
-    wait = throttle_wait(session, user.email, ip)
+    wait = throttle_wait(session, user.email, ip, user)
     if wait is not None:
-        minutes = max(1, round(wait / 60))
-        message = f"Too many wrong codes. Wait {minutes} minute{'s' if minutes != 1 else ''} and try again"
+        record_waiting(session, user, user.email, ip, wait)
+        message = wait_message(wait, "wrong codes")
         response = _sign_in_page(request, session, safe_next(next), {"code": message}, 429)
         response.headers["Retry-After"] = str(wait)
         return response
@@ -145,17 +149,8 @@ def two_factor_sign_in(
     elif use_recovery_code(session, user, code):
         method = "recovery code"
     else:
-        # Counted with wrong passwords, so guessing codes meets the same 5-per-account limit.
-        session.add(SignInAttempt(email=user.email, client_ip=ip, succeeded=False))
-        record(
-            session,
-            "sign_in.failed",
-            actor=user,
-            object_type="user",
-            object_id=user.id,
-            summary="Wrong two-factor code",
-            client_ip=ip,
-        )
+        # Counted with wrong passwords, and under the stricter limit on codes.
+        record_wrong_second_factor(session, user, ip, channel="web")
         return _sign_in_page(request, session, safe_next(next), {"code": WRONG_CODE}, 401)
     web_session.second_factor_at = utcnow()
     session.add(web_session)
@@ -178,7 +173,7 @@ def two_factor_sign_in(
 def _already_on(principal: Principal) -> Response:
     """Someone with two-factor on never sees a new secret: not before passing it, nor after."""
     assert principal.web_session is not None
-    if principal.web_session.second_factor_at is None:
+    if not passed_second_factor(principal.user, principal.web_session.second_factor_at):
         return RedirectResponse("/sign-in/two-factor", status_code=303)
     return RedirectResponse("/account/two-factor", status_code=303)
 
@@ -277,11 +272,62 @@ def two_factor_page(request: Request, session: SessionDep, principal: PageUser) 
     return _manage_page(request, session, principal)
 
 
-@router.post("/account/two-factor/recovery-codes", name="two_factor_recovery_codes")
-def renew_recovery_codes(request: Request, session: SessionDep, principal: PageUser) -> Response:
+RECOVERY_CODES_PAGE = {
+    "page_title": "Get new recovery codes",
+    "action": "/account/two-factor/recovery-codes",
+    "button_text": "Get new recovery codes",
+    "explanation": [
+        "New codes replace all your old ones: the old ones stop working. You will see the new ones once.",
+    ],
+}
+TURN_OFF_PAGE = {
+    "page_title": "Turn off two-factor authentication",
+    "action": "/account/two-factor/turn-off",
+    "button_text": "Turn off two-factor authentication",
+    "button_variant": "warning",
+    "explanation": [
+        "Your account will then be protected by your password alone. Your recovery codes will stop working.",
+    ],
+}
+
+
+def _confirm_page(
+    request: Request, page: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    return render(
+        request, "accounts/two_factor_confirm.html", {**page, "errors": errors or {}}, status_code=status
+    )
+
+
+def _refused(request: Request, page: dict[str, Any], confirmation: Confirmation) -> Response:
+    response = _confirm_page(request, page, confirmation.errors, confirmation.status_code)
+    if confirmation.retry_after is not None:
+        response.headers["Retry-After"] = str(confirmation.retry_after)
+    return response
+
+
+@router.get("/account/two-factor/recovery-codes", name="two_factor_recovery_codes")
+def recovery_codes_page(request: Request, principal: PageUser) -> Response:
+    if principal.user.totp_enabled_at is None:
+        return RedirectResponse("/account/two-factor", status_code=303)
+    return _confirm_page(request, RECOVERY_CODES_PAGE)
+
+
+@router.post("/account/two-factor/recovery-codes")
+def renew_recovery_codes(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    current_password: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+) -> Response:
     user = principal.user
     if user.totp_enabled_at is None:
         return RedirectResponse("/account/two-factor", status_code=303)
+    ip = client_ip(request)
+    confirmation = confirm_it_is_them(session, user, ip, current_password, code)
+    if not confirmation.confirmed:
+        return _refused(request, RECOVERY_CODES_PAGE, confirmation)
     codes = new_recovery_codes(session, user)
     record(
         session,
@@ -290,24 +336,43 @@ def renew_recovery_codes(request: Request, session: SessionDep, principal: PageU
         object_type="user",
         object_id=user.id,
         summary="Got new recovery codes (the old ones no longer work)",
-        client_ip=client_ip(request),
+        client_ip=ip,
     )
     return _recovery_codes_page(request, codes, "You have new recovery codes")
 
 
-@router.post("/account/two-factor/turn-off", name="two_factor_turn_off")
-def turn_off_two_factor(request: Request, session: SessionDep, principal: PageUser) -> Response:
+@router.get("/account/two-factor/turn-off", name="two_factor_turn_off")
+def turn_off_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    if principal.user.totp_enabled_at is None:
+        return RedirectResponse("/account/two-factor", status_code=303)
+    if second_factor_required(session, principal.user):
+        return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
+    return _confirm_page(request, TURN_OFF_PAGE)
+
+
+@router.post("/account/two-factor/turn-off")
+def turn_off_two_factor(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    current_password: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+) -> Response:
     user = principal.user
     if user.totp_enabled_at is None:
         return RedirectResponse("/account/two-factor", status_code=303)
     if second_factor_required(session, user):
         return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
+    ip = client_ip(request)
+    confirmation = confirm_it_is_them(session, user, ip, current_password, code)
+    if not confirmation.confirmed:
+        return _refused(request, TURN_OFF_PAGE, confirmation)
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
     session.add(user)
-    for code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
-        session.delete(code)
+    for recovery_code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
+        session.delete(recovery_code)
     record(
         session,
         "two_factor.disabled",
@@ -315,7 +380,7 @@ def turn_off_two_factor(request: Request, session: SessionDep, principal: PageUs
         object_type="user",
         object_id=user.id,
         summary="Turned off two-factor authentication",
-        client_ip=client_ip(request),
+        client_ip=ip,
     )
     return RedirectResponse("/account/two-factor", status_code=303)
 

@@ -9,13 +9,17 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from api.accounts import invitations
+from api.accounts.reauth import confirm_it_is_them
+from api.accounts.service import normalise_email
 from api.accounts.sessions import end_all_sessions, start_web_session
-from api.accounts.signin import check_password
+from api.accounts.signin import check_password, wait_message
 from api.audit.service import record
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie, verify_csrf
 from api.db import SessionDep
-from api.deps import MaybePageUser, PageUser, get_session_principal
+from api.deps import MaybePageUser, PageUser, get_session_principal, passed_second_factor
+from api.errors import Conflict, InputError, Unprocessable
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -59,7 +63,11 @@ def clear_session_cookie(request: Request, response: Response) -> None:
 
 @router.get("/sign-in", name="sign_in")
 def sign_in_page(request: Request, principal: MaybePageUser, next: str | None = None) -> Response:
-    if principal is not None and principal.web_session and principal.web_session.second_factor_at is not None:
+    if (
+        principal is not None
+        and principal.web_session is not None
+        and passed_second_factor(principal.user, principal.web_session.second_factor_at)
+    ):
         return RedirectResponse(safe_next(next) or landing_page(principal), status_code=303)
     return render(request, "accounts/sign_in.html", {"page_title": "Sign in", "next": safe_next(next)})
 
@@ -83,10 +91,9 @@ def sign_in(
     ip = client_ip(request)
     outcome = check_password(session, email, password, ip)
     if outcome.throttled:
-        minutes = max(1, round((outcome.retry_after or 60) / 60))
-        context["errors"] = {
-            "email": f"Too many attempts to sign in. Wait {minutes} minute{'s' if minutes != 1 else ''} and try again"
-        }
+        assert outcome.retry_after is not None
+        # The same words for an account that does not exist: the wait is kept by the email typed.
+        context["errors"] = {"email": wait_message(outcome.retry_after)}
         response = render(request, "accounts/sign_in.html", context, status_code=429)
         response.headers["Retry-After"] = str(outcome.retry_after)
         return response
@@ -155,3 +162,67 @@ def signed_in_home(principal: PageUser) -> Response:
 @router.get("/account", name="account")
 def account_page(request: Request, principal: PageUser) -> Response:
     return render(request, "accounts/account.html", {"page_title": "Your account"})
+
+
+# --- Changing the email address ------------------------------------------------------------------
+
+
+def _email_page(
+    request: Request, email: str = "", errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    context = {"page_title": "Change your email address", "email": email, "errors": errors or {}}
+    return render(request, "accounts/email_change.html", context, status_code=status)
+
+
+@router.get("/account/email", name="change_email")
+def change_email_page(request: Request, principal: PageUser) -> Response:
+    return _email_page(request)
+
+
+@router.post("/account/email")
+def change_email(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    email: Annotated[str, Form()] = "",
+    current_password: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+) -> Response:
+    user = principal.user
+    ip = client_ip(request)
+    errors: dict[str, str] = {}
+    status = 422
+    if not email.strip():
+        errors["email"] = "Enter your new email address"
+    else:
+        try:
+            address = normalise_email(email)
+        except InputError:
+            errors["email"] = "Enter an email address in the correct format, like name@example.com"
+        else:
+            if address == user.email:
+                errors["email"] = "That is already your email address"
+    if not errors:
+        confirmation = confirm_it_is_them(session, user, ip, current_password, code)
+        errors, status = confirmation.errors, confirmation.status_code
+    if not errors:
+        try:
+            invitations.change_email(session, request.app.state.settings, user, email, ip)
+        except (Conflict, Unprocessable) as exc:
+            errors, status = {"email": exc.message}, exc.status_code
+    if errors:
+        response = _email_page(request, email, errors, status)
+        if status == 429:
+            response.headers["Retry-After"] = str(confirmation.retry_after)
+        return response
+    # Every session has ended, this one too: the page is shown signed out, and they sign in again
+    # with the new address.
+    request.state.principal = None
+    rotate_csrf_cookie(request)
+    response = render(
+        request,
+        "accounts/email_changed.html",
+        {"page_title": "Your email address has been changed", "email": user.email},
+    )
+    clear_session_cookie(request, response)
+    return response

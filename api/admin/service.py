@@ -335,7 +335,8 @@ def _invitation_email(
     unexpected = "If you did not expect this email, tell the service team.\n"
     if link is None:
         body = (
-            intro + "You already have an account. Sign in as usual with your email address and password:\n\n"
+            intro + "You already have an account. You have been signed out everywhere: sign in again "
+            "with your email address and password:\n\n"
             f"{settings.base_url.rstrip('/')}/sign-in\n\n" + two_factor + unexpected
         )
         return f"You are now a {role_name} on the {SERVICE_NAME}", body
@@ -387,6 +388,10 @@ def invite_platform_user(
     user.platform_role = role
     session.add(user)
     session.flush()
+    if existing_account:
+        # A new duty starts with a new sign-in: every session and token from before it ends, so none
+        # carries the role without the second factor it needs.
+        end_all_sessions(session, user.id)  # type: ignore[arg-type]
     link_sent = user.password_hash is None
     link, expires_at = (
         _issue_link(session, settings, user=user, purpose=INVITATION, created_by=actor)

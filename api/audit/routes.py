@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from api.audit.repository import (
     KINDS,
     PER_PAGE,
+    PLATFORM_KINDS,
     LogEntry,
     LogFilters,
     LogPage,
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/api/v1", tags=["audit"], responses=error_responses(4
 TrustLogReader = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary"))]
 PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
 KindParam = Literal[tuple(KINDS)]  # type: ignore[valid-type]
+PlatformKindParam = Literal[tuple(PLATFORM_KINDS)]  # type: ignore[valid-type]
 
 
 class AuditActor(BaseModel):
@@ -122,7 +124,8 @@ def admin_audit_log(
     session: SessionDep,
     principal: PlatformAdmin,
     kind: Annotated[
-        KindParam | None, Query(description="Sign-ins, membership, assessment or exports")
+        PlatformKindParam | None,
+        Query(description="Sign-ins, membership, assessment, exports or failed sign-ins"),
     ] = None,
     date_from: Annotated[date | None, Query(description="From this UK date")] = None,
     date_to: Annotated[date | None, Query(description="To this UK date, inclusive")] = None,

@@ -15,6 +15,8 @@ from starlette.responses import Response
 
 from api.audit.repository import (
     KINDS,
+    PLATFORM_KINDS,
+    Kind,
     LogEntry,
     LogFilters,
     LogPage,
@@ -72,11 +74,11 @@ def _date_from_parts(values: dict[str, str], prefix: str, label: str, errors: di
         return None
 
 
-def read_filters(query: QueryParams) -> FilterForm:
+def read_filters(query: QueryParams, kinds: dict[str, Kind] = KINDS) -> FilterForm:
     values = {name: query.get(name, "").strip() for name in FILTER_FIELDS}
     errors: dict[str, str] = {}
     kind = values["kind"] or None
-    if kind is not None and kind not in KINDS:
+    if kind is not None and kind not in kinds:
         errors["kind"] = "Select what kind of activity to show"
         kind = None
     date_from = _date_from_parts(values, "from", "From", errors)
@@ -118,6 +120,7 @@ def table_rows(entries: list[LogEntry]) -> list[dict[str, str]]:
                 "who": entry.who,
                 "what": entry.description,
                 "trust": entry.organisation_name or "",
+                "client_ip": entry.client_ip or "",
             }
         )
     return rows
@@ -145,18 +148,21 @@ def _render_log(
     heading: str,
     caption: str | None,
     show_trust: bool,
+    kinds: dict[str, Kind] = KINDS,
 ) -> Response:
     context: dict[str, Any] = {
         "page_title": heading,
         "heading": heading,
         "caption": caption,
         "show_trust": show_trust,
+        # Where failed sign-ins came from, for platform admins looking for someone guessing.
+        "show_address": show_trust and form.filters.kind == "failed_sign_ins",
         "form": form,
         "values": form.values,
         "errors": form.errors,
         "error_summary": bool(form.errors),
         "kind_items": [{"value": "", "text": "All activity"}]
-        + [{"value": key, "text": kind.label} for key, kind in KINDS.items()],
+        + [{"value": key, "text": kind.label} for key, kind in kinds.items()],
         "base_url": base_url,
         "csv_url": f"{base_url}.csv" + (f"?{form.query()}" if form.query() else ""),
         "log": log,
@@ -226,8 +232,8 @@ def _export_details(form: FilterForm, rows: int) -> dict[str, Any]:
     }
 
 
-def _valid_filters(request: Request) -> FilterForm:
-    form = read_filters(request.query_params)
+def _valid_filters(request: Request, kinds: dict[str, Kind] = KINDS) -> FilterForm:
+    form = read_filters(request.query_params, kinds)
     if form.errors:
         raise Unprocessable(" ".join(form.errors.values()))
     return form
@@ -279,7 +285,7 @@ def trust_audit_log_csv(request: Request, session: SessionDep, access: TrustLogR
 
 @router.get("/admin/audit", name="admin_audit_log")
 def admin_audit_log(request: Request, session: SessionDep, principal: PlatformAdmin) -> Response:
-    form = read_filters(request.query_params)
+    form = read_filters(request.query_params, PLATFORM_KINDS)
     log = None
     if not form.errors:
         log = log_page(
@@ -293,12 +299,13 @@ def admin_audit_log(request: Request, session: SessionDep, principal: PlatformAd
         heading="Audit log for all trusts",
         caption=None,
         show_trust=True,
+        kinds=PLATFORM_KINDS,
     )
 
 
 @router.get("/admin/audit.csv", name="admin_audit_log_csv")
 def admin_audit_log_csv(request: Request, session: SessionDep, principal: PlatformAdmin) -> Response:
-    form = _valid_filters(request)
+    form = _valid_filters(request, PLATFORM_KINDS)
     entries = all_entries(session, platform_log_statement(session, form.filters))
     record(
         session,

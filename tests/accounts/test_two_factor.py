@@ -16,7 +16,7 @@ from api.accounts import two_factor
 from api.accounts.models import RecoveryCode, User
 from api.audit.models import AuditEvent
 from api.organisations.models import Organisation
-from tests.factories import csrf_from, make_user, organisation, page_csrf, sign_in
+from tests.factories import PASSWORD, csrf_from, make_user, organisation, page_csrf, sign_in
 
 TRUST = "RCF"
 OTHER_TRUST = "RBS"
@@ -458,9 +458,15 @@ def test_turning_off_two_factor_is_refused_for_a_platform_admin(
 def test_board_member_can_turn_off_two_factor(client: TestClient, db: Session, clock: Clock) -> None:
     make_user(db, "ned@example.org", trust=TRUST)
     sign_in(client, "ned@example.org")
-    enrol(client, clock)
+    secret, _codes = enrol(client, clock)
+    clock.next_step()
 
-    response = post(client, "/account/two-factor/turn-off", csrf_page="/account/two-factor")
+    response = post(
+        client,
+        "/account/two-factor/turn-off",
+        {"current_password": PASSWORD, "code": code_for(secret, clock)},
+        csrf_page="/account/two-factor",
+    )
 
     assert response.headers["location"] == "/account/two-factor"
     user = user_named(db, "ned@example.org")
@@ -474,9 +480,15 @@ def test_board_member_can_turn_off_two_factor(client: TestClient, db: Session, c
 def test_new_recovery_codes_replace_the_old_ones(client: TestClient, db: Session, clock: Clock) -> None:
     make_user(db, "ned@example.org", trust=TRUST)
     sign_in(client, "ned@example.org")
-    _secret, old_codes = enrol(client, clock)
+    secret, old_codes = enrol(client, clock)
+    clock.next_step()
 
-    response = post(client, "/account/two-factor/recovery-codes", csrf_page="/account/two-factor")
+    response = post(
+        client,
+        "/account/two-factor/recovery-codes",
+        {"current_password": PASSWORD, "code": code_for(secret, clock)},
+        csrf_page="/account/two-factor",
+    )
 
     assert response.status_code == 200
     new_codes = recovery_codes_in(response.text)

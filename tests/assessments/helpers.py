@@ -28,8 +28,9 @@ from api.accounts.models import User
 from api.accounts.sessions import issue_api_token
 from api.assessments.models import Assessment
 from api.assessments.repository import criteria_of
+from api.db import utcnow
 from api.settings import Settings
-from tests.factories import bearer, make_cycle, make_user
+from tests.factories import bearer, make_cycle, make_user, with_second_factor
 
 TRUST = "RCF"
 OTHER_TRUST = "RBS"
@@ -145,7 +146,10 @@ def cycle_dates(today: date | None = None) -> tuple[date, date]:
 
 
 def _person(db: Session, user: User, settings: Settings) -> Person:
-    _token, raw = issue_api_token(db, user, settings)
+    # As the token endpoint issues it: with the second factor passed, for those who have one.
+    _token, raw = issue_api_token(
+        db, user, settings, second_factor_at=utcnow() if user.totp_enabled_at else None
+    )
     return Person(id=user.id, email=user.email, name=user.name, token=raw)
 
 
@@ -171,7 +175,9 @@ def build_board(db: Session, client: TestClient, engine: Engine, settings: Setti
             db, "chair@alderhey.example", role="chair", trust=OTHER_TRUST, name="Other Chairperson"
         ),
         "other_ned": make_user(db, "ned@alderhey.example", trust=OTHER_TRUST, name="Other Nedperson"),
-        "admin": make_user(db, "admin@platform.example", platform_role="platform_admin", name="Ada Admin"),
+        "admin": with_second_factor(
+            db, make_user(db, "admin@platform.example", platform_role="platform_admin", name="Ada Admin")
+        ),
     }
     people = {label: _person(db, user, settings) for label, user in users.items()}
     db.commit()
