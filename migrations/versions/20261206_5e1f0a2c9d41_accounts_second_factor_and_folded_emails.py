@@ -1,7 +1,7 @@
 """accounts: second factor on tokens and sign-in attempts, email addresses folded
 
 Revision ID: 5e1f0a2c9d41
-Revises: 8dbdcddd9988
+Revises: 0600073dd3a1
 Create Date: 2026-12-06 10:00:00.000000+00:00
 
 Email addresses are stored folded (Unicode NFKC, then case-folded), so `ﬁnance@…` and `finance@…`
@@ -19,7 +19,7 @@ from alembic import op
 import api.db
 
 revision: str = "5e1f0a2c9d41"
-down_revision: str | Sequence[str] | None = "8dbdcddd9988"
+down_revision: str | Sequence[str] | None = "0600073dd3a1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
