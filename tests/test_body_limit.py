@@ -4,6 +4,7 @@ file is uploaded, answered 413 (JSON under /api/, a short page elsewhere)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,7 +114,10 @@ def send_raw(app: FastAPI, path: str, body_size: int, *, declared: bool) -> Sent
         elif message["type"] == "http.response.body":
             sent.body += message.get("body", b"")  # type: ignore[operator]
 
-    anyio.run(app, scope, receive, send)
+    # In a thread of its own: a browser test earlier on this worker may have left an event loop
+    # marked as running in the main thread (Playwright's sync API), and anyio.run refuses that.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(anyio.run, app, scope, receive, send).result()
     return sent
 
 
