@@ -167,7 +167,7 @@ def _suppress_secondary(cells: list[Cell], empty_groups: set[str]) -> None:
         if shown:
             smallest = shown[0]
             smallest.suppressed, smallest.reason = True, "secondary"
-            smallest.median = smallest.q1 = smallest.q3 = smallest.change = None
+            smallest.median = smallest.q1 = smallest.q3 = None
             smallest.n_band = None
 
 
@@ -178,9 +178,30 @@ def previous_cycle(session: Session, cycle: Cycle) -> Cycle | None:
 
 
 def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
-    snapshots = _snapshots(session, cycle, by, k)
+    """The heatmap as published, with each shown cell's change since the previous cycle.
+
+    The change is worked out from last year's heatmap as it is published (its suppression, its
+    secondary suppression and the whole-sector hold-back all applied), never from its snapshots: a
+    cell hidden last year has no change, or this year's median less its change would give back the
+    hidden figure. A cell hidden this year has none either.
+    """
+    result = _published(session, cycle, by, k)
     before = previous_cycle(session, cycle)
-    old = _snapshots(session, before, by, k) if before else {}
+    if before is None:
+        return result
+    last_year = {(c.section, c.group): c for c in _published(session, before, by, k).cells}
+    for cell in result.cells:
+        old = last_year.get((cell.section, cell.group))
+        if cell.suppressed or cell.median is None or old is None or old.suppressed or old.median is None:
+            continue
+        cell.change = round(cell.median - old.median, 1)
+    result.previous_cycle = before.name
+    return result
+
+
+def _published(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
+    """One cycle's heatmap with every suppression applied, without changes since another cycle."""
+    snapshots = _snapshots(session, cycle, by, k)
     rows = list(
         session.exec(
             select(FrameworkSection.key, FrameworkSection.title)
@@ -235,11 +256,6 @@ def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
                 (total.reason if column.key == "all" else "fewer than K") if stats.suppressed else None,
                 n_band=None if stats.suppressed else _count_shown(column, len(values)),
             )
-            previous = old.get(column.key)
-            if not stats.suppressed and previous is not None:
-                old_stats = peer_stats(previous.values(section_key), k)
-                if not old_stats.suppressed and stats.median is not None and old_stats.median is not None:
-                    cell.change = round(stats.median - old_stats.median, 1)
             row_cells.append(cell)
         _suppress_secondary(row_cells, {c.key for c in columns if c.trusts == 0})
         cells.extend(row_cells)
@@ -251,7 +267,7 @@ def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
         columns=columns,
         cells=cells,
         snapshot_at=everyone.taken_at if everyone else None,
-        previous_cycle=before.name if before else None,
+        previous_cycle=None,
         bands=_band_spread(everyone if total.shown else None, k),
     )
 

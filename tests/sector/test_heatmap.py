@@ -17,6 +17,7 @@ from api.benchmarking.service import refresh_snapshots
 from api.frameworks.models import Criterion
 from api.organisations.models import Organisation
 from api.scoring.models import OVERALL_KEY, StoredScore
+from api.sector.service import BY_OPTIONS
 from tests.factories import (
     api_token,
     api_token_with_second_factor,
@@ -165,6 +166,60 @@ def test_one_more_submission_does_not_move_the_heatmap_until_the_batch_refresh(
             before = after
     assert unchanged > 0  # some submissions moved no snapshot at all: the whole answer held still
     assert groups_only(_heatmap(client, token)) != groups_only(before)
+
+
+def test_the_change_since_last_year_is_against_last_years_figures_as_published(
+    client: TestClient, db: Session, cycle: Cycle
+) -> None:
+    """Last year the ambulance cell was hidden (2 trusts), so the non-acute one (6 trusts, median 1.0)
+    was hidden too. Had this year's non-acute cell a change, its median less the change would give
+    that hidden 1.0 back: so it has none. Cells shown both years have one."""
+    last = make_cycle(db, "2025/26", date(2025, 4, 1), date(2026, 3, 31))
+    for peer_type, this_many, last_year, this_year in (
+        ("ambulance", (2, 6), 1.0, 2.0),
+        ("non_acute", (6, 6), 1.0, 2.5),
+        ("acute", (12, 12), 3.0, 3.5),
+    ):
+        trusts = _trusts(db, peer_type)
+        for organisation in trusts[: this_many[0]]:
+            _submit(db, last, organisation, last_year)
+        for organisation in trusts[: this_many[1]]:
+            _submit(db, cycle, organisation, this_year)
+    refresh_snapshots(db, last, K, today=date(2026, 11, 23))  # closed: the final figures
+    _refresh(db, cycle)
+    token = api_token_with_second_factor(client, db, "analyst@np.example.org")
+
+    last_year = client.get(
+        "/api/v1/sector/heatmap", params={"cycle": "2025/26", "by": "trust_type"}, headers=bearer(token)
+    ).json()
+    assert _cell(last_year, "accountability", "non_acute")["suppression"] == "secondary"
+    this_year = _heatmap(client, token)
+    assert this_year["previous_cycle"] == "2025/26"
+    non_acute = _cell(this_year, "accountability", "non_acute")
+    assert non_acute["suppressed"] is False and non_acute["median"] == 2.5
+    assert non_acute["change"] is None  # 2.5 less a change would be last year's hidden median
+    assert _cell(this_year, "accountability", "acute")["change"] == 0.5
+    # Every breakdown, every output: a change only where both years' cells are shown, and then
+    # exactly the difference of the two figures shown.
+    for by in BY_OPTIONS:
+        params = {"cycle": "2026/27", "by": by}
+        answer = client.get("/api/v1/sector/heatmap", params=params, headers=bearer(token)).json()
+        before = client.get(
+            "/api/v1/sector/heatmap", params={**params, "cycle": "2025/26"}, headers=bearer(token)
+        ).json()
+        rows = list(
+            csv.DictReader(
+                io.StringIO(
+                    client.get("/api/v1/sector/heatmap.csv", params=params, headers=bearer(token)).text
+                )
+            )
+        )
+        for cell, row in zip(answer["cells"], rows, strict=True):
+            old = _cell(before, cell["section"], cell["group"])
+            shown_both = not cell["suppressed"] and not old["suppressed"]
+            expected = round(cell["median"] - old["median"], 1) if shown_both else None
+            assert cell["change"] == expected, (by, cell, old)
+            assert row["Change since last cycle"] == ("" if expected is None else str(expected))
 
 
 def test_only_analysts_and_admins_see_the_heatmap(client: TestClient, db: Session, cycle: Cycle) -> None:

@@ -385,7 +385,26 @@ def test_no_heatmap_cell_is_shown_from_fewer_than_k_trusts(sector: Sector) -> No
     values_of = {(s, c["key"]): values(s, c["key"]) for s in SECTION_KEYS for c in answer["columns"]}
     check_cells(answer, sector.k, values_of, previous)
     check_headers_say_no_more_than_their_band(answer, sector.k)
+    check_changes_against_last_year_as_published(sector, answer)
     event(f"hidden cells: {sum(c['suppressed'] for c in answer['cells'])}")
+
+
+def check_changes_against_last_year_as_published(sector: Sector, answer: dict) -> None:
+    """A change only where this year's cell and last year's published cell are both shown: a cell
+    hidden last year (below K, secondary, or the whole-sector hold-back) gives no change, so its
+    figure cannot be worked out as this year's median less the change."""
+    if not sector.previous:
+        assert all(cell["change"] is None for cell in answer["cells"])
+        return
+    with reading(sector):
+        published = heatmap_public(sector_service._published(_Sections(), LAST_CYCLE, sector.by, sector.k))
+    last_year = {(c.section, c.group): c for c in published.cells}
+    for cell in answer["cells"]:
+        old = last_year[(cell["section"], cell["group"])]
+        if cell["suppressed"] or old.suppressed:
+            assert cell["change"] is None, f"a change against a hidden cell: {cell}, last year {old}"
+        else:
+            assert cell["change"] == round(cell["median"] - old.median, 1)
 
 
 # Sectors where, with the whole-sector count shown as its own band, the analyst could work out
