@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from api.assessments.models import Cycle
 from api.benchmarking.groups import group_label
-from api.benchmarking.maths import count_band, peer_stats, round_to
+from api.benchmarking.maths import count_band, peer_stats, precision_for, round_to, share_percent
 from api.benchmarking.models import PeerSnapshot
 from api.benchmarking.service import HEADLINE_PREFIX, INDICATOR_PREFIX, ROLE_PREFIX, snapshots_to_read
 from api.frameworks.models import FrameworkSection
@@ -273,8 +273,8 @@ def _published(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
 
 
 def _band_spread(snapshot: PeerSnapshot | None, k: int) -> list[tuple[str, int | None]]:
-    """The share of trusts in each overall maturity band, as a percent to the nearest 10 (None when
-    fewer than K trusts submitted).
+    """The share of trusts in each overall maturity band, as a percent to the nearest 10 (20 below
+    10 trusts; None when fewer than K trusts submitted).
 
     A band of fewer than K trusts is not left out but joined with the bands next to it, as many as
     it takes to reach K ("Established or Embedded"): a band left out could be worked out by taking
@@ -300,7 +300,9 @@ def _band_spread(snapshot: PeerSnapshot | None, k: int) -> list[tuple[str, int |
     if names:  # the highest bands, fewer than K between them: joined with the group below
         below, below_trusts = joined.pop()
         joined.append((below + names, below_trusts + trusts))
-    return [(_band_names(names), int(round_to(n / len(values) * 100, 10))) for names, n in joined]
+    # To 10 points whatever the base: coarser than share_percent's rule needs, as these shares
+    # together would otherwise narrow the whole-sector count behind them.
+    return [(_band_names(names), share_percent(n, len(values), finest=10)) for names, n in joined]
 
 
 def _band_names(names: list[str]) -> str:
@@ -333,10 +335,6 @@ class Headlines:
     roles: list[RoleRow]
 
 
-def _percent(part: int, whole: int) -> int:
-    return int(round_to(part / whole * 100, 1)) if whole else 0
-
-
 def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
     snapshot = _snapshots(session, cycle, "trust_type", k).get("all")
     if snapshot is not None and not sector_total(session, cycle, k, len(snapshot.assessment_ids)).shown:
@@ -353,7 +351,7 @@ def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
         values = snapshot.values(f"{INDICATOR_PREFIX}{indicator}") if snapshot else []
         if len(values) < k:
             return Share(label, None, baseline)
-        return Share(label, _percent(sum(v >= at_least for v in values), len(values)), baseline)
+        return Share(label, share_percent(sum(v >= at_least for v in values), len(values)), baseline)
 
     shares = [
         share(
@@ -382,6 +380,10 @@ def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
         # single trust (or of two, after the cycle closes with fewer than K submitted) are not enough.
         return len(answers) >= ROLE_MINIMUM and len({p.split(".")[0] for p in answers}) >= k
 
+    def shown(value: float, answers: dict[str, float]) -> float:
+        # As peer figures below 2K: from fewer than 22 people, only halves.
+        return round_to(value, precision_for(len(answers), ROLE_MINIMUM))
+
     everyone: dict[str, float] = {}
     for role in ROLE_NAMES:
         everyone.update(people(f"{HEADLINE_PREFIX}{role}"))
@@ -391,16 +393,18 @@ def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
         cells = []
         for key, _title in sections:
             means = people(f"{ROLE_PREFIX}{role}:{key}")
-            cells.append((key, round_to(statistics.median(means.values()), 0.1) if enough(means) else None))
+            cells.append((key, shown(statistics.median(means.values()), means) if enough(means) else None))
         role_answers = people(f"{HEADLINE_PREFIX}{role}")
-        mean = round_to(statistics.fmean(role_answers.values()), 0.1) if enough(role_answers) else None
+        mean = shown(statistics.fmean(role_answers.values()), role_answers) if enough(role_answers) else None
         roles.append(RoleRow(name, cells, mean))
-    shown = enough(everyone)
+    enough_people = enough(everyone)
+    high = sum(a >= 8 for a in answers)
+    top = sum(a >= 10 for a in answers)
     return Headlines(
         shares=shares,
-        headline_mean=round_to(statistics.fmean(answers), 0.1) if shown else None,
-        headline_share_8_to_10=_percent(sum(a >= 8 for a in answers), len(answers)) if shown else None,
-        headline_share_10=_percent(sum(a >= 10 for a in answers), len(answers)) if shown else None,
+        headline_mean=shown(statistics.fmean(answers), everyone) if enough_people else None,
+        headline_share_8_to_10=share_percent(high, len(answers)) if enough_people else None,
+        headline_share_10=share_percent(top, len(answers)) if enough_people else None,
         respondents_band=count_band(len(answers), ROLE_MINIMUM),
         roles=roles,
     )

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, Cycle, Rating, Response
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
 from api.benchmarking.models import PeerSnapshot
 from api.benchmarking.service import refresh_snapshots
 from api.frameworks.models import Criterion
@@ -298,3 +298,43 @@ def test_role_view_shows_medians_from_eleven_respondents(
         0
     ]
     assert "8.0" in chairs_row and "3.0" in chairs_row
+
+
+def test_shares_and_people_figures_are_no_finer_than_one_trust_or_person_can_move_them(
+    client: TestClient, db: Session, cycle: Cycle
+) -> None:
+    """12 trusts, each with its chair answering: every share has a base under 20 (to 10 points) and
+    every figure from people comes from fewer than 22 of them (to halves). At 1 point, 5 of 12 would
+    show as 42%, which with "10–19" trusts gives the count back."""
+    answers = [8, 9, 10, 7, 6, 8, 5, 10, 9, 3, 2, 8]  # mean 7.08; 7 of 12 answer 8 to 10; 2 answer 10
+    embedded = db.exec(select(Criterion).where(Criterion.indicator == "embedded_in_business")).one()
+    for index, (organisation, answer) in enumerate(zip(_trusts(db, "acute"), answers, strict=False)):
+        assessment = _submit(db, cycle, organisation, 2.0)
+        chair = make_user(
+            db, f"chair{index}@t.example.org", role="chair", trust=organisation.ods_code, password=None
+        )
+        db.add(
+            Response(
+                assessment_id=assessment.id, respondent_id=chair.id, board_role="chair", headline_score=answer
+            )
+        )
+        db.add(
+            ConsensusRating(
+                assessment_id=assessment.id, criterion_id=embedded.id, level=4 if index < 5 else 2
+            )
+        )
+        db.commit()
+    _refresh(db, cycle)
+    sign_in_with_second_factor(client, db, "analyst@np.example.org")
+    page = client.get("/sector?cycle=2026/27")
+    assert page.status_code == 200
+    text = page.text
+
+    def row(label: str) -> str:
+        return text.split(label, 1)[1].split("</tr>")[0]
+
+    assert "40% of boards" in row("fully embedded as core board business")  # 5 of 12: 41.7%
+    assert ">7.0<" in row("(0 to 10), mean")  # 7.08, from 12 people: to halves
+    assert ">60%<" in row("Board members answering 8 to 10")  # 58.3%
+    assert ">20%<" in row("Board members answering 10 (fully embedded)")  # 16.7%
+    assert ">7.0 <" in row('<th scope="row" class="nhsuk-table__header">Chairs</th>')
