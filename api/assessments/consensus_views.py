@@ -19,7 +19,7 @@ from api.accounts.models import User
 from api.assessments import evidence as evidence_service
 from api.assessments import service
 from api.assessments.access import AssessmentAccess, PageChair, PageManager, PageMember
-from api.assessments.cycles import late_submission_refusal
+from api.assessments.cycles import is_closed, late_submission_refusal
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
 from api.assessments.repository import (
     assessment_for,
@@ -864,8 +864,10 @@ def submit(request: Request, session: SessionDep, access: PageChair) -> Response
         context = _submit_context(session, access.assessment)
         context["page_title"] = "Check the agreed ratings before you submit"
         return render(request, "assessments/submit.html", context, status_code=422)
-    except Conflict as refused:  # the year has closed
+    except Conflict as refused:
         context = _submit_context(session, access.assessment)
+        if not is_closed(context["cycle"], utcnow().date()):
+            raise
         context["page_title"] = "Check the agreed ratings before you submit"
         context["closed"] = refused.message
         return render(request, "assessments/submit.html", context, status_code=409)
