@@ -19,6 +19,7 @@ from api.accounts.models import User
 from api.assessments import evidence as evidence_service
 from api.assessments import service
 from api.assessments.access import AssessmentAccess, PageChair, PageManager, PageMember
+from api.assessments.cycles import is_closed, late_submission_refusal
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
 from api.assessments.repository import (
     assessment_for,
@@ -37,7 +38,7 @@ from api.assessments.spread import (
 )
 from api.audit.service import record
 from api.csrf import verify_csrf
-from api.db import SessionDep
+from api.db import SessionDep, utcnow
 from api.deps import Principal, platform_role
 from api.errors import Conflict, FieldError, NotFound, Unprocessable
 from api.frameworks.models import Criterion, Framework, FrameworkSection
@@ -865,18 +866,29 @@ def submit_page(request: Request, session: SessionDep, access: PageChair) -> Res
         return RedirectResponse(f"/assessments/{assessment.id}/submitted", status_code=303)
     context = _submit_context(session, assessment)
     context["page_title"] = "Check the agreed ratings before you submit"
+    context["closed"] = late_submission_refusal(
+        session, context["cycle"], assessment.id, request.app.state.settings.k_anonymity, utcnow().date()
+    )
     return render(request, "assessments/submit.html", context)
 
 
 @router.post("/assessments/{assessment_id}/submit")
 def submit(request: Request, session: SessionDep, access: PageChair) -> Response:
+    k = request.app.state.settings.k_anonymity
     try:
-        service.submit(session, access.principal, access.assessment.id)
+        service.submit(session, access.principal, access.assessment.id, k_anonymity=k)
     except Unprocessable:
         # Someone cleared or never agreed a level: show the list again.
         context = _submit_context(session, access.assessment)
         context["page_title"] = "Check the agreed ratings before you submit"
         return render(request, "assessments/submit.html", context, status_code=422)
+    except Conflict as refused:
+        context = _submit_context(session, access.assessment)
+        if not is_closed(context["cycle"], utcnow().date()):
+            raise
+        context["page_title"] = "Check the agreed ratings before you submit"
+        context["closed"] = refused.message
+        return render(request, "assessments/submit.html", context, status_code=409)
     return RedirectResponse(f"/assessments/{access.assessment.id}/submitted", status_code=303)
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from api.assessments.models import Cycle
 from api.audit.service import record
-from api.errors import InputError
+from api.errors import Conflict, InputError
 from api.frameworks.models import Framework
 from api.frameworks.service import latest_framework
 
@@ -68,3 +68,39 @@ def open_cycle(
 
 def is_open(cycle: Cycle, today: date) -> bool:
     return cycle.opens_on <= today <= cycle.closes_on
+
+
+def is_closed(cycle: Cycle, today: date) -> bool:
+    """Closed for good once its close date has passed: nothing more is submitted, and the year's peer
+    and sector figures are final (docs/anonymity.md). The one place that decides it."""
+    return today > cycle.closes_on
+
+
+def late_submission_refusal(
+    session: Session, cycle: Cycle, assessment_id: int, k: int, today: date
+) -> str | None:
+    """Why this assessment cannot be signed off now, or None if it can.
+
+    After the close date nothing new is submitted. An assessment that was submitted at the close and
+    that a platform admin has since reopened (to correct an error) may be signed off again, for the
+    trust's own record: the year's peer and sector figures were taken at the close and do not change.
+    """
+    if not is_closed(cycle, today):
+        return None
+    from api.benchmarking.service import in_final_figures, take_final_figures
+
+    take_final_figures(session, cycle, k, today)
+    if in_final_figures(session, cycle, assessment_id):
+        return None
+    return (
+        f"The {cycle.name} year closed on {cycle.closes_on:%-d %B %Y}. Assessments can no longer be "
+        "submitted for it, and its comparisons with other trusts and the sector figures are final."
+    )
+
+
+def require_open_for_submission(
+    session: Session, cycle: Cycle, assessment_id: int, k: int, today: date
+) -> None:
+    refusal = late_submission_refusal(session, cycle, assessment_id, k, today)
+    if refusal is not None:
+        raise Conflict(refusal, closed_on=cycle.closes_on.isoformat())

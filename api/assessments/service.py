@@ -642,6 +642,13 @@ def submit(
     _lock_for_update(session, assessment)
     if assessment.status == "submitted":
         return assessment
+    from api.assessments.cycles import require_open_for_submission
+    from api.settings import get_settings
+
+    k_anonymity = k_anonymity or get_settings().k_anonymity
+    cycle = session.get(Cycle, assessment.cycle_id)
+    assert cycle is not None
+    require_open_for_submission(session, cycle, assessment.id, k_anonymity, utcnow().date())
     missing = missing_consensus(session, assessment)
     if missing:
         raise Unprocessable(
@@ -674,11 +681,9 @@ def submit(
         _record_rating_closed(session, principal, assessment, "at sign-off")
     from api.benchmarking.service import after_submission
     from api.scoring.service import store_scores
-    from api.settings import get_settings
 
     store_scores(session, assessment)
-    after_submission(session, assessment, k_anonymity or get_settings().k_anonymity)
-    cycle = session.get(Cycle, assessment.cycle_id)
+    after_submission(session, assessment, k_anonymity)
     record(
         session,
         "assessment.submitted",
@@ -700,6 +705,13 @@ def reopen(session: Session, admin: User, assessment: Assessment, reason: str) -
         raise FieldError("reason", "Give the reason for reopening")
     if assessment.status != "submitted":
         raise Conflict("This assessment is not submitted")
+    from api.benchmarking.service import take_final_figures
+    from api.settings import get_settings
+
+    # After the close, the year's final figures are taken first, as the submissions stood then.
+    cycle = session.get(Cycle, assessment.cycle_id)
+    assert cycle is not None
+    take_final_figures(session, cycle, get_settings().k_anonymity)
     session.execute(
         update(Assessment)
         .where(Assessment.id == assessment.id)  # type: ignore[arg-type]

@@ -34,15 +34,35 @@ def count_band(n: int, k: int) -> str:
 
 
 def round_to(value: float, step: float) -> float:
-    """Round half away from zero to a multiple of `step` (0.5 or 0.1)."""
+    """Round half away from zero to a multiple of `step` (0.1, 0.5, or whole points of a percent)."""
     units = abs(value) / step
     rounded = int(units + 0.5 + 1e-9) * step
     return round(rounded if value >= 0 else -rounded, 1)
 
 
 def precision_for(n: int, k: int) -> float:
-    """With few peers a median IS another trust's real score: below 2k peers show only halves."""
+    """With few peers a median IS another trust's real score: below 2k peers show only halves.
+    (For people, k is the role view's 11-person minimum: halves below 22 people.)"""
     return 0.5 if n < 2 * k else 0.1
+
+
+# The steps a share may be shown to, in percentage points.
+SHARE_STEPS = (1, 5, 10, 20, 25, 50, 100)
+
+
+def share_step(base: int) -> int:
+    """The percentage points a share of `base` trusts or people is shown to: the finest step that
+    one of them cannot move it by more than (one in 100 is 1 point, one in 20 is 5), so that with a
+    banded base a share does not give back the exact count: 1 point from a base of 100, 5 from 20
+    to 99, 10 from 10 to 19, 20 from 5 to 9 (and coarser still below 5)."""
+    return next((step for step in SHARE_STEPS if step * base >= 100), 100)
+
+
+def share_percent(part: int, base: int, finest: int = 1) -> int:
+    """`part` of `base` as a percent, rounded half away from zero to share_step(base) points (or to
+    `finest`, if coarser)."""
+    step = max(share_step(base), finest)
+    return int(round_to(part / base * 100, step)) if base else 0
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,11 @@
 
 Every peer figure comes from a snapshot: a frozen copy of a peer group's submitted scores. During
 an open cycle a group's snapshot is replaced only once at least K new submissions have arrived in
-that group, and once more after the cycle closes, so watching the figures move cannot reveal the
-trust that just submitted. The asking trust is always taken out of its own peers.
+that group, so watching the figures move cannot reveal the trust that just submitted. Once the
+cycle has closed, every snapshot is taken one last time, as the submissions stood at the close, and
+marked final: figures for a closed year are final, and nothing a trust does later (a submission a
+platform admin reopens and signs off again) moves them. The asking trust is always taken out of its
+own peers.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
+from api.assessments.cycles import is_closed
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
 from api.benchmarking.groups import GROUP_KINDS, group_label, group_value
 from api.benchmarking.maths import PeerStats, count_band, peer_stats, quartile_of
@@ -65,11 +69,11 @@ def refresh_snapshots(
 ) -> int:
     """Replace the snapshots that are due. Returns how many were taken.
 
-    Due: a group with no snapshot once it has k submissions; a group with k or more submissions
-    not yet in its snapshot; every group, once, after the cycle has closed.
+    Due, while the cycle is open: a group with no snapshot once it has k submissions; a group with
+    k or more submissions not yet in its snapshot. Once it has closed: every group, once, as the
+    submissions stand then (the final figures); after that, never again.
     """
-    today = today or utcnow().date()
-    closed = today > cycle.closes_on
+    closed = is_closed(cycle, today or utcnow().date())
     # One refresh at a time per cycle (PostgreSQL row lock; SQLite writers queue anyway).
     session.exec(select(Cycle).where(Cycle.id == cycle.id).with_for_update()).first()
     due, existing = _due(session, cycle, k, closed, only_groups)
@@ -106,12 +110,6 @@ def _due(
     The snapshots are read without their scores (never needed here: a due one is overwritten) and
     as they are now in the database, not as this session may have read them before a lock.
     """
-    members: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for row in _submitted_in_cycle(session, cycle.id):
-        for kind in GROUP_KINDS:
-            value = group_value(row, kind)
-            if value is not None:
-                members[(kind, value)].add(row.id)
     existing = {
         (s.group_kind, s.group_value): s
         for s in session.exec(
@@ -121,50 +119,81 @@ def _due(
             .execution_options(populate_existing=True)
         ).all()
     }
+    if closed and any(snapshot.final for snapshot in existing.values()):
+        return {}, existing  # the final figures are taken: nothing moves them any more
+    members: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for row in _submitted_in_cycle(session, cycle.id):
+        for kind in GROUP_KINDS:
+            value = group_value(row, kind)
+            if value is not None:
+                members[(kind, value)].add(row.id)
     due: dict[tuple[str, str], set[int]] = {}
+    if closed:
+        # Every group, as it stands at the close; a group whose submissions were all reopened
+        # before the close is emptied, not left showing them.
+        due = {group: members.get(group, set()) for group in existing}
+        due.update({group: ids for group, ids in members.items() if ids})
+        return due, existing
     for group, ids in members.items():
-        if only_groups is not None and group not in only_groups and not closed:
+        if only_groups is not None and group not in only_groups:
             continue
         snapshot = existing.get(group)
         if snapshot is None:
-            if len(ids) >= k or (closed and ids):
+            if len(ids) >= k:
                 due[group] = ids
-        elif (
-            closed
-            and (not snapshot.final or set(snapshot.assessment_ids) != ids)
-            or len(ids - set(snapshot.assessment_ids)) >= k
-        ):
+        elif len(ids - set(snapshot.assessment_ids)) >= k:
             due[group] = ids
     return due, existing
 
 
-# The Organisation column each kind of group is drawn from, as group_value reads it.
-_GROUP_COLUMNS: dict[str, Any] = {
-    "trust_type": Organisation.peer_type,
-    "region": Organisation.region,
-    "size_band": Organisation.size_band,
-}
-
-
-def _members_now(session: Session, cycle: Cycle, kind: str, value: str | None) -> dict[str, set[int]]:
-    """Group value → the submissions in that group now, for one kind (one group, given `value`)."""
-    submitted = (Assessment.cycle_id == cycle.id, Assessment.status == "submitted")
-    connection = session.connection()
-    if kind == "all":
-        ids = set(connection.execute(select(Assessment.id).where(*submitted)).scalars())
-        return {"all": ids} if ids else {}
-    column = _GROUP_COLUMNS[kind]
-    statement = (
-        select(Assessment.id, column)
-        .join(Organisation, Organisation.id == Assessment.organisation_id)  # type: ignore[arg-type]
-        .where(*submitted, column.is_not(None))
+def figures_final(session: Session, cycle: Cycle) -> bool:
+    """Whether the closed cycle's final snapshots have been taken (one light query)."""
+    return (
+        session.connection()
+        .execute(
+            select(PeerSnapshot.id)
+            .where(PeerSnapshot.cycle_id == cycle.id, PeerSnapshot.final.is_(True))  # type: ignore[attr-defined]
+            .limit(1)
+        )
+        .first()
+        is not None
     )
-    if value is not None:
-        statement = statement.where(column == value)
-    members: dict[str, set[int]] = defaultdict(set)
-    for assessment_id, group in connection.execute(statement):
-        members[group].add(assessment_id)
-    return members
+
+
+def _anything_to_take(session: Session, cycle: Cycle) -> bool:
+    """A submission, or a snapshot: without either, a closed cycle has no figures to make final."""
+    connection = session.connection()
+    for statement in (
+        select(Assessment.id).where(Assessment.cycle_id == cycle.id, Assessment.status == "submitted"),
+        select(PeerSnapshot.id).where(PeerSnapshot.cycle_id == cycle.id),
+    ):
+        if connection.execute(statement.limit(1)).first() is not None:
+            return True
+    return False
+
+
+def take_final_figures(session: Session, cycle: Cycle, k: int, today: date | None = None) -> None:
+    """Once the cycle has closed, make sure its final snapshots are taken, as the submissions stood at
+    the close. Called before anything that could change a submission after the close (a reopening,
+    a sign-off) and on the first read, so the final figures never include a later change."""
+    if (
+        is_closed(cycle, today or utcnow().date())
+        and not figures_final(session, cycle)
+        and _anything_to_take(session, cycle)
+    ):
+        refresh_snapshots(session, cycle, k, today=today)
+
+
+def in_final_figures(session: Session, cycle: Cycle, assessment_id: int) -> bool:
+    """Whether the assessment was a submission when the closed cycle's final figures were taken."""
+    everyone = session.exec(
+        select(PeerSnapshot).where(
+            PeerSnapshot.cycle_id == cycle.id,
+            PeerSnapshot.group_kind == "all",
+            PeerSnapshot.final.is_(True),  # type: ignore[attr-defined]
+        )
+    ).first()
+    return everyone is not None and assessment_id in everyone.assessment_ids
 
 
 def snapshots_to_read(
@@ -172,10 +201,9 @@ def snapshots_to_read(
 ) -> list[PeerSnapshot]:
     """The snapshots of these group kinds (of the one group `value`, if given), for showing.
 
-    After a cycle closes, the final refresh happens the first time anyone looks: when a group read
-    here has submissions its snapshot does not hold (or is not yet final), refresh_snapshots
-    replaces every due snapshot, as it decides under its lock. Only the groups being read are
-    checked, so an up-to-date read costs one light query instead of re-deriving every group.
+    After a cycle closes, the final snapshots are taken the first time anyone looks (or earlier, if
+    a submission is reopened or signed off first: take_final_figures). Once taken, a read costs
+    no more than the snapshots themselves, and nothing refreshes them again.
     """
     statement = select(PeerSnapshot).where(
         PeerSnapshot.cycle_id == cycle.id,
@@ -184,19 +212,14 @@ def snapshots_to_read(
     if value is not None:
         statement = statement.where(PeerSnapshot.group_value == value)
     snapshots = list(session.exec(statement).all())
-    if utcnow().date() > cycle.closes_on:
-        taken = {(s.group_kind, s.group_value): s for s in snapshots}
-        current = {
-            (kind, group): ids
-            for kind in kinds
-            for group, ids in _members_now(session, cycle, kind, value).items()
-        }
-        if any(
-            group not in taken or not taken[group].final or set(taken[group].assessment_ids) != ids
-            for group, ids in current.items()
-        ):
-            refresh_snapshots(session, cycle, k)
-            snapshots = list(session.exec(statement).all())
+    if (
+        is_closed(cycle, utcnow().date())
+        and not any(snapshot.final for snapshot in snapshots)
+        and not figures_final(session, cycle)
+        and _anything_to_take(session, cycle)
+    ):
+        refresh_snapshots(session, cycle, k)
+        snapshots = list(session.exec(statement).all())
     return snapshots
 
 

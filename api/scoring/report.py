@@ -91,11 +91,20 @@ def _member_stats(
     ratings: BoardRatings, values: dict[int, float], viewer_id: int | None
 ) -> tuple[float | None, float | None]:
     """Median and interquartile range of members' views (respondent -> value), only once rating has
-    closed and from enough members other than the viewer to stay anonymous (spread.py)."""
+    closed and from enough members other than the viewer to stay anonymous (spread.py), and only to
+    the one decimal every output shows (a finer figure could give a member's mean back)."""
     if not ratings.closed or not enough_others(values, viewer_id):
         return None, None
     q1, median, q3 = quartiles(list(values.values()))
-    return median, q3 - q1
+    return one_decimal(median), one_decimal(q3 - q1)
+
+
+def _gap(agreed: float | None, members_median: float | None) -> float | None:
+    """Agreed minus members' median, from the figures as shown, to one decimal."""
+    shown = one_decimal(agreed)
+    if shown is None or members_median is None:
+        return None
+    return one_decimal(shown - members_median)
 
 
 def score_report(session: Session, assessment: Assessment, viewer_id: int | None = None) -> ScoreReport:
@@ -136,7 +145,7 @@ def score_report(session: Session, assessment: Assessment, viewer_id: int | None
         levels = [c.consensus for c in result.criteria]
         value = stored.get(result.key) if submitted else mean_or_none(levels)
         result.score = Score(value)
-        result.gap = None if value is None or result.members_median is None else value - result.members_median
+        result.gap = _gap(value, result.members_median)
 
     ordered = sorted(sections.values(), key=lambda s: s.number)
     priority_scores = [s.score.value for s in ordered if s.kind == "priority" and s.score.value is not None]
@@ -199,7 +208,7 @@ def _criterion(
         not_yet_known=sum(1 for a in answers if a is None),
         members_median=median,
         members_iqr=iqr,
-        gap=None if level is None or median is None else level - median,
+        gap=_gap(level, median),
         disagreement=shown and disagreement(answers),
         has_evidence=bool(evidence.get(criterion.id)),
     )

@@ -8,7 +8,6 @@ from pydantic import BaseModel, Field
 from api.assessments.access import AnyMember
 from api.db import SessionDep
 from api.errors import error_responses
-from api.scoring.maths import one_decimal
 from api.scoring.report import CriterionResult, Score, SectionResult, score_report
 
 router = APIRouter(prefix="/api/v1", tags=["scores"], responses=error_responses(401, 404, 422))
@@ -23,9 +22,9 @@ class ScorePublic(BaseModel):
 class CriterionScorePublic(BaseModel):
     key: str
     consensus: int | None
-    members_median: float | None
-    members_iqr: float | None
-    gap: float | None = Field(description="Agreed level minus the members' median")
+    members_median: float | None = Field(description="To one decimal, as the results page shows it")
+    members_iqr: float | None = Field(description="To one decimal")
+    gap: float | None = Field(description="Agreed level minus the members' median as shown, to one decimal")
     disagreement: bool = Field(description="Members' ratings differ by 2 levels or more")
     unevidenced: bool = Field(description="Agreed at level 3 or 4 with no evidence")
 
@@ -33,9 +32,9 @@ class CriterionScorePublic(BaseModel):
 class SectionScorePublic(ScorePublic):
     key: str
     title: str
-    members_median: float | None
-    members_iqr: float | None
-    gap: float | None
+    members_median: float | None = Field(description="Median of members' own section means, to one decimal")
+    members_iqr: float | None = Field(description="To one decimal")
+    gap: float | None = Field(description="Section score minus the members' median, both as shown")
     disagreement: bool
     criteria: list[CriterionScorePublic]
 
@@ -74,9 +73,9 @@ def section_public(result: SectionResult) -> SectionScorePublic:
         key=result.key,
         title=result.title,
         **_score(result.score),
-        members_median=_round(result.members_median),
-        members_iqr=_round(result.members_iqr),
-        gap=one_decimal(result.gap),
+        members_median=result.members_median,
+        members_iqr=result.members_iqr,
+        gap=result.gap,
         disagreement=result.disagreement,
         criteria=[_criterion(c) for c in result.criteria],
     )

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from api.assessments.models import Cycle
 from api.benchmarking.groups import group_label
-from api.benchmarking.maths import count_band, peer_stats, round_to
+from api.benchmarking.maths import count_band, peer_stats, precision_for, round_to, share_percent
 from api.benchmarking.models import PeerSnapshot
 from api.benchmarking.service import HEADLINE_PREFIX, INDICATOR_PREFIX, ROLE_PREFIX, snapshots_to_read
 from api.frameworks.models import FrameworkSection
@@ -167,7 +167,7 @@ def _suppress_secondary(cells: list[Cell], empty_groups: set[str]) -> None:
         if shown:
             smallest = shown[0]
             smallest.suppressed, smallest.reason = True, "secondary"
-            smallest.median = smallest.q1 = smallest.q3 = smallest.change = None
+            smallest.median = smallest.q1 = smallest.q3 = None
             smallest.n_band = None
 
 
@@ -178,9 +178,30 @@ def previous_cycle(session: Session, cycle: Cycle) -> Cycle | None:
 
 
 def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
-    snapshots = _snapshots(session, cycle, by, k)
+    """The heatmap as published, with each shown cell's change since the previous cycle.
+
+    The change is worked out from last year's heatmap as it is published (its suppression, its
+    secondary suppression and the whole-sector hold-back all applied), never from its snapshots: a
+    cell hidden last year has no change, or this year's median less its change would give back the
+    hidden figure. A cell hidden this year has none either.
+    """
+    result = _published(session, cycle, by, k)
     before = previous_cycle(session, cycle)
-    old = _snapshots(session, before, by, k) if before else {}
+    if before is None:
+        return result
+    last_year = {(c.section, c.group): c for c in _published(session, before, by, k).cells}
+    for cell in result.cells:
+        old = last_year.get((cell.section, cell.group))
+        if cell.suppressed or cell.median is None or old is None or old.suppressed or old.median is None:
+            continue
+        cell.change = round(cell.median - old.median, 1)
+    result.previous_cycle = before.name
+    return result
+
+
+def _published(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
+    """One cycle's heatmap with every suppression applied, without changes since another cycle."""
+    snapshots = _snapshots(session, cycle, by, k)
     rows = list(
         session.exec(
             select(FrameworkSection.key, FrameworkSection.title)
@@ -235,11 +256,6 @@ def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
                 (total.reason if column.key == "all" else "fewer than K") if stats.suppressed else None,
                 n_band=None if stats.suppressed else _count_shown(column, len(values)),
             )
-            previous = old.get(column.key)
-            if not stats.suppressed and previous is not None:
-                old_stats = peer_stats(previous.values(section_key), k)
-                if not old_stats.suppressed and stats.median is not None and old_stats.median is not None:
-                    cell.change = round(stats.median - old_stats.median, 1)
             row_cells.append(cell)
         _suppress_secondary(row_cells, {c.key for c in columns if c.trusts == 0})
         cells.extend(row_cells)
@@ -251,14 +267,14 @@ def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
         columns=columns,
         cells=cells,
         snapshot_at=everyone.taken_at if everyone else None,
-        previous_cycle=before.name if before else None,
+        previous_cycle=None,
         bands=_band_spread(everyone if total.shown else None, k),
     )
 
 
 def _band_spread(snapshot: PeerSnapshot | None, k: int) -> list[tuple[str, int | None]]:
-    """The share of trusts in each overall maturity band, as a percent to the nearest 10 (None when
-    fewer than K trusts submitted).
+    """The share of trusts in each overall maturity band, as a percent to the nearest 10 (20 below
+    10 trusts; None when fewer than K trusts submitted).
 
     A band of fewer than K trusts is not left out but joined with the bands next to it, as many as
     it takes to reach K ("Established or Embedded"): a band left out could be worked out by taking
@@ -284,7 +300,9 @@ def _band_spread(snapshot: PeerSnapshot | None, k: int) -> list[tuple[str, int |
     if names:  # the highest bands, fewer than K between them: joined with the group below
         below, below_trusts = joined.pop()
         joined.append((below + names, below_trusts + trusts))
-    return [(_band_names(names), int(round_to(n / len(values) * 100, 10))) for names, n in joined]
+    # To 10 points whatever the base: coarser than share_percent's rule needs, as these shares
+    # together would otherwise narrow the whole-sector count behind them.
+    return [(_band_names(names), share_percent(n, len(values), finest=10)) for names, n in joined]
 
 
 def _band_names(names: list[str]) -> str:
@@ -317,10 +335,6 @@ class Headlines:
     roles: list[RoleRow]
 
 
-def _percent(part: int, whole: int) -> int:
-    return int(round_to(part / whole * 100, 1)) if whole else 0
-
-
 def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
     snapshot = _snapshots(session, cycle, "trust_type", k).get("all")
     if snapshot is not None and not sector_total(session, cycle, k, len(snapshot.assessment_ids)).shown:
@@ -337,7 +351,7 @@ def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
         values = snapshot.values(f"{INDICATOR_PREFIX}{indicator}") if snapshot else []
         if len(values) < k:
             return Share(label, None, baseline)
-        return Share(label, _percent(sum(v >= at_least for v in values), len(values)), baseline)
+        return Share(label, share_percent(sum(v >= at_least for v in values), len(values)), baseline)
 
     shares = [
         share(
@@ -366,6 +380,10 @@ def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
         # single trust (or of two, after the cycle closes with fewer than K submitted) are not enough.
         return len(answers) >= ROLE_MINIMUM and len({p.split(".")[0] for p in answers}) >= k
 
+    def shown(value: float, answers: dict[str, float]) -> float:
+        # As peer figures below 2K: from fewer than 22 people, only halves.
+        return round_to(value, precision_for(len(answers), ROLE_MINIMUM))
+
     everyone: dict[str, float] = {}
     for role in ROLE_NAMES:
         everyone.update(people(f"{HEADLINE_PREFIX}{role}"))
@@ -375,16 +393,18 @@ def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
         cells = []
         for key, _title in sections:
             means = people(f"{ROLE_PREFIX}{role}:{key}")
-            cells.append((key, round_to(statistics.median(means.values()), 0.1) if enough(means) else None))
+            cells.append((key, shown(statistics.median(means.values()), means) if enough(means) else None))
         role_answers = people(f"{HEADLINE_PREFIX}{role}")
-        mean = round_to(statistics.fmean(role_answers.values()), 0.1) if enough(role_answers) else None
+        mean = shown(statistics.fmean(role_answers.values()), role_answers) if enough(role_answers) else None
         roles.append(RoleRow(name, cells, mean))
-    shown = enough(everyone)
+    enough_people = enough(everyone)
+    high = sum(a >= 8 for a in answers)
+    top = sum(a >= 10 for a in answers)
     return Headlines(
         shares=shares,
-        headline_mean=round_to(statistics.fmean(answers), 0.1) if shown else None,
-        headline_share_8_to_10=_percent(sum(a >= 8 for a in answers), len(answers)) if shown else None,
-        headline_share_10=_percent(sum(a >= 10 for a in answers), len(answers)) if shown else None,
+        headline_mean=shown(statistics.fmean(answers), everyone) if enough_people else None,
+        headline_share_8_to_10=share_percent(high, len(answers)) if enough_people else None,
+        headline_share_10=share_percent(top, len(answers)) if enough_people else None,
         respondents_band=count_band(len(answers), ROLE_MINIMUM),
         roles=roles,
     )

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from api.benchmarking.maths import count_band, peer_stats, precision_for, quartile_of, round_to
+from api.benchmarking.maths import (
+    count_band,
+    peer_stats,
+    precision_for,
+    quartile_of,
+    round_to,
+    share_percent,
+    share_step,
+)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +71,55 @@ def test_quartile_is_placed_against_the_figures_as_shown() -> None:
     assert quartile_of(2.9, stats) == 3
     assert quartile_of(3.0, stats) == 4
     assert quartile_of(None, stats) is None
+
+
+@pytest.mark.parametrize(
+    ("part", "base", "shown"),
+    [
+        (3, 7, 40),  # 43% to the point would be exactly 3 of 7
+        (1, 8, 20),  # below 10: to 20 points
+        (1, 10, 10),  # from 10: to 10 points
+        (3, 16, 20),  # 18.75 to 10 points
+        (7, 19, 40),
+        (7, 20, 35),  # from 20: to 5 points
+        (22, 99, 20),  # 22.2 to 5 points
+        (22, 100, 22),  # from 100: to 1 point
+        (1, 200, 1),  # 0.5: away from zero
+        (0, 5, 0),
+        (5, 5, 100),
+    ],
+)
+def test_a_share_is_rounded_to_what_one_person_or_trust_can_move(part: int, base: int, shown: int) -> None:
+    assert share_percent(part, base) == shown
+
+
+@pytest.mark.parametrize(
+    ("base", "step"),
+    [(1, 100), (2, 50), (3, 50), (4, 25), (5, 20), (9, 20), (10, 10), (19, 10), (20, 5), (99, 5), (100, 1)],
+)
+def test_share_steps_by_base(base: int, step: int) -> None:
+    assert share_step(base) == step
+
+
+def test_every_step_is_reachable_so_a_share_says_nothing_about_its_base() -> None:
+    """One more moves a share by no more than its step, so every multiple of the step is some share
+    of that base: which one is shown cannot tell two bases apart."""
+    for base in range(1, 400):
+        step = share_step(base)
+        assert {share_percent(part, base) for part in range(base + 1)} == set(range(0, 101, step)), base
+
+
+def test_a_share_and_a_banded_base_do_not_give_the_count_back() -> None:
+    """Every share shown from a base in one count band (5-9, 10-19, 20-49 or 100-199 trusts), other
+    than none at all, fits more than one count: 43% of "5-9" was exactly 3 of 7."""
+    for lowest, highest in ((5, 9), (10, 19), (20, 49), (100, 199)):
+        counts_behind: dict[int, set[int]] = {}
+        for base in range(lowest, highest + 1):
+            for part in range(base + 1):
+                counts_behind.setdefault(share_percent(part, base), set()).add(part)
+        assert all(len(parts) > 1 for share, parts in counts_behind.items() if share), (lowest, counts_behind)
+
+
+def test_the_maturity_bands_are_shown_to_ten_points_whatever_the_base() -> None:
+    assert share_percent(22, 100, finest=10) == 20
+    assert share_percent(3, 7, finest=10) == 40

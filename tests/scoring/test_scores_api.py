@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlmodel import Session, select
 
 from api.assessments.models import Assessment, AssessmentRater, ConsensusRating, Evidence, Rating
 from api.db import utcnow
 from api.frameworks.models import Criterion, FrameworkSection
 from api.scoring.service import store_scores
-from tests.factories import api_token, bearer, make_cycle, make_user, organisation
+from tests.factories import api_token, bearer, make_cycle, make_user, organisation, sign_in
 
 
 @pytest.fixture
@@ -154,3 +157,93 @@ def test_another_trusts_scores_are_404(client: TestClient, scored: dict) -> None
     token = api_token(client, "chair@rbs.example.org")
     response = client.get(f"/api/v1/assessments/{scored['assessment'].id}/scores", headers=bearer(token))
     assert response.status_code == 404
+
+
+# Seven members' own ratings of accountability's four criteria: their means are 2.25, 2.5, 2.75,
+# 1.75, 3.0, 2.25 and 2.0, so the members' median is 2.25 exactly, shown 2.3 (half away from zero).
+SEVEN_MEMBERS = [
+    [2, 2, 2, 3],
+    [2, 2, 3, 3],
+    [2, 3, 3, 3],
+    [1, 2, 2, 2],
+    [3, 3, 3, 3],
+    [2, 2, 2, 3],
+    [2, 2, 2, 2],
+]
+
+
+def _tenths(value: float | None) -> bool:
+    return value is None or abs(value * 10 - round(value * 10)) < 1e-9
+
+
+def test_members_figures_are_no_more_precise_anywhere_than_the_results_page_shows(
+    client: TestClient, db: Session
+) -> None:
+    """Members' medians, ranges and gaps to one decimal, the same in the JSON, the page, the
+    workbook and the CSV: a finer median of members' means could give a member's own mean back."""
+    cycle = make_cycle(db)
+    members = [make_user(db, "chair@rcf.example.org", role="chair", trust="RCF")]
+    members += [make_user(db, f"member{i}@rcf.example.org", trust="RCF") for i in range(6)]
+    assessment = Assessment(
+        organisation_id=organisation(db, "RCF").id,
+        cycle_id=cycle.id,
+        framework_id=cycle.framework_id,
+        rating_closed_at=utcnow(),
+    )
+    db.add(assessment)
+    db.commit()
+    db.add_all(AssessmentRater(assessment_id=assessment.id, user_id=member.id) for member in members)
+    db.commit()
+    accountability = db.exec(
+        select(Criterion)
+        .join(FrameworkSection, FrameworkSection.id == Criterion.section_id)
+        .where(FrameworkSection.key == "accountability", Criterion.framework_id == cycle.framework_id)
+        .order_by(Criterion.position)
+    ).all()
+    for member, levels in zip(members, SEVEN_MEMBERS, strict=True):
+        for criterion, level in zip(accountability, levels, strict=True):
+            db.add(
+                Rating(
+                    assessment_id=assessment.id,
+                    respondent_id=member.id,
+                    criterion_id=criterion.id,
+                    level=level,
+                )
+            )
+    db.commit()
+    for criterion, level in zip(accountability, [3, 2, 3, 2], strict=True):  # agreed: 2.5
+        _agree(db, assessment, criterion, level)
+
+    token = api_token(client, "chair@rcf.example.org")
+    scores = client.get(f"/api/v1/assessments/{assessment.id}/scores", headers=bearer(token)).json()
+    section = next(s for s in scores["sections"] if s["key"] == "accountability")
+    # 2.25 shown 2.3; the spread of the middle half 2.125 to 2.625 is 0.5; the gap is 2.5 − 2.3.
+    assert (section["members_median"], section["members_iqr"], section["gap"]) == (2.3, 0.5, 0.2)
+    for figures in [section, *section["criteria"]]:
+        assert all(_tenths(figures[name]) for name in ("members_median", "members_iqr", "gap")), figures
+
+    sign_in(client, "chair@rcf.example.org")
+    page = client.get(f"/assessments/{assessment.id}/results").text
+    row = page[page.index(f"1. {section['title']}") :]
+    row = row[: row.index("</tr>")]
+    assert "</span>2.3</td>" in row and "</span>+0.2</td>" in row
+
+    workbook = load_workbook(
+        io.BytesIO(client.get(f"/assessments/{assessment.id}/download/workbook.xlsx").content)
+    )
+    (scores_row,) = [r for r in workbook["Scores"].iter_rows(values_only=True) if r[1] == section["title"]]
+    assert (scores_row[6], scores_row[7]) == (2.3, 0.2)
+    criteria = {c["key"]: c for c in section["criteria"]}
+    header, *rows = list(workbook["Consensus"].iter_rows(values_only=True))
+    key, median, gap = (
+        header.index("Criterion key"),
+        header.index("Members' median"),
+        header.index(next(h for h in header if h and h.startswith("Gap"))),
+    )
+    checked = 0
+    for row_ in rows:
+        if row_[key] in criteria:
+            expected = criteria[row_[key]]
+            assert (row_[median], row_[gap]) == (expected["members_median"], expected["gap"])
+            checked += 1
+    assert checked == len(criteria)

@@ -11,12 +11,13 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, Cycle, Rating, Response
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
 from api.benchmarking.models import PeerSnapshot
 from api.benchmarking.service import refresh_snapshots
 from api.frameworks.models import Criterion
 from api.organisations.models import Organisation
 from api.scoring.models import OVERALL_KEY, StoredScore
+from api.sector.service import BY_OPTIONS
 from tests.factories import (
     api_token,
     api_token_with_second_factor,
@@ -167,6 +168,60 @@ def test_one_more_submission_does_not_move_the_heatmap_until_the_batch_refresh(
     assert groups_only(_heatmap(client, token)) != groups_only(before)
 
 
+def test_the_change_since_last_year_is_against_last_years_figures_as_published(
+    client: TestClient, db: Session, cycle: Cycle
+) -> None:
+    """Last year the ambulance cell was hidden (2 trusts), so the non-acute one (6 trusts, median 1.0)
+    was hidden too. Had this year's non-acute cell a change, its median less the change would give
+    that hidden 1.0 back: so it has none. Cells shown both years have one."""
+    last = make_cycle(db, "2025/26", date(2025, 4, 1), date(2026, 3, 31))
+    for peer_type, this_many, last_year, this_year in (
+        ("ambulance", (2, 6), 1.0, 2.0),
+        ("non_acute", (6, 6), 1.0, 2.5),
+        ("acute", (12, 12), 3.0, 3.5),
+    ):
+        trusts = _trusts(db, peer_type)
+        for organisation in trusts[: this_many[0]]:
+            _submit(db, last, organisation, last_year)
+        for organisation in trusts[: this_many[1]]:
+            _submit(db, cycle, organisation, this_year)
+    refresh_snapshots(db, last, K, today=date(2026, 11, 23))  # closed: the final figures
+    _refresh(db, cycle)
+    token = api_token_with_second_factor(client, db, "analyst@np.example.org")
+
+    last_year = client.get(
+        "/api/v1/sector/heatmap", params={"cycle": "2025/26", "by": "trust_type"}, headers=bearer(token)
+    ).json()
+    assert _cell(last_year, "accountability", "non_acute")["suppression"] == "secondary"
+    this_year = _heatmap(client, token)
+    assert this_year["previous_cycle"] == "2025/26"
+    non_acute = _cell(this_year, "accountability", "non_acute")
+    assert non_acute["suppressed"] is False and non_acute["median"] == 2.5
+    assert non_acute["change"] is None  # 2.5 less a change would be last year's hidden median
+    assert _cell(this_year, "accountability", "acute")["change"] == 0.5
+    # Every breakdown, every output: a change only where both years' cells are shown, and then
+    # exactly the difference of the two figures shown.
+    for by in BY_OPTIONS:
+        params = {"cycle": "2026/27", "by": by}
+        answer = client.get("/api/v1/sector/heatmap", params=params, headers=bearer(token)).json()
+        before = client.get(
+            "/api/v1/sector/heatmap", params={**params, "cycle": "2025/26"}, headers=bearer(token)
+        ).json()
+        rows = list(
+            csv.DictReader(
+                io.StringIO(
+                    client.get("/api/v1/sector/heatmap.csv", params=params, headers=bearer(token)).text
+                )
+            )
+        )
+        for cell, row in zip(answer["cells"], rows, strict=True):
+            old = _cell(before, cell["section"], cell["group"])
+            shown_both = not cell["suppressed"] and not old["suppressed"]
+            expected = round(cell["median"] - old["median"], 1) if shown_both else None
+            assert cell["change"] == expected, (by, cell, old)
+            assert row["Change since last cycle"] == ("" if expected is None else str(expected))
+
+
 def test_only_analysts_and_admins_see_the_heatmap(client: TestClient, db: Session, cycle: Cycle) -> None:
     make_user(db, "chair@rcf.example.org", role="chair", trust="RCF")
     token = api_token(client, "chair@rcf.example.org")
@@ -243,3 +298,43 @@ def test_role_view_shows_medians_from_eleven_respondents(
         0
     ]
     assert "8.0" in chairs_row and "3.0" in chairs_row
+
+
+def test_shares_and_people_figures_are_no_finer_than_one_trust_or_person_can_move_them(
+    client: TestClient, db: Session, cycle: Cycle
+) -> None:
+    """12 trusts, each with its chair answering: every share has a base under 20 (to 10 points) and
+    every figure from people comes from fewer than 22 of them (to halves). At 1 point, 5 of 12 would
+    show as 42%, which with "10–19" trusts gives the count back."""
+    answers = [8, 9, 10, 7, 6, 8, 5, 10, 9, 3, 2, 8]  # mean 7.08; 7 of 12 answer 8 to 10; 2 answer 10
+    embedded = db.exec(select(Criterion).where(Criterion.indicator == "embedded_in_business")).one()
+    for index, (organisation, answer) in enumerate(zip(_trusts(db, "acute"), answers, strict=False)):
+        assessment = _submit(db, cycle, organisation, 2.0)
+        chair = make_user(
+            db, f"chair{index}@t.example.org", role="chair", trust=organisation.ods_code, password=None
+        )
+        db.add(
+            Response(
+                assessment_id=assessment.id, respondent_id=chair.id, board_role="chair", headline_score=answer
+            )
+        )
+        db.add(
+            ConsensusRating(
+                assessment_id=assessment.id, criterion_id=embedded.id, level=4 if index < 5 else 2
+            )
+        )
+        db.commit()
+    _refresh(db, cycle)
+    sign_in_with_second_factor(client, db, "analyst@np.example.org")
+    page = client.get("/sector?cycle=2026/27")
+    assert page.status_code == 200
+    text = page.text
+
+    def row(label: str) -> str:
+        return text.split(label, 1)[1].split("</tr>")[0]
+
+    assert "40% of boards" in row("fully embedded as core board business")  # 5 of 12: 41.7%
+    assert ">7.0<" in row("(0 to 10), mean")  # 7.08, from 12 people: to halves
+    assert ">60%<" in row("Board members answering 8 to 10")  # 58.3%
+    assert ">20%<" in row("Board members answering 10 (fully embedded)")  # 16.7%
+    assert ">7.0 <" in row('<th scope="row" class="nhsuk-table__header">Chairs</th>')

@@ -66,7 +66,7 @@ from tests.benchmarking.test_suppression_properties import (
     expected_figures,
 )
 from tests.factories import api_token_with_second_factor, bearer, make_cycle, make_user
-from tests.scoring.test_scoring_properties import TENTH, exact_mean, round_half_away
+from tests.scoring.test_scoring_properties import HALF, TENTH, exact_mean, round_half_away
 
 PROPERTY = settings(
     max_examples=100,
@@ -385,7 +385,26 @@ def test_no_heatmap_cell_is_shown_from_fewer_than_k_trusts(sector: Sector) -> No
     values_of = {(s, c["key"]): values(s, c["key"]) for s in SECTION_KEYS for c in answer["columns"]}
     check_cells(answer, sector.k, values_of, previous)
     check_headers_say_no_more_than_their_band(answer, sector.k)
+    check_changes_against_last_year_as_published(sector, answer)
     event(f"hidden cells: {sum(c['suppressed'] for c in answer['cells'])}")
+
+
+def check_changes_against_last_year_as_published(sector: Sector, answer: dict) -> None:
+    """A change only where this year's cell and last year's published cell are both shown: a cell
+    hidden last year (below K, secondary, or the whole-sector hold-back) gives no change, so its
+    figure cannot be worked out as this year's median less the change."""
+    if not sector.previous:
+        assert all(cell["change"] is None for cell in answer["cells"])
+        return
+    with reading(sector):
+        published = heatmap_public(sector_service._published(_Sections(), LAST_CYCLE, sector.by, sector.k))
+    last_year = {(c.section, c.group): c for c in published.cells}
+    for cell in answer["cells"]:
+        old = last_year[(cell["section"], cell["group"])]
+        if cell["suppressed"] or old.suppressed:
+            assert cell["change"] is None, f"a change against a hidden cell: {cell}, last year {old}"
+        else:
+            assert cell["change"] == round(cell["median"] - old.median, 1)
 
 
 # Sectors where, with the whole-sector count shown as its own band, the analyst could work out
@@ -435,6 +454,7 @@ def _run_of(name: str) -> list[str]:
 @PROPERTY
 @example(spread=(5, [9, 9, 9, 19, 4], 60), closed=False)  # 4 Embedded was 50 less the rest
 @example(spread=(5, [4, 4, 4, 4, 4], 40), closed=False)  # each 4 was, with "20–49" in all
+@example(spread=(3, [3, 0, 4, 0, 0], 9), closed=False)  # 7 trusts: shares to 20 points
 @given(spread=band_spreads(), closed=st.booleans())
 def test_the_maturity_band_table_shows_no_band_of_fewer_than_k_trusts(
     spread: tuple[int, list[int], int], closed: bool
@@ -476,7 +496,7 @@ def test_the_maturity_band_table_shows_no_band_of_fewer_than_k_trusts(
         run = _run_of(name)
         n = sum(per_band[BANDS.index(b)] for b in run)
         assert percent is not None and n >= k, f"{name}: {n} trusts shown (K={k})"
-        assert percent == int(round_half_away(Fraction(n * 100, total), 10))
+        assert percent == int(round_half_away(Fraction(n * 100, total), 10 if total >= 10 else 20))
         covered += run
     assert covered == list(BANDS)
     # Bands are joined only as far as needed: an entry of several bands holds fewer than K without its top one
@@ -545,12 +565,23 @@ def chairs_only(trusts: int, k: int = 5) -> Respondents:
 
 
 def _percent(part: int, whole: int) -> int:
-    return int(round_half_away(Fraction(100 * part, whole), Fraction(1)))
+    """docs/anonymity.md: a share to 1 point from a base of 100, 5 from 20 to 99, 10 from 10 to 19,
+    20 from 5 to 9; below 5, to the finest of 25, 50 and 100 points that one cannot move it past."""
+    step = 1 if whole >= 100 else 5 if whole >= 20 else 10 if whole >= 10 else 20 if whole >= 5 else 0
+    step = step or (25 if whole == 4 else 50 if whole >= 2 else 100)
+    return int(round_half_away(Fraction(100 * part, whole), Fraction(step)))
+
+
+def _people_figure(value: Fraction, people: int) -> float:
+    """A figure from people: to one decimal from 22 (2 x 11) people, only halves below."""
+    return float(round_half_away(value, TENTH if people >= 2 * PEOPLE_MINIMUM else HALF))
 
 
 @PROPERTY
 @example(view=chairs_only(10))  # 10 people: nothing shown
-@example(view=chairs_only(11))  # 11 people from 11 trusts: shown
+@example(view=chairs_only(11))  # 11 people from 11 trusts: shown, to halves
+@example(view=chairs_only(22))  # 22 people: to one decimal; shares of 22 to 5 points
+@example(view=chairs_only(100))  # shares of 100 people to 1 point
 @given(view=respondents())
 def test_role_view_and_headlines_need_eleven_people_from_k_trusts(view: Respondents) -> None:
     snapshot = view.snapshot()
@@ -561,7 +592,9 @@ def test_role_view_and_headlines_need_eleven_people_from_k_trusts(view: Responde
         mock.patch.object(sector_service, "_breakdowns", lambda *_a: []),  # no group hidden
     ):
         result = headlines(_Sections(), THIS_CYCLE, view.k)
-    boards = view.boards if snapshot is not None else {}
+    # Nothing from the whole sector, not even the respondents' count, once fewer than K trusts
+    # submitted (a closed cycle has a snapshot of however many did): api/sector/disclosure.py.
+    boards = view.boards if snapshot is not None and len(view.boards) >= view.k else {}
 
     def enough(answers: list[tuple[int, Fraction]]) -> bool:
         # 11 people, and (as every sector figure) from at least K trusts.
@@ -574,7 +607,7 @@ def test_role_view_and_headlines_need_eleven_people_from_k_trusts(view: Responde
     assert lo <= len(everyone) and (hi is None or len(everyone) <= hi)
     if enough(everyone):
         values = [v for _a, v in everyone]
-        assert result.headline_mean == float(round_half_away(exact_mean(values), TENTH))
+        assert result.headline_mean == _people_figure(exact_mean(values), len(values))
         assert result.headline_share_8_to_10 == _percent(sum(v >= 8 for v in values), len(values))
         assert result.headline_share_10 == _percent(sum(v >= 10 for v in values), len(values))
     else:
@@ -587,7 +620,7 @@ def test_role_view_and_headlines_need_eleven_people_from_k_trusts(view: Responde
             if rl == role and h is not None
         ]
         expected_mean = (
-            float(round_half_away(exact_mean([v for _a, v in answers]), TENTH)) if enough(answers) else None
+            _people_figure(exact_mean([v for _a, v in answers]), len(answers)) if enough(answers) else None
         )
         assert row.headline_mean == expected_mean
         for section, value in row.cells:
@@ -598,8 +631,8 @@ def test_role_view_and_headlines_need_eleven_people_from_k_trusts(view: Responde
                 if rl == role and section in m
             ]
             if enough(means):
-                assert value == float(
-                    round_half_away(Fraction(statistics.median([v for _a, v in means])), TENTH)
+                assert value == _people_figure(
+                    Fraction(statistics.median([v for _a, v in means])), len(means)
                 )
             else:
                 assert value is None, (
