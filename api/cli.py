@@ -261,3 +261,41 @@ def bootstrap_command(
         fail(str(exc))
     if sign_ins:
         _print_sign_ins(sign_ins)
+
+
+@app.command("backup")
+def backup_command(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (it must not exist yet)")],
+) -> None:
+    """Back up the database to FILE (SQLite: its online backup; PostgreSQL: pg_dump, custom format)."""
+    from api.backup import BackupError, backup
+
+    settings = get_settings()
+    try:
+        backup(settings.database_url, file)
+    except BackupError as exc:
+        fail(str(exc))
+    typer.echo(f"Backed up the database to {file} ({file.stat().st_size:,} bytes)")
+    typer.echo(f"Evidence files are not in it: copy {settings.upload_dir} as well.")
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A file written by `python -m api backup`")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Delete everything in a database that is not empty first")
+    ] = False,
+) -> None:
+    """Restore the database from FILE into an empty database (stop the service first)."""
+    from api.backup import BackupError, restore
+
+    settings = get_settings()
+    try:
+        result = restore(settings.database_url, file, replace=replace)
+    except BackupError as exc:
+        fail(str(exc))
+    typer.echo(f"Restored the database from {file} (migration revision {result.revision or 'none'}).")
+    typer.echo(
+        f"Put the evidence files back in {settings.upload_dir}, then run "
+        "`python -m api bootstrap --no-demo` to apply any newer migrations."
+    )
