@@ -299,3 +299,37 @@ def restore_command(
         f"Put the evidence files back in {settings.upload_dir}, then run "
         "`python -m api bootstrap --no-demo` to apply any newer migrations."
     )
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[
+        int, typer.Option(envvar="WEB_CONCURRENCY", help="Worker processes (or WEB_CONCURRENCY)")
+    ] = 1,
+) -> None:
+    """Serve the application with uvicorn (httptools, uvloop). X-Forwarded-For and
+    X-Forwarded-Proto are believed only from the proxies in TRUSTED_PROXIES: the one setting for
+    the service and for uvicorn."""
+    import uvicorn
+
+    from api.observability import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(
+        "api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        http="httptools",
+        loop="uvloop",
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
+        server_header=False,
+        # Our own request line names the route's template; uvicorn's would write raw paths, whose
+        # tokens and query strings have no place in a log.
+        access_log=False,
+        log_config=None,
+    )
