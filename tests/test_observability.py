@@ -299,3 +299,47 @@ def test_readyz_is_503_when_the_database_is_unreachable(client: TestClient) -> N
     finally:
         client.app.state.engine = original  # type: ignore[attr-defined]
     assert response.status_code == 503 and response.json()["database"] == "unreachable"
+
+
+WORKER = """
+import sys
+from fastapi.testclient import TestClient
+from api.main import create_app
+from api.settings import Settings
+
+app = create_app(Settings(env="test", database_url=sys.argv[1], secret_key=sys.argv[2]))
+with TestClient(app, client=("127.0.0.1", 40000)) as client:
+    for _ in range(int(sys.argv[3])):
+        assert client.get("/healthz").status_code == 200
+    if sys.argv[4] == "scrape":
+        print(client.get("/metrics").text)
+"""
+
+
+def test_with_a_multiprocess_folder_request_counts_are_summed_over_workers(
+    database_url: str, tmp_path: Path, clean_database: Engine
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_SECRET
+
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+
+    def worker(requests: int, then: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", WORKER, database_url, TEST_SECRET, str(requests), then],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+
+    worker(2, "exit")
+    scraped = worker(3, "scrape")
+    assert sample(scraped, "reb_http_requests_total", method="GET", route="/healthz", status="200") == 5
+    assert "reb_db_gate_waiting" in scraped
