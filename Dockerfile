@@ -14,9 +14,12 @@ RUN apt-get update \
 
 RUN useradd --create-home --uid 10001 app
 WORKDIR /app
+# Dependencies from the lock file, each checked against its hash; then the project, without dependencies.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY api ./api
-RUN pip install -e .
+RUN pip install --no-deps -e .
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY assessments ./assessments
@@ -25,5 +28,6 @@ RUN mkdir -p /app/var && chown app:app /app/var
 
 USER app
 EXPOSE 8000
-# Apply migrations and load framework files, then serve. DATABASE_URL and SECRET_KEY must be set.
-CMD ["sh", "-c", "python -m api bootstrap --no-demo && exec uvicorn api.asgi:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --http httptools --loop uvloop --proxy-headers --forwarded-allow-ips=${FORWARDED_ALLOW_IPS:-127.0.0.1} --no-server-header"]
+# Apply migrations and load framework files, then serve (WEB_CONCURRENCY workers). DATABASE_URL and
+# SECRET_KEY must be set; TRUSTED_PROXIES names the proxies whose X-Forwarded-* headers are believed.
+CMD ["sh", "-c", "python -m api bootstrap --no-demo && exec python -m api serve --host 0.0.0.0 --port 8000"]

@@ -10,28 +10,50 @@ export TEST_DATABASE_URL
 # Two workers on the two cores; a module stays on one worker (module-scoped fixtures).
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: run test test-sqlite test-postgresql bench lint vendor install install-dev clean-db
+.PHONY: run test test-sqlite test-postgresql bench lint vendor install install-dev lock lock-check clean-db
 
-$(VENV)/.installed-run: pyproject.toml
+# Installs come from the lock files, every file checked against its hash; then the project itself,
+# without dependencies. `make lock` writes the lock files again from pyproject.toml.
+$(VENV)/.installed-run: pyproject.toml requirements.lock
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-run
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml requirements-dev.lock $(VENV)/.installed-run
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	@touch $@
 
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev
+
+## make lock: the lock files again from pyproject.toml, with hashes, keeping every version that still
+## fits (`make lock LOCK_FLAGS=--upgrade` moves everything to the newest allowed). The runtime lock is
+## held to the dev lock's versions, so the two never disagree.
+LOCK_FLAGS ?=
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet
+lock: install-dev
+	$(UV_COMPILE) $(LOCK_FLAGS) --extra dev -o requirements-dev.lock
+	$(UV_COMPILE) -c requirements-dev.lock -o requirements.lock
+
+## make lock-check: fails if pyproject.toml has changed without `make lock` (run by .ci/run).
+lock-check: install-dev
+	@rm -rf var/lock-check && mkdir -p var/lock-check
+	@cp requirements.lock requirements-dev.lock var/lock-check/
+	@$(UV_COMPILE) --extra dev -o var/lock-check/requirements-dev.lock
+	@$(UV_COMPILE) -c var/lock-check/requirements-dev.lock -o var/lock-check/requirements.lock
+	@for f in requirements.lock requirements-dev.lock; do \
+		diff -q -I '#' $$f var/lock-check/$$f >/dev/null || { echo "$$f is out of date: run make lock"; exit 1; }; \
+	done
+	@echo "Lock files match pyproject.toml"
 
 ## make run: migrate, load the demo sector into an empty database, serve on http://$(HOST):$(PORT)
 run: install
 	@mkdir -p var
 	$(BIN)/python -m api bootstrap
 	@echo "Serving on http://$(HOST):$(PORT) (Ctrl+C to stop)"
-	$(BIN)/uvicorn api.asgi:app --host $(HOST) --port $(PORT) --workers $(WORKERS) \
-		--http httptools --loop uvloop --proxy-headers --no-server-header
+	$(BIN)/python -m api serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 ## make test: the whole suite on SQLite, then on PostgreSQL
 test: install-dev

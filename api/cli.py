@@ -261,3 +261,75 @@ def bootstrap_command(
         fail(str(exc))
     if sign_ins:
         _print_sign_ins(sign_ins)
+
+
+@app.command("backup")
+def backup_command(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (it must not exist yet)")],
+) -> None:
+    """Back up the database to FILE (SQLite: its online backup; PostgreSQL: pg_dump, custom format)."""
+    from api.backup import BackupError, backup
+
+    settings = get_settings()
+    try:
+        backup(settings.database_url, file)
+    except BackupError as exc:
+        fail(str(exc))
+    typer.echo(f"Backed up the database to {file} ({file.stat().st_size:,} bytes)")
+    typer.echo(f"Evidence files are not in it: copy {settings.upload_dir} as well.")
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A file written by `python -m api backup`")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Delete everything in a database that is not empty first")
+    ] = False,
+) -> None:
+    """Restore the database from FILE into an empty database (stop the service first)."""
+    from api.backup import BackupError, restore
+
+    settings = get_settings()
+    try:
+        result = restore(settings.database_url, file, replace=replace)
+    except BackupError as exc:
+        fail(str(exc))
+    typer.echo(f"Restored the database from {file} (migration revision {result.revision or 'none'}).")
+    typer.echo(
+        f"Put the evidence files back in {settings.upload_dir}, then run "
+        "`python -m api bootstrap --no-demo` to apply any newer migrations."
+    )
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[
+        int, typer.Option(envvar="WEB_CONCURRENCY", help="Worker processes (or WEB_CONCURRENCY)")
+    ] = 1,
+) -> None:
+    """Serve the application with uvicorn (httptools, uvloop). X-Forwarded-For and
+    X-Forwarded-Proto are believed only from the proxies in TRUSTED_PROXIES: the one setting for
+    the service and for uvicorn."""
+    import uvicorn
+
+    from api.observability import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(
+        "api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        http="httptools",
+        loop="uvloop",
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
+        server_header=False,
+        # Our own request line names the route's template; uvicorn's would write raw paths, whose
+        # tokens and query strings have no place in a log.
+        access_log=False,
+        log_config=None,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import smtplib
 import threading
@@ -69,8 +70,12 @@ def _send_after_commit(session: Session, settings: Settings, email_id: int) -> N
 
 def start_delivery(engine: Engine, settings: Settings, email_ids: list[int]) -> None:
     """Send in the background so a slow mail server never holds up a page."""
+    # In a copy of the request's context, so a failure is logged with the request's id.
     threading.Thread(
-        target=deliver, args=(engine, settings, email_ids), name="outbox-delivery", daemon=True
+        target=contextvars.copy_context().run,
+        args=(deliver, engine, settings, email_ids),
+        name="outbox-delivery",
+        daemon=True,
     ).start()
 
 

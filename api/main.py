@@ -41,6 +41,8 @@ from api.deps import RedirectTo
 from api.errors import ERROR_DESCRIPTIONS, DomainError, ErrorBody, FieldError, error_responses
 from api.frameworks.routes import router as frameworks_api
 from api.home.views import router as home_pages
+from api.observability import ObservabilityMiddleware, count_snapshot_refreshes, metrics_registry
+from api.observability import router as observability_routes
 from api.organisations.routes import router as organisations_api
 from api.organisations.views import router as organisations_pages
 from api.reports.routes import router as reports_api
@@ -161,6 +163,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         min(settings.database_concurrency, settings.database_pool_size + settings.database_max_overflow)
     )
 
+    app.state.metrics_registry = metrics_registry(engine, app.state.connection_gate)
+    count_snapshot_refreshes()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The NHS.UK stylesheet refers to its icons under /assets.
     app.mount("/assets", StaticFiles(directory=STATIC_DIR / "nhsuk" / "assets"), name="assets")
@@ -182,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(frameworks_api)
     app.include_router(organisations_api)
     app.include_router(home_pages)
+    app.include_router(observability_routes)  # /metrics and /readyz
     app.include_router(accounts_pages)
     app.include_router(password_pages)
     app.include_router(members_pages)
@@ -211,6 +216,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads=upload_routes(app.routes),
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
+    # Observability (request id, request line, metrics): added last, so it is the outermost layer
+    # and its request id is set for everything below it, the 413 included.
+    app.add_middleware(ObservabilityMiddleware)
 
     @app.exception_handler(RedirectTo)
     async def _redirect(request: Request, exc: RedirectTo) -> Response:

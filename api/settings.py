@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     # Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: list[str] = Field(default_factory=list)
 
+    # Logs (JSON lines when ENV=production, text otherwise) and /metrics (docs/deployment.md).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Addresses (or CIDR ranges) that may read /metrics without a token; others get 404.
+    metrics_allowed_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # A bearer token that also lets a scraper read /metrics (from anywhere); at least 32 characters.
+    metrics_token: str | None = Field(default=None, min_length=32)
+
     # Email: written to the outbox table always; sent by SMTP when smtp_host is set.
     smtp_host: str | None = None
     smtp_port: int = 587

@@ -87,6 +87,8 @@ PUBLIC_ROUTES: dict[str, str] = {
     "GET /about": "about the service and how figures are kept anonymous",
     "GET /accessibility": "the accessibility statement, which public sector sites must publish",
     "GET /healthz": "the load balancer's health check: says only whether the database answers",
+    "GET /readyz": "the load balancer's readiness check: whether the database answers and is migrated",
+    "GET /metrics": "Prometheus figures: 404 unless from METRICS_ALLOWED_IPS or with METRICS_TOKEN",
     "GET /sign-in": "the sign-in page itself",
     "POST /sign-in": "signing in (CSRF-checked, throttled)",
     "POST /sign-out": "signing out: without a session it only clears the cookies (CSRF-checked)",
