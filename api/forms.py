@@ -7,10 +7,13 @@ every other request on this worker.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 
@@ -37,3 +40,111 @@ def date_from_parts(day: str, month: str, year: str, what: str) -> date:
         return date(number["year"], number["month"], number["day"])
     except ValueError:
         raise ValueError(f"{what} must be a real date, for example 30 6 2027") from None
+
+
+# --- One command model per write ------------------------------------------------------------------
+#
+# Each write has one pydantic model (its "command"), used by the JSON route as its body and by the
+# page as its form: validated once, by the same rules. A page reads it through `command_form(Model)`,
+# which never raises: it gives the route the command, or the NHS.UK error messages by field with what
+# was typed, so the route can show the page again with the error summary. The messages a person reads
+# come from the model's `form_messages` ("field:pydantic error type" or "field" -> sentence); a field
+# without one gets a plain default.
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class CommandForm(Generic[M]):
+    command: M | None
+    # What was typed, by form field, to show again beside the errors.
+    values: dict[str, str]
+    # Field -> the sentence for the error summary and the field.
+    errors: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return self.command is not None
+
+
+def form_messages(model: type[BaseModel]) -> dict[str, str]:
+    return dict(getattr(model, "form_messages", {}) or {})
+
+
+def nhs_errors(model: type[BaseModel], exc: ValidationError) -> dict[str, str]:
+    """One sentence per field, from the model's `form_messages`, else from what pydantic found."""
+    messages = form_messages(model)
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "form"
+        if field in errors:
+            continue
+        errors[field] = (
+            messages.get(f"{field}:{error.get('type')}")
+            or messages.get(field)
+            or _default_message(field, error)
+        )
+    return errors
+
+
+def _default_message(field: str, error: Any) -> str:
+    name = field.replace("_", " ").capitalize()
+    kind = error.get("type", "")
+    context = error.get("ctx") or {}
+    if kind == "missing":
+        return f"Enter {field.replace('_', ' ')}"
+    if kind == "string_too_long":
+        return f"{name} must be {context.get('max_length', 0):,} characters or fewer"
+    if kind == "string_too_short":
+        return f"Enter {field.replace('_', ' ')}"
+    return f"{name}: {error.get('msg', 'is not valid')}"
+
+
+def validate_command(model: type[M], values: Mapping[str, Any]) -> CommandForm[M]:
+    """The command from these values, or its errors (never raises a validation error)."""
+    typed = {key: value for key, value in values.items() if isinstance(value, str)}
+    try:
+        # Form values are always text: "3" is the number 3 here, though a strict JSON body refuses it.
+        return CommandForm(model.model_validate(dict(values), strict=False), typed, {})
+    except ValidationError as exc:
+        return CommandForm(None, typed, nhs_errors(model, exc))
+
+
+class _CommandFormDependency(Generic[M]):
+    """A page route's form as `model`: `Annotated[CommandForm[Model], Depends(command_form(Model))]`.
+
+    Empty fields are left out, so the model's defaults and "required" rules apply as they do to JSON.
+    Also found by the write-route test, which checks a page and its API twin use the same model."""
+
+    def __init__(self, model: type[M], *, read: Callable[[FormData], dict[str, Any]] | None = None) -> None:
+        self.model = model
+        self.read = read
+
+    async def __call__(self, request: Request) -> CommandForm[M]:
+        form = await request.form()
+        if self.read is not None:
+            values = self.read(form)
+        else:
+            values = {key: value for key, value in form.items() if key != "csrf_token" and value != ""}
+        result = validate_command(self.model, values)
+        raw = {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
+        return CommandForm(result.command, raw, result.errors)
+
+
+def command_form(model: type[M], *, read: Callable[[FormData], dict[str, Any]] | None = None) -> Any:
+    """The dependency that reads a page's form as `model` (see _CommandFormDependency); `read`
+    turns the form into the model's fields where they are not one box each (a date in three)."""
+    return _CommandFormDependency(model, read=read)
+
+
+def date_parts(form: FormData, prefix: str) -> str | None:
+    """The ISO date typed in an NHS.UK date input's three boxes (`prefix_day` ...), for a command's
+    date field; None when all three are empty. A wrong date stays a string the model refuses."""
+    parts = [str(form.get(f"{prefix}_{part}") or "").strip() for part in ("day", "month", "year")]
+    if not any(parts):
+        return None
+    day, month, year = parts
+    if not (day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4):
+        return f"{year}-{month}-{day}"
+    return f"{int(year):04d}-{int(month):02d}-{int(day):02d}"

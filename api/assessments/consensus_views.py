@@ -29,6 +29,7 @@ from api.assessments.repository import (
     evidence_of,
     previous_assessment,
 )
+from api.assessments.schemas import ConsensusUpdate, LinkEvidenceCreate
 from api.assessments.spread import (
     MIN_OTHER_RATERS,
     CriterionSpreadData,
@@ -41,6 +42,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import Principal, platform_role
 from api.errors import Conflict, FieldError, NotFound, Unprocessable
+from api.forms import CommandForm, command_form
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.frameworks.schema import Framework as FrameworkDoc
 from api.frameworks.service import framework_document
@@ -520,19 +522,16 @@ def save_consensus(
     criterion_key: str,
     session: SessionDep,
     access: PageManager,
-    level: Annotated[str, Form()] = "",
-    rationale: Annotated[str, Form()] = "",
-    version: Annotated[str, Form()] = "0",
+    form: Annotated[CommandForm[ConsensusUpdate], Depends(command_form(ConsensusUpdate))],
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
     key = criterion_key
-    state = FormState(level=level or None, rationale=rationale)
-    if level not in ("0", "1", "2", "3", "4"):
-        state.errors[f"{key}-level"] = "Select the level the board agreed"
-    if len(rationale) > MAX_RATIONALE:
-        state.errors[f"{key}-rationale"] = f"The rationale must be {MAX_RATIONALE:,} characters or fewer"
-    seen_version = int(version) if version.isdigit() else 0
-    if state.errors:
+    state = FormState(level=form.values.get("level") or None, rationale=form.values.get("rationale", ""))
+    for name, message in form.errors.items():
+        state.errors[f"{key}-{'rationale' if name == 'rationale' else 'level'}"] = message
+    typed_version = form.values.get("version", "0")
+    seen_version = int(typed_version) if typed_version.isdigit() else 0
+    if form.command is None:
         state.version = seen_version
         return _render_section(
             request,
@@ -544,8 +543,9 @@ def save_consensus(
             block="criterion",
             only=key,
         )
+    command = form.command
     try:
-        _save(session, access, key, int(level), rationale, seen_version)
+        _save(session, access, key, command.level, command.rationale, command.version)
     except Conflict as exc:
         if "current" not in exc.extra:
             return _signed_off_redirect(request, access, section_key)
@@ -610,24 +610,14 @@ def add_evidence_link(
     criterion_key: str,
     session: SessionDep,
     access: PageManager,
-    title: Annotated[str, Form()] = "",
-    url: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[LinkEvidenceCreate], Depends(command_form(LinkEvidenceCreate))],
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
     key = criterion_key
-    state = FormState(link_title=title, link_url=url)
-    title, url = title.strip(), url.strip()
-    if not title:
-        state.evidence_errors[f"{key}-link-title"] = "Enter a title for the link"
-    elif len(title) > 200:
-        state.evidence_errors[f"{key}-link-title"] = "The title must be 200 characters or fewer"
-    if not url:
-        state.evidence_errors[f"{key}-link-url"] = "Enter the web address of the link"
-    elif not re.fullmatch(r"https?://\S+", url) or len(url) > 2000:
-        state.evidence_errors[f"{key}-link-url"] = (
-            "Enter a web address that starts with https:// and has no spaces, like https://www.example.org/report"
-        )
-    if state.evidence_errors:
+    state = FormState(link_title=form.values.get("title", ""), link_url=form.values.get("url", ""))
+    for name, message in form.errors.items():
+        state.evidence_errors[f"{key}-link-{name}"] = message
+    if form.command is None:
         return _render_section(
             request,
             session,
@@ -639,7 +629,10 @@ def add_evidence_link(
             only=key,
         )
     try:
-        evidence_service.add_link(session, access.principal, access.assessment.id, key, title=title, url=url)
+        command = form.command
+        evidence_service.add_link(
+            session, access.principal, access.assessment.id, key, title=command.title, url=command.url
+        )
     except Conflict:
         return _signed_off_redirect(request, access, section_key)
     return _answer(request, session, access, section_key, key, "link", "evidence")

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.assessments import service
 from api.assessments.access import AssessmentAccess, PageChair
 from api.assessments.models import Cycle
+from api.assessments.schemas import CloseRating, RatingDeadlineUpdate
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import Conflict, FieldError
-from api.forms import date_from_parts
+from api.forms import CommandForm, command_form, date_from_parts, date_parts
 from api.organisations.models import Organisation
 from api.templating import render
 
@@ -56,10 +58,15 @@ def close_rating_page(request: Request, session: SessionDep, access: PageChair) 
 
 @router.post("/assessments/{assessment_id}/close-rating")
 def close_rating(
-    request: Request, session: SessionDep, access: PageChair, version: Annotated[int, Form()] = 0
+    request: Request,
+    session: SessionDep,
+    access: PageChair,
+    form: Annotated[CommandForm[CloseRating], Depends(command_form(CloseRating))],
 ) -> Response:
     try:
-        service.close_rating(session, access.principal, access.assessment.id, version=version)
+        if form.command is None:
+            raise Conflict(next(iter(form.errors.values())))
+        service.close_rating(session, access.principal, access.assessment.id, version=form.command.version)
     except Conflict:
         # A member's save or a deadline change came in since the page was shown: show it again.
         context = _context(
@@ -88,21 +95,37 @@ def rating_deadline_page(request: Request, session: SessionDep, access: PageChai
     return render(request, "assessments/rating_deadline.html", context)
 
 
+def _deadline_form(form: FormData) -> dict[str, Any]:
+    """The three date boxes as the command's one date. A missing date is an error on this page: the
+    API's null ("no deadline") is not offered here."""
+    values: dict[str, Any] = {"version": form.get("version") or ""}
+    typed = date_parts(form, "deadline")
+    if typed is not None:
+        values["rating_deadline"] = typed
+    return values
+
+
 @router.post("/assessments/{assessment_id}/rating-deadline")
 def set_rating_deadline(
     request: Request,
     session: SessionDep,
     access: PageChair,
-    deadline_day: Annotated[str, Form()] = "",
-    deadline_month: Annotated[str, Form()] = "",
-    deadline_year: Annotated[str, Form()] = "",
-    version: Annotated[int, Form()] = 0,
+    form: Annotated[
+        CommandForm[RatingDeadlineUpdate], Depends(command_form(RatingDeadlineUpdate, read=_deadline_form))
+    ],
 ) -> Response:
-    values = {"day": deadline_day, "month": deadline_month, "year": deadline_year}
+    values = {part: form.values.get(f"deadline_{part}", "") for part in ("day", "month", "year")}
     try:
-        deadline = date_from_parts(deadline_day, deadline_month, deadline_year, "The rating deadline")
+        if form.command is None or form.command.rating_deadline is None:
+            # The command refused the date: say exactly what is wrong with the three boxes.
+            date_from_parts(values["day"], values["month"], values["year"], "The rating deadline")
+            raise FieldError("rating_deadline", next(iter(form.errors.values()), "Enter the rating deadline"))
         service.set_rating_deadline(
-            session, access.principal, access.assessment.id, deadline=deadline, version=version
+            session,
+            access.principal,
+            access.assessment.id,
+            deadline=form.command.rating_deadline,
+            version=form.command.version,
         )
     except (ValueError, FieldError, Conflict) as exc:
         message = exc.message if isinstance(exc, FieldError | Conflict) else str(exc)

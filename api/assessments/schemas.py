@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -36,6 +36,10 @@ class RatingPublic(BaseModel):
 
 
 class HeadlineUpdate(BaseModel):
+    form_messages: ClassVar[dict[str, str]] = {
+        "score": "Select a number from 0 to 10",
+        "version": "Reload the page and try again",
+    }
     # Strict: a JSON true or "3" is a wrong type, not level 1 or 3.
     model_config = ConfigDict(extra="forbid", strict=True)
     score: int = Field(ge=0, le=10, description="0 (early in the journey) to 10 (fully embedded)")
@@ -48,6 +52,12 @@ class HeadlinePublic(BaseModel):
 
 
 class ConsensusUpdate(BaseModel):
+    form_messages: ClassVar[dict[str, str]] = {
+        "level": "Select the level the board agreed",
+        "rationale": "The rationale must be 5,000 characters or fewer",
+        "version": "Reload the page and try again",
+    }
+
     # Strict: a JSON true or "3" is a wrong type, not level 1 or 3.
     model_config = ConfigDict(extra="forbid", strict=True)
     level: int = Field(ge=0, le=4)
@@ -127,12 +137,20 @@ class RatingWindow(BaseModel):
 class RatingDeadlineUpdate(BaseModel):
     """Set (or, with null, remove) the last day members can rate."""
 
+    form_messages: ClassVar[dict[str, str]] = {
+        "rating_deadline": "The rating deadline must be a real date, for example 30 6 2027",
+        "rating_deadline:missing": "Enter the rating deadline",
+        "version": "Reload the page and try again",
+    }
+
     rating_deadline: date | None
     version: int = Field(ge=0, le=MAX_INTEGER, description="The assessment's version you last saw")
 
 
 class CloseRating(BaseModel):
     """Close rating for the year: members' ratings lock and the spread can be shown. Final."""
+
+    form_messages: ClassVar[dict[str, str]] = {"version": "Reload the page and try again"}
 
     version: int = Field(ge=0, le=MAX_INTEGER, description="The assessment's version you last saw")
 
@@ -153,8 +171,14 @@ class AssessmentPublic(BaseModel):
 
 class LinkEvidenceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    form_messages: ClassVar[dict[str, str]] = {
+        "title": "Enter a title for the link",
+        "title:string_too_long": "The title must be 200 characters or fewer",
+        "url": "Enter a web address that starts with https:// and has no spaces, like https://www.example.org/report",
+        "url:missing": "Enter the web address of the link",
+    }
     title: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000, strip_whitespace=True)]
 
 
 class ReopenRequest(BaseModel):

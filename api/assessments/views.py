@@ -18,12 +18,13 @@ from api.assessments import service
 from api.assessments.access import AssessmentAccess, PageMember, PageRater, PageRaterSaving
 from api.assessments.models import Cycle, Rating
 from api.assessments.repository import criteria_of, my_ratings
+from api.assessments.schemas import HeadlineUpdate
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import TrustAccess, trust_role
 from api.errors import Conflict, FieldError, NotFound
-from api.forms import FormDep
+from api.forms import CommandForm, FormDep, command_form
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.frameworks.schema import Framework as FrameworkDoc
 from api.frameworks.service import framework_document
@@ -139,21 +140,23 @@ def save_headline_page(
     request: Request,
     session: SessionDep,
     access: PageRater,
-    score: Annotated[str, Form()] = "",
-    version: Annotated[int, Form()] = 0,
+    form: Annotated[CommandForm[HeadlineUpdate], Depends(command_form(HeadlineUpdate))],
 ) -> Response:
     context = _context(session, access)
+    typed_version = form.values.get("version", "0")
+    version = int(typed_version) if typed_version.isdigit() else 0
     context.update(page_title="How embedded is race equality?", score=None, version=version)
-    if not score.isdigit() or not 0 <= int(score) <= 10:
-        context["errors"] = {"score": "Select a number from 0 to 10"}
+    command = form.command
+    if command is None:
+        context["errors"] = {"score": next(iter(form.errors.values()))}
         return render(request, "assessments/headline.html", context, status_code=422)
     try:
         service.save_headline(
-            session, access.principal, access.assessment.id, score=int(score), version=version
+            session, access.principal, access.assessment.id, score=command.score, version=command.version
         )
     except Conflict as exc:
         current = exc.extra.get("current") or {}
-        context.update(score=int(score), version=current.get("version", version))
+        context.update(score=command.score, version=current.get("version", command.version))
         context["errors"] = {
             "score": "Rating has closed for this assessment, so your answer cannot change"
             if exc.extra.get("rating_closed") or exc.extra.get("status")
