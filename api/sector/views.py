@@ -8,11 +8,20 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import select
 from starlette.responses import Response
 
+from api.assessments.cycles import closed_on
 from api.assessments.models import Cycle
 from api.db import SessionDep
 from api.deps import Principal, platform_role
 from api.errors import NotFound
-from api.sector.service import BASELINE_2022, BY_OPTIONS, ROLE_MINIMUM, headlines, heatmap
+from api.sector.service import (
+    BASELINE_2022,
+    BASELINE_2022_RESPONSES,
+    BY_OPTIONS,
+    ROLE_MINIMUM,
+    ROLE_MIX_2022,
+    headlines,
+    heatmap,
+)
 from api.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -55,6 +64,9 @@ def sector_page(
             "heatmap": result,
             "headlines": headlines(session, chosen, k),
             "baseline": BASELINE_2022,
+            "baseline_responses": BASELINE_2022_RESPONSES,
+            "role_mix": ROLE_MIX_2022,
+            "closed_on": closed_on(chosen),
             "heat_step": heat_step,
             "k": k,
             "role_minimum": ROLE_MINIMUM,

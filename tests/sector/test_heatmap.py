@@ -334,7 +334,7 @@ def test_shares_and_people_figures_are_no_finer_than_one_trust_or_person_can_mov
         return text.split(label, 1)[1].split("</tr>")[0]
 
     assert "40% of boards" in row("fully embedded as core board business")  # 5 of 12: 41.7%
-    assert ">7.0<" in row("(0 to 10), mean")  # 7.08, from 12 people: to halves
-    assert ">60%<" in row("Board members answering 8 to 10")  # 58.3%
-    assert ">20%<" in row("Board members answering 10 (fully embedded)")  # 16.7%
-    assert ">7.0 <" in row('<th scope="row" class="nhsuk-table__header">Chairs</th>')
+    assert ">7.0<" in row("Mean answer to the 0 to 10 question")  # 7.08, from 12 people: to halves
+    assert ">60%<" in row("Share of respondents answering 8 to 10")  # 58.3%
+    assert ">20%<" in row("Share of respondents answering 10 (fully embedded)")  # 16.7%
+    assert ">7.0<" in row('<th scope="row" class="nhsuk-table__header">Chairs</th>')
