@@ -13,6 +13,8 @@ from api.assessments.models import Cycle
 from api.db import SessionDep
 from api.deps import Principal, platform_role
 from api.errors import NotFound
+from api.sector.publication import Publication, load_publication
+from api.sector.routes import csv_download, xlsx_download
 from api.sector.service import (
     BASELINE_2022,
     BASELINE_2022_RESPONSES,
@@ -34,6 +36,46 @@ def heat_step(score: float | None) -> int:
     return 0 if score is None else min(3, int(score))
 
 
+def _chosen(session: SessionDep, cycle: str | None) -> tuple[list[Cycle], Cycle]:
+    cycles = list(session.exec(select(Cycle).order_by(Cycle.opens_on.desc())).all())  # type: ignore[attr-defined]
+    if not cycles:
+        raise NotFound("No assessment cycles yet")
+    chosen = next((c for c in cycles if c.name == cycle), None) if cycle else cycles[0]
+    if chosen is None:
+        raise NotFound(f"There is no {cycle} cycle")
+    return cycles, chosen
+
+
+def _publication(request: Request, session: SessionDep, cycle: str | None, by: str) -> Publication:
+    _cycles, chosen = _chosen(session, cycle)
+    return load_publication(
+        session, chosen, by if by in BY_OPTIONS else "trust_type", request.app.state.settings.k_anonymity
+    )
+
+
+@router.get("/sector/heatmap.csv", name="sector_csv")
+def sector_csv(
+    request: Request,
+    session: SessionDep,
+    analyst: AnalystPage,
+    cycle: str | None = None,
+    by: str = "trust_type",
+) -> Response:
+    """The page's CSV download, with the browser session (the same file as the API's)."""
+    return csv_download(session, _publication(request, session, cycle, by), analyst.user)
+
+
+@router.get("/sector/heatmap.xlsx", name="sector_xlsx")
+def sector_xlsx(
+    request: Request,
+    session: SessionDep,
+    analyst: AnalystPage,
+    cycle: str | None = None,
+    by: str = "trust_type",
+) -> Response:
+    return xlsx_download(session, _publication(request, session, cycle, by), analyst.user)
+
+
 @router.get("/sector", name="sector_heatmap")
 def sector_page(
     request: Request,
@@ -42,12 +84,7 @@ def sector_page(
     cycle: str | None = None,
     by: str = "trust_type",
 ) -> Response:
-    cycles = list(session.exec(select(Cycle).order_by(Cycle.opens_on.desc())).all())  # type: ignore[attr-defined]
-    if not cycles:
-        raise NotFound("No assessment cycles yet")
-    chosen = next((c for c in cycles if c.name == cycle), None) if cycle else cycles[0]
-    if chosen is None:
-        raise NotFound(f"There is no {cycle} cycle")
+    cycles, chosen = _chosen(session, cycle)
     if by not in BY_OPTIONS:
         by = "trust_type"
     k = request.app.state.settings.k_anonymity

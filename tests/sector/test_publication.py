@@ -29,7 +29,7 @@ def _answers(people: int, tens: int, eights: int, total: int) -> list[int]:
     0 and 7, adding up to `total`."""
     rest = people - tens - eights
     base, extra = divmod(total - 10 * tens - 8 * eights, rest)
-    assert 0 <= base and base + (1 if extra else 0) <= 7
+    assert base >= 0 and base + (1 if extra else 0) <= 7
     return [10] * tens + [8] * eights + [base + 1] * extra + [base] * (rest - extra)
 
 
