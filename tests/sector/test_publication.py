@@ -169,3 +169,84 @@ def test_a_board_level_measure_has_no_2022_column(client: TestClient, db: Sessio
     )
     assert embedded == [f"{EXPECTED['embedded_boards']} of boards", "50–99 trusts"]
     assert "4% in 2022" not in html
+
+
+def _figures(rows: list[list[object]]) -> dict[tuple[str, str], list[object]]:
+    """(measure, group) → the row, for the headline figures and the role view's means."""
+    return {(str(row[3]), str(row[4])): row for row in rows[1:] if not str(row[0]).startswith("Heatmap")}
+
+
+def _check_downloaded(rows: list[list[object]], text: bool) -> None:
+    """The downloaded table holds exactly the replayed survey's figures, with bases and 2022."""
+
+    def shown(value: str) -> object:
+        # In the CSV everything is text; in the workbook numbers are numbers (percents without "%").
+        number = value.rstrip("%")
+        return number if text else (float(number) if "." in number else int(number))
+
+    header = [str(v) for v in rows[0]]
+    col = {name: header.index(name) for name in header}
+    figures = _figures(rows)
+    for label, key, baseline in (
+        ("Mean answer to the 0 to 10 question", "mean", "5.6"),
+        ("Share of respondents answering 8 to 10 (percent of respondents)", "share_8_to_10", "22"),
+        ("Share of respondents answering 10 (fully embedded) (percent of respondents)", "share_10", "4"),
+    ):
+        row = figures[(label, "All respondents")]
+        assert row[col["Value"]] == shown(EXPECTED[key]), label
+        assert row[col["2022"]] == shown(baseline), label
+        assert row[col["Weighted to the 2022 role mix"]] == shown(EXPECTED[f"{key}_reweighted"]), label
+        assert (row[col["Base: people"]], row[col["Base: trusts"]]) == ("200–499", "50–99")
+        assert row[col["Framework"]] == "race-equality-board-v1, version 1"
+        assert row[col["Suppressed"]] == "no"
+    for role, key in (
+        ("Chairs", "chairs"),
+        ("Chief executives", "chief_executives"),
+        ("Other board members", "others"),
+    ):
+        row = figures[("Mean answer to the 0 to 10 question", role)]
+        assert row[col["Value"]] == shown(EXPECTED[key]), role
+    assert figures[("Mean answer to the 0 to 10 question", "Chairs")][col["2022"]] == shown("6.2")
+    board = figures[
+        (
+            "Boards agreeing race equality is fully embedded as core board business (level 4) (percent of boards)",
+            "All trusts",
+        )
+    ]
+    assert board[col["Value"]] == shown(EXPECTED["embedded_boards"])
+    assert board[col["2022"]] in ("", None)  # no 2022 figure: not the same measure
+    # A role section median with too few people is marked, with no value.
+    suppressed = next(r for r in rows[1:] if str(r[0]) == "By respondent role" and "median" in str(r[3]))
+    assert suppressed[col["Value"]] in ("", None) and str(suppressed[col["Suppressed"]]).startswith("yes")
+
+
+def test_the_page_downloads_show_the_same_figures_with_the_browser_session_and_are_audited(
+    client: TestClient, db: Session, replay: Cycle
+) -> None:
+    from openpyxl import load_workbook
+
+    from api.audit.models import AuditEvent
+
+    sign_in_with_second_factor(client, db, "analyst@np.example.org")
+    page = client.get("/sector?cycle=2026/27").text
+    assert 'href="/sector/heatmap.csv?cycle=2026/27&amp;by=trust_type"' in page
+    assert "/api/v1/sector" not in page  # no link the browser session cannot follow
+    csv_response = client.get("/sector/heatmap.csv", params={"cycle": "2026/27"})
+    assert csv_response.status_code == 200 and csv_response.headers["content-type"].startswith("text/csv")
+    assert "no-store" in csv_response.headers["cache-control"]
+    _check_downloaded(list(csv.reader(io.StringIO(csv_response.text))), text=True)
+    xlsx = client.get("/sector/heatmap.xlsx", params={"cycle": "2026/27"})
+    assert xlsx.status_code == 200
+    workbook = load_workbook(io.BytesIO(xlsx.content))
+    rows: list[list[object]] = [[cell for cell in next(workbook["Heatmap"].iter_rows(values_only=True))]]
+    for name in ("Headline figures", "Role view"):
+        rows += [list(r) for r in list(workbook[name].iter_rows(values_only=True))[1:]]
+    _check_downloaded(rows, text=False)
+    assert ["Framework", "race-equality-board-v1, version 1"] in [
+        list(r) for r in workbook["About"].iter_rows(values_only=True)
+    ]
+    downloads = db.exec(select(AuditEvent.summary).where(AuditEvent.action == "export.downloaded")).all()
+    assert sorted(downloads) == [
+        "Sector figures 2026/27 by trust_type (CSV)",
+        "Sector figures 2026/27 by trust_type (XLSX)",
+    ]
