@@ -10,10 +10,13 @@ from starlette.responses import Response
 
 from api.assessments.cycles import closed_on
 from api.assessments.models import Cycle
+from api.audit.service import record
 from api.db import SessionDep
 from api.deps import Principal, platform_role
 from api.errors import NotFound
-from api.sector.publication import Publication, load_publication
+from api.sector.publication import Publication, filename, load_publication
+from api.sector.publication_pdf import MEDIA_TYPE as PDF_TYPE
+from api.sector.publication_pdf import build_pdf
 from api.sector.routes import csv_download, xlsx_download
 from api.sector.service import (
     BASELINE_2022,
@@ -74,6 +77,30 @@ def sector_xlsx(
     by: str = "trust_type",
 ) -> Response:
     return xlsx_download(session, _publication(request, session, cycle, by), analyst.user)
+
+
+@router.get("/sector/report.pdf", name="sector_pdf")
+def sector_pdf(
+    request: Request,
+    session: SessionDep,
+    analyst: AnalystPage,
+    cycle: str | None = None,
+    by: str = "trust_type",
+) -> Response:
+    """The "state of the sector" report, A4, audited as every download."""
+    publication = _publication(request, session, cycle, by)
+    content = build_pdf(publication)
+    record(
+        session,
+        "export.downloaded",
+        actor=analyst.user,
+        summary=f"State of the sector {publication.cycle.name} by {publication.heatmap.by} (PDF)",
+    )
+    return Response(
+        content,
+        media_type=PDF_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename(publication, "pdf")}"'},
+    )
 
 
 @router.get("/sector", name="sector_heatmap")

@@ -250,3 +250,39 @@ def test_the_page_downloads_show_the_same_figures_with_the_browser_session_and_a
         "Sector figures 2026/27 by trust_type (CSV)",
         "Sector figures 2026/27 by trust_type (XLSX)",
     ]
+
+
+def test_the_state_of_the_sector_pdf_shows_the_same_figures(
+    client: TestClient, db: Session, replay: Cycle
+) -> None:
+    from pypdf import PdfReader
+
+    from api.audit.models import AuditEvent
+
+    sign_in_with_second_factor(client, db, "analyst@np.example.org")
+    assert (
+        'href="/sector/report.pdf?cycle=2026/27&amp;by=trust_type"'
+        in client.get("/sector?cycle=2026/27").text
+    )
+    response = client.get("/sector/report.pdf", params={"cycle": "2026/27"})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    text = " ".join(
+        " ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(response.content)).pages
+    )
+    base = "200–499 people from 50–99 trusts"
+    mean, high, top = EXPECTED["mean"], EXPECTED["share_8_to_10"], EXPECTED["share_10"]
+    assert f"Mean answer to the 0 to 10 question {mean} {base} 5.6 {EXPECTED['mean_reweighted']}" in text
+    assert (
+        f"Share of respondents answering 8 to 10 {high} {base} 22% {EXPECTED['share_8_to_10_reweighted']}"
+        in text
+    )
+    assert f"answering 10 (fully embedded) {top} {base} 4% {EXPECTED['share_10_reweighted']}" in text
+    assert f"Chairs 50–99 people from 50–99 trusts {EXPECTED['chairs']} 6.2" in text
+    assert f"Other board members 20–49 people from 20–49 trusts {EXPECTED['others']} Not published" in text
+    assert (
+        f"fully embedded as core board business (level 4) {EXPECTED['embedded_boards']} 50–99 trusts" in text
+    )
+    assert "Method" in text and "Suppression and rounding" in text and "Participation" in text
+    assert db.exec(select(AuditEvent.summary).where(AuditEvent.action == "export.downloaded")).all() == [
+        "State of the sector 2026/27 by trust_type (PDF)"
+    ]
