@@ -16,6 +16,7 @@ from api.client_ip import client_ip
 from api.db import SessionDep
 from api.deps import Principal, platform_role
 from api.errors import FieldError, error_responses
+from api.integers import MAX_INTEGER
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -28,7 +29,9 @@ PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
 
 class CloseCycleRequest(BaseModel):
     cycle: str = Field(pattern=r"^\d{4}/\d{2}$", description="The financial year, like 2026/27")
-    version: int = Field(ge=0, description="The cycle's version as you last read it (compare-and-set)")
+    version: int = Field(
+        ge=0, le=MAX_INTEGER, description="The cycle's version as you last read it (compare-and-set)"
+    )
 
 
 class CyclePublic(BaseModel):

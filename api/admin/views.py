@@ -229,7 +229,7 @@ def close_cycle_form(
         close_cycle(
             session,
             chosen,
-            version=int(version) if version.isdigit() else -1,
+            version=int(version) if version.isdigit() and len(version) < 10 else -1,
             k=request.app.state.settings.k_anonymity,
             actor=admin.user,
             client_ip=client_ip(request),
