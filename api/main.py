@@ -21,6 +21,7 @@ from api.accounts.two_factor_views import router as two_factor_pages
 from api.accounts.views import router as accounts_pages
 from api.actions.routes import router as actions_api
 from api.actions.views import router as actions_pages
+from api.admin.routes import router as admin_api
 from api.admin.views import router as admin_pages
 from api.api_docs import OPENAPI_URL
 from api.api_docs import router as api_docs_pages
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # routes (api/assessments/routes.py): a route's own entry for a status replaces this one.
     app.include_router(assessments_api, responses=error_responses(401, 403, 404, 409, 422))
     app.include_router(sector_api)
+    app.include_router(admin_api)
     app.include_router(accounts_api)
     app.include_router(members_api)
     app.include_router(scoring_api)

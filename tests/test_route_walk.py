@@ -223,6 +223,9 @@ EXAMPLE_BODIES: dict[str, dict[str, Any] | Callable[[World], dict[str, Any]]] = 
         "url": "https://example.org/walk",
     },
     "POST /api/v1/admin/assessments/{assessment_id}/reopen": {"reason": "Route walk"},  # not submitted: 409
+    # Version 0 is stale (a cycle starts at 1): 409, so the walk's year stays open.
+    "POST /api/v1/admin/cycles/close": {"cycle": "2026/27", "version": 0},
+    "POST /admin/cycles/close": {"cycle": "2026/27", "version": "0"},
     "POST /trusts/{ods_code}/members/invite": {
         "email": "page.invite@walk.example",
         "name": "Page Invite",

@@ -17,12 +17,13 @@ from starlette.responses import Response
 from api.accounts.models import PLATFORM_ROLES
 from api.accounts.service import normalise_email
 from api.admin import service
-from api.assessments.cycles import check_cycle_name, open_cycle
+from api.assessments.cycles import check_cycle_name, close_cycle, closed_on, is_closed, open_cycle
+from api.assessments.repository import cycle_by_name
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
-from api.db import SessionDep
+from api.db import SessionDep, utcnow
 from api.deps import Principal, platform_role
-from api.errors import Conflict, InputError, Unprocessable
+from api.errors import Conflict, InputError, NotFound, Unprocessable
 from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
 from api.templating import render
 
@@ -37,6 +38,9 @@ MAX_LISTED_ERRORS = 50
 # Messages for the banner after a change, chosen by key so the address cannot carry made-up text.
 DONE_MESSAGES = {
     "cycle_opened": ("Cycle opened. Chairs can open their board's assessment for it from the day it opens."),
+    "cycle_closed": (
+        "Cycle closed. Its figures are final: nothing more can be submitted or changed for that year."
+    ),
     "invited": "Invitation sent. The link in it works once and stops working after {hours} hours.",
     "added": (
         "Role given. They already had an account, so we emailed to tell them. "
@@ -180,6 +184,60 @@ def new_cycle(
 
 
 # --- Trusts --------------------------------------------------------------------------------------
+
+
+def _close_page(
+    request: Request, session: SessionDep, cycle_name: str, status_code: int = 200, **extra: object
+) -> Response:
+    cycle = cycle_by_name(session, cycle_name)
+    if cycle is None:
+        raise NotFound(f"There is no {cycle_name} cycle")
+    summary = next(s for s in service.cycle_summaries(session) if s.cycle.id == cycle.id)
+    return render(
+        request,
+        "admin/cycle_close.html",
+        {
+            "page_title": f"Close the {cycle.name} year",
+            "cycle": cycle,
+            "summary": summary,
+            "closed": is_closed(cycle, utcnow().date()),
+            "closed_on": closed_on(cycle),
+            **extra,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/cycles/close", name="admin_close_cycle")
+def close_cycle_page(request: Request, session: SessionDep, admin: PageAdmin, cycle: str) -> Response:
+    """The confirmation page: closing the year is deliberate and cannot be undone."""
+    return _close_page(request, session, cycle)
+
+
+@router.post("/admin/cycles/close")
+def close_cycle_form(
+    request: Request,
+    session: SessionDep,
+    admin: PageAdmin,
+    cycle: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+) -> Response:
+    chosen = cycle_by_name(session, cycle)
+    if chosen is None:
+        raise NotFound(f"There is no {cycle} cycle")
+    try:
+        close_cycle(
+            session,
+            chosen,
+            version=int(version) if version.isdigit() and len(version) < 10 else -1,
+            k=request.app.state.settings.k_anonymity,
+            actor=admin.user,
+            client_ip=client_ip(request),
+        )
+    except Conflict as refused:
+        # Closed already (by someone else, or a second press), or changed since the page was shown.
+        return _close_page(request, session, cycle, status_code=409, refusal=refused.message)
+    return RedirectResponse("/admin?done=cycle_closed#cycles", status_code=303)
 
 
 @router.get("/admin/trusts", name="admin_trusts")

@@ -6,11 +6,13 @@ import re
 from datetime import date
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from api.assessments.models import Cycle
 from api.audit.service import record
-from api.errors import Conflict, InputError
+from api.db import utcnow
+from api.errors import Conflict, Forbidden, InputError
 from api.frameworks.models import Framework
 from api.frameworks.service import latest_framework
 
@@ -67,13 +69,71 @@ def open_cycle(
 
 
 def is_open(cycle: Cycle, today: date) -> bool:
-    return cycle.opens_on <= today <= cycle.closes_on
+    return cycle.closed_at is None and cycle.opens_on <= today <= cycle.closes_on
 
 
 def is_closed(cycle: Cycle, today: date) -> bool:
-    """Closed for good once its close date has passed: nothing more is submitted, and the year's peer
-    and sector figures are final (docs/anonymity.md). The one place that decides it."""
-    return today > cycle.closes_on
+    """Closed for good once a platform admin has closed it (close_cycle) or its close date has
+    passed: nothing more is submitted or changed, and the year's peer and sector figures are final
+    (docs/anonymity.md). The one place that decides it."""
+    return cycle.closed_at is not None or today > cycle.closes_on
+
+
+def closed_on(cycle: Cycle) -> date:
+    """The day the year closed (or will close): the day it was closed early, else its close date."""
+    return cycle.closed_at.date() if cycle.closed_at is not None else cycle.closes_on
+
+
+def close_cycle(
+    session: Session,
+    cycle: Cycle,
+    *,
+    version: int,
+    k: int,
+    actor: Any,
+    client_ip: str | None = None,
+    today: date | None = None,
+) -> Cycle:
+    """Close the year now, before (or on) its close date: a platform admin's deliberate step.
+
+    `version` is the cycle's version the admin saw (compare-and-set: a stale one is refused, as is
+    closing twice). The final figures are taken in the same transaction, as the submissions stand
+    now, so from this moment every change is refused (require_open_for_changes) and nothing moves
+    the year's figures.
+    """
+    from api.benchmarking.service import take_final_figures
+
+    today = today or utcnow().date()
+    if getattr(actor, "platform_role", None) != "platform_admin":
+        raise Forbidden("Only a platform admin can close a cycle")
+    if is_closed(cycle, today):
+        raise Conflict(f"The {cycle.name} year has already closed", current={"version": cycle.version})
+    if today < cycle.opens_on:
+        raise Conflict(f"The {cycle.name} year has not opened yet, so there is nothing to close")
+    now = utcnow()
+    result = session.execute(
+        update(Cycle)
+        .where(Cycle.id == cycle.id, Cycle.version == version, Cycle.closed_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .values(closed_at=now, closed_by_id=actor.id, version=Cycle.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(cycle)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The cycle has changed since you opened it", current={"version": cycle.version})
+    record(
+        session,
+        "cycle.closed",
+        actor=actor,
+        client_ip=client_ip,
+        object_type="cycle",
+        object_id=cycle.id,
+        summary=f"Cycle {cycle.name} closed by a platform admin on {now:%-d %B %Y} (its close date "
+        f"was {cycle.closes_on:%-d %B %Y}); its figures are now final",
+        details={"closes_on": cycle.closes_on.isoformat(), "closed_at": now.isoformat()},
+    )
+    take_final_figures(session, cycle, k, today)
+    session.flush()
+    return cycle
 
 
 def late_submission_refusal(
@@ -93,8 +153,8 @@ def late_submission_refusal(
     if in_final_figures(session, cycle, assessment_id):
         return None
     return (
-        f"The {cycle.name} year closed on {cycle.closes_on:%-d %B %Y}. Assessments can no longer be "
-        "submitted for it, and its comparisons with other trusts and the sector figures are final."
+        f"The {cycle.name} year closed on {closed_on(cycle):%-d %B %Y}. Assessments can no longer be "
+        "submitted or changed for it, and its comparisons with other trusts and the sector figures are final."
     )
 
 
@@ -103,4 +163,21 @@ def require_open_for_submission(
 ) -> None:
     refusal = late_submission_refusal(session, cycle, assessment_id, k, today)
     if refusal is not None:
-        raise Conflict(refusal, closed_on=cycle.closes_on.isoformat())
+        raise Conflict(refusal, closed_on=closed_on(cycle).isoformat())
+
+
+def require_open_for_changes(session: Session, cycle_id: int, assessment_id: int) -> None:
+    """Refuse a member's rating, a headline answer or an agreed level once the year has closed.
+
+    The one rule for every late change: after the close the same assessments may change as may be
+    signed off (late_submission_refusal) — only a submission that was in the final figures and that
+    a platform admin has reopened to correct. An assessment never submitted by the close cannot be
+    submitted, so changing it would only mislead. Before the close this costs no query.
+    """
+    from api.settings import get_settings
+
+    cycle = session.get(Cycle, cycle_id)
+    assert cycle is not None
+    today = utcnow().date()
+    if is_closed(cycle, today):
+        require_open_for_submission(session, cycle, assessment_id, get_settings().k_anonymity, today)

@@ -24,6 +24,10 @@ class Cycle(SQLModel, table=True):
     closes_on: date
     framework_id: int = Field(foreign_key="framework.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set when a platform admin closes the year early (api/assessments/cycles.py close_cycle).
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    version: int = Field(default=1)
 
 
 class Assessment(SQLModel, table=True):

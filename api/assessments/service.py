@@ -138,11 +138,14 @@ def criterion_for(session: Session, assessment: Assessment, criterion_key: str) 
     raise FieldError("criterion_key", f"{criterion_key!r} is not a criterion of this assessment", "path")
 
 
-def _require_in_progress(assessment: Assessment) -> None:
+def _require_in_progress(session: Session, assessment: Assessment) -> None:
     if assessment.status != "in_progress":
         raise Conflict(
             "This assessment has been signed off: nothing in it can change now", status=assessment.status
         )
+    from api.assessments.cycles import require_open_for_changes
+
+    require_open_for_changes(session, assessment.cycle_id, assessment.id)  # refused once the year has closed
 
 
 def _require_rating_open(assessment: Assessment) -> None:
@@ -236,7 +239,7 @@ def save_rating(
     the access check: the compare-and-set and the audit event.
     """
     _require_rater(principal, assessment)
-    _require_in_progress(assessment)
+    _require_in_progress(session, assessment)
     _require_rating_open(assessment)
     user_id = principal.user.id
     now = utcnow()
@@ -364,7 +367,7 @@ def save_headline(
     """The 2022 survey's headline question, once per member per cycle (0 to 10)."""
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_rater(principal, assessment)
-    _require_in_progress(assessment)
+    _require_in_progress(session, assessment)
     _require_rating_open(assessment)
     response = _response_row(session, principal, assessment)
     current_version = response.version if response.headline_score is not None else 0
@@ -427,7 +430,7 @@ def save_consensus(
 ) -> ConsensusRating:
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     require_manager(principal, assessment)
-    _require_in_progress(assessment)
+    _require_in_progress(session, assessment)
     criterion = criterion_for(session, assessment, criterion_key)
     existing = consensus_row(session, assessment, criterion)
     now = utcnow()
@@ -570,7 +573,7 @@ def set_rating_deadline(
     """The last day members can rate (UK time); rating closes by itself when it has passed."""
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_chair(principal, assessment, "Only the chair sets the rating deadline")
-    _require_in_progress(assessment)
+    _require_in_progress(session, assessment)
     if rating_closed(assessment):
         raise Conflict("Rating has closed for this assessment: the deadline can no longer change")
     if version != assessment.version:

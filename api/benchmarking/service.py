@@ -226,8 +226,20 @@ def snapshots_to_read(
 INDICATOR_PREFIX = "indicator:"
 ROLE_PREFIX = "role:"
 HEADLINE_PREFIX = "headline:"
-# The respondent-role view groups board roles as the 2022 survey did.
-ROLE_GROUPS = {"chair": "chair", "ned": "ned", "executive": "executive", "chief_executive": "executive"}
+# The respondent-role view groups board roles as the 2022 survey reported them: chairs, chief
+# executives, non-executive directors and "other job roles" (every other executive director, the
+# board secretary and anyone recorded as "other"). Every board role has a group, so nobody who
+# answers is left out of a role row; the whole-set figures do not depend on it either (HEADLINE_ALL).
+ROLE_GROUPS = {
+    "chair": "chair",
+    "chief_executive": "chief_executive",
+    "ned": "ned",
+    "executive": "other",
+    "secretary": "other",
+    "other": "other",
+}
+# Every respondent's answer to the 0 to 10 question, whatever their board role: the whole-set figures.
+HEADLINE_ALL = f"{HEADLINE_PREFIX}all"
 
 
 def _sector_extras(session: Session, assessment_ids: list[int]) -> dict[str, dict[str, float]]:
@@ -254,9 +266,10 @@ def _sector_extras(session: Session, assessment_ids: list[int]) -> dict[str, dic
                 Response.assessment_id.in_(chunk)  # type: ignore[attr-defined]
             )
         ).all()
-        role_of = {(a, r): ROLE_GROUPS.get(board_role) for a, r, board_role, _h in responses}
+        role_of = {(a, r): ROLE_GROUPS.get(board_role, "other") for a, r, board_role, _h in responses}
         for a, r, _board_role, headline in responses:
-            if headline is not None and role_of[(a, r)]:
+            if headline is not None:
+                extras[HEADLINE_ALL][f"{a}.{r}"] = float(headline)
                 extras[f"{HEADLINE_PREFIX}{role_of[(a, r)]}"][f"{a}.{r}"] = float(headline)
         sums: dict[tuple[int, int, str], list[int]] = defaultdict(list)
         for a, r, section_key, level in session.exec(

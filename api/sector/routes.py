@@ -1,14 +1,11 @@
-"""JSON, CSV and XLSX of the sector heatmap (sector analysts and platform admins only)."""
+"""JSON of the sector heatmap; CSV and XLSX of every sector figure (sector analysts and platform admins only)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from openpyxl import Workbook
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -18,8 +15,10 @@ from api.audit.service import record
 from api.db import SessionDep
 from api.deps import Principal, platform_role
 from api.errors import FieldError, error_responses
+from api.sector.publication import Publication, csv_text, filename, load_publication, xlsx_bytes
 from api.sector.service import Heatmap, heatmap
-from api.spreadsheets import safe_cell
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 router = APIRouter(
     prefix="/api/v1/sector",
@@ -112,40 +111,6 @@ def heatmap_public(result: Heatmap) -> HeatmapPublic:
     )
 
 
-def heatmap_table(result: Heatmap) -> list[list[object]]:
-    """One row per section × group, as the CSV and the spreadsheet show it."""
-    titles = dict(result.rows)
-    labels = {c.key: c.label for c in result.columns}
-    table: list[list[object]] = [
-        [
-            "Cycle",
-            "Section",
-            "Peer group",
-            "Trusts contributing",
-            "Median",
-            "Lower quartile",
-            "Upper quartile",
-            "Change since last cycle",
-            "Suppressed",
-        ]
-    ]
-    for cell in result.cells:
-        table.append(
-            [
-                result.cycle,
-                titles[cell.section],
-                labels[cell.group],
-                cell.n_band or "",
-                cell.median,
-                cell.q1,
-                cell.q3,
-                cell.change,
-                "yes" if cell.suppressed else "no",
-            ]
-        )
-    return table
-
-
 @router.get("/heatmap", response_model=HeatmapPublic)
 def get_heatmap(
     request: Request, session: SessionDep, analyst: Analyst, cycle: CycleParam, by: ByParam = "trust_type"
@@ -153,57 +118,52 @@ def get_heatmap(
     return heatmap_public(load_heatmap(request, session, cycle, by))
 
 
-def _filename(result: Heatmap, extension: str) -> str:
-    return f"sector-heatmap-{result.cycle.replace('/', '-')}-by-{result.by}.{extension}"
+def load_publication_named(request: Request, session: SessionDep, cycle_name: str, by: str) -> Publication:
+    cycle: Cycle | None = cycle_by_name(session, cycle_name)
+    if cycle is None:
+        raise FieldError("cycle", f"There is no {cycle_name} cycle", "query")
+    return load_publication(session, cycle, by, request.app.state.settings.k_anonymity)
+
+
+def csv_download(session: SessionDep, publication: Publication, actor: object) -> Response:
+    """The CSV download, audited: the API's and the page's are the same file."""
+    record(
+        session,
+        "export.downloaded",
+        actor=actor,
+        summary=f"Sector figures {publication.cycle.name} by {publication.heatmap.by} (CSV)",
+    )
+    return Response(
+        csv_text(publication),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename(publication, "csv")}"'},
+    )
+
+
+def xlsx_download(session: SessionDep, publication: Publication, actor: object) -> Response:
+    record(
+        session,
+        "export.downloaded",
+        actor=actor,
+        summary=f"Sector figures {publication.cycle.name} by {publication.heatmap.by} (XLSX)",
+    )
+    return Response(
+        xlsx_bytes(publication),
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename(publication, "xlsx")}"'},
+    )
 
 
 @router.get("/heatmap.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def get_heatmap_csv(
     request: Request, session: SessionDep, analyst: Analyst, cycle: CycleParam, by: ByParam = "trust_type"
 ) -> Response:
-    result = load_heatmap(request, session, cycle, by)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in heatmap_table(result):
-        writer.writerow([safe_cell(v) if v is not None else "" for v in row])
-    record(session, "export.downloaded", actor=analyst.user, summary=f"Sector heatmap {cycle} by {by} (CSV)")
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(result, "csv")}"'},
-    )
+    """Every figure of the sector view (heatmap, participation, headline figures, role view)."""
+    return csv_download(session, load_publication_named(request, session, cycle, by), analyst.user)
 
 
-@router.get(
-    "/heatmap.xlsx",
-    response_class=Response,
-    responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}},
-)
+@router.get("/heatmap.xlsx", response_class=Response, responses={200: {"content": {XLSX_TYPE: {}}}})
 def get_heatmap_xlsx(
     request: Request, session: SessionDep, analyst: Analyst, cycle: CycleParam, by: ByParam = "trust_type"
 ) -> Response:
-    result = load_heatmap(request, session, cycle, by)
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Heatmap"
-    for row in heatmap_table(result):
-        sheet.append([safe_cell(v) for v in row])
-    notes = workbook.create_sheet("About")
-    for line in (
-        ["Sector heatmap", f"{result.cycle}, columns by {result.by.replace('_', ' ')}"],
-        ["Source", "Submitted board self-assessments, from the batch snapshot of each peer group"],
-        [
-            "Suppression",
-            "Cells with fewer than K trusts are suppressed; where one cell in a row is, the next-smallest is too",
-        ],
-        ["Counts", "Shown as bands, never exact"],
-    ):
-        notes.append(line)
-    output = io.BytesIO()
-    workbook.save(output)
-    record(session, "export.downloaded", actor=analyst.user, summary=f"Sector heatmap {cycle} by {by} (XLSX)")
-    return Response(
-        output.getvalue(),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(result, "xlsx")}"'},
-    )
+    return xlsx_download(session, load_publication_named(request, session, cycle, by), analyst.user)

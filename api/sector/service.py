@@ -15,9 +15,15 @@ from sqlmodel import Session, select
 
 from api.assessments.models import Cycle
 from api.benchmarking.groups import group_label
-from api.benchmarking.maths import count_band, peer_stats, precision_for, round_to, share_percent
+from api.benchmarking.maths import count_band, peer_stats, precision_for, round_to, share_percent, share_step
 from api.benchmarking.models import PeerSnapshot
-from api.benchmarking.service import HEADLINE_PREFIX, INDICATOR_PREFIX, ROLE_PREFIX, snapshots_to_read
+from api.benchmarking.service import (
+    HEADLINE_ALL,
+    HEADLINE_PREFIX,
+    INDICATOR_PREFIX,
+    ROLE_PREFIX,
+    snapshots_to_read,
+)
 from api.frameworks.models import FrameworkSection
 from api.organisations.models import Organisation
 from api.organisations.types import PEER_TYPES, REGIONS, SIZE_BANDS
@@ -27,9 +33,22 @@ from api.sector.disclosure import Bounds, Group, SectorTotal, band_of, range_tex
 
 BY_OPTIONS = {"trust_type": "Type of trust", "region": "Region", "size_band": "Size"}
 ROLE_MINIMUM = 11  # people, not trusts: the higher threshold NHS statistics use for individuals
-ROLE_NAMES = {"chair": "Chairs", "ned": "Non-executive directors", "executive": "Executive directors"}
-# NHS Providers' 2022 survey (Race 2.0), for comparison.
-BASELINE_2022 = {"mean": 5.6, "chairs": 6.2, "share_8_to_10": 22, "share_embedded": 4}
+# The role groups the 2022 survey reported (ROLE_GROUPS in api/benchmarking/service.py maps board roles to them).
+ROLE_NAMES = {
+    "chair": "Chairs",
+    "chief_executive": "Chief executives",
+    "ned": "Non-executive directors",
+    "other": "Other board members",
+}
+# NHS Providers' 2022 survey (Race 2.0, March 2022): individual board members' answers to the
+# 0 to 10 question. 254 responses from 134 trusts.
+BASELINE_2022 = {"mean": 5.6, "share_8_to_10": 22, "share_10": 4}
+BASELINE_2022_ROLES = {"chair": 6.2}
+BASELINE_2022_RESPONSES = 254
+BASELINE_2022_TRUSTS = 134
+# The 2022 responses by role, in percent (28, 14, 45 and 11: 98 in all as published; the
+# reweighting divides by their sum, so the missing 2 points are spread in proportion).
+ROLE_MIX_2022 = {"chair": 28, "chief_executive": 14, "ned": 45, "other": 11}
 
 
 @dataclass
@@ -312,32 +331,132 @@ def _band_names(names: list[str]) -> str:
 
 
 @dataclass(frozen=True)
+class Base:
+    """Who a figure comes from, as published: people as a band of the role minimum (None for a
+    board-level measure) and trusts as a band never tighter at its lower end than the whole-sector
+    count (api/sector/disclosure.py)."""
+
+    respondents: str | None
+    trusts: str
+
+
+@dataclass(frozen=True)
 class Share:
+    """A board-level measure of this service's own: the share of boards whose agreed level on one
+    criterion is at least a level. Not asked in 2022 (the 2022 survey asked individuals), so it has
+    no 2022 figure beside it."""
+
     label: str
     percent: int | None
-    baseline: str
+    base: Base
+
+
+@dataclass(frozen=True)
+class PeopleFigure:
+    """A figure from individuals' answers to the 0 to 10 question, the measure the 2022 survey used."""
+
+    key: str  # "mean", "share_8_to_10", "share_10"
+    label: str
+    unit: str  # "mean" (0 to 10) or "percent" (of respondents)
+    value: float | None
+    baseline_2022: float
+    # The same figure with each role group weighted as in the 2022 responses (ROLE_MIX_2022).
+    reweighted: float | None
+    base: Base
 
 
 @dataclass(frozen=True)
 class RoleRow:
+    key: str
     role: str
-    cells: list[tuple[str, float | None]]
-    headline_mean: float | None
+    cells: list[tuple[str, float | None]]  # median of members' own section means (0 to 4)
+    headline_mean: float | None  # mean answer to the 0 to 10 question
+    baseline_2022: float | None  # the 2022 mean for this group, where the report gave one
+    base: Base
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Which submissions the figures hold: the whole-sector count as published, when the batch was
+    taken, and whether the year's figures are final."""
+
+    boards: str
+    taken_at: object
+    final: bool
 
 
 @dataclass(frozen=True)
 class Headlines:
     shares: list[Share]
-    headline_mean: float | None
-    headline_share_8_to_10: int | None
-    headline_share_10: int | None
-    respondents_band: str
+    people: list[PeopleFigure]
     roles: list[RoleRow]
+    batch: Batch
+    respondents_band: str
+
+    def figure(self, key: str) -> PeopleFigure:
+        return next(f for f in self.people if f.key == key)
+
+    @property
+    def headline_mean(self) -> float | None:
+        return self.figure("mean").value
+
+    @property
+    def headline_share_8_to_10(self) -> int | None:
+        value = self.figure("share_8_to_10").value
+        return None if value is None else int(value)
+
+    @property
+    def headline_share_10(self) -> int | None:
+        value = self.figure("share_10").value
+        return None if value is None else int(value)
+
+
+INDICATOR_SHARES = (
+    (
+        "embedded_in_business",
+        4,
+        "Boards agreeing race equality is fully embedded as core board business (level 4)",
+    ),
+    (
+        "race_equality_in_baf",
+        3,
+        "Boards agreeing a race equality risk is established in their board assurance framework (level 3 or 4)",
+    ),
+    (
+        "board_diversity",
+        2,
+        "Boards agreeing they have made progress towards a more diverse board (level 2 or above)",
+    ),
+)
+
+
+def _trusts_in(answers: dict[str, float]) -> int:
+    # Keyed "assessment.respondent" (see _sector_extras): the part before the dot is the trust.
+    return len({p.split(".")[0] for p in answers})
+
+
+def _weighted(values: dict[str, float]) -> float:
+    """A figure per role group, weighted by the groups' shares of the 2022 responses."""
+    weight = sum(ROLE_MIX_2022[role] for role in values)
+    return sum(ROLE_MIX_2022[role] * value for role, value in values.items()) / weight
 
 
 def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
+    """The headline figures, the board-level measures and the role view, as published.
+
+    Whole-set figures count every respondent to the 0 to 10 question, whatever their board role
+    (HEADLINE_ALL; a snapshot taken before that key existed is read as every role's answers
+    together). Each figure needs 11 people from at least K trusts; see docs/sector-method.md.
+    """
     snapshot = _snapshots(session, cycle, "trust_type", k).get("all")
-    if snapshot is not None and not sector_total(session, cycle, k, len(snapshot.assessment_ids)).shown:
+    submitted = len(snapshot.assessment_ids) if snapshot is not None else 0
+    total = sector_total(session, cycle, k, submitted)
+    batch = Batch(
+        boards=range_text(total.bounds, k),
+        taken_at=snapshot.taken_at if snapshot is not None else None,
+        final=bool(snapshot is not None and snapshot.final),
+    )
+    if snapshot is not None and not total.shown:
         snapshot = None  # as the heatmap's whole-sector column: see api/sector/disclosure.py
     sections = list(
         session.exec(
@@ -347,64 +466,92 @@ def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
         ).all()
     )
 
-    def share(indicator: str, at_least: int, label: str, baseline: str) -> Share:
-        values = snapshot.values(f"{INDICATOR_PREFIX}{indicator}") if snapshot else []
-        if len(values) < k:
-            return Share(label, None, baseline)
-        return Share(label, share_percent(sum(v >= at_least for v in values), len(values)), baseline)
+    def trusts_band(n: int) -> str:
+        return range_text(within_total(n, total.bounds, k), k) if n >= k else f"fewer than {k}"
 
-    shares = [
-        share(
-            "embedded_in_business",
-            4,
-            "Race equality fully embedded as core board business (level 4)",
-            "4% in 2022",
-        ),
-        share(
-            "race_equality_in_baf",
-            3,
-            "A race equality risk established in the board assurance framework (level 3 or 4)",
-            "fewer than a third in 2022",
-        ),
-        share(
-            "board_diversity", 2, "Progress towards a more diverse board (level 2 or above)", "63% in 2022"
-        ),
-    ]
+    def share(indicator: str, at_least: int, label: str) -> Share:
+        values = snapshot.values(f"{INDICATOR_PREFIX}{indicator}") if snapshot else []
+        base = Base(None, trusts_band(len(values)))
+        if len(values) < k:
+            return Share(label, None, base)
+        return Share(label, share_percent(sum(v >= at_least for v in values), len(values)), base)
+
+    shares = [share(*indicator) for indicator in INDICATOR_SHARES]
 
     def people(key: str) -> dict[str, float]:
-        # Keyed "assessment.respondent" (see _sector_extras): the part before the dot is the trust.
         return {p: v for p, v in (snapshot.scores.get(key, {}) if snapshot else {}).items() if v is not None}
 
     def enough(answers: dict[str, float]) -> bool:
         # 11 people, and from at least K trusts like every sector figure: eleven executives of a
         # single trust (or of two, after the cycle closes with fewer than K submitted) are not enough.
-        return len(answers) >= ROLE_MINIMUM and len({p.split(".")[0] for p in answers}) >= k
+        return len(answers) >= ROLE_MINIMUM and _trusts_in(answers) >= k
 
-    def shown(value: float, answers: dict[str, float]) -> float:
+    def shown(value: float, n: int) -> float:
         # As peer figures below 2K: from fewer than 22 people, only halves.
-        return round_to(value, precision_for(len(answers), ROLE_MINIMUM))
+        return round_to(value, precision_for(n, ROLE_MINIMUM))
 
-    everyone: dict[str, float] = {}
-    for role in ROLE_NAMES:
-        everyone.update(people(f"{HEADLINE_PREFIX}{role}"))
+    def base_of(answers: dict[str, float]) -> Base:
+        return Base(count_band(len(answers), ROLE_MINIMUM), trusts_band(_trusts_in(answers)))
+
+    by_role = {role: people(f"{HEADLINE_PREFIX}{role}") for role in ROLE_NAMES}
+    everyone = people(HEADLINE_ALL)
+    if snapshot is not None and HEADLINE_ALL not in snapshot.scores:
+        # A snapshot from before every respondent was counted: every role's answers together.
+        for key, answers in snapshot.scores.items():
+            if key.startswith(HEADLINE_PREFIX):
+                everyone.update({p: v for p, v in answers.items() if v is not None})
     answers = list(everyone.values())
+    enough_people = enough(everyone)
+    # Reweighted to the 2022 role mix only where every 2022 role group can be shown; rounded as a
+    # figure from the smallest group, since one person there moves it most.
+    reweight = all(enough(group) for group in by_role.values())
+    fewest = min((len(group) for group in by_role.values()), default=0)
+
+    def exact(measure: str, values: list[float]) -> float:
+        if measure == "mean":
+            return statistics.fmean(values)
+        at_least = 8 if measure == "share_8_to_10" else 10
+        return sum(v >= at_least for v in values) / len(values) * 100
+
+    def publish(measure: str, value: float, n: int) -> float:
+        if measure == "mean":
+            return shown(value, n)
+        return int(round_to(value, share_step(n)))
+
+    figures = []
+    for key, label, unit in (
+        ("mean", "Mean answer to the 0 to 10 question", "mean"),
+        ("share_8_to_10", "Share of respondents answering 8 to 10", "percent"),
+        ("share_10", "Share of respondents answering 10 (fully embedded)", "percent"),
+    ):
+        value = publish(key, exact(key, answers), len(answers)) if enough_people else None
+        reweighted = None
+        if enough_people and reweight:
+            by_group = {role: exact(key, list(group.values())) for role, group in by_role.items()}
+            reweighted = publish(key, _weighted(by_group), fewest)
+        figures.append(
+            PeopleFigure(key, label, unit, value, BASELINE_2022[key], reweighted, base_of(everyone))
+        )
+
     roles = []
     for role, name in ROLE_NAMES.items():
         cells = []
         for key, _title in sections:
             means = people(f"{ROLE_PREFIX}{role}:{key}")
-            cells.append((key, shown(statistics.median(means.values()), means) if enough(means) else None))
-        role_answers = people(f"{HEADLINE_PREFIX}{role}")
-        mean = shown(statistics.fmean(role_answers.values()), role_answers) if enough(role_answers) else None
-        roles.append(RoleRow(name, cells, mean))
-    enough_people = enough(everyone)
-    high = sum(a >= 8 for a in answers)
-    top = sum(a >= 10 for a in answers)
+            cells.append(
+                (key, shown(statistics.median(means.values()), len(means)) if enough(means) else None)
+            )
+        role_answers = by_role[role]
+        mean = (
+            shown(statistics.fmean(role_answers.values()), len(role_answers))
+            if enough(role_answers)
+            else None
+        )
+        roles.append(RoleRow(role, name, cells, mean, BASELINE_2022_ROLES.get(role), base_of(role_answers)))
     return Headlines(
         shares=shares,
-        headline_mean=shown(statistics.fmean(answers), everyone) if enough_people else None,
-        headline_share_8_to_10=share_percent(high, len(answers)) if enough_people else None,
-        headline_share_10=share_percent(top, len(answers)) if enough_people else None,
-        respondents_band=count_band(len(answers), ROLE_MINIMUM),
+        people=figures,
         roles=roles,
+        batch=batch,
+        respondents_band=count_band(len(answers), ROLE_MINIMUM),
     )

@@ -8,11 +8,25 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import select
 from starlette.responses import Response
 
+from api.assessments.cycles import closed_on
 from api.assessments.models import Cycle
+from api.audit.service import record
 from api.db import SessionDep
 from api.deps import Principal, platform_role
 from api.errors import NotFound
-from api.sector.service import BASELINE_2022, BY_OPTIONS, ROLE_MINIMUM, headlines, heatmap
+from api.sector.publication import Publication, filename, load_publication
+from api.sector.publication_pdf import MEDIA_TYPE as PDF_TYPE
+from api.sector.publication_pdf import build_pdf
+from api.sector.routes import csv_download, xlsx_download
+from api.sector.service import (
+    BASELINE_2022,
+    BASELINE_2022_RESPONSES,
+    BY_OPTIONS,
+    ROLE_MINIMUM,
+    ROLE_MIX_2022,
+    headlines,
+    heatmap,
+)
 from api.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -25,6 +39,70 @@ def heat_step(score: float | None) -> int:
     return 0 if score is None else min(3, int(score))
 
 
+def _chosen(session: SessionDep, cycle: str | None) -> tuple[list[Cycle], Cycle]:
+    cycles = list(session.exec(select(Cycle).order_by(Cycle.opens_on.desc())).all())  # type: ignore[attr-defined]
+    if not cycles:
+        raise NotFound("No assessment cycles yet")
+    chosen = next((c for c in cycles if c.name == cycle), None) if cycle else cycles[0]
+    if chosen is None:
+        raise NotFound(f"There is no {cycle} cycle")
+    return cycles, chosen
+
+
+def _publication(request: Request, session: SessionDep, cycle: str | None, by: str) -> Publication:
+    _cycles, chosen = _chosen(session, cycle)
+    return load_publication(
+        session, chosen, by if by in BY_OPTIONS else "trust_type", request.app.state.settings.k_anonymity
+    )
+
+
+@router.get("/sector/heatmap.csv", name="sector_csv")
+def sector_csv(
+    request: Request,
+    session: SessionDep,
+    analyst: AnalystPage,
+    cycle: str | None = None,
+    by: str = "trust_type",
+) -> Response:
+    """The page's CSV download, with the browser session (the same file as the API's)."""
+    return csv_download(session, _publication(request, session, cycle, by), analyst.user)
+
+
+@router.get("/sector/heatmap.xlsx", name="sector_xlsx")
+def sector_xlsx(
+    request: Request,
+    session: SessionDep,
+    analyst: AnalystPage,
+    cycle: str | None = None,
+    by: str = "trust_type",
+) -> Response:
+    return xlsx_download(session, _publication(request, session, cycle, by), analyst.user)
+
+
+@router.get("/sector/report.pdf", name="sector_pdf")
+def sector_pdf(
+    request: Request,
+    session: SessionDep,
+    analyst: AnalystPage,
+    cycle: str | None = None,
+    by: str = "trust_type",
+) -> Response:
+    """The "state of the sector" report, A4, audited as every download."""
+    publication = _publication(request, session, cycle, by)
+    content = build_pdf(publication)
+    record(
+        session,
+        "export.downloaded",
+        actor=analyst.user,
+        summary=f"State of the sector {publication.cycle.name} by {publication.heatmap.by} (PDF)",
+    )
+    return Response(
+        content,
+        media_type=PDF_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename(publication, "pdf")}"'},
+    )
+
+
 @router.get("/sector", name="sector_heatmap")
 def sector_page(
     request: Request,
@@ -33,12 +111,7 @@ def sector_page(
     cycle: str | None = None,
     by: str = "trust_type",
 ) -> Response:
-    cycles = list(session.exec(select(Cycle).order_by(Cycle.opens_on.desc())).all())  # type: ignore[attr-defined]
-    if not cycles:
-        raise NotFound("No assessment cycles yet")
-    chosen = next((c for c in cycles if c.name == cycle), None) if cycle else cycles[0]
-    if chosen is None:
-        raise NotFound(f"There is no {cycle} cycle")
+    cycles, chosen = _chosen(session, cycle)
     if by not in BY_OPTIONS:
         by = "trust_type"
     k = request.app.state.settings.k_anonymity
@@ -55,6 +128,9 @@ def sector_page(
             "heatmap": result,
             "headlines": headlines(session, chosen, k),
             "baseline": BASELINE_2022,
+            "baseline_responses": BASELINE_2022_RESPONSES,
+            "role_mix": ROLE_MIX_2022,
+            "closed_on": closed_on(chosen),
             "heat_step": heat_step,
             "k": k,
             "role_minimum": ROLE_MINIMUM,

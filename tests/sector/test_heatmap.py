@@ -207,13 +207,15 @@ def test_the_change_since_last_year_is_against_last_years_figures_as_published(
         before = client.get(
             "/api/v1/sector/heatmap", params={**params, "cycle": "2025/26"}, headers=bearer(token)
         ).json()
-        rows = list(
-            csv.DictReader(
+        rows = [
+            row
+            for row in csv.DictReader(
                 io.StringIO(
                     client.get("/api/v1/sector/heatmap.csv", params=params, headers=bearer(token)).text
                 )
             )
-        )
+            if row["Table"].startswith("Heatmap")
+        ]
         for cell, row in zip(answer["cells"], rows, strict=True):
             old = _cell(before, cell["section"], cell["group"])
             shown_both = not cell["suppressed"] and not old["suppressed"]
@@ -244,12 +246,22 @@ def test_csv_and_xlsx_hold_the_same_cells(client: TestClient, db: Session, cycle
     answer = _heatmap(client, token)
     csv_response = client.get("/api/v1/sector/heatmap.csv?cycle=2026/27&by=trust_type", headers=bearer(token))
     rows = list(csv.reader(io.StringIO(csv_response.text)))
-    assert rows[0][:3] == ["Cycle", "Section", "Peer group"]
-    assert len(rows) == 1 + len(answer["cells"])
+    assert rows[0][:5] == ["Table", "Cycle", "Framework", "Measure", "Group"]
+    heatmap_rows = [row for row in rows if row[0].startswith("Heatmap")]
+    assert len(heatmap_rows) == len(answer["cells"])
     xlsx = client.get("/api/v1/sector/heatmap.xlsx?cycle=2026/27&by=trust_type", headers=bearer(token))
     workbook = load_workbook(io.BytesIO(xlsx.content))
-    assert workbook.sheetnames == ["Heatmap", "About"]
-    assert workbook["Heatmap"].max_row == len(rows)
+    assert workbook.sheetnames == [
+        "Heatmap",
+        "Participation",
+        "Maturity bands",
+        "Headline figures",
+        "Role view",
+        "About",
+    ]
+    assert workbook["Heatmap"].max_row == 1 + len(heatmap_rows)
+    spreadsheet_rows = sum(workbook[name].max_row - 1 for name in workbook.sheetnames if name != "About")
+    assert spreadsheet_rows == len(rows) - 1
 
 
 def test_unknown_cycle_is_422_naming_the_field(client: TestClient, db: Session, cycle: Cycle) -> None:
@@ -334,7 +346,7 @@ def test_shares_and_people_figures_are_no_finer_than_one_trust_or_person_can_mov
         return text.split(label, 1)[1].split("</tr>")[0]
 
     assert "40% of boards" in row("fully embedded as core board business")  # 5 of 12: 41.7%
-    assert ">7.0<" in row("(0 to 10), mean")  # 7.08, from 12 people: to halves
-    assert ">60%<" in row("Board members answering 8 to 10")  # 58.3%
-    assert ">20%<" in row("Board members answering 10 (fully embedded)")  # 16.7%
-    assert ">7.0 <" in row('<th scope="row" class="nhsuk-table__header">Chairs</th>')
+    assert ">7.0<" in row("Mean answer to the 0 to 10 question")  # 7.08, from 12 people: to halves
+    assert ">60%<" in row("Share of respondents answering 8 to 10")  # 58.3%
+    assert ">20%<" in row("Share of respondents answering 10 (fully embedded)")  # 16.7%
+    assert ">7.0<" in row('<th scope="row" class="nhsuk-table__header">Chairs</th>')

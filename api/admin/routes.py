@@ -1,0 +1,73 @@
+"""JSON routes for platform admins that belong to no trust: closing a cycle early."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from api.assessments.cycles import close_cycle
+from api.assessments.models import Cycle
+from api.assessments.repository import cycle_by_name
+from api.benchmarking.service import figures_final
+from api.client_ip import client_ip
+from api.db import SessionDep
+from api.deps import Principal, platform_role
+from api.errors import FieldError, error_responses
+from api.integers import MAX_INTEGER
+
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["admin"],
+    responses=error_responses(401, 403, 409, 422, described={403: "Only platform admins"}),
+)
+
+PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
+
+
+class CloseCycleRequest(BaseModel):
+    cycle: str = Field(pattern=r"^\d{4}/\d{2}$", description="The financial year, like 2026/27")
+    version: int = Field(
+        ge=0, le=MAX_INTEGER, description="The cycle's version as you last read it (compare-and-set)"
+    )
+
+
+class CyclePublic(BaseModel):
+    name: str
+    opens_on: date
+    closes_on: date
+    closed_at: datetime | None
+    version: int
+    figures_final: bool
+
+
+@router.post(
+    "/cycles/close",
+    response_model=CyclePublic,
+    responses={409: {"description": "Already closed, not open yet, or a stale version (`current`)"}},
+)
+def close_cycle_route(
+    request: Request, body: CloseCycleRequest, session: SessionDep, admin: PlatformAdmin
+) -> CyclePublic:
+    """Close the year now: the final figures are taken, and every later change is refused."""
+    cycle: Cycle | None = cycle_by_name(session, body.cycle)
+    if cycle is None:
+        raise FieldError("cycle", f"There is no {body.cycle} cycle")
+    close_cycle(
+        session,
+        cycle,
+        version=body.version,
+        k=request.app.state.settings.k_anonymity,
+        actor=admin.user,
+        client_ip=client_ip(request),
+    )
+    return CyclePublic(
+        name=cycle.name,
+        opens_on=cycle.opens_on,
+        closes_on=cycle.closes_on,
+        closed_at=cycle.closed_at,
+        version=cycle.version,
+        figures_final=figures_final(session, cycle),
+    )
