@@ -147,12 +147,11 @@ def sign_out(request: Request, session: SessionDep) -> Response:
             summary="Signed out",
             client_ip=client_ip(request),
         )
-        provider = provider_for(request.app.state, request.app.state.settings) if by_provider else None
-        if provider is not None:
-            # Signed in through the provider: sign out there too (RP-initiated logout), which then
-            # sends the browser back to our signed-out page.
-            settings = request.app.state.settings
-            target = provider.end_session_url(settings.base_url.rstrip("/") + "/signed-out") or target
+        if by_provider and request.app.state.settings.oidc_enabled:
+            # The signed-out page then offers signing out at the provider too (RP-initiated logout).
+            # A link, not a redirect from here: the pages' Content-Security-Policy (form-action
+            # 'self') stops a form's submission from ending up at another site.
+            target = "/signed-out?provider=1"
     rotate_csrf_cookie(request)
     response = RedirectResponse(target, status_code=303)
     clear_session_cookie(request, response)
@@ -160,8 +159,17 @@ def sign_out(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/signed-out", name="signed_out")
-def signed_out(request: Request) -> Response:
-    return render(request, "accounts/signed_out.html", {"page_title": "You have signed out"})
+def signed_out(request: Request, provider: bool = False) -> Response:
+    settings = request.app.state.settings
+    single_sign_on = provider_for(request.app.state, settings) if provider else None
+    # The provider sends people back here after signing them out, without `provider`.
+    end_session_url = (
+        single_sign_on.end_session_url(settings.base_url.rstrip("/") + "/signed-out")
+        if single_sign_on
+        else None
+    )
+    context = {"page_title": "You have signed out", "end_session_url": end_session_url}
+    return render(request, "accounts/signed_out.html", context)
 
 
 @router.get("/home", name="signed_in_home")

@@ -388,7 +388,11 @@ def test_sign_out_ends_our_session_and_signs_out_at_the_provider(
     make_user(db, "chair@rcf.example.org", role="chair", trust="RCF")
     sign_in_through_provider(client, "chair-mfa")
     response = client.post("/sign-out", data={"csrf_token": meta_csrf(client)}, follow_redirects=False)
-    location = URL(response.headers["location"])
+    assert response.headers["location"] == "/signed-out?provider=1"
+    page = client.get("/signed-out?provider=1")
+    match = re.search(r'href="([^"]+)"[^>]*>Sign out of that account too', page.text)
+    assert match, page.text
+    location = URL(match.group(1).replace("&amp;", "&"))
     assert str(location).startswith(f"{provider.issuer}/session/end")
     assert location.params["client_id"] == provider.client_id
     assert location.params["post_logout_redirect_uri"] == f"{APP}/signed-out"
