@@ -335,6 +335,17 @@ def test_id_token_for_another_service_is_refused(
     assert_refused(client, db, sign_in_through_provider(client, "chair-mfa"), "id_token_refused")
 
 
+def test_id_token_with_another_sign_ins_nonce_is_refused(client: TestClient, db: Session) -> None:
+    make_user(db, "chair@rcf.example.org", role="chair", trust="RCF")
+    back = provider_callback(client, "chair-mfa")
+    # The token the provider issues carries the nonce sent with this sign-in; we now expect another.
+    stored = db.exec(select(OidcSignInRequest)).one()
+    stored.nonce = "a-nonce-from-some-other-sign-in"
+    db.add(stored)
+    db.commit()
+    assert_refused(client, db, client.get(back, follow_redirects=False), "id_token_refused")
+
+
 def test_replayed_state_is_refused(client: TestClient, db: Session) -> None:
     make_user(db, "chair@rcf.example.org", role="chair", trust="RCF")
     back = provider_callback(client, "chair-mfa")
