@@ -232,7 +232,9 @@ def get_page_principal(request: Request, session: SessionDep) -> Principal:
     if principal.user.totp_enabled_at is not None:
         if not passed_second_factor(principal.user, principal.web_session.second_factor_at):
             raise RedirectTo("/sign-in/two-factor")
-    elif principal.needs_second_factor:
+    elif principal.needs_second_factor and not principal.web_session.second_factor_by_provider:
+        # The provider's multi-factor sign-in (single sign-on, when the deployment counts it) stands
+        # for a second factor the person has not set up here.
         raise RedirectTo("/account/two-factor/set-up")
     return principal
 

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from api.accounts.members_routes import router as members_api
 from api.accounts.members_views import router as members_pages
+from api.accounts.oidc_views import router as oidc_pages
 from api.accounts.password_views import router as password_pages
 from api.accounts.routes import router as accounts_api
 from api.accounts.two_factor_views import router as two_factor_pages
@@ -190,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home_pages)
     app.include_router(observability_routes)  # /metrics and /readyz
     app.include_router(accounts_pages)
+    app.include_router(oidc_pages)
     app.include_router(password_pages)
     app.include_router(members_pages)
     app.include_router(two_factor_pages)

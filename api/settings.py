@@ -67,13 +67,45 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     mail_from: str = "Race equality board self-assessment <no-reply@localhost>"
 
+    # Single sign-on through OpenID Connect (docs/deployment.md): on when oidc_issuer is set.
+    # The issuer's /.well-known/openid-configuration gives every endpoint and the signing keys.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_button_label: str = "Sign in with NHS mail"
+    # Only people whose email (from the provider) is at one of these domains; empty: any domain.
+    oidc_allowed_email_domains: list[str] = Field(default_factory=list)
+    # Microsoft Entra ID sends no `email_verified`: set false there (one organisation's tenant, whose
+    # administrators set the addresses). An explicit `email_verified: false` is refused either way.
+    oidc_require_email_verified: bool = True
+    # When the provider says it did multi-factor authentication (`amr` has "mfa", or `acr` is one of
+    # oidc_mfa_acr_values), our own second factor is not asked again.
+    oidc_mfa_satisfies_second_factor: bool = True
+    oidc_mfa_acr_values: list[str] = Field(default_factory=list)
+    # "platform_admins": with single sign-on on, only platform admins may sign in with a password.
+    password_sign_in: Literal["everyone", "platform_admins"] = "everyone"
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError(f"SECRET_KEY must be set when ENV={self.env}: the development default is public")
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
+        if self.oidc_issuer:
+            if not (self.oidc_client_id and self.oidc_client_secret):
+                raise ValueError("OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set with OIDC_ISSUER")
+            if self.env == "production" and not self.oidc_issuer.startswith("https://"):
+                raise ValueError("OIDC_ISSUER must be an https:// address in production")
+            if "openid" not in self.oidc_scopes.split():
+                raise ValueError("OIDC_SCOPES must include openid")
+        elif self.password_sign_in != "everyone":
+            raise ValueError("PASSWORD_SIGN_IN=platform_admins needs single sign-on (OIDC_ISSUER) set up")
         return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def session_cookie_name(self) -> str:

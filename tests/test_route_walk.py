@@ -93,6 +93,8 @@ PUBLIC_ROUTES: dict[str, str] = {
     "POST /sign-in": "signing in (CSRF-checked, throttled)",
     "POST /sign-out": "signing out: without a session it only clears the cookies (CSRF-checked)",
     "GET /signed-out": "the page after signing out",
+    "GET /sign-in/oidc": "single sign-on: off to the provider (404 unless configured)",
+    "GET /sign-in/oidc/callback": "single sign-on: back from the provider; state, code and ID token checked",
     "GET /forgot-password": "asking for a reset link, for people who cannot sign in",
     "POST /forgot-password": "the same answer whether or not the account exists",
     "GET /reset-password/{token}": "the emailed link is the credential (404 or 410 without a live one)",

@@ -33,6 +33,7 @@ BOARD_ROLES = {
 class User(SQLModel, table=True):
     __tablename__ = "user_account"
     __table_args__ = (
+        UniqueConstraint("oidc_issuer", "oidc_subject"),
         CheckConstraint(
             "platform_role IS NULL OR platform_role IN ('sector_analyst', 'platform_admin')",
             name="platform_role_known",
@@ -54,6 +55,10 @@ class User(SQLModel, table=True):
     totp_last_step: int | None = None
     password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The single sign-on identity linked at the first sign-in through the provider (its issuer and
+    # `sub`): from then on it, not the email, finds the account (api/accounts/oidc.py).
+    oidc_issuer: str | None = Field(default=None, max_length=255)
+    oidc_subject: str | None = Field(default=None, max_length=255)
 
 
 class Membership(SQLModel, table=True):
@@ -88,6 +93,10 @@ class WebSession(SQLModel, table=True):
         default=None, foreign_key="organisation.id", ondelete="SET NULL"
     )
     client_ip: str | None = Field(default=None, max_length=45)
+    # Signed in through the single sign-on provider (sign-out then signs out there too), and whether
+    # its multi-factor sign-in stood for our second factor.
+    signed_in_by_provider: bool = Field(default=False)
+    second_factor_by_provider: bool = Field(default=False)
 
 
 class ApiToken(SQLModel, table=True):
@@ -145,3 +154,18 @@ class SignInAttempt(SQLModel, table=True):
     succeeded: bool = Field(default=False)
     # A wrong two-factor code (the password was right): these have a stricter limit of their own.
     second_factor: bool = Field(default=False)
+
+
+class OidcSignInRequest(SQLModel, table=True):
+    """A single sign-on started and not yet finished: the `state` (only its SHA-256), the `nonce` and
+    the PKCE verifier, kept here so each can be used once, for ten minutes."""
+
+    __tablename__ = "oidc_sign_in_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(max_length=64, unique=True)
+    nonce: str = Field(max_length=128)
+    code_verifier: str = Field(max_length=128)
+    next_path: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

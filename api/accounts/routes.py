@@ -68,7 +68,8 @@ def issue_token(
     A wrong `otp` is counted and audited as a wrong code on the two-factor page is, and meets the
     same delays."""
     ip = client_ip(request)
-    outcome = check_password(session, username, password, ip, channel="api")
+    admins_only = request.app.state.settings.password_sign_in == "platform_admins"
+    outcome = check_password(session, username, password, ip, channel="api", only_platform_admins=admins_only)
     if outcome.throttled:
         assert outcome.retry_after is not None
         return JSONResponse(

@@ -18,7 +18,14 @@ TOUCH_EVERY = timedelta(seconds=60)
 
 
 def start_web_session(
-    session: Session, user: User, *, settings: Settings, client_ip: str, second_factor_done: bool
+    session: Session,
+    user: User,
+    *,
+    settings: Settings,
+    client_ip: str,
+    second_factor_done: bool,
+    by_provider: bool = False,
+    second_factor_by_provider: bool = False,
 ) -> tuple[WebSession, str]:
     """A new session with a new random id (never reuses one from before sign-in)."""
     raw = new_secret()
@@ -31,6 +38,8 @@ def start_web_session(
         expires_at=now + timedelta(hours=settings.session_absolute_hours),
         second_factor_at=now if second_factor_done else None,
         client_ip=client_ip,
+        signed_in_by_provider=by_provider,
+        second_factor_by_provider=second_factor_by_provider,
     )
     session.add(web_session)
     session.flush()

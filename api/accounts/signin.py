@@ -174,13 +174,25 @@ class SignInOutcome:
 
 
 def check_password(
-    session: Session, email: str, password: str, client_ip: str, channel: str = "web"
+    session: Session,
+    email: str,
+    password: str,
+    client_ip: str,
+    channel: str = "web",
+    *,
+    only_platform_admins: bool = False,
 ) -> SignInOutcome:
     """The same answer, and the same time, for an unknown email and a wrong password; every checked
-    attempt is recorded, and every failure audited with the client address."""
+    attempt is recorded, and every failure audited with the client address.
+
+    only_platform_admins (passwords turned off for everyone else, who use single sign-on): anyone
+    else's password is refused exactly as an unknown account's, so it confirms nothing.
+    """
     email = lookup_email(email)
     user = session.exec(select(User).where(User.email == email)).first()
     usable = user if user is not None and user.is_active else None
+    if only_platform_admins and usable is not None and usable.platform_role != "platform_admin":
+        usable = None
     now = utcnow()
     wait = throttle_wait(session, email, client_ip, usable, now)
     if wait is not None:

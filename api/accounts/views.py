@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from api.accounts import invitations
+from api.accounts.oidc import provider_for
 from api.accounts.reauth import confirm_it_is_them
 from api.accounts.service import normalise_email
 from api.accounts.sessions import end_all_sessions, start_web_session
@@ -89,7 +90,8 @@ def sign_in(
     if errors:
         return render(request, "accounts/sign_in.html", context, status_code=422)
     ip = client_ip(request)
-    outcome = check_password(session, email, password, ip)
+    admins_only = request.app.state.settings.password_sign_in == "platform_admins"
+    outcome = check_password(session, email, password, ip, only_platform_admins=admins_only)
     if outcome.throttled:
         assert outcome.retry_after is not None
         # The same words for an account that does not exist: the wait is kept by the email typed.
@@ -132,7 +134,9 @@ def sign_in(
 def sign_out(request: Request, session: SessionDep) -> Response:
     """Ends every session and API token of the person, on every device."""
     principal = get_session_principal(request, session)
+    target = "/signed-out"
     if principal is not None:
+        by_provider = principal.web_session is not None and principal.web_session.signed_in_by_provider
         end_all_sessions(session, principal.user.id)
         record(
             session,
@@ -143,15 +147,29 @@ def sign_out(request: Request, session: SessionDep) -> Response:
             summary="Signed out",
             client_ip=client_ip(request),
         )
+        if by_provider and request.app.state.settings.oidc_enabled:
+            # The signed-out page then offers signing out at the provider too (RP-initiated logout).
+            # A link, not a redirect from here: the pages' Content-Security-Policy (form-action
+            # 'self') stops a form's submission from ending up at another site.
+            target = "/signed-out?provider=1"
     rotate_csrf_cookie(request)
-    response = RedirectResponse("/signed-out", status_code=303)
+    response = RedirectResponse(target, status_code=303)
     clear_session_cookie(request, response)
     return response
 
 
 @router.get("/signed-out", name="signed_out")
-def signed_out(request: Request) -> Response:
-    return render(request, "accounts/signed_out.html", {"page_title": "You have signed out"})
+def signed_out(request: Request, provider: bool = False) -> Response:
+    settings = request.app.state.settings
+    single_sign_on = provider_for(request.app.state, settings) if provider else None
+    # The provider sends people back here after signing them out, without `provider`.
+    end_session_url = (
+        single_sign_on.end_session_url(settings.base_url.rstrip("/") + "/signed-out")
+        if single_sign_on
+        else None
+    )
+    context = {"page_title": "You have signed out", "end_session_url": end_session_url}
+    return render(request, "accounts/signed_out.html", context)
 
 
 @router.get("/home", name="signed_in_home")

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -93,15 +94,20 @@ def route_paths(app: FastAPI) -> set[str]:
     return paths
 
 
-@pytest.fixture(scope="session")
-def live_server(live_app: FastAPI) -> Iterator[str]:
-    """The app under uvicorn in a daemon thread, on a free port of 127.0.0.1; yields its base URL."""
+def free_socket() -> socket.socket:
+    """A socket bound to a free port of 127.0.0.1 (serving it leaves no gap for another process)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serving(app: FastAPI, sock: socket.socket) -> Iterator[str]:
+    """The app under uvicorn in a daemon thread on `sock`; yields its base URL."""
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        live_app,
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -110,7 +116,6 @@ def live_server(live_app: FastAPI) -> Iterator[str]:
         access_log=False,
     )
     server = uvicorn.Server(config)
-    # Serving the socket bound above: no other process can take the port between choosing and binding.
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -126,6 +131,13 @@ def live_server(live_app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app: FastAPI) -> Iterator[str]:
+    """The app under uvicorn in a daemon thread, on a free port of 127.0.0.1; yields its base URL."""
+    with serving(live_app, free_socket()) as url:
+        yield url
 
 
 @pytest.fixture

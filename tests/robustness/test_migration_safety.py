@@ -138,6 +138,15 @@ def _add_rows_the_demo_leaves_out(conn: Connection) -> None:
         sent_at=at + timedelta(minutes=1),
     )
     add("sign_in_attempt", email=DEMO_CHAIR_EMAIL, client_ip="192.0.2.10", occurred_at=at, succeeded=False)
+    add(
+        "oidc_sign_in_request",
+        state_hash="c" * 64,
+        nonce="n" * 43,
+        code_verifier="v" * 64,
+        next_path="/account",
+        created_at=at,
+        expires_at=at + timedelta(minutes=10),
+    )
     add("api_token", token_hash="a" * 64, user_id=user_id, created_at=at, expires_at=at + timedelta(hours=1))
     add(
         "one_time_token",
