@@ -178,8 +178,11 @@ def signed_in_home(principal: PageUser) -> Response:
 
 
 @router.get("/account", name="account")
-def account_page(request: Request, principal: PageUser) -> Response:
-    return render(request, "accounts/account.html", {"page_title": "Your account"})
+def account_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    from api.audit.repository import own_sign_ins
+
+    recent = own_sign_ins(session, principal.user.id)  # type: ignore[arg-type]
+    return render(request, "accounts/account.html", {"page_title": "Your account", "recent": recent})
 
 
 # --- Changing the email address ------------------------------------------------------------------

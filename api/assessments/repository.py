@@ -23,15 +23,22 @@ def readable_assessments(principal: Principal) -> SelectOfScalar[Assessment]:
 
 
 # Every route on an assessment starts with this read (autosave included), so it is built once, with
-# the caller's trusts as an expanding parameter.
-_ASSESSMENT_FOR = select(Assessment).where(
-    Assessment.organisation_id.in_(bindparam("organisation_ids", expanding=True)),  # type: ignore[attr-defined]
-    Assessment.id == bindparam("assessment_id"),
+# the caller's trusts as an expanding parameter. Its cycle comes in the same statement: whether the
+# year has closed is then known without another query (session.get finds it in the session).
+_ASSESSMENT_FOR = (
+    select(Assessment, Cycle)
+    .join(Cycle, Cycle.id == Assessment.cycle_id)  # type: ignore[arg-type]
+    .where(
+        Assessment.organisation_id.in_(bindparam("organisation_ids", expanding=True)),  # type: ignore[attr-defined]
+        Assessment.id == bindparam("assessment_id"),
+    )
 )
-# FOR SHARE on PostgreSQL: a submission (an UPDATE of this row) waits for saves in flight, and a
-# save that starts after a submission sees it. populate_existing: the row as it is once locked, not
-# as this session first read it (perhaps before a submission committed).
-_ASSESSMENT_FOR_LOCKED = _ASSESSMENT_FOR.with_for_update(read=True).execution_options(populate_existing=True)
+# FOR SHARE (of the assessment's row only) on PostgreSQL: a submission (an UPDATE of this row) waits
+# for saves in flight, and a save that starts after a submission sees it. populate_existing: the row
+# as it is once locked, not as this session first read it (perhaps before a submission committed).
+_ASSESSMENT_FOR_LOCKED = _ASSESSMENT_FOR.with_for_update(read=True, of=Assessment).execution_options(  # type: ignore[arg-type]
+    populate_existing=True
+)
 
 
 def assessment_for(
@@ -42,12 +49,16 @@ def assessment_for(
     The same rule as readable_assessments(principal), with the id."""
     if not can_name_a_row(assessment_id):
         raise NotFound("No assessment with that id among your boards")
-    assessment = session.exec(
+    row = session.exec(
         _ASSESSMENT_FOR_LOCKED if lock else _ASSESSMENT_FOR,
         params={"organisation_ids": principal.organisation_ids, "assessment_id": assessment_id},
     ).first()
-    if assessment is None:
+    if row is None:
         raise NotFound("No assessment with that id among your boards")
+    assessment, cycle = row
+    # The identity map holds objects weakly: keep the cycle for this session, so that a later
+    # session.get(Cycle, ...) (has the year closed?) finds it instead of asking the database.
+    session.info.setdefault("cycles", {})[cycle.id] = cycle
     return assessment
 
 

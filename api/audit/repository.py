@@ -414,3 +414,20 @@ def describe(
         verb = "Added" if action == "evidence.added" else "Removed"
         return f"{verb} evidence: {details['title']}"
     return summary or FALLBACK_SENTENCES.get(action) or action
+
+
+OWN_SIGN_IN_ACTIONS = ("sign_in", "sign_in.failed", "sign_out")
+
+
+def own_sign_ins(session: Session, user_id: int, limit: int = 10) -> list[AuditEvent]:
+    """A person's own latest sign-ins, failed attempts and sign-outs, for their account page: the
+    only place besides the platform admin's log where anyone sees them (a trust's log shows its
+    reader only their own)."""
+    return list(
+        session.exec(
+            select(AuditEvent)
+            .where(col(AuditEvent.actor_id) == user_id, col(AuditEvent.action).in_(OWN_SIGN_IN_ACTIONS))
+            .order_by(col(AuditEvent.occurred_at).desc(), col(AuditEvent.id).desc())
+            .limit(limit)
+        ).all()
+    )

@@ -737,3 +737,26 @@ def test_postgresql_refuses_to_change_or_delete_an_audit_event(
             connection.execute(text(statement), {"id": recorded_id})
     with engine.connect() as connection:
         assert connection.execute(text("SELECT summary FROM audit_event")).scalars().all() == ["Signed in"]
+
+
+def test_a_member_sees_their_own_sign_ins_on_their_account_page_and_nobody_elses(
+    app: FastAPI, client: TestClient, chair: User, member: User
+) -> None:
+    """Issue 14, item 3: a person sees their own sign-ins (the trust's log no longer shows them)."""
+    failed = client.post(
+        "/sign-in",
+        data={"email": member.email, "password": "not-the-password", "csrf_token": page_csrf(client)},
+    )
+    assert failed.status_code == 401
+    other = TestClient(app)
+    sign_in(other, chair.email)
+    sign_in(client, member.email)
+    page = client.get("/account")
+    assert page.status_code == 200
+    section = page.text[page.text.index("Your recent sign-ins") :]
+    rows = re.findall(
+        r"<tr class=\"nhsuk-table__row\">\s*<td[^>]*>([^<]*)</td>\s*<td[^>]*>([^<]*)</td>", section
+    )
+    assert [what for _when, what in rows] == ["Signed in", "Failed attempt to sign in"]
+    # The chair's sign-in is not the member's to see.
+    assert len(rows) == 2
