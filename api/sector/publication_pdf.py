@@ -51,6 +51,9 @@ def render_html(publication: Publication) -> str:
             "baseline_trusts": BASELINE_2022_TRUSTS,
             "chart": _sector_chart(publication),
             "generated": utcnow(),
+            "report_label": "State of the sector",
+            "running_header": f"Race equality across trust boards {publication.cycle.name}",
+            "running_footer": "NHS Providers · anonymised sector figures",
         }
     )
 
