@@ -43,6 +43,10 @@ PAIRS = {
         "PUT",
         "/api/v1/assessments/{assessment_id}/rating-deadline",
     ),
+    ("POST", "/assessments/{assessment_id}/actions"): ("POST", "/api/v1/assessments/{assessment_id}/actions"),
+    ("POST", "/actions/{action_id}/edit"): ("PATCH", "/api/v1/actions/{action_id}"),
+    ("POST", "/actions/{action_id}/notes"): ("POST", "/api/v1/actions/{action_id}/notes"),
+    ("POST", "/admin/cycles/close"): ("POST", "/api/v1/admin/cycles/close"),
 }
 
 # Page writes still parsing their form by hand. Only ever remove lines.
@@ -70,10 +74,7 @@ NOT_YET = {
     ("POST", "/admin/trusts/import"),
     ("POST", "/admin/frameworks/check"),
     ("POST", "/admin/people/invite"),
-    ("POST", "/assessments/{assessment_id}/actions"),
     ("POST", "/assessments/{assessment_id}/actions/suggested"),
-    ("POST", "/actions/{action_id}/notes"),
-    ("POST", "/actions/{action_id}/edit"),
     ("POST", "/trusts/{ods_code}/baf-risk/edit"),
 }
 

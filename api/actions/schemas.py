@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -17,8 +17,22 @@ Status = Literal["not_started", "in_progress", "done"]
 CriterionKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
+# What a person reads when the action form is refused, by field (api/forms.py).
+ACTION_FORM_MESSAGES = {
+    "title": "Enter a title for the action",
+    "title:string_too_long": "Title must be 200 characters or fewer",
+    "description": "Description must be 5,000 characters or fewer",
+    "owner": "Owner must be 200 characters or fewer",
+    "status": "Select the status of the action",
+    "due_date": "The due date must be a real date, like 31 1 2027",
+    "due_date:missing": "Enter the date the action is due",
+    "version": "Reload the page and try again",
+}
+
+
 class ActionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    form_messages: ClassVar[dict[str, str]] = ACTION_FORM_MESSAGES
     title: Title
     description: Description = ""
     owner: Owner = Field("", description="A board member's name or a post, such as 'Director of People'")
@@ -34,6 +48,7 @@ class ActionUpdate(BaseModel):
     """Only the fields sent change. `version` is the version you last saw."""
 
     model_config = ConfigDict(extra="forbid")
+    form_messages: ClassVar[dict[str, str]] = ACTION_FORM_MESSAGES
     version: int = Field(ge=1, le=MAX_INTEGER)
     title: Title | None = None
     description: Description | None = None
@@ -68,6 +83,11 @@ class SuggestedActionCreate(BaseModel):
 
 class NoteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    form_messages: ClassVar[dict[str, str]] = {
+        "text": "Enter the progress note",
+        "text:string_too_long": "The note must be 5,000 characters or fewer",
+        "noted_on": "The date must be a real date, like 31 1 2027",
+    }
     text: NoteText
     noted_on: date | None = Field(None, description="Defaults to today; not in the future")
 

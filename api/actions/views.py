@@ -19,13 +19,14 @@ from starlette.responses import Response
 from api.actions import service
 from api.actions.models import ACTION_STATUSES, STATUS_NAMES, Action
 from api.actions.routes import ActionAccess, action_role
+from api.actions.schemas import ACTION_FORM_MESSAGES, ActionCreate, ActionUpdate, NoteCreate
 from api.assessments.access import AssessmentAccess, PageManager, PageMember
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import MANAGER_ROLES, TrustAccess, trust_role
 from api.errors import Conflict, FieldError
-from api.forms import FormDep
+from api.forms import CommandForm, FormDep, command_form, date_parts
 from api.templating import render, templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -205,24 +206,51 @@ class ActionForm:
 FORM_FIELD = {"due_date": "due_date_day", "criteria": "criteria", "section": "section", "title": "title"}
 
 
-def _check_form(typed: ActionForm) -> tuple[dict[str, str], date | None]:
-    errors: dict[str, str] = {}
-    if not typed.title:
-        errors["title"] = "Enter a title for the action"
-    elif len(typed.title) > service.MAX_TITLE:
-        errors["title"] = f"Title must be {service.MAX_TITLE} characters or fewer"
-    if len(typed.description) > 5000:
-        errors["description"] = "Description must be 5,000 characters or fewer"
-    if len(typed.owner) > 200:
-        errors["owner"] = "Owner must be 200 characters or fewer"
-    if typed.status not in ACTION_STATUSES:
-        errors["status"] = "Select the status of the action"
-    due: date | None = None
-    try:
-        due = typed.due_date()
-    except FieldError as exc:
-        errors["due_date_day"] = exc.message
-    return errors, due
+def _action_values(form: FormData) -> dict[str, Any]:
+    """The action form as ActionCreate's fields: the due date's three boxes as one date."""
+    typed = ActionForm.from_form(form)
+    values: dict[str, Any] = {
+        "title": typed.title,
+        "description": typed.description,
+        "owner": typed.owner,
+        "status": typed.status,
+        "criteria": typed.criteria,
+    }
+    if typed.section:
+        values["section"] = typed.section
+    due = date_parts(form, "due_date")
+    if due is not None:
+        values["due_date"] = due
+    return values
+
+
+def _edit_values(form: FormData) -> dict[str, Any]:
+    """As _action_values, for ActionUpdate: every field is sent, so an empty date is refused."""
+    values = _action_values(form)
+    values.setdefault("due_date", None)
+    values["version"] = _field(form, "version")
+    return values
+
+
+def _page_errors(errors: dict[str, str]) -> dict[str, str]:
+    """The command's errors by the form field the error summary links to."""
+    mapped = {FORM_FIELD.get(name, name): message for name, message in errors.items()}
+    if "form" in mapped:  # ActionUpdate refuses a null due date as a whole-model rule
+        mapped.setdefault("due_date_day", ACTION_FORM_MESSAGES["due_date:missing"])
+        del mapped["form"]
+    return mapped
+
+
+def _fields(command: ActionCreate | ActionUpdate) -> service.ActionFields:
+    return service.ActionFields(
+        title=command.title or "",
+        description=command.description or "",
+        owner=command.owner or "",
+        due_date=command.due_date,
+        status=command.status or "not_started",
+        criteria=list(command.criteria or []),
+        section=command.section or None,
+    )
 
 
 def _form_context(
@@ -287,24 +315,19 @@ def new_action(
 
 
 @router.post("/assessments/{assessment_id}/actions", name="create_action_page")
-def create_action_page(request: Request, session: SessionDep, access: PageManager, form: FormDep) -> Response:
+def create_action_page(
+    request: Request,
+    session: SessionDep,
+    access: PageManager,
+    form: FormDep,
+    command: Annotated[CommandForm[ActionCreate], Depends(command_form(ActionCreate, read=_action_values))],
+) -> Response:
     typed = ActionForm.from_form(form)
-    errors, due = _check_form(typed)
-    if not errors:
+    errors = _page_errors(command.errors)
+    if command.command is not None:
         try:
             action = service.create_action(
-                session,
-                access.principal.user,
-                access.assessment,
-                service.ActionFields(
-                    title=typed.title,
-                    description=typed.description,
-                    owner=typed.owner,
-                    due_date=due,
-                    status=typed.status,
-                    criteria=typed.criteria,
-                    section=typed.section or None,
-                ),
+                session, access.principal.user, access.assessment, _fields(command.command)
             )
         except FieldError as exc:
             errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
@@ -360,9 +383,22 @@ def action_page(
     return render(request, "actions/action.html", context)
 
 
+def _note_values(form: FormData) -> dict[str, Any]:
+    """The note form as NoteCreate's fields: the date's three boxes as one date (none: today)."""
+    values: dict[str, Any] = {"text": _field(form, "text")}
+    noted_on = date_parts(form, "noted_on")
+    if noted_on is not None:
+        values["noted_on"] = noted_on
+    return values
+
+
 @router.post("/actions/{action_id}/notes", name="add_action_note")
 def add_note_page(
-    request: Request, session: SessionDep, access: PageActionManager, form: FormDep
+    request: Request,
+    session: SessionDep,
+    access: PageActionManager,
+    form: FormDep,
+    command: Annotated[CommandForm[NoteCreate], Depends(command_form(NoteCreate, read=_note_values))],
 ) -> Response:
     note = {
         "text": _field(form, "text"),
@@ -370,20 +406,14 @@ def add_note_page(
         "month": _field(form, "noted_on_month"),
         "year": _field(form, "noted_on_year"),
     }
-    errors: dict[str, str] = {}
-    noted_on: date | None = None
-    if any((note["day"], note["month"], note["year"])):
+    errors = {
+        ("noted_on_day" if name == "noted_on" else name): message for name, message in command.errors.items()
+    }
+    if command.command is not None:
         try:
-            noted_on = date(int(note["year"]), int(note["month"]), int(note["day"]))
-        except ValueError:
-            errors["noted_on_day"] = "The date must be a real date, like 31 1 2027"
-    if not note["text"]:
-        errors["text"] = "Enter the progress note"
-    elif len(note["text"]) > 5000:
-        errors["text"] = "The note must be 5,000 characters or fewer"
-    if not errors:
-        try:
-            service.add_note(session, access.principal.user, access.action, note["text"], noted_on)
+            service.add_note(
+                session, access.principal.user, access.action, command.command.text, command.command.noted_on
+            )
         except FieldError as exc:
             errors["noted_on_day" if exc.field == "noted_on" else exc.field] = exc.message
         else:
@@ -422,26 +452,33 @@ def edit_action(
 
 
 @router.post("/actions/{action_id}/edit", name="save_action")
-def save_action(request: Request, session: SessionDep, access: PageActionManager, form: FormDep) -> Response:
+def save_action(
+    request: Request,
+    session: SessionDep,
+    access: PageActionManager,
+    form: FormDep,
+    command: Annotated[CommandForm[ActionUpdate], Depends(command_form(ActionUpdate, read=_edit_values))],
+) -> Response:
     typed = ActionForm.from_form(form)
-    errors, due = _check_form(typed)
+    errors = _page_errors(command.errors)
     stale = None
-    if not errors:
+    if command.command is not None:
+        fields = _fields(command.command)
         try:
             service.update_action(
                 session,
                 access.principal.user,
                 access.action,
                 {
-                    "title": typed.title,
-                    "description": typed.description,
-                    "owner": typed.owner,
-                    "due_date": due,
-                    "status": typed.status,
-                    "criteria": typed.criteria,
-                    "section": typed.section or None,
+                    "title": fields.title,
+                    "description": fields.description,
+                    "owner": fields.owner,
+                    "due_date": fields.due_date,
+                    "status": fields.status,
+                    "criteria": fields.criteria,
+                    "section": fields.section,
                 },
-                version=typed.version,
+                version=command.command.version,
             )
         except FieldError as exc:
             errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message

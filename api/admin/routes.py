@@ -6,8 +6,9 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from api.admin.schemas import CloseCycleRequest
 from api.assessments.cycles import close_cycle
 from api.assessments.models import Cycle
 from api.assessments.repository import cycle_by_name
@@ -16,7 +17,6 @@ from api.client_ip import client_ip
 from api.db import SessionDep
 from api.deps import Principal, platform_role
 from api.errors import FieldError, error_responses
-from api.integers import MAX_INTEGER
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -25,13 +25,6 @@ router = APIRouter(
 )
 
 PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
-
-
-class CloseCycleRequest(BaseModel):
-    cycle: str = Field(pattern=r"^\d{4}/\d{2}$", description="The financial year, like 2026/27")
-    version: int = Field(
-        ge=0, le=MAX_INTEGER, description="The cycle's version as you last read it (compare-and-set)"
-    )
 
 
 class CyclePublic(BaseModel):

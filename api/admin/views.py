@@ -17,6 +17,7 @@ from starlette.responses import Response
 from api.accounts.models import PLATFORM_ROLES
 from api.accounts.service import normalise_email
 from api.admin import service
+from api.admin.schemas import CloseCycleRequest
 from api.assessments.cycles import check_cycle_name, close_cycle, closed_on, is_closed, open_cycle
 from api.assessments.repository import cycle_by_name
 from api.client_ip import client_ip
@@ -24,6 +25,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import Principal, platform_role
 from api.errors import Conflict, InputError, NotFound, Unprocessable
+from api.forms import CommandForm, command_form
 from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
 from api.templating import render
 
@@ -219,17 +221,19 @@ def close_cycle_form(
     request: Request,
     session: SessionDep,
     admin: PageAdmin,
-    cycle: Annotated[str, Form()] = "",
-    version: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[CloseCycleRequest], Depends(command_form(CloseCycleRequest))],
 ) -> Response:
+    cycle = form.values.get("cycle", "")
     chosen = cycle_by_name(session, cycle)
     if chosen is None:
         raise NotFound(f"There is no {cycle} cycle")
     try:
+        if form.command is None:
+            raise Conflict("The page was out of date: check the year and try again")
         close_cycle(
             session,
             chosen,
-            version=int(version) if version.isdigit() and len(version) < 10 else -1,
+            version=form.command.version,
             k=request.app.state.settings.k_anonymity,
             actor=admin.user,
             client_ip=client_ip(request),

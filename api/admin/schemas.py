@@ -1,0 +1,20 @@
+"""Request models of the platform admin's writes (the JSON API and the pages share them)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, Field
+
+from api.integers import MAX_INTEGER
+
+
+class CloseCycleRequest(BaseModel):
+    form_messages: ClassVar[dict[str, str]] = {
+        "cycle": "Choose the year to close",
+        "version": "The page was out of date: check the year and try again",
+    }
+    cycle: str = Field(pattern=r"^\d{4}/\d{2}$", description="The financial year, like 2026/27")
+    version: int = Field(
+        ge=0, le=MAX_INTEGER, description="The cycle's version as you last read it (compare-and-set)"
+    )
