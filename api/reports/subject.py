@@ -1,15 +1,9 @@
-"""Exports of one trust's assessment, for members of that trust only.
+"""What every export of an assessment shares: the assessment with its trust, cycle and framework
+version (`Subject`), the file names, and the parts other features own (the action plan, the BAF risk).
 
-- the workbook (XLSX): scores, the anonymous rating spread, consensus, evidence, benchmarks, the
-  action plan and the framework version (`workbook.py`);
-- the consensus ratings (CSV), the framework version on every row (`csv_export.py`);
-- the board report (PDF, A4), ready for a board pack (`pdf.py`).
-
-What they share lives here: the assessment with its trust, cycle and framework version
-(`Subject`), the file names, and the parts other features own (the action plan, the BAF risk).
 Every figure comes from the services the pages use, never recomputed: scores from
 `score_report`, the spread from `board_spread`, peer figures from `benchmark` and `trend`
-(already rounded and suppressed). docs/exports.md describes what each export holds.
+(already rounded and suppressed).
 """
 
 from __future__ import annotations
