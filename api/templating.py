@@ -8,7 +8,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
+from jinja2 import (
+    ChainableUndefined,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    select_autoescape,
+)
 from jinja2_fragments.fastapi import Jinja2Blocks
 from starlette.responses import Response
 
@@ -29,7 +36,9 @@ environment = Environment(
     ),
     # The NHS.UK macros read chained optional parameters (params.a.b) that may be absent.
     undefined=ChainableUndefined,
-    autoescape=True,
+    # Pages (and the NHS.UK macros) are escaped; email bodies (.txt) are plain text, so a name like
+    # `O'Brien & Co` comes out as typed.
+    autoescape=select_autoescape(disabled_extensions=("txt",), default_for_string=True, default=True),
     trim_blocks=True,
     lstrip_blocks=True,
 )
@@ -67,6 +76,13 @@ templates.env.filters["regex_wrap_li"] = lambda text: f"<li>{text}</li>"
 templates.env.globals["errors_list"] = _errors_list
 templates.env.globals["role_names"] = ROLE_NAMES
 templates.env.globals["board_role_names"] = BOARD_ROLES
+
+
+def render_text(template: str, **context: Any) -> str:
+    """A plain-text template (an email body under web/templates/emails/), not escaped.
+
+    It ends with one newline, whatever the template file ends with."""
+    return templates.env.get_template(template).render(context).rstrip("\n") + "\n"
 
 
 def render(

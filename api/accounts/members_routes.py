@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, EmailStr, Field, StringConstraints, ValidationInfo, field_validator
 from starlette.responses import Response
 
-from api.accounts import invitations
-from api.accounts.invitations import BoardMember, member_of_trust
+from api.accounts import invitations, members
+from api.accounts.members import BoardMember, member_of_trust
 from api.accounts.service import DEFAULT_BOARD_ROLE, normalise_email
 from api.client_ip import client_ip
 from api.db import SessionDep
@@ -49,9 +49,9 @@ class MemberRole(BaseModel):
     def _fits_the_role(cls, board_role: str | None, info: ValidationInfo) -> str | None:
         role = info.data.get("role")
         if role == "board_member":
-            if board_role not in invitations.MEMBER_BOARD_ROLES:
+            if board_role not in members.MEMBER_BOARD_ROLES:
                 raise ValueError(
-                    f"a board member needs a board role: one of {', '.join(invitations.MEMBER_BOARD_ROLES)}"
+                    f"a board member needs a board role: one of {', '.join(members.MEMBER_BOARD_ROLES)}"
                 )
         elif role in DEFAULT_BOARD_ROLE and board_role not in (None, DEFAULT_BOARD_ROLE[role]):
             raise ValueError(f"only board members have a board role: leave it out for the {role}")
@@ -88,7 +88,7 @@ class MemberPublic(BaseModel):
 @router.get("", response_model=list[MemberPublic], responses=RESPONSES)
 def list_members(session: SessionDep, access: Manager) -> list[MemberPublic]:
     """Everyone on the board, chairs first."""
-    return [MemberPublic.of(m) for m in invitations.board_members(session, access.organisation.id)]  # type: ignore[arg-type]
+    return [MemberPublic.of(m) for m in members.board_members(session, access.organisation.id)]  # type: ignore[arg-type]
 
 
 @router.post(
@@ -114,7 +114,7 @@ def invite_member(
         board_role=invite.board_role if invite.role == "board_member" else None,
         client_ip=client_ip(request),
     )
-    return MemberPublic.of(invitations.board_member_view(invitation.membership, invitation.user))
+    return MemberPublic.of(members.board_member_view(invitation.membership, invitation.user))
 
 
 @router.patch(
@@ -127,7 +127,7 @@ def change_role(
 ) -> MemberPublic:
     """A new role; the person is signed out everywhere (every board, every token) at once."""
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    invitations.change_member_role(
+    members.change_member_role(
         session,
         organisation=access.organisation,
         membership=membership,
@@ -138,7 +138,7 @@ def change_role(
         board_role=change.board_role if change.role == "board_member" else None,
         client_ip=client_ip(request),
     )
-    return MemberPublic.of(invitations.board_member_view(membership, user))
+    return MemberPublic.of(members.board_member_view(membership, user))
 
 
 @router.delete(
@@ -149,7 +149,7 @@ def change_role(
 def remove_member(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
     """Take the person off the board; they are signed out everywhere at once."""
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    invitations.remove_member(
+    members.remove_member(
         session,
         organisation=access.organisation,
         membership=membership,

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from api.accounts import invitations
-from api.accounts.invitations import MEMBER_BOARD_ROLES, member_of_trust
+from api.accounts import invitations, members
+from api.accounts.members import MEMBER_BOARD_ROLES, member_of_trust
 from api.accounts.models import TRUST_ROLES
 from api.accounts.service import normalise_email
 from api.client_ip import client_ip
@@ -49,14 +49,14 @@ def _role_errors(role: str, board_role: str) -> dict[str, str]:
 
 @router.get("/trusts/{ods_code}/members", name="board_members")
 def members_page(request: Request, session: SessionDep, access: Manager, done: str | None = None) -> Response:
-    members = invitations.board_members(session, access.organisation.id)  # type: ignore[arg-type]
+    board = members.board_members(session, access.organisation.id)  # type: ignore[arg-type]
     return render(
         request,
         "accounts/members.html",
         {
             "page_title": f"Board members of {access.organisation.name}",
             "organisation": access.organisation,
-            "members": members,
+            "members": board,
             "me": access.principal.user.id,
             "done": DONE_MESSAGES.get(done or "", "").format(
                 hours=request.app.state.settings.one_time_link_hours
@@ -158,7 +158,7 @@ def resend(request: Request, session: SessionDep, access: Manager, membership_id
 def _role_form(
     request: Request,
     access: TrustAccess,
-    member: invitations.BoardMember,
+    member: members.BoardMember,
     status_code: int = 200,
     **form: object,
 ) -> Response:
@@ -176,7 +176,7 @@ def _role_form(
 @router.get("/trusts/{ods_code}/members/{membership_id}/role", name="change_member_role")
 def role_page(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    return _role_form(request, access, invitations.board_member_view(membership, user))
+    return _role_form(request, access, members.board_member_view(membership, user))
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/role")
@@ -189,13 +189,13 @@ def change_role(
     board_role: Annotated[str, Form()] = "",
 ) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    member = invitations.board_member_view(membership, user)
+    member = members.board_member_view(membership, user)
     form = {"role": role, "board_role": board_role}
     errors = _role_errors(role, board_role)
     if errors:
         return _role_form(request, access, member, 422, errors=errors, **form)
     try:
-        changed = invitations.change_member_role(
+        changed = members.change_member_role(
             session,
             organisation=access.organisation,
             membership=membership,
@@ -218,7 +218,7 @@ def change_role(
 def _remove_page(
     request: Request,
     access: TrustAccess,
-    member: invitations.BoardMember,
+    member: members.BoardMember,
     status_code: int = 200,
     **extra: object,
 ) -> Response:
@@ -238,15 +238,15 @@ def _remove_page(
 @router.get("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member")
 def remove_page(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    return _remove_page(request, access, invitations.board_member_view(membership, user))
+    return _remove_page(request, access, members.board_member_view(membership, user))
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/remove")
 def remove(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    member = invitations.board_member_view(membership, user)
+    member = members.board_member_view(membership, user)
     try:
-        invitations.remove_member(
+        members.remove_member(
             session,
             organisation=access.organisation,
             membership=membership,

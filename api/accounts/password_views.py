@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from api.accounts import invitations
-from api.accounts.invitations import LinkUnusable, new_password_errors
+from api.accounts import invitations, password_reset, wording
+from api.accounts.links import LinkUnusable
 from api.accounts.models import ROLE_NAMES
+from api.accounts.passwords import new_password_errors
 from api.accounts.reauth import confirm_it_is_them
 from api.accounts.service import normalise_email
 from api.accounts.views import clear_session_cookie
@@ -60,7 +61,7 @@ def forgot_password(request: Request, session: SessionDep, email: Annotated[str,
         context["errors"] = {"email": "Enter an email address in the correct format, like name@example.com"}
         return render(request, "accounts/password_forgot.html", context, status_code=422)
     settings = request.app.state.settings
-    invitations.request_password_reset(session, settings, address, client_ip(request))
+    password_reset.request_password_reset(session, settings, address, client_ip(request))
     # The same page whether or not there is an account: nobody learns who has one.
     return render(
         request,
@@ -84,7 +85,7 @@ def _reset_link_unusable(request: Request, status_code: int) -> Response:
 @router.get("/reset-password/{token}", name="reset_password")
 def reset_password_page(request: Request, session: SessionDep, token: str) -> Response:
     try:
-        _link, user = invitations.open_password_reset(session, token)
+        _link, user = password_reset.open_password_reset(session, token)
     except LinkUnusable as exc:
         return _reset_link_unusable(request, exc.status_code)
     return _link_page(
@@ -101,7 +102,7 @@ def reset_password(
     confirm_password: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        link, user = invitations.open_password_reset(session, token)
+        link, user = password_reset.open_password_reset(session, token)
         errors = new_password_errors(password, confirm_password, user.email)
         if errors:
             return _link_page(
@@ -110,7 +111,7 @@ def reset_password(
                 {"page_title": "Choose a new password", "email": user.email, "errors": errors},
                 status_code=422,
             )
-        invitations.complete_password_reset(
+        password_reset.complete_password_reset(
             session, request.app.state.settings, link, user, password, client_ip(request)
         )
     except LinkUnusable as exc:
@@ -159,7 +160,7 @@ def change_password(
         if confirmation.retry_after is not None:
             response.headers["Retry-After"] = str(confirmation.retry_after)
         return response
-    invitations.change_password(session, request.app.state.settings, user, new_password, ip)
+    password_reset.change_password(session, request.app.state.settings, user, new_password, ip)
     # Every session has ended, this one too: the person signs in again with the new password.
     rotate_csrf_cookie(request)
     response = RedirectResponse("/sign-in", status_code=303)
@@ -198,7 +199,7 @@ def _invitation_context(invitation: invitations.OpenInvitation, **extra: object)
         "page_title": f"Join the board of {invitation.organisation.name}",
         "organisation": invitation.organisation,
         "email": invitation.user.email,
-        "role_label": invitations.role_label(invitation.membership.role, invitation.membership.board_role),
+        "role_label": wording.role_label(invitation.membership.role, invitation.membership.board_role),
         "name": invitation.user.name,
         **extra,
     }

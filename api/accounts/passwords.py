@@ -8,6 +8,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from api.errors import Unprocessable
+
 # OWASP's minimum for argon2id: 19 MiB of memory, 2 passes, 1 lane.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16)
 # Each hash holds 19 MiB while it runs: a rush of sign-ins before a deadline queues here
@@ -67,3 +69,23 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
+
+
+def new_password_errors(password: str, confirm: str, email: str, field: str = "password") -> dict[str, str]:
+    """What is wrong with a new password and its confirmation, by form field."""
+    if not password:
+        return {field: "Enter a new password"}
+    problem = password_problem(password, email)
+    if problem:
+        return {field: problem}
+    if not confirm:
+        return {"confirm_password": "Enter the new password again to confirm it"}
+    if confirm != password:
+        return {"confirm_password": "The passwords do not match. Enter the same password in both boxes"}
+    return {}
+
+
+def _check_password(password: str, email: str) -> None:
+    problem = password_problem(password, email)
+    if problem:
+        raise Unprocessable(problem, field="password")

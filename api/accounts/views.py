@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from api.accounts import invitations
+from api.accounts import email_change
 from api.accounts.oidc import provider_for
 from api.accounts.reauth import confirm_it_is_them
 from api.accounts.service import normalise_email
@@ -228,7 +228,7 @@ def change_email(
         errors, status = confirmation.errors, confirmation.status_code
     if not errors:
         try:
-            invitations.change_email(session, request.app.state.settings, user, email, ip)
+            email_change.change_email(session, request.app.state.settings, user, email, ip)
         except (Conflict, Unprocessable) as exc:
             errors, status = {"email": exc.message}, exc.status_code
     if errors:

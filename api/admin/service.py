@@ -14,9 +14,10 @@ from typing import Literal
 from sqlalchemy import case, func, or_, update
 from sqlmodel import Session, col, select
 
-from api.accounts.invitations import INVITATION, SERVICE_NAME, _issue_link, when
+from api.accounts.links import INVITATION, _issue_link
 from api.accounts.models import PLATFORM_ROLES, ROLE_NAMES, OneTimeToken, User
 from api.accounts.sessions import end_all_sessions
+from api.accounts.wording import SERVICE_NAME, when
 from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, Cycle
 from api.audit.service import record
@@ -29,6 +30,7 @@ from api.mail import send_email
 from api.organisations.models import Organisation
 from api.organisations.service import ImportResult, import_organisations, parse_organisations_csv
 from api.settings import Settings
+from api.templating import render_text
 
 CycleState = Literal["open", "closed", "not_open_yet"]
 # What each platform role does, for the invitation email and the invite page.
@@ -321,33 +323,21 @@ def _invitation_email(
     settings: Settings, *, user: User, role: str, actor: User, link: str | None, expires_at: datetime | None
 ) -> tuple[str, str]:
     role_name = ROLE_NAMES[role].lower()
-    intro = (
-        f"Dear {user.name},\n\n"
-        f"{actor.name} (platform admin) has made you a {role_name} on the {SERVICE_NAME} service. "
-        f"As a {role_name} you can {ROLE_PURPOSES[role]}.\n\n"
+    body = render_text(
+        "emails/platform_invitation.txt",
+        service_name=SERVICE_NAME,
+        user=user,
+        actor=actor,
+        role_name=role_name,
+        role_purpose=ROLE_PURPOSES[role],
+        two_factor_set_up=user.totp_enabled_at is not None,
+        link=link,
+        expires=when(expires_at) if expires_at else None,
+        sign_in=f"{settings.base_url.rstrip('/')}/sign-in",
     )
-    two_factor = (
-        ""
-        if user.totp_enabled_at is not None
-        else "Because this role sees every trust, you must use two-factor authentication: the next "
-        "time you sign in, you will be asked to set it up with an authenticator app on your phone.\n\n"
-    )
-    unexpected = "If you did not expect this email, tell the service team.\n"
     if link is None:
-        body = (
-            intro + "You already have an account. You have been signed out everywhere: sign in again "
-            "with your email address and password:\n\n"
-            f"{settings.base_url.rstrip('/')}/sign-in\n\n" + two_factor + unexpected
-        )
         return f"You are now a {role_name} on the {SERVICE_NAME}", body
     assert expires_at is not None
-    body = (
-        intro + "To accept, open this link and choose a password:\n\n"
-        f"{link}\n\n"
-        f"The link works once. It stops working at {when(expires_at)}. If it has stopped working, "
-        f"ask {actor.name} to send the invitation again.\n\n" + two_factor + "Nobody can use your account "
-        "until a password is chosen with this link. " + unexpected
-    )
     return f"Join the {SERVICE_NAME} as a {role_name}", body
 
 

@@ -865,7 +865,7 @@ BOARD_CHANGE_ACTIONS = ("invitation.sent", "user.created", "member.role_changed"
 
 
 def _role_words(role: object, board_role: object) -> str:
-    from api.accounts.invitations import role_phrase
+    from api.accounts.wording import role_phrase
 
     if isinstance(role, str) and isinstance(board_role, str):
         return role_phrase(role, board_role)

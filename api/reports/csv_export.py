@@ -13,7 +13,7 @@ import io
 
 from sqlmodel import Session
 
-from api.reports import Subject, consensus_rows
+from api.reports.subject import Subject, consensus_rows
 from api.scoring.report import score_report
 from api.spreadsheets import safe_cell
 

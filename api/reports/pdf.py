@@ -29,7 +29,7 @@ from api.benchmarking.groups import GROUP_KIND_NAMES, GROUP_KINDS
 from api.benchmarking.service import Benchmark, benchmark, trend
 from api.charts import BenchmarkRow, TrendPoint, benchmark_chart, trend_chart
 from api.db import utcnow
-from api.reports import Subject, action_plan, baf_risk_for, long_date, quarter_name
+from api.reports.subject import Subject, action_plan, baf_risk_for, long_date, quarter_name
 from api.scoring.report import CriterionResult, ScoreReport, SectionResult, score_report
 from api.templating import TEMPLATES_DIR, templates
 

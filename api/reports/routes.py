@@ -23,7 +23,8 @@ from api.audit.service import record
 from api.client_ip import client_ip
 from api.db import SessionDep
 from api.errors import error_responses
-from api.reports import Subject, csv_export, load_subject, pdf, workbook
+from api.reports import csv_export, pdf, workbook
+from api.reports.subject import Subject, load_subject
 
 router = APIRouter(prefix="/api/v1", tags=["exports"], responses=error_responses(401, 404, 422))
 

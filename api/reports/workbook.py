@@ -35,7 +35,7 @@ from api.assessments.spread import (
 from api.benchmarking.groups import GROUP_KINDS
 from api.benchmarking.service import benchmark, trend
 from api.db import utcnow
-from api.reports import Subject, action_plan, consensus_rows, long_date, quarter_name, section_label
+from api.reports.subject import Subject, action_plan, consensus_rows, long_date, quarter_name, section_label
 from api.scoring.maths import one_decimal
 from api.scoring.report import score_report
 from api.spreadsheets import safe_cell

@@ -163,6 +163,24 @@ def test_sending_the_invitation_again_stops_the_older_link(
     assert accept(invitee, second).status_code == 200
 
 
+def test_email_text_comes_out_as_typed_not_escaped_for_a_web_page(
+    client: TestClient, db: Session, chair: User
+) -> None:
+    """Email bodies are plain text: `O'Brien & Co <Ltd>` must not arrive as `O&#39;Brien &amp; Co`."""
+    response = invite(
+        client,
+        email="obrien@example.org",
+        name="Siobhan O'Brien & Co <Ltd>",
+        role="board_member",
+        board_role="ned",
+    )
+    assert response.status_code == 303, response.text
+    [email] = emails_to(db, "obrien@example.org")
+    assert email.body.startswith("Dear Siobhan O'Brien & Co <Ltd>,\n\nGrace Hill (chair) has added you")
+    assert "&amp;" not in email.body and "&#39;" not in email.body and "&lt;" not in email.body
+    assert email.body.endswith("board secretary.\n") and not email.body.endswith("\n\n")
+
+
 def test_existing_account_is_added_and_told_without_a_link(
     client: TestClient, db: Session, chair: User
 ) -> None:

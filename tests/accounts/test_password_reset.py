@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from api.accounts import invitations
+from api.accounts import links, password_reset
 from api.accounts.models import OneTimeToken, User
 from api.accounts.passwords import verify_password
 from api.audit.models import AuditEvent
@@ -181,11 +181,11 @@ def test_a_link_opened_twice_at_once_changes_the_password_only_once(
     """Two tabs submit the same link: the one that comes second finds it used, even mid-request."""
     path = reset_path(client, db)
     with Session(app.state.engine, expire_on_commit=False) as slower:
-        link, user = invitations.open_password_reset(slower, path.rsplit("/", 1)[1])
+        link, user = password_reset.open_password_reset(slower, path.rsplit("/", 1)[1])
         slower.commit()
         assert reset(client, path).status_code == 200
-        with pytest.raises(invitations.LinkUnusable) as refused:
-            invitations.complete_password_reset(slower, settings, link, user, "Another-long-phrase-93")
+        with pytest.raises(links.LinkUnusable) as refused:
+            password_reset.complete_password_reset(slower, settings, link, user, "Another-long-phrase-93")
         assert refused.value.status_code == 410
     assert verify_password(password_hash_of(db, EMAIL), NEW_PASSWORD)
 
