@@ -44,7 +44,9 @@ class Kind:
 
 # The filter on the log pages: each action belongs to one kind.
 KINDS: dict[str, Kind] = {
-    "sign_ins": Kind("Sign-ins", ("sign_in", "sign_in.failed", "sign_out"), ("password.", "two_factor.")),
+    "sign_ins": Kind(
+        "Sign-ins", ("sign_in", "sign_in.failed", "sign_in.linked", "sign_out"), ("password.", "two_factor.")
+    ),
     "membership": Kind("Membership", ("user.created",), ("invitation.", "member.", "trust.")),
     "assessment": Kind(
         "Assessment", ("cycle.opened", OWN_RATINGS, "consensus.changed"), ("assessment.", "evidence.")
@@ -55,7 +57,7 @@ KINDS: dict[str, Kind] = {
 # refused while waiting), to spot someone guessing. A trust's log keeps KINDS.
 PLATFORM_KINDS: dict[str, Kind] = {**KINDS, "failed_sign_ins": Kind("Failed sign-ins", ("sign_in.failed",))}
 # A person's own account events carry no trust: each board the person sits on now may read them.
-PERSONAL = Kind("Personal", ("sign_in", "sign_in.failed", "sign_out"), ("password.",))
+PERSONAL = Kind("Personal", ("sign_in", "sign_in.failed", "sign_in.linked", "sign_out"), ("password.",))
 
 
 def _action_condition(actions: tuple[str, ...], prefixes: tuple[str, ...]) -> ColumnElement[bool]:
@@ -348,6 +350,7 @@ def _role(value: Any) -> str:
 
 FIXED_SENTENCES = {
     "sign_in": "Signed in",
+    "sign_in.linked": "Linked their account to single sign-on",
     "sign_out": "Signed out",
     "password.reset": "Reset their password",
     "password.changed": "Changed their password",

@@ -760,3 +760,18 @@ def test_a_member_sees_their_own_sign_ins_on_their_account_page_and_nobody_elses
     assert [what for _when, what in rows] == ["Signed in", "Failed attempt to sign in"]
     # The chair's sign-in is not the member's to see.
     assert len(rows) == 2
+
+
+def test_linking_single_sign_on_reads_as_a_sign_in_event(
+    client: TestClient, db: Session, member: User, admin: tuple[User, str]
+) -> None:
+    event(db, "sign_in.linked", actor=member, object_type="user", object_id=member.id, summary="Linked")
+    user, secret = admin
+    listed = client.get(
+        "/api/v1/admin/audit",
+        params={"kind": "sign_ins"},
+        headers=bearer(token_with_code(client, user.email, secret)),
+    )
+    assert listed.status_code == 200, listed.text
+    linked = [item for item in listed.json()["items"] if item["action"] == "sign_in.linked"]
+    assert [item["description"] for item in linked] == ["Linked their account to single sign-on"]
