@@ -47,6 +47,11 @@ PAIRS = {
     ("POST", "/actions/{action_id}/edit"): ("PATCH", "/api/v1/actions/{action_id}"),
     ("POST", "/actions/{action_id}/notes"): ("POST", "/api/v1/actions/{action_id}/notes"),
     ("POST", "/admin/cycles/close"): ("POST", "/api/v1/admin/cycles/close"),
+    ("POST", "/trusts/{ods_code}/assessments"): ("POST", "/api/v1/organisations/{ods_code}/assessments"),
+    ("POST", "/admin/assessments/{assessment_id}/reopen"): (
+        "POST",
+        "/api/v1/admin/assessments/{assessment_id}/reopen",
+    ),
 }
 
 # Page writes still parsing their form by hand. Only ever remove lines.
@@ -65,11 +70,9 @@ NOT_YET = {
     ("POST", "/account/two-factor/turn-off"),
     ("POST", "/trusts/{ods_code}/settings"),
     ("POST", "/trusts/switch"),
-    ("POST", "/trusts/{ods_code}/assessments"),
     ("POST", "/assessments/{assessment_id}/sections/{section_key}"),
     ("POST", "/assessments/{assessment_id}/ratings/{criterion_key}"),
     ("POST", "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/files"),
-    ("POST", "/admin/assessments/{assessment_id}/reopen"),
     ("POST", "/admin/cycles/new"),
     ("POST", "/admin/trusts/import"),
     ("POST", "/admin/frameworks/check"),

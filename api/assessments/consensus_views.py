@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlmodel import Session, select
 from starlette.responses import Response
@@ -29,7 +29,7 @@ from api.assessments.repository import (
     evidence_of,
     previous_assessment,
 )
-from api.assessments.schemas import ConsensusUpdate, LinkEvidenceCreate
+from api.assessments.schemas import ConsensusUpdate, LinkEvidenceCreate, ReopenRequest
 from api.assessments.spread import (
     MIN_OTHER_RATERS,
     CriterionSpreadData,
@@ -54,7 +54,6 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 PageAdmin = Annotated[Principal, Depends(platform_role("platform_admin", page=True))]
 
 MAX_RATIONALE = 5000
-MAX_REASON = 1000
 STALE_MESSAGE = (
     "Someone else changed this agreed rating while you were editing. Their version is shown below; "
     "your text is kept in the box so you can copy it"
@@ -930,30 +929,24 @@ def reopen(
     assessment_id: int,
     session: SessionDep,
     admin: PageAdmin,
-    reason: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[ReopenRequest], Depends(command_form(ReopenRequest))],
 ) -> Response:
     assessment = assessment_for_admin(session, assessment_id)
-    context = {**_reopen_context(session, assessment), "reason": reason}
-    errors: dict[str, str] = {}
-    if len(reason.strip()) > MAX_REASON:
-        errors["reason"] = f"The reason must be {MAX_REASON:,} characters or fewer"
-    else:
-        try:
-            service.reopen(session, admin.user, assessment, reason)
-        except FieldError as exc:
-            errors["reason"] = exc.message
-        except Conflict:
-            # Already reopened (by someone else, or a second press): the page says so.
-            return render(request, "admin/reopen.html", context, status_code=409)
-    if errors:
+    context = {**_reopen_context(session, assessment), "reason": form.values.get("reason", "")}
+    if form.command is None:
         return render(
             request,
             "admin/reopen.html",
-            {**context, "errors": errors, "error_summary": True},
+            {**context, "errors": form.errors, "error_summary": True},
             status_code=422,
         )
+    try:
+        service.reopen(session, admin.user, assessment, form.command.reason)
+    except Conflict:
+        # Already reopened (by someone else, or a second press): the page says so.
+        return render(request, "admin/reopen.html", context, status_code=409)
     return render(
         request,
         "admin/reopened.html",
-        {**context, "page_title": "Assessment reopened", "reason": reason.strip()},
+        {**context, "page_title": "Assessment reopened", "reason": form.command.reason},
     )

@@ -14,6 +14,9 @@ LongText = Annotated[str, StringConstraints(max_length=5000)]
 
 
 class AssessmentCreate(BaseModel):
+    # The page sends the open cycle's name from a hidden field: only a changed form misses the pattern
+    # (a cycle by a right-looking name that does not exist is refused by the service, naming it).
+    form_messages: ClassVar[dict[str, str]] = {"cycle": "There is no such assessment cycle"}
     model_config = ConfigDict(extra="forbid")
     cycle: Annotated[str, StringConstraints(pattern=r"^\d{4}/\d{2}$")] = Field(
         description="The financial year, like 2026/27"
@@ -181,6 +184,15 @@ class LinkEvidenceCreate(BaseModel):
     url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000, strip_whitespace=True)]
 
 
+MAX_REOPEN_REASON = 1000
+
+
 class ReopenRequest(BaseModel):
+    form_messages: ClassVar[dict[str, str]] = {
+        "reason": "Give the reason for reopening",
+        "reason:string_too_long": f"The reason must be {MAX_REOPEN_REASON:,} characters or fewer",
+    }
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000, strip_whitespace=True)]
+    reason: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_REOPEN_REASON, strip_whitespace=True)
+    ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -18,7 +18,7 @@ from api.assessments import service
 from api.assessments.access import AssessmentAccess, PageMember, PageRater, PageRaterSaving
 from api.assessments.models import Cycle, Rating
 from api.assessments.repository import criteria_of, my_ratings
-from api.assessments.schemas import HeadlineUpdate
+from api.assessments.schemas import AssessmentCreate, HeadlineUpdate
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
@@ -86,10 +86,18 @@ def _context(session: Any, access: AssessmentAccess) -> dict[str, Any]:
 
 @router.post("/trusts/{ods_code}/assessments", name="open_assessment_page")
 def open_assessment_page(
-    session: SessionDep, access: TrustManagerPage, cycle: Annotated[str, Form()] = ""
+    session: SessionDep,
+    access: TrustManagerPage,
+    form: Annotated[CommandForm[AssessmentCreate], Depends(command_form(AssessmentCreate))],
 ) -> Response:
+    if form.command is None:
+        # The button sends the open cycle's name: only a changed form gets here. Shown as an error page.
+        field, message = next(iter(form.errors.items()))
+        raise FieldError(field, message)
     try:
-        assessment = service.open_assessment(session, access.organisation, cycle, access.principal.user)
+        assessment = service.open_assessment(
+            session, access.organisation, form.command.cycle, access.principal.user
+        )
     except Conflict as exc:
         # Someone else opened it a moment ago: take the person to it.
         return RedirectResponse(f"/assessments/{exc.extra['assessment_id']}", status_code=303)

@@ -923,6 +923,26 @@ def test_admin_reopen_with_an_empty_reason_is_refused(client: TestClient, board:
     assert reopen_events(board) == []
 
 
+def test_admin_reopen_with_too_long_a_reason_is_refused_and_kept(
+    client: TestClient, board: Board, db: Session
+) -> None:
+    submitted(board, db)
+    sign_in_admin(client, board.engine, db)
+    page = client.get(f"/admin/assessments/{board.assessment_id}/reopen")
+
+    response = client.post(
+        f"/admin/assessments/{board.assessment_id}/reopen",
+        data={"reason": "  " + "x" * 1001, "csrf_token": csrf_from(page.text)},
+    )
+
+    assert response.status_code == 422
+    assert 'href="#reason"' in response.text
+    assert "The reason must be 1,000 characters or fewer" in response.text
+    assert "x" * 1001 in response.text
+    assert status_of(board).status == "submitted"
+    assert reopen_events(board) == []
+
+
 def test_chair_cannot_reopen(client: TestClient, board: Board, db: Session) -> None:
     submitted(board, db)
     sign_in(client, "chair@airedale.example")
