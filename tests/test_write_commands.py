@@ -47,6 +47,11 @@ PAIRS = {
     ("POST", "/actions/{action_id}/edit"): ("PATCH", "/api/v1/actions/{action_id}"),
     ("POST", "/actions/{action_id}/notes"): ("POST", "/api/v1/actions/{action_id}/notes"),
     ("POST", "/admin/cycles/close"): ("POST", "/api/v1/admin/cycles/close"),
+    ("POST", "/trusts/{ods_code}/members/invite"): ("POST", "/api/v1/organisations/{ods_code}/members"),
+    ("POST", "/trusts/{ods_code}/members/{membership_id}/role"): (
+        "PATCH",
+        "/api/v1/organisations/{ods_code}/members/{membership_id}",
+    ),
 }
 
 # Page writes still parsing their form by hand. Only ever remove lines.
@@ -57,8 +62,6 @@ NOT_YET = {
     ("POST", "/reset-password/{token}"),
     ("POST", "/account/password"),
     ("POST", "/invitation/{token}"),
-    ("POST", "/trusts/{ods_code}/members/invite"),
-    ("POST", "/trusts/{ods_code}/members/{membership_id}/role"),
     ("POST", "/sign-in/two-factor"),
     ("POST", "/account/two-factor/set-up"),
     ("POST", "/account/two-factor/recovery-codes"),
