@@ -76,7 +76,6 @@ NOT_YET = {
     ("POST", "/admin/cycles/new"),
     ("POST", "/admin/trusts/import"),
     ("POST", "/admin/frameworks/check"),
-    ("POST", "/admin/people/invite"),
     ("POST", "/assessments/{assessment_id}/actions/suggested"),
     ("POST", "/trusts/{ods_code}/baf-risk/edit"),
 }
