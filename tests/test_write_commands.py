@@ -52,6 +52,11 @@ PAIRS = {
         "POST",
         "/api/v1/admin/assessments/{assessment_id}/reopen",
     ),
+    ("POST", "/trusts/{ods_code}/members/invite"): ("POST", "/api/v1/organisations/{ods_code}/members"),
+    ("POST", "/trusts/{ods_code}/members/{membership_id}/role"): (
+        "PATCH",
+        "/api/v1/organisations/{ods_code}/members/{membership_id}",
+    ),
 }
 
 # Page writes still parsing their form by hand. Only ever remove lines.
@@ -62,8 +67,6 @@ NOT_YET = {
     ("POST", "/reset-password/{token}"),
     ("POST", "/account/password"),
     ("POST", "/invitation/{token}"),
-    ("POST", "/trusts/{ods_code}/members/invite"),
-    ("POST", "/trusts/{ods_code}/members/{membership_id}/role"),
     ("POST", "/sign-in/two-factor"),
     ("POST", "/account/two-factor/set-up"),
     ("POST", "/account/two-factor/recovery-codes"),
@@ -76,7 +79,6 @@ NOT_YET = {
     ("POST", "/admin/cycles/new"),
     ("POST", "/admin/trusts/import"),
     ("POST", "/admin/frameworks/check"),
-    ("POST", "/admin/people/invite"),
     ("POST", "/assessments/{assessment_id}/actions/suggested"),
     ("POST", "/trusts/{ods_code}/baf-risk/edit"),
 }

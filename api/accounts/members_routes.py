@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, EmailStr, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from api.accounts import invitations, members
 from api.accounts.members import BoardMember, member_of_trust
-from api.accounts.service import DEFAULT_BOARD_ROLE, normalise_email
+from api.accounts.schemas import BoardRole, MemberInvite, MemberRole, TrustRole
 from api.client_ip import client_ip
 from api.db import SessionDep
 from api.deps import MANAGER_ROLES, TrustAccess, trust_role
@@ -21,10 +21,6 @@ router = APIRouter(prefix="/api/v1/organisations/{ods_code}/members", tags=["mem
 
 Manager = Annotated[TrustAccess, Depends(trust_role(*MANAGER_ROLES))]
 
-TrustRole = Literal["chair", "board_member", "board_secretary"]
-BoardRole = Literal["chair", "ned", "executive", "chief_executive", "secretary", "other"]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-
 RESPONSES = error_responses(
     401,
     422,
@@ -33,34 +29,6 @@ RESPONSES = error_responses(
         404: "Not one of your boards, or no such member on it",
     },
 )
-
-
-class MemberRole(BaseModel):
-    role: TrustRole
-    board_role: BoardRole | None = Field(
-        default=None,
-        validate_default=True,
-        description="For a board member: ned, executive, chief_executive or other. "
-        "Leave out for a chair (chair) or board secretary (secretary).",
-    )
-
-    @field_validator("board_role")
-    @classmethod
-    def _fits_the_role(cls, board_role: str | None, info: ValidationInfo) -> str | None:
-        role = info.data.get("role")
-        if role == "board_member":
-            if board_role not in members.MEMBER_BOARD_ROLES:
-                raise ValueError(
-                    f"a board member needs a board role: one of {', '.join(members.MEMBER_BOARD_ROLES)}"
-                )
-        elif role in DEFAULT_BOARD_ROLE and board_role not in (None, DEFAULT_BOARD_ROLE[role]):
-            raise ValueError(f"only board members have a board role: leave it out for the {role}")
-        return board_role
-
-
-class MemberInvite(MemberRole):
-    email: EmailStr
-    name: Name
 
 
 class MemberPublic(BaseModel):
@@ -108,7 +76,7 @@ def invite_member(
         organisation=access.organisation,
         actor=access.principal.user,
         actor_role=access.membership.role,
-        email=normalise_email(invite.email),
+        email=invite.email,
         name=invite.name,
         role=invite.role,
         board_role=invite.board_role if invite.role == "board_member" else None,

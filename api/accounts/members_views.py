@@ -3,28 +3,28 @@ changing a role and removing someone."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.accounts import invitations, members
-from api.accounts.members import MEMBER_BOARD_ROLES, member_of_trust
-from api.accounts.models import TRUST_ROLES
-from api.accounts.service import normalise_email
+from api.accounts.members import member_of_trust
+from api.accounts.schemas import MemberInvite, MemberRole
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import MANAGER_ROLES, TrustAccess, trust_role
-from api.errors import Conflict, Forbidden, InputError, Unprocessable
+from api.errors import Conflict, Forbidden, Unprocessable
+from api.forms import CommandForm, command_form
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 Manager = Annotated[TrustAccess, Depends(trust_role(*MANAGER_ROLES, page=True))]
 
-MAX_NAME = 120
 # Messages for the banner after a change, chosen by key so the address cannot carry made-up text.
 DONE_MESSAGES = {
     "invited": "Invitation sent. The link in it works once and stops working after {hours} hours",
@@ -39,12 +39,19 @@ def _members_url(access: TrustAccess, done: str | None = None) -> str:
     return f"/trusts/{access.organisation.ods_code}/members" + (f"?done={done}" if done else "")
 
 
-def _role_errors(role: str, board_role: str) -> dict[str, str]:
-    if role not in TRUST_ROLES:
-        return {"role": "Select their role on the board"}
-    if role == "board_member" and board_role not in MEMBER_BOARD_ROLES:
-        return {"board_role": "Select what they are on the board"}
-    return {}
+def _member_form(form: FormData) -> dict[str, str]:
+    """The invite and change-role forms as their commands' fields. What they are on the board is
+    asked only of a board member: for a chair or secretary the (hidden) choice is left out, as the
+    person cannot see it."""
+    values = {key: str(value) for key, value in form.items() if key != "csrf_token" and value != ""}
+    if values.get("role") != "board_member":
+        values.pop("board_role", None)
+    return values
+
+
+def _typed(form: CommandForm[Any], fields: tuple[str, ...]) -> dict[str, str]:
+    """What was typed in each field, to show again beside the errors."""
+    return {name: form.values.get(name, "") for name in fields}
 
 
 @router.get("/trusts/{ods_code}/members", name="board_members")
@@ -92,29 +99,12 @@ def invite(
     request: Request,
     session: SessionDep,
     access: Manager,
-    email: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "",
-    board_role: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[MemberInvite], Depends(command_form(MemberInvite, read=_member_form))],
 ) -> Response:
-    form = {"email": email, "name": name, "role": role, "board_role": board_role}
-    errors: dict[str, str] = {}
-    address = ""
-    if not email.strip():
-        errors["email"] = "Enter their email address"
-    else:
-        try:
-            address = normalise_email(email)
-        except InputError:
-            errors["email"] = "Enter an email address in the correct format, like name@example.com"
-    full_name = " ".join(name.split())
-    if not full_name:
-        errors["name"] = "Enter their full name"
-    elif len(full_name) > MAX_NAME:
-        errors["name"] = f"Name must be {MAX_NAME} characters or fewer"
-    errors.update(_role_errors(role, board_role))
-    if errors:
-        return _invite_form(request, access, 422, errors=errors, **form)
+    typed = _typed(form, ("email", "name", "role", "board_role"))
+    if form.command is None:
+        return _invite_form(request, access, 422, errors=form.errors, **typed)
+    invite = form.command
     try:
         invitation = invitations.invite_member(
             session,
@@ -122,15 +112,15 @@ def invite(
             organisation=access.organisation,
             actor=access.principal.user,
             actor_role=access.membership.role,
-            email=address,
-            name=full_name,
-            role=role,
-            board_role=board_role or None,
+            email=invite.email,
+            name=invite.name,
+            role=invite.role,
+            board_role=invite.board_role,
             client_ip=client_ip(request),
         )
     except (Conflict, Unprocessable, Forbidden) as exc:
         field = exc.extra.get("field", "email")
-        return _invite_form(request, access, exc.status_code, errors={field: exc.message}, **form)
+        return _invite_form(request, access, exc.status_code, errors={field: exc.message}, **typed)
     return RedirectResponse(
         _members_url(access, "invited" if invitation.link_sent else "added"), status_code=303
     )
@@ -185,15 +175,14 @@ def change_role(
     session: SessionDep,
     access: Manager,
     membership_id: int,
-    role: Annotated[str, Form()] = "",
-    board_role: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[MemberRole], Depends(command_form(MemberRole, read=_member_form))],
 ) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
     member = members.board_member_view(membership, user)
-    form = {"role": role, "board_role": board_role}
-    errors = _role_errors(role, board_role)
-    if errors:
-        return _role_form(request, access, member, 422, errors=errors, **form)
+    typed = _typed(form, ("role", "board_role"))
+    if form.command is None:
+        return _role_form(request, access, member, 422, errors=form.errors, **typed)
+    change = form.command
     try:
         changed = members.change_member_role(
             session,
@@ -202,13 +191,13 @@ def change_role(
             user=user,
             actor=access.principal.user,
             actor_role=access.membership.role,
-            role=role,
-            board_role=board_role or None,
+            role=change.role,
+            board_role=change.board_role,
             client_ip=client_ip(request),
         )
     except (Conflict, Unprocessable, Forbidden) as exc:
         field = exc.extra.get("field", "role")
-        return _role_form(request, access, member, exc.status_code, errors={field: exc.message}, **form)
+        return _role_form(request, access, member, exc.status_code, errors={field: exc.message}, **typed)
     return RedirectResponse(_members_url(access, "role_changed" if changed else None), status_code=303)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from api.accounts.schemas import PERSON_FORM_MESSAGES, EmailAddress, PersonName
 from api.integers import MAX_INTEGER
 
 
@@ -18,3 +19,13 @@ class CloseCycleRequest(BaseModel):
     version: int = Field(
         ge=0, le=MAX_INTEGER, description="The cycle's version as you last read it (compare-and-set)"
     )
+
+
+class PlatformInvite(BaseModel):
+    """Someone to invite as a sector analyst or platform admin (the page's invite form; there is no
+    JSON twin). The name and address follow the same rules as a board member's invitation."""
+
+    form_messages: ClassVar[dict[str, str]] = {**PERSON_FORM_MESSAGES, "role": "Select their role"}
+    email: EmailAddress
+    name: PersonName
+    role: Literal["sector_analyst", "platform_admin"]

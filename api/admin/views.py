@@ -14,10 +14,8 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from api.accounts.models import PLATFORM_ROLES
-from api.accounts.service import normalise_email
 from api.admin import service
-from api.admin.schemas import CloseCycleRequest
+from api.admin.schemas import CloseCycleRequest, PlatformInvite
 from api.assessments.cycles import check_cycle_name, close_cycle, closed_on, is_closed, open_cycle
 from api.assessments.repository import cycle_by_name
 from api.client_ip import client_ip
@@ -33,7 +31,6 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 PageAdmin = Annotated[Principal, Depends(platform_role("platform_admin", page=True))]
 
-MAX_NAME = 120
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 # At most this many bad rows are listed; the rest are counted.
 MAX_LISTED_ERRORS = 50
@@ -446,42 +443,24 @@ def invite(
     request: Request,
     session: SessionDep,
     admin: PageAdmin,
-    email: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[PlatformInvite], Depends(command_form(PlatformInvite))],
 ) -> Response:
-    form = {"email": email, "name": name, "role": role}
-    errors: dict[str, str] = {}
-    address = ""
-    if not email.strip():
-        errors["email"] = "Enter their email address"
-    else:
-        try:
-            address = normalise_email(email)
-        except InputError:
-            errors["email"] = "Enter an email address in the correct format, like name@example.com"
-    full_name = " ".join(name.split())
-    if not full_name:
-        errors["name"] = "Enter their full name"
-    elif len(full_name) > MAX_NAME:
-        errors["name"] = f"Name must be {MAX_NAME} characters or fewer"
-    if role not in PLATFORM_ROLES:
-        errors["role"] = "Select their role"
-    if errors:
-        return _invite_form(request, 422, errors=errors, **form)
+    typed = {name: form.values.get(name, "") for name in ("email", "name", "role")}
+    if form.command is None:
+        return _invite_form(request, 422, errors=form.errors, **typed)
     try:
         invitation = service.invite_platform_user(
             session,
             request.app.state.settings,
             actor=admin.user,
-            email=address,
-            name=full_name,
-            role=role,
+            email=form.command.email,
+            name=form.command.name,
+            role=form.command.role,
             client_ip=client_ip(request),
         )
     except (Conflict, Unprocessable) as exc:
         field = exc.extra.get("field", "email")
-        return _invite_form(request, exc.status_code, errors={field: exc.message}, **form)
+        return _invite_form(request, exc.status_code, errors={field: exc.message}, **typed)
     done = "invited" if invitation.link_sent else "added"
     return RedirectResponse(f"/admin/people?done={done}", status_code=303)
 

@@ -216,6 +216,21 @@ def test_role_form_asks_for_a_board_role_for_a_board_member(
     assert membership_of(db, ned, "RCF").board_role == "ned"  # type: ignore[union-attr]
 
 
+def test_role_form_ignores_the_hidden_board_role_of_a_chair_or_secretary(
+    client: TestClient, db: Session, chair: User, ned: User
+) -> None:
+    # The board role radios sit under "Board member": a browser still sends the one already chosen
+    # (a NED's "ned") when the person picks another role. It is not theirs to fill in, so not refused.
+    membership = membership_of(db, ned, "RCF")
+    assert membership is not None
+    response = post_form(
+        client, f"/trusts/RCF/members/{membership.id}/role", role="board_secretary", board_role="ned"
+    )
+    assert response.status_code == 303
+    changed = membership_of(db, ned, "RCF")
+    assert changed is not None and (changed.role, changed.board_role) == ("board_secretary", "secretary")
+
+
 def test_api_changes_a_role_and_ends_the_persons_tokens(
     client: TestClient, db: Session, chair: User, ned: User, ned_browser: TestClient
 ) -> None:
@@ -401,7 +416,7 @@ def test_api_removes_a_member_with_204(
 def test_api_invites_with_201_and_emails_a_link(client: TestClient, db: Session, chair: User) -> None:
     response = client.post(
         API.format("RCF"),
-        json={"email": "New.Exec@Example.org", "name": " Ada Okafor ", "role": "board_member",
+        json={"email": " New.Exec@Example.org ", "name": " Ada \t Okafor ", "role": "board_member",
               "board_role": "executive"},
         headers=bearer(api_token(client, chair.email)),
     )  # fmt: skip
@@ -427,6 +442,10 @@ def test_api_invites_with_201_and_emails_a_link(client: TestClient, db: Session,
             "board_role",
         ),
         ({"email": "a@example.org", "name": "Ada", "role": "chair", "board_role": "ned"}, "board_role"),
+        # The page's rules, which the API now shares: one address, not a name and an address.
+        ({"email": "Ada <a@example.org>", "name": "Ada", "role": "chair"}, "email"),
+        ({"email": "   ", "name": "Ada", "role": "chair"}, "email"),
+        ({"email": "a@example.org", "name": "Ada " * 30 + "L", "role": "chair"}, "name"),
     ],
 )
 def test_api_invite_with_bad_input_is_422_naming_the_field(

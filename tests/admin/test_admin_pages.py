@@ -569,6 +569,21 @@ def test_invite_errors_keep_what_was_typed_and_invite_nobody(
     assert count(db, OutboxEmail) == 0
 
 
+def test_invite_form_says_what_is_missing_in_the_forms_order(
+    client: TestClient, db: Session, admin: User
+) -> None:
+    blank = invite(client, email="   ", name="  ", role="king")
+    assert blank.status_code == 422
+    summary = error_summary(blank.text)
+    messages = ("Enter their email address", "Enter their full name", "Select their role")
+    assert all(message in summary for message in messages), summary
+    assert [summary.index(message) for message in messages] == sorted(summary.index(m) for m in messages)
+    too_long = invite(client, email="sam@example.org", name="S" * 121, role="sector_analyst")
+    assert too_long.status_code == 422
+    assert "Name must be 120 characters or fewer" in error_summary(too_long.text)
+    assert count(db, OutboxEmail) == 0
+
+
 def test_inviting_someone_who_already_has_the_role_is_refused(
     client: TestClient, db: Session, admin: User
 ) -> None:
