@@ -207,14 +207,15 @@ def _print_sign_ins(sign_ins: list[DemoSignIn]) -> None:
 
 @app.command("purge-expired")
 def purge_expired_command() -> None:
-    """Delete expired browser sessions, API tokens and emailed links (run it daily)."""
+    """Delete expired browser sessions, API tokens, emailed links and old sign-in attempts (daily)."""
     from api.accounts.sessions import purge_expired
 
     with database() as session:
         purged = purge_expired(session)
     typer.echo(
         f"Deleted {purged.web_sessions} expired browser sessions, {purged.api_tokens} API tokens "
-        f"and {purged.one_time_tokens} emailed links"
+        f"and {purged.one_time_tokens} emailed links, and {purged.sign_in_attempts} sign-in attempts "
+        "older than a day"
     )
 
 

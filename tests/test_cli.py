@@ -216,7 +216,7 @@ def test_open_cycle_refuses_a_cycle_that_exists(cli: CliRunner) -> None:
 def test_purge_expired_deletes_only_what_has_expired(cli: CliRunner, db: Session) -> None:
     from datetime import timedelta
 
-    from api.accounts.models import ApiToken, OneTimeToken, WebSession
+    from api.accounts.models import ApiToken, OneTimeToken, SignInAttempt, WebSession
     from api.db import utcnow
     from tests.factories import make_user
 
@@ -230,10 +230,21 @@ def test_purge_expired_deletes_only_what_has_expired(cli: CliRunner, db: Session
                 token_hash=f"o{n}".ljust(64, "0"), purpose="password_reset", user_id=user.id, expires_at=when
             )
         )
+    # Sign-in attempts count towards the sign-in delays for a day, then only hold who tried from where.
+    for n, hours in enumerate((25, 23)):
+        db.add(
+            SignInAttempt(
+                email=f"try{n}@example.org", client_ip="192.0.2.1", occurred_at=now - timedelta(hours=hours)
+            )
+        )
     db.commit()
     result = cli.invoke(app, ["purge-expired"])
     assert result.exit_code == 0, result.output
-    assert "Deleted 1 expired browser sessions, 1 API tokens and 1 emailed links" in result.output
+    assert (
+        "Deleted 1 expired browser sessions, 1 API tokens and 1 emailed links, "
+        "and 1 sign-in attempts older than a day" in result.output
+    )
+    assert db.exec(select(SignInAttempt.email)).all() == ["try1@example.org"]
     db.expire_all()
     for model, prefix in ((WebSession, "w1"), (ApiToken, "a1"), (OneTimeToken, "o1")):
         left = db.exec(select(model.token_hash)).all()

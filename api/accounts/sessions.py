@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from api.accounts.models import ApiToken, OneTimeToken, User, WebSession
+from api.accounts.models import ApiToken, OneTimeToken, SignInAttempt, User, WebSession
 from api.accounts.tokens import new_secret, secret_hash
 from api.db import utcnow
 from api.settings import Settings
@@ -82,18 +82,25 @@ class Purged:
     web_sessions: int
     api_tokens: int
     one_time_tokens: int
+    sign_in_attempts: int = 0
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> Purged:
-    """Delete every browser session, API token and emailed link that has expired: they can no
-    longer be used, and each holds who signed in from where. The audit log keeps the sign-ins."""
+    """Delete every browser session, API token and emailed link that has expired, and every
+    sign-in attempt older than the window the sign-in delays count over: none can be used any
+    more, and each holds who signed in (or tried to) from where. The audit log keeps the sign-ins."""
+    from api.accounts.signin import WINDOW
+
     now = now or utcnow()
     counts = [
         session.exec(delete(model).where(model.expires_at <= now)).rowcount  # type: ignore[call-overload, attr-defined]
         for model in (WebSession, ApiToken, OneTimeToken)
     ]
+    attempts = session.exec(
+        delete(SignInAttempt).where(SignInAttempt.occurred_at <= now - WINDOW)  # type: ignore[call-overload, arg-type, operator]
+    ).rowcount
     session.flush()
-    return Purged(*counts)
+    return Purged(*counts, sign_in_attempts=attempts)
 
 
 def issue_api_token(
