@@ -155,7 +155,7 @@ def create_action(body: ActionCreate, session: SessionDep, access: Manager) -> A
 @router.get("/assessments/{assessment_id}/actions/suggestions", response_model=list[Suggestion])
 def list_suggestions(session: SessionDep, access: AnyMember) -> list[Suggestion]:
     """Suggested actions and resources beside sections scoring below 2.0 or where members disagree."""
-    return suggestions_public(service.suggestions_for(session, access.assessment))
+    return suggestions_public(service.suggestions_for(session, access.assessment, access.principal.user.id))
 
 
 def suggestions_public(groups: list[service.SectionSuggestions]) -> list[Suggestion]:

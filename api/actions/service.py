@@ -611,10 +611,13 @@ def needs_action(section: SectionResult) -> bool:
 
 
 def suggestions_for(
-    session: Session, assessment: Assessment, *, section_key: str | None = None
+    session: Session, assessment: Assessment, viewer_id: int | None, *, section_key: str | None = None
 ) -> list[SectionSuggestions]:
-    """Suggestions beside each section that needs action; or, for `section_key`, that section's."""
-    report = score_report(session, assessment)
+    """Suggestions beside each section that needs action; or, for `section_key`, that section's.
+
+    "Members differ" follows the same rule as every members' figure shown to `viewer_id`
+    (spread.py): otherwise a suggestion could say what the reader is not shown."""
+    report = score_report(session, assessment, viewer_id)
     doc = framing(session, assessment).doc
     groups = []
     for section in report.sections:

@@ -135,7 +135,9 @@ def action_plan(
         + [{"value": name, "text": name} for name in service.owners_of(session, assessment)],
         "priority_items": [{"value": "", "text": "Any priority"}]
         + [{"value": key, "text": frame.section_title(key)} for key in frame.sections],
-        "suggestions": service.suggestions_for(session, assessment) if is_manager else [],
+        "suggestions": service.suggestions_for(session, assessment, access.principal.user.id)
+        if is_manager
+        else [],
         "done": DONE_MESSAGES.get(done),
     }
     return render(request, "actions/list.html", context, block="action_list")
@@ -307,7 +309,9 @@ def new_action(
     context = _form_context(session, access, typed)
     context.update(
         page_title="Add an action",
-        suggestions=service.suggestions_for(session, access.assessment, section_key=typed.section)
+        suggestions=service.suggestions_for(
+            session, access.assessment, access.principal.user.id, section_key=typed.section
+        )
         if typed.section
         else [],
     )

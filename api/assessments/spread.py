@@ -16,7 +16,6 @@ Nothing here may let anyone, the chair included, tell which member gave which ra
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -79,17 +78,6 @@ class BoardRatings:
     # criterion id -> [(respondent id, level, comment)], board at opening only
     by_criterion: dict[int, list[tuple[int, int | None, str]]]
     late_by_criterion: dict[int, int]
-
-    def member_means(self, criterion_ids: Iterable[int]) -> dict[int, float]:
-        """Each board-at-opening member's mean known level over these criteria."""
-        wanted = set(criterion_ids)
-        levels: dict[int, list[int]] = defaultdict(list)
-        for criterion_id, answers in self.by_criterion.items():
-            if criterion_id in wanted:
-                for respondent, level, _comment in answers:
-                    if level is not None:
-                        levels[respondent].append(level)
-        return {respondent: statistics.fmean(values) for respondent, values in levels.items()}
 
 
 def board_at_opening(session: Session, assessment_id: int) -> set[int]:

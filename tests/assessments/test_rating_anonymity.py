@@ -354,3 +354,23 @@ def test_members_of_the_board_at_opening_are_recorded_when_it_opens(
         board.engine, select(AssessmentRater.user_id).where(AssessmentRater.assessment_id == aid)
     )
     assert sorted(rows_after) == sorted(rows)
+
+
+def test_suggested_actions_say_members_differ_only_where_the_reader_may_see_the_spread(
+    board: Board, aid: int
+) -> None:
+    """The action plan's "members differ" suggestion follows the five-others rule too: the chair,
+    who rated, must not learn from it what the spread hidden from them would show."""
+    board.agree_all(aid, 3)  # no section scores below 2: only disagreement can bring suggestions
+    key = board.criterion_keys[0]
+    for person, level in zip([board.chair, *board.neds[:4]], [0, 4, 4, 0, 2], strict=True):
+        assert board.rate(person, aid, key, level).status_code == 200
+    assert board.close_rating(aid).status_code == 200
+
+    def sections(person: Person) -> set[str]:
+        response = board.get(f"/api/v1/assessments/{aid}/actions/suggestions", person)
+        assert response.status_code == 200, response.text
+        return {item["section"] for item in response.json()}
+
+    assert "accountability" in sections(board.secretary)  # five others rated: the spread is shown
+    assert sections(board.chair) == set()  # four others: nothing, not even "members differ"
