@@ -54,6 +54,18 @@ class HeadlinePublic(BaseModel):
     version: int
 
 
+class SignOffConfirmation(BaseModel):
+    """The chair's confirmation, on the sign-off page, that the board has seen the points listed
+    (members not finished, levels without a reason, priorities without evidence)."""
+
+    form_messages: ClassVar[dict[str, str]] = {
+        "confirmed": "Confirm that the board has seen these points and agrees to sign off",
+    }
+
+    model_config = ConfigDict(extra="forbid")
+    confirmed: bool = False
+
+
 class ConsensusUpdate(BaseModel):
     form_messages: ClassVar[dict[str, str]] = {
         "level": "Select the level the board agreed",
