@@ -170,6 +170,33 @@ class CloseRating(BaseModel):
     version: int = Field(ge=0, le=MAX_INTEGER, description="The assessment's version you last saw")
 
 
+class SignOffPoint(BaseModel):
+    criterion_key: str
+    number: str
+    statement: str
+    level: int | None
+    # The members' median, only where the reader may see the spread.
+    members_median: float | None
+
+
+class SignOffSection(BaseModel):
+    section_key: str
+    number: int
+    title: str
+
+
+class SignOffChecksPublic(BaseModel):
+    """What the chair should have in view before signing off (docs/scoring.md)."""
+
+    members_not_finished: list[str]
+    agreed_without_rationale: list[SignOffPoint]
+    far_from_median_without_rationale: list[SignOffPoint] = Field(
+        description="Levels 1.5 or more from the members' median with no rationale: these block sign-off"
+    )
+    sections_without_evidence: list[SignOffSection]
+    blocked: bool
+
+
 class AssessmentPublic(BaseModel):
     id: int
     organisation_code: str

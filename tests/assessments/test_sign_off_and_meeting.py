@@ -352,3 +352,31 @@ def test_board_headline_needs_five_others_than_the_reader(client: TestClient, bo
 
     assert "Members' average" not in page
     assert "at least 5 members other than you answered" in page
+
+
+def test_api_lists_the_sign_off_checks_for_the_chair_and_404s_another_trust(client: TestClient, board: Board) -> None:
+    key = board.keys[0]
+    for other in board.criterion_ids:
+        if other != key:
+            agree(board, other, 2, "Seen in board papers")
+    five_rate_one(board, key)
+    agree(board, key, 4, "")
+    close_rating(board)
+
+    checks = client.get(
+        f"/api/v1/assessments/{board.assessment_id}/sign-off-checks",
+        headers=bearer(api_token(client, "chair@airedale.example")),
+    )
+
+    assert checks.status_code == 200
+    body = checks.json()
+    assert body["blocked"] is True
+    assert [p["criterion_key"] for p in body["far_from_median_without_rationale"]] == [key]
+    assert body["far_from_median_without_rationale"][0]["members_median"] == 1
+    assert "Ottoline Vanstraaten" in body["members_not_finished"]
+    assert SECTION in [s["section_key"] for s in body["sections_without_evidence"]]
+    other = client.get(
+        f"/api/v1/assessments/{board.assessment_id}/sign-off-checks",
+        headers=bearer(api_token(client, "chair@alderhey.example")),
+    )
+    assert other.status_code == 404
