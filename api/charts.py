@@ -143,5 +143,36 @@ def trend_chart(points: list[TrendPoint], title: str, *, width: int = 640, heigh
     return "".join(parts)
 
 
+def spread_chart(counts: list[tuple[str, int]], title: str, *, width: int = 720) -> str:
+    """How many members chose each level, as large horizontal bars for a projector: one row per
+    level (its name beside it), the count written at the end of each bar."""
+    label_width, right_pad, row_height, top, bottom = 260, 60, 44, 10, 10
+    plot_width = width - label_width - right_pad
+    height = top + row_height * len(counts) + bottom
+    most = max([count for _label, count in counts] + [1])
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-labelledby="spread-chart-title" class="app-chart app-chart--spread">',
+        f'<title id="spread-chart-title">{escape(title)}</title>',
+    ]
+    for index, (label, count) in enumerate(counts):
+        cy = top + index * row_height + row_height / 2
+        bar = count / most * plot_width
+        parts.append(
+            f'<text x="{label_width - 12}" y="{_fmt(cy + 7)}" font-size="20" text-anchor="end" fill="{NHS_DARK}">'
+            f"{escape(_short(label, 24))}</text>"
+        )
+        parts.append(
+            f'<rect x="{label_width}" y="{_fmt(cy - 14)}" width="{_fmt(max(bar, 2))}" height="28" '
+            f'fill="{NHS_BLUE if count else NHS_PALE}"/>'
+        )
+        parts.append(
+            f'<text x="{_fmt(label_width + max(bar, 2) + 10)}" y="{_fmt(cy + 7)}" font-size="20" '
+            f'font-weight="bold" fill="{NHS_DARK}">{count}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _short(label: str, limit: int = 34) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"

@@ -28,6 +28,7 @@ from api.api_docs import OPENAPI_URL
 from api.api_docs import router as api_docs_pages
 from api.assessments.consensus_views import router as consensus_pages
 from api.assessments.rating_window_views import router as rating_window_pages
+from api.assessments.meeting_views import router as meeting_pages
 from api.assessments.routes import router as assessments_api
 from api.assessments.views import router as assessments_pages
 from api.audit.routes import router as audit_api
@@ -202,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sector_pages)
     app.include_router(consensus_pages)
     app.include_router(rating_window_pages)
+    app.include_router(meeting_pages)
     app.include_router(audit_pages)
     app.include_router(admin_pages)
     app.include_router(actions_pages)

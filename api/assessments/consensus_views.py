@@ -29,10 +29,12 @@ from api.assessments.repository import (
     evidence_of,
     previous_assessment,
 )
-from api.assessments.schemas import ConsensusUpdate, LinkEvidenceCreate, ReopenRequest
+from api.assessments.schemas import ConsensusUpdate, LinkEvidenceCreate, ReopenRequest, SignOffConfirmation
+from api.assessments.signoff import sign_off_checks
 from api.assessments.spread import (
     MIN_OTHER_RATERS,
     CriterionSpreadData,
+    board_headline,
     board_spread,
     empty_spread,
     rating_closed,
@@ -300,7 +302,7 @@ class SectionData:
     agreed: int
 
 
-def _section_data(
+def section_data(
     session: Session,
     assessment: Assessment,
     section_key: str,
@@ -376,7 +378,7 @@ def _render_section(
 ) -> Response:
     """The section page, or (for htmx) one criterion's block or its evidence block."""
     assessment = access.assessment
-    data = _section_data(session, assessment, section_key, access.principal.user.id, states)
+    data = section_data(session, assessment, section_key, access.principal.user.id, states)
     organisation, cycle = _assessment_names(session, assessment)
     items = data.items
     fragment = _is_htmx(request) and block is not None
@@ -494,6 +496,9 @@ def consensus_overview(request: Request, session: SessionDep, access: PageManage
             "min_others": MIN_OTHER_RATERS,
             "is_chair": access.membership.role == "chair",
             "signed_off_by": _signed_off_by(session, assessment),
+            "headline": board_headline(session, assessment, access.principal.user.id),
+            "meeting_href": f"/assessments/{assessment.id}/meeting",
+            "finished_meeting": request.query_params.get("done") == "meeting",
         },
     )
 
@@ -545,6 +550,20 @@ def save_consensus(
     command = form.command
     try:
         _save(session, access, key, command.level, command.rationale, command.version)
+    except FieldError as refused:
+        # The board's reason is needed where the level is far from the members' median.
+        state.version = seen_version
+        state.errors[f"{key}-rationale"] = refused.message
+        return _render_section(
+            request,
+            session,
+            access,
+            section_key,
+            states={key: state},
+            status_code=422,
+            block="criterion",
+            only=key,
+        )
     except Conflict as exc:
         if "current" not in exc.extra:
             return _signed_off_redirect(request, access, section_key)
@@ -815,7 +834,7 @@ def copy_last_year(
 # --- Sign-off -------------------------------------------------------------------------------------------
 
 
-def _submit_context(session: Session, assessment: Assessment) -> dict[str, Any]:
+def _submit_context(session: Session, assessment: Assessment, viewer_id: int) -> dict[str, Any]:
     organisation, cycle = _assessment_names(session, assessment)
     missing_ids = {c.id for c in service.missing_consensus(session, assessment)}
     agreed = consensus_of(session, assessment.id)
@@ -848,6 +867,9 @@ def _submit_context(session: Session, assessment: Assessment) -> dict[str, Any]:
         "sections": sections,
         "missing": missing,
         "rating_closed": rating_closed(assessment),
+        "checks": sign_off_checks(session, assessment, viewer_id),
+        "level_names": level_names,
+        "errors": {},
     }
 
 
@@ -856,7 +878,7 @@ def submit_page(request: Request, session: SessionDep, access: PageChair) -> Res
     assessment = access.assessment
     if assessment.status == "submitted":
         return RedirectResponse(f"/assessments/{assessment.id}/submitted", status_code=303)
-    context = _submit_context(session, assessment)
+    context = _submit_context(session, assessment, access.principal.user.id)
     context["page_title"] = "Check the agreed ratings before you submit"
     context["closed"] = late_submission_refusal(
         session, context["cycle"], assessment.id, request.app.state.settings.k_anonymity, utcnow().date()
@@ -865,17 +887,33 @@ def submit_page(request: Request, session: SessionDep, access: PageChair) -> Res
 
 
 @router.post("/assessments/{assessment_id}/submit")
-def submit(request: Request, session: SessionDep, access: PageChair) -> Response:
+def submit(
+    request: Request,
+    session: SessionDep,
+    access: PageChair,
+    form: Annotated[CommandForm[SignOffConfirmation], Depends(command_form(SignOffConfirmation))],
+) -> Response:
     k = request.app.state.settings.k_anonymity
+    viewer_id = access.principal.user.id
+    if access.assessment.status != "submitted":
+        context = _submit_context(session, access.assessment, viewer_id)
+        context["page_title"] = "Check the agreed ratings before you submit"
+        confirmed = form.command is not None and form.command.confirmed
+        ready = not context["missing"] and not context["checks"].blocked
+        if ready and context["checks"].warnings and not confirmed and not is_closed(context["cycle"], utcnow().date()):
+            # The chair signs off with the board's gaps in view, not past them.
+            context["errors"] = {"confirmed": SignOffConfirmation.form_messages["confirmed"]}
+            context["error_summary"] = True
+            return render(request, "assessments/submit.html", context, status_code=422)
     try:
         service.submit(session, access.principal, access.assessment.id, k_anonymity=k)
     except Unprocessable:
-        # Someone cleared or never agreed a level: show the list again.
-        context = _submit_context(session, access.assessment)
+        # Someone cleared or never agreed a level, or a far level has no reason: show the list again.
+        context = _submit_context(session, access.assessment, viewer_id)
         context["page_title"] = "Check the agreed ratings before you submit"
         return render(request, "assessments/submit.html", context, status_code=422)
     except Conflict as refused:
-        context = _submit_context(session, access.assessment)
+        context = _submit_context(session, access.assessment, viewer_id)
         if not is_closed(context["cycle"], utcnow().date()):
             raise
         context["page_title"] = "Check the agreed ratings before you submit"

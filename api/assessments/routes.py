@@ -22,6 +22,9 @@ from api.assessments.repository import (
     my_ratings,
 )
 from api.assessments.schemas import (
+    SignOffChecksPublic,
+    SignOffPoint,
+    SignOffSection,
     AssessmentCreate,
     AssessmentPublic,
     BoardProgress,
@@ -41,6 +44,7 @@ from api.assessments.schemas import (
     RatingWindow,
     ReopenRequest,
 )
+from api.assessments.signoff import StatementPoint, sign_off_checks
 from api.assessments.spread import board_spread, empty_spread, rating_closed
 from api.db import SessionDep
 from api.deps import Principal, TrustAccess, platform_role, trust_role
@@ -344,6 +348,30 @@ def evidence_file_response(request: Request, evidence: Evidence) -> Response:
 def delete_evidence(evidence_id: int, session: SessionDep, access: Manager) -> Response:
     evidence_service.remove_evidence(session, access.principal, access.assessment.id, evidence_id)
     return Response(status_code=204)
+
+
+def _points(points: list[StatementPoint]) -> list[SignOffPoint]:
+    return [
+        SignOffPoint(
+            criterion_key=p.key, number=p.number, statement=p.statement, level=p.level, members_median=p.median
+        )
+        for p in points
+    ]
+
+
+@router.get("/assessments/{assessment_id}/sign-off-checks", response_model=SignOffChecksPublic)
+def get_sign_off_checks(session: SessionDep, access: Manager) -> SignOffChecksPublic:
+    """The points the sign-off page lists, for clients that submit through the API."""
+    checks = sign_off_checks(session, access.assessment, access.principal.user.id)
+    return SignOffChecksPublic(
+        members_not_finished=checks.not_finished,
+        agreed_without_rationale=_points(checks.without_rationale),
+        far_from_median_without_rationale=_points(checks.far_without_rationale),
+        sections_without_evidence=[
+            SignOffSection(section_key=s.key, number=s.number, title=s.title) for s in checks.sections_without_evidence
+        ],
+        blocked=checks.blocked,
+    )
 
 
 @router.post(

@@ -54,6 +54,18 @@ class HeadlinePublic(BaseModel):
     version: int
 
 
+class SignOffConfirmation(BaseModel):
+    """The chair's confirmation, on the sign-off page, that the board has seen the points listed
+    (members not finished, levels without a reason, priorities without evidence)."""
+
+    form_messages: ClassVar[dict[str, str]] = {
+        "confirmed": "Confirm that the board has seen these points and agrees to sign off",
+    }
+
+    model_config = ConfigDict(extra="forbid")
+    confirmed: bool = False
+
+
 class ConsensusUpdate(BaseModel):
     form_messages: ClassVar[dict[str, str]] = {
         "level": "Select the level the board agreed",
@@ -156,6 +168,33 @@ class CloseRating(BaseModel):
     form_messages: ClassVar[dict[str, str]] = {"version": "Reload the page and try again"}
 
     version: int = Field(ge=0, le=MAX_INTEGER, description="The assessment's version you last saw")
+
+
+class SignOffPoint(BaseModel):
+    criterion_key: str
+    number: str
+    statement: str
+    level: int | None
+    # The members' median, only where the reader may see the spread.
+    members_median: float | None
+
+
+class SignOffSection(BaseModel):
+    section_key: str
+    number: int
+    title: str
+
+
+class SignOffChecksPublic(BaseModel):
+    """What the chair should have in view before signing off (docs/scoring.md)."""
+
+    members_not_finished: list[str]
+    agreed_without_rationale: list[SignOffPoint]
+    far_from_median_without_rationale: list[SignOffPoint] = Field(
+        description="Levels 1.5 or more from the members' median with no rationale: these block sign-off"
+    )
+    sections_without_evidence: list[SignOffSection]
+    blocked: bool
 
 
 class AssessmentPublic(BaseModel):

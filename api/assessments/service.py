@@ -29,7 +29,14 @@ from api.assessments.repository import (
     cycle_by_name,
     rating_members,
 )
-from api.assessments.spread import rating_closed, uk_today
+from api.assessments.spread import (
+    board_ratings,
+    criterion_spread,
+    far_from_median,
+    needs_rationale_text,
+    rating_closed,
+    uk_today,
+)
 from api.audit.service import record
 from api.db import UTCDateTime, utcnow
 from api.deps import Principal
@@ -432,6 +439,7 @@ def save_consensus(
     require_manager(principal, assessment)
     _require_in_progress(session, assessment)
     criterion = criterion_for(session, assessment, criterion_key)
+    _require_reason_when_far(session, principal, assessment, criterion, level, rationale)
     existing = consensus_row(session, assessment, criterion)
     now = utcnow()
     old_level = existing.level if existing else None
@@ -494,6 +502,24 @@ def save_consensus(
     session.flush()
     session.refresh(consensus)
     return consensus
+
+
+def _require_reason_when_far(
+    session: Session,
+    principal: Principal,
+    assessment: Assessment,
+    criterion: Criterion,
+    level: int | None,
+    rationale: str,
+) -> None:
+    """An agreed level 1.5 or more from the members' median needs the board's reason with it."""
+    if level is None or rationale.strip():
+        return
+    ratings = board_ratings(session, assessment, criterion_id=criterion.id)
+    seen = criterion_spread(ratings, criterion.id or 0, principal.user.id)
+    if far_from_median(level, seen):
+        assert seen.median is not None
+        raise FieldError("rationale", needs_rationale_text(seen.median))
 
 
 def _level_text(level: int | None) -> str:
@@ -657,6 +683,15 @@ def submit(
         raise Unprocessable(
             f"{len(missing)} criteria have no agreed level yet",
             missing=[criterion.key for criterion in missing],
+        )
+    from api.assessments.signoff import unexplained_far_levels
+
+    unexplained = unexplained_far_levels(session, assessment, principal.user.id)
+    if unexplained:
+        raise Unprocessable(
+            f"{len(unexplained)} agreed levels are 1.5 or more from the members' median with no "
+            "rationale: write down the board's reason for each",
+            unexplained=unexplained,
         )
     now = utcnow()
     # Signing off closes rating too, in the same change, if the chair had not already closed it.

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, AssessmentRater, Rating
+from api.assessments.models import Assessment, AssessmentRater, Rating, Response
 from api.db import utcnow
 from api.scoring.maths import disagreement, spread
 
@@ -88,15 +88,18 @@ def board_at_opening(session: Session, assessment_id: int) -> set[int]:
     )
 
 
-def board_ratings(session: Session, assessment: Assessment, today: date | None = None) -> BoardRatings:
-    """Every member's rating of the assessment (one query), split by whether the member was on the
-    board when it opened."""
+def board_ratings(
+    session: Session, assessment: Assessment, today: date | None = None, *, criterion_id: int | None = None
+) -> BoardRatings:
+    """Every member's rating of the assessment (or of one criterion) in one query, split by whether
+    the member was on the board when it opened."""
     roster = board_at_opening(session, assessment.id)  # type: ignore[arg-type]
-    rows = session.exec(
-        select(Rating.respondent_id, Rating.criterion_id, Rating.level, Rating.comment).where(
-            Rating.assessment_id == assessment.id
-        )
-    ).all()
+    query = select(Rating.respondent_id, Rating.criterion_id, Rating.level, Rating.comment).where(
+        Rating.assessment_id == assessment.id
+    )
+    if criterion_id is not None:
+        query = query.where(Rating.criterion_id == criterion_id)
+    rows = session.exec(query).all()
     by_criterion: dict[int, list[tuple[int, int | None, str]]] = defaultdict(list)
     late: dict[int, int] = defaultdict(int)
     for respondent_id, criterion_id, level, comment in rows:
@@ -143,6 +146,26 @@ def board_spread(
     }
 
 
+# An agreed level this far or further from the members' median needs the board's reason written
+# down (docs/scoring.md, "Agreeing the board's ratings").
+FAR_FROM_MEDIAN = 1.5
+
+
+def far_from_median(level: int | None, spread: CriterionSpreadData) -> bool:
+    """The agreed level is 1.5 or more from the members' median, as the viewer may see it: where
+    the spread is hidden from them, so is the median, and the rule cannot apply."""
+    if level is None or not spread.shown or spread.median is None:
+        return False
+    return abs(level - spread.median) >= FAR_FROM_MEDIAN
+
+
+def needs_rationale_text(median: float) -> str:
+    return (
+        "Write down why the board agreed this level: it is 1.5 or more levels from the members' "
+        f"median ({median:g})"
+    )
+
+
 def empty_spread(closed: bool = False) -> CriterionSpreadData:
     return CriterionSpreadData(
         0, False, None, None, None, None, None, None, None, 0, "too_few" if closed else "open"
@@ -164,4 +187,57 @@ def spread_hidden_text(data: CriterionSpreadData) -> str:
     return (
         f"Only the number who rated is shown: fewer than {MIN_OTHER_RATERS} members other than you rated "
         f"this ({data.rated} in all){late}"
+    )
+
+
+# The 2022 NHS Providers survey ("Race 2.0"), on the same 0–10 question: all respondents, chairs.
+SURVEY_2022_MEAN = 5.6
+SURVEY_2022_CHAIRS_MEAN = 6.2
+
+
+@dataclass(frozen=True)
+class BoardHeadline:
+    """The board's own answer to the 0–10 headline question, under the spread's rules: nothing while
+    members are answering, and only when MIN_OTHER_RATERS members other than the viewer answered."""
+
+    # Members of the board at opening who answered (progress: always shown).
+    answered: int
+    shown: bool
+    mean: float | None = None
+    low: int | None = None
+    high: int | None = None
+    # How many answered each value 0–10, for the chart and its table.
+    counts: dict[int, int] | None = None
+    hidden_because: str | None = None
+
+    @property
+    def against_survey(self) -> float | None:
+        """The board's mean less the 2022 survey's mean, to one decimal."""
+        if self.mean is None:
+            return None
+        return round(self.mean - SURVEY_2022_MEAN, 1)
+
+
+def board_headline(session: Session, assessment: Assessment, viewer_id: int | None) -> BoardHeadline:
+    """The board's mean answer to the headline question, as `viewer_id` may see it."""
+    roster = board_at_opening(session, assessment.id)  # type: ignore[arg-type]
+    rows = session.exec(
+        select(Response.respondent_id, Response.headline_score).where(
+            Response.assessment_id == assessment.id,
+            Response.headline_score.is_not(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    answers = [(respondent, score) for respondent, score in rows if respondent in roster]
+    if not rating_closed(assessment):
+        return BoardHeadline(len(answers), False, hidden_because="open")
+    if not enough_others((r for r, _s in answers), viewer_id):
+        return BoardHeadline(len(answers), False, hidden_because="too_few")
+    scores = [int(s) for _r, s in answers]
+    return BoardHeadline(
+        answered=len(scores),
+        shown=True,
+        mean=round(sum(scores) / len(scores), 1),
+        low=min(scores),
+        high=max(scores),
+        counts={value: scores.count(value) for value in range(11)},
     )

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from api.assessments.access import PageMember
 from api.assessments.models import Cycle
+from api.assessments.spread import MIN_OTHER_RATERS, board_headline
 from api.db import SessionDep
 from api.scoring.report import score_report
 from api.templating import render
@@ -31,5 +32,7 @@ def results_page(request: Request, session: SessionDep, access: PageMember) -> R
             "report": report,
             "flagged": flagged,
             "unevidenced": unevidenced,
+            "headline": board_headline(session, access.assessment, access.principal.user.id),
+            "min_others": MIN_OTHER_RATERS,
         },
     )

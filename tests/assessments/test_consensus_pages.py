@@ -825,9 +825,11 @@ def test_chair_submits_sees_the_panel_and_everything_is_locked(client: TestClien
     assert "Once you submit, nobody can change the ratings, rationale or evidence" in check.text
     assert "3 – Established" in check.text
 
+    # Nobody has finished rating and there is no evidence: the chair confirms with that in view.
+    assert "Before you sign off" in check.text
     response = client.post(
         f"/assessments/{board.assessment_id}/submit",
-        data={"csrf_token": csrf_from(check.text)},
+        data={"csrf_token": csrf_from(check.text), "confirmed": "true"},
         follow_redirects=False,
     )
 

@@ -191,6 +191,21 @@ def test_the_chairs_pages(audit: Audit, page: Page, board: Board) -> None:
     block.get_by_role("button", name="Save agreed level").click()
     expect(block.get_by_text("The agreed level has been saved.")).to_be_visible()
     audit.check("consensus section after a save", f"section#{key}")
+    # Meeting mode: one statement per screen; the arrow keys move on when nobody is typing.
+    audit.visit("meeting mode", board.url(f"/meeting/{key}"))
+    expect(page.locator("svg.app-chart--spread")).to_be_visible()
+    following = board.in_section(section)[1].key
+    page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile(rf"/meeting/{following}$"))
+    page.get_by_role("button", name="Save and go to the next statement").click()
+    expect(page.locator(".nhsuk-error-summary")).to_be_visible()
+    audit.check("meeting mode with an error")
+    page.get_by_label("Why the board agreed this level").fill("typing ← → stays in the box")
+    page.keyboard.press("ArrowLeft")
+    expect(page).to_have_url(re.compile(rf"/meeting/{following}$"))
+    page.locator("h1").click()
+    page.keyboard.press("ArrowLeft")
+    expect(page).to_have_url(re.compile(rf"/meeting/{key}$"))
     audit.visit("submit page, not ready", board.url("/submit"))
     for path, name in ((f"/trusts/{TRUST}/members", "member list"), (f"/trusts/{TRUST}/audit", "audit log")):
         if audit.has_route(path.replace(TRUST, "{ods_code}")):
@@ -204,6 +219,7 @@ def test_the_chairs_pages(audit: Audit, page: Page, board: Board) -> None:
         db.commit()
     agree_everything(board)
     audit.visit("submit page", board.url("/submit"))
+    page.get_by_label("The board has seen the points above and agrees to sign off").check()
     page.get_by_role("button", name="Sign off and submit").click()
     expect(page.locator(".nhsuk-panel")).to_be_visible()
     audit.check("submitted confirmation")

@@ -131,6 +131,9 @@ def test_the_chair_agrees_every_statement_and_submits(page: Page, board: Board) 
     page.get_by_role("button", name="Sign off and submit").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check the agreed ratings before you submit")
     expect(page.locator("table.app-consensus-check tbody tr")).to_have_count(len(board.criteria))
+    # No evidence was added: the chair signs off with that in view.
+    expect(page.get_by_role("heading", name="Before you sign off")).to_be_visible()
+    page.get_by_label("The board has seen the points above and agrees to sign off").check()
     page.get_by_role("button", name="Sign off and submit").click()
 
     panel = page.locator(".nhsuk-panel")

@@ -1,0 +1,106 @@
+"""The chair's check before signing the year off: what the board should have in view first.
+
+Two kinds of point. A *blocking* point stops sign-off: an agreed level 1.5 or more from the members'
+median with no rationale (the board must say why it differs from its own members). The others are
+*warnings* the chair confirms with the board in view: members who have not finished rating, agreed
+levels with no rationale, and priorities with no evidence at all.
+
+Like the consensus pages, nothing here says what any member rated: the median is used only where the
+viewer may see the spread (`spread.board_spread`), and members are named only as not finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from api.assessments.models import Assessment
+from api.assessments.repository import consensus_of, criteria_of, evidence_of
+from api.assessments.service import members_not_finished
+from api.assessments.spread import board_spread, empty_spread, far_from_median, rating_closed
+from api.frameworks.models import Criterion, FrameworkSection
+
+
+@dataclass(frozen=True)
+class StatementPoint:
+    """One agreed statement the chair should look at again."""
+
+    key: str
+    number: str
+    statement: str
+    section_key: str
+    level: int | None
+    median: float | None
+
+
+@dataclass(frozen=True)
+class SectionPoint:
+    key: str
+    number: int
+    title: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class SignOffChecks:
+    not_finished: list[str]
+    without_rationale: list[StatementPoint]
+    far_without_rationale: list[StatementPoint]
+    sections_without_evidence: list[SectionPoint]
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.far_without_rationale)
+
+    @property
+    def warnings(self) -> int:
+        return len(self.not_finished) + len(self.without_rationale) + len(self.sections_without_evidence)
+
+
+def _grouped(
+    pairs: list[tuple[FrameworkSection, Criterion]],
+) -> list[tuple[FrameworkSection, list[Criterion]]]:
+    grouped: dict[int, tuple[FrameworkSection, list[Criterion]]] = {}
+    for section, criterion in pairs:
+        grouped.setdefault(section.id or 0, (section, []))[1].append(criterion)
+    return list(grouped.values())
+
+
+def sign_off_checks(session: Session, assessment: Assessment, viewer_id: int) -> SignOffChecks:
+    """Everything the chair should have in view before signing off, as `viewer_id` may see it."""
+    agreed = consensus_of(session, assessment.id)  # type: ignore[arg-type]
+    evidence = evidence_of(session, assessment.id)  # type: ignore[arg-type]
+    spreads = board_spread(session, assessment, viewer_id)
+    closed = rating_closed(assessment)
+    without_rationale: list[StatementPoint] = []
+    far: list[StatementPoint] = []
+    bare_sections: list[SectionPoint] = []
+    for section, criteria in _grouped(criteria_of(session, assessment)):
+        if not any(evidence.get(criterion.id or 0) for criterion in criteria):
+            bare_sections.append(SectionPoint(section.key, section.number, section.title, section.kind))
+        for position, criterion in enumerate(criteria, start=1):
+            consensus = agreed.get(criterion.id or 0)
+            if consensus is None or consensus.level is None or consensus.rationale.strip():
+                continue
+            seen = spreads.get(criterion.id or 0) or empty_spread(closed)
+            point = StatementPoint(
+                criterion.key,
+                f"{section.number}.{position}",
+                criterion.statement,
+                section.key,
+                consensus.level,
+                seen.median if seen.shown else None,
+            )
+            (far if far_from_median(consensus.level, seen) else without_rationale).append(point)
+    return SignOffChecks(
+        not_finished=members_not_finished(session, assessment),
+        without_rationale=without_rationale,
+        far_without_rationale=far,
+        sections_without_evidence=bare_sections,
+    )
+
+
+def unexplained_far_levels(session: Session, assessment: Assessment, viewer_id: int) -> list[str]:
+    """Criterion keys whose agreed level is 1.5 or more from the members' median with no rationale."""
+    return [point.key for point in sign_off_checks(session, assessment, viewer_id).far_without_rationale]
