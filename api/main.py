@@ -27,8 +27,8 @@ from api.admin.views import router as admin_pages
 from api.api_docs import OPENAPI_URL
 from api.api_docs import router as api_docs_pages
 from api.assessments.consensus_views import router as consensus_pages
-from api.assessments.rating_window_views import router as rating_window_pages
 from api.assessments.meeting_views import router as meeting_pages
+from api.assessments.rating_window_views import router as rating_window_pages
 from api.assessments.routes import router as assessments_api
 from api.assessments.views import router as assessments_pages
 from api.audit.routes import router as audit_api

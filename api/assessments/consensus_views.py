@@ -24,6 +24,7 @@ from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
 from api.assessments.repository import (
     assessment_for,
     assessment_for_admin,
+    by_section,
     consensus_of,
     criteria_of,
     evidence_of,
@@ -109,15 +110,6 @@ def _assessment_names(session: Session, assessment: Assessment) -> tuple[Organis
 
 def _signed_off_by(session: Session, assessment: Assessment) -> User | None:
     return session.get(User, assessment.submitted_by_id) if assessment.submitted_by_id else None
-
-
-def _sections(
-    pairs: list[tuple[FrameworkSection, Criterion]],
-) -> list[tuple[FrameworkSection, list[Criterion]]]:
-    grouped: dict[int, tuple[FrameworkSection, list[Criterion]]] = {}
-    for section, criterion in pairs:
-        grouped.setdefault(section.id or 0, (section, []))[1].append(criterion)
-    return list(grouped.values())
 
 
 # --- What the section page shows for one criterion ------------------------------------------------
@@ -309,7 +301,7 @@ def section_data(
     viewer_id: int,
     states: dict[str, FormState] | None = None,
 ) -> SectionData:
-    sections = _sections(criteria_of(session, assessment))
+    sections = by_section(criteria_of(session, assessment))
     index = next((i for i, (s, _c) in enumerate(sections) if s.key == section_key), None)
     if index is None:
         raise NotFound("No section with that name in this assessment")
@@ -470,7 +462,7 @@ def consensus_overview(request: Request, session: SessionDep, access: PageManage
     agreed = consensus_of(session, assessment.id)
     sections = []
     total = left = 0
-    for section, criteria in _sections(criteria_of(session, assessment)):
+    for section, criteria in by_section(criteria_of(session, assessment)):
         done = sum(
             1 for c in criteria if (row := agreed.get(c.id or 0)) is not None and row.level is not None
         )
@@ -841,7 +833,7 @@ def _submit_context(session: Session, assessment: Assessment, viewer_id: int) ->
     level_names = _level_names(_framework_doc(session, assessment))
     sections = []
     missing = []
-    for section, criteria in _sections(criteria_of(session, assessment)):
+    for section, criteria in by_section(criteria_of(session, assessment)):
         rows = []
         for position, criterion in enumerate(criteria, start=1):
             number = f"{section.number}.{position}"
@@ -900,7 +892,12 @@ def submit(
         context["page_title"] = "Check the agreed ratings before you submit"
         confirmed = form.command is not None and form.command.confirmed
         ready = not context["missing"] and not context["checks"].blocked
-        if ready and context["checks"].warnings and not confirmed and not is_closed(context["cycle"], utcnow().date()):
+        if (
+            ready
+            and context["checks"].warnings
+            and not confirmed
+            and not is_closed(context["cycle"], utcnow().date())
+        ):
             # The chair signs off with the board's gaps in view, not past them.
             context["errors"] = {"confirmed": SignOffConfirmation.form_messages["confirmed"]}
             context["error_summary"] = True

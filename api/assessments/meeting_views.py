@@ -110,7 +110,9 @@ def _render(
     assert framework is not None and organisation is not None and cycle is not None
     level_names = {level.level: level.name for level in framework_document(framework).levels}
     agreed = consensus_of(session, assessment.id)  # type: ignore[arg-type]
-    agreed_count = sum(1 for _s, c in pairs if (row := agreed.get(c.id or 0)) is not None and row.level is not None)
+    agreed_count = sum(
+        1 for _s, c in pairs if (row := agreed.get(c.id or 0)) is not None and row.level is not None
+    )
     chart = None
     if item.spread.shown and item.spread.counts is not None:
         bars = [(f"{level} – {level_names[level]}", item.spread.counts[level]) for level in range(5)]

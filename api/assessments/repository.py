@@ -86,6 +86,16 @@ def criteria_of(session: Session, assessment: Assessment) -> list[tuple[Framewor
     ]
 
 
+def by_section(
+    pairs: list[tuple[FrameworkSection, Criterion]],
+) -> list[tuple[FrameworkSection, list[Criterion]]]:
+    """criteria_of's pairs grouped by section, both in framework order."""
+    grouped: dict[int, tuple[FrameworkSection, list[Criterion]]] = {}
+    for section, criterion in pairs:
+        grouped.setdefault(section.id or 0, (section, []))[1].append(criterion)
+    return list(grouped.values())
+
+
 def applicable_criterion_ids(session: Session, assessment: Assessment) -> set[int]:
     """The ids of the criteria that apply to this trust (as criteria_of decides), in one light
     query: no sections, no criterion texts."""

@@ -22,9 +22,6 @@ from api.assessments.repository import (
     my_ratings,
 )
 from api.assessments.schemas import (
-    SignOffChecksPublic,
-    SignOffPoint,
-    SignOffSection,
     AssessmentCreate,
     AssessmentPublic,
     BoardProgress,
@@ -43,6 +40,9 @@ from api.assessments.schemas import (
     RatingUpdate,
     RatingWindow,
     ReopenRequest,
+    SignOffChecksPublic,
+    SignOffPoint,
+    SignOffSection,
 )
 from api.assessments.signoff import StatementPoint, sign_off_checks
 from api.assessments.spread import board_spread, empty_spread, rating_closed
@@ -353,7 +353,11 @@ def delete_evidence(evidence_id: int, session: SessionDep, access: Manager) -> R
 def _points(points: list[StatementPoint]) -> list[SignOffPoint]:
     return [
         SignOffPoint(
-            criterion_key=p.key, number=p.number, statement=p.statement, level=p.level, members_median=p.median
+            criterion_key=p.key,
+            number=p.number,
+            statement=p.statement,
+            level=p.level,
+            members_median=p.median,
         )
         for p in points
     ]
@@ -368,7 +372,8 @@ def get_sign_off_checks(session: SessionDep, access: Manager) -> SignOffChecksPu
         agreed_without_rationale=_points(checks.without_rationale),
         far_from_median_without_rationale=_points(checks.far_without_rationale),
         sections_without_evidence=[
-            SignOffSection(section_key=s.key, number=s.number, title=s.title) for s in checks.sections_without_evidence
+            SignOffSection(section_key=s.key, number=s.number, title=s.title)
+            for s in checks.sections_without_evidence
         ],
         blocked=checks.blocked,
     )

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from api.assessments.models import Assessment
-from api.assessments.repository import consensus_of, criteria_of, evidence_of
+from api.assessments.repository import by_section, consensus_of, criteria_of, evidence_of
 from api.assessments.service import members_not_finished
 from api.assessments.spread import board_spread, empty_spread, far_from_median, rating_closed
-from api.frameworks.models import Criterion, FrameworkSection
 
 
 @dataclass(frozen=True)
@@ -58,15 +57,6 @@ class SignOffChecks:
         return len(self.not_finished) + len(self.without_rationale) + len(self.sections_without_evidence)
 
 
-def _grouped(
-    pairs: list[tuple[FrameworkSection, Criterion]],
-) -> list[tuple[FrameworkSection, list[Criterion]]]:
-    grouped: dict[int, tuple[FrameworkSection, list[Criterion]]] = {}
-    for section, criterion in pairs:
-        grouped.setdefault(section.id or 0, (section, []))[1].append(criterion)
-    return list(grouped.values())
-
-
 def sign_off_checks(session: Session, assessment: Assessment, viewer_id: int) -> SignOffChecks:
     """Everything the chair should have in view before signing off, as `viewer_id` may see it."""
     agreed = consensus_of(session, assessment.id)  # type: ignore[arg-type]
@@ -76,7 +66,7 @@ def sign_off_checks(session: Session, assessment: Assessment, viewer_id: int) ->
     without_rationale: list[StatementPoint] = []
     far: list[StatementPoint] = []
     bare_sections: list[SectionPoint] = []
-    for section, criteria in _grouped(criteria_of(session, assessment)):
+    for section, criteria in by_section(criteria_of(session, assessment)):
         if not any(evidence.get(criterion.id or 0) for criterion in criteria):
             bare_sections.append(SectionPoint(section.key, section.number, section.title, section.kind))
         for position, criterion in enumerate(criteria, start=1):

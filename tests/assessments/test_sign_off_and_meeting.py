@@ -83,7 +83,12 @@ def test_far_level_without_a_reason_is_refused_on_the_page_and_nothing_is_saved(
     assert consensus(board, key) is None
     saved = client.post(
         board.save_url(key),
-        data={"level": "3", "rationale": "The board saw the 2026 papers", "version": "0", "csrf_token": token},
+        data={
+            "level": "3",
+            "rationale": "The board saw the 2026 papers",
+            "version": "0",
+            "csrf_token": token,
+        },
         follow_redirects=False,
     )
     assert saved.status_code == 303
@@ -150,7 +155,9 @@ def test_api_names_the_rationale_field_for_a_far_level(client: TestClient, board
 # --- Sign-off with the gaps in view ----------------------------------------------------------------------
 
 
-def test_sign_off_page_lists_the_gaps_and_needs_the_chairs_confirmation(client: TestClient, board: Board) -> None:
+def test_sign_off_page_lists_the_gaps_and_needs_the_chairs_confirmation(
+    client: TestClient, board: Board
+) -> None:
     agree_all(board, level=2)
     first, second = board.keys[0], board.keys[1]
     # One statement agreed without a reason; evidence only in this section.
@@ -161,7 +168,10 @@ def test_sign_off_page_lists_the_gaps_and_needs_the_chairs_confirmation(client: 
             .values(rationale="")
         )
     consensus_id = consensus(board, second).id  # type: ignore[union-attr]
-    add(board.engine, Evidence(consensus_rating_id=consensus_id, kind="link", title="Minutes", url="https://example.org/m"))
+    add(
+        board.engine,
+        Evidence(consensus_rating_id=consensus_id, kind="link", title="Minutes", url="https://example.org/m"),
+    )
     close_rating(board)
     sign_in(client, "chair@airedale.example")
 
@@ -175,7 +185,7 @@ def test_sign_off_page_lists_the_gaps_and_needs_the_chairs_confirmation(client: 
     assert f'href="/assessments/{board.assessment_id}/consensus/{SECTION}#{first}"' in page.text
     assert "sections have no evidence" in words
     bare = re.search(r'<ul class="[^"]*app-sign-off-no-evidence">(.*?)</ul>', page.text, re.S)
-    assert bare and f"/consensus/{SECTION}\"" not in bare.group(1) and "/consensus/" in bare.group(1)
+    assert bare and f'/consensus/{SECTION}"' not in bare.group(1) and "/consensus/" in bare.group(1)
 
     unconfirmed = client.post(
         f"/assessments/{board.assessment_id}/submit",
@@ -269,7 +279,12 @@ def test_meeting_mode_shows_one_statement_saves_and_moves_on(client: TestClient,
         page = client.get(url)
     saved = client.post(
         url,
-        data={"level": "2", "rationale": "Agreed in the room", "version": "0", "csrf_token": csrf_from(page.text)},
+        data={
+            "level": "2",
+            "rationale": "Agreed in the room",
+            "version": "0",
+            "csrf_token": csrf_from(page.text),
+        },
         follow_redirects=False,
     )
     assert saved.status_code == 303
@@ -300,7 +315,9 @@ def test_meeting_mode_keeps_the_rules_of_the_section_page(client: TestClient, bo
     assert consensus(board, key) is None
 
 
-def test_board_member_gets_403_and_another_trust_404_in_meeting_mode(client: TestClient, board: Board) -> None:
+def test_board_member_gets_403_and_another_trust_404_in_meeting_mode(
+    client: TestClient, board: Board
+) -> None:
     close_rating(board)
     url = f"/assessments/{board.assessment_id}/meeting/{board.keys[0]}"
     sign_in(client, "ottoline.v@airedale.example")
@@ -317,7 +334,12 @@ def answer_headline(board: Board, scores: list[int]) -> None:
     add(
         board.engine,
         *[
-            Response(assessment_id=board.assessment_id, respondent_id=ned.id, board_role="ned", headline_score=score)
+            Response(
+                assessment_id=board.assessment_id,
+                respondent_id=ned.id,
+                board_role="ned",
+                headline_score=score,
+            )
             for ned, score in zip(board.neds, scores, strict=False)
         ],
     )
@@ -354,7 +376,9 @@ def test_board_headline_needs_five_others_than_the_reader(client: TestClient, bo
     assert "at least 5 members other than you answered" in page
 
 
-def test_api_lists_the_sign_off_checks_for_the_chair_and_404s_another_trust(client: TestClient, board: Board) -> None:
+def test_api_lists_the_sign_off_checks_for_the_chair_and_404s_another_trust(
+    client: TestClient, board: Board
+) -> None:
     key = board.keys[0]
     for other in board.criterion_ids:
         if other != key:
