@@ -58,6 +58,17 @@ def _placeholder_email() -> str:
     return f"erased-{secrets.token_hex(8)}@{ERASED_DOMAIN}"
 
 
+# The PostgreSQL advisory lock every erasure and retention run holds to its commit: one at a time,
+# so two instances' runs (or a run and a platform admin's erasure) never lock the same ratings in
+# opposite orders. On SQLite a writer already holds the database's write lock from its first statement.
+DATA_PROTECTION_LOCK = 0x44505231  # "DPR1"
+
+
+def _one_at_a_time(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DATA_PROTECTION_LOCK})
+
+
 @dataclass(frozen=True)
 class Erasure:
     ratings_kept: int
@@ -154,6 +165,9 @@ def erase_person(
     `email` is the address the platform admin saw when confirming: if it has changed since, the page
     was out of date (409), so nobody erases a person other than the one they read about.
     """
+    _one_at_a_time(session)
+    # Read again under the lock: a retention run may have anonymised them since the page was read.
+    session.refresh(user)
     if user.erased_at is not None:
         raise Conflict("This person's details have already been erased")
     if user.id == actor.id:
@@ -215,10 +229,12 @@ def apply_retention(
 ) -> RetentionResult:
     """Apply docs/data-protection.md's retention periods once. Running it again changes nothing.
 
-    Safe on every instance at once: accounts are taken with FOR UPDATE SKIP LOCKED (PostgreSQL), so
-    each is anonymised by one run; ratings are deleted by predicate, so a second run deletes none.
+    Safe on every instance at once: runs take turns (an advisory lock on PostgreSQL, the write lock
+    on SQLite), and every piece of work is chosen by a predicate read after the turn begins, so the
+    second run finds nothing left to do.
     """
     now = now or utcnow()
+    _one_at_a_time(session)
     due = session.exec(
         select(User)
         .where(
@@ -228,7 +244,7 @@ def apply_retention(
             ~select(Membership.id).where(Membership.user_id == User.id).exists(),
         )
         .order_by(col(User.id))
-        .with_for_update(skip_locked=True)
+        .with_for_update()
     ).all()
     for user in due:
         _erase(session, user, now)
