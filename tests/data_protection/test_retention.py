@@ -214,3 +214,20 @@ def test_two_runs_at_the_same_moment_do_the_work_once(
     assert (
         len(query(clean_database, select(User).where(User.name == "Erased person"))) == 2
     )  # the person, their stand-in
+
+
+def test_inviting_a_closed_account_back_stops_the_retention_clock(
+    board: Board, rated: int, cli: CliRunner, clean_database: Engine
+) -> None:
+    person = board.neds[4]
+    _close_account(board, person.id, days_ago=400)
+    response = board.client.post(
+        f"/api/v1/organisations/{TRUST}/members",
+        json={"email": person.email, "name": person.name, "role": "board_member", "board_role": "ned"},
+        headers=board.secretary.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert get_row(clean_database, User, person.id).closed_at is None
+    result = cli.invoke(app, ["apply-retention"])
+    assert "Anonymised 0 accounts" in result.output
+    assert get_row(clean_database, User, person.id).name == person.name
