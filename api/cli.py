@@ -219,6 +219,29 @@ def purge_expired_command() -> None:
     )
 
 
+@app.command("apply-retention")
+def apply_retention_command() -> None:
+    """Apply the retention policy (docs/data-protection.md): anonymise long-closed accounts and delete
+    members' own ratings of old cycles, keeping the agreed ratings and scores (daily; safe to repeat)."""
+    from api.data_protection.service import apply_retention
+
+    settings = get_settings()
+    with database() as session:
+        done = apply_retention(
+            session,
+            closed_account_days=settings.retention_closed_account_days,
+            rating_years=settings.retention_individual_ratings_years,
+            k=settings.k_anonymity,
+        )
+    typer.echo(
+        f"Anonymised {done.accounts_anonymised} accounts closed more than "
+        f"{settings.retention_closed_account_days} days ago. Deleted {done.ratings_deleted} members' own "
+        f"ratings, {done.headline_answers_deleted} headline answers and {done.board_lists_deleted} "
+        f"board-at-opening entries from {done.cycles_past_retention} cycles that closed more than "
+        f"{settings.retention_individual_ratings_years} years ago; agreed ratings and scores kept"
+    )
+
+
 @app.command("seed-demo")
 def seed_demo_command(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same sector")] = 2026,

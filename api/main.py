@@ -39,6 +39,8 @@ from api.benchmarking.routes import router as benchmarking_api
 from api.benchmarking.views import router as benchmarking_pages
 from api.body_limit import BodyLimitMiddleware, size_in_words, upload_routes
 from api.csrf import CsrfCookieMiddleware, cookie_name
+from api.data_protection.routes import router as data_protection_api
+from api.data_protection.views import router as data_protection_pages
 from api.db import ConnectionGate, make_engine
 from api.deps import RedirectTo
 from api.errors import ERROR_DESCRIPTIONS, DomainError, ErrorBody, FieldError, error_responses
@@ -179,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assessments_api, responses=error_responses(401, 403, 404, 409, 422))
     app.include_router(sector_api)
     app.include_router(admin_api)
+    app.include_router(data_protection_api)
     app.include_router(accounts_api)
     app.include_router(members_api)
     app.include_router(scoring_api)
@@ -206,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(meeting_pages)
     app.include_router(audit_pages)
     app.include_router(admin_pages)
+    app.include_router(data_protection_pages)
     app.include_router(actions_pages)
     app.include_router(baf_pages)
     app.include_router(reports_pages)

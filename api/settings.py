@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     # Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: list[str] = Field(default_factory=list)
 
+    # Data protection (docs/data-protection.md, applied by `python -m api apply-retention`): a closed
+    # account (no board, no platform role) is anonymised this many days after it closed; members' own
+    # ratings, comments and headline answers are deleted this many years after their cycle closed.
+    retention_closed_account_days: int = Field(default=365, ge=1)
+    retention_individual_ratings_years: int = Field(default=3, ge=1)
+
     # Logs (JSON lines when ENV=production, text otherwise) and /metrics (docs/deployment.md).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Addresses (or CIDR ranges) that may read /metrics without a token; others get 404.

@@ -267,6 +267,9 @@ EXAMPLE_BODIES: dict[str, dict[str, Any] | Callable[[World], dict[str, Any]]] = 
     },
     "POST /actions/{action_id}/edit": _action_form,
     "POST /actions/{action_id}/notes": {"text": "Walked note"},
+    # Not the person's address (and they have a platform role): 409, so nobody is erased.
+    "POST /api/v1/admin/people/{user_id}/erase": {"email": "nobody@walk.example"},
+    "POST /admin/people/{user_id}/erase": {"email": "nobody@walk.example"},
 }
 
 # --- Known problems: (check, "METHOD /path") -> what is wrong, until the app is fixed ----------------

@@ -53,6 +53,7 @@ PAIRS = {
         "/api/v1/admin/assessments/{assessment_id}/reopen",
     ),
     ("POST", "/trusts/{ods_code}/members/invite"): ("POST", "/api/v1/organisations/{ods_code}/members"),
+    ("POST", "/admin/people/{user_id}/erase"): ("POST", "/api/v1/admin/people/{user_id}/erase"),
     ("POST", "/trusts/{ods_code}/members/{membership_id}/role"): (
         "PATCH",
         "/api/v1/organisations/{ods_code}/members/{membership_id}",

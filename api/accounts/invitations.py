@@ -119,6 +119,9 @@ def invite_member(
         board_role=board_role,
     )
     session.add(membership)
+    # A closed account given a board again is open: the retention clock stops.
+    user.closed_at = None
+    session.add(user)
     session.flush()
     link_sent = user.password_hash is None
     _send_invitation(session, settings, organisation, membership, user, actor, actor_role, link_sent)

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from api.accounts.links import INVITATION, _retire_links
 from api.accounts.models import TRUST_ROLES, Membership, User
-from api.accounts.service import DEFAULT_BOARD_ROLE
+from api.accounts.service import DEFAULT_BOARD_ROLE, note_if_closed
 from api.accounts.sessions import end_all_sessions
 from api.accounts.wording import role_label
 from api.audit.service import record
@@ -217,6 +217,7 @@ def remove_member(
     session.delete(membership)
     _retire_links(session, user_id=user.id, purpose=INVITATION, organisation_id=organisation.id)  # type: ignore[arg-type]
     end_all_sessions(session, user.id)  # type: ignore[arg-type]
+    note_if_closed(session, user)
     record(
         session,
         "member.removed",

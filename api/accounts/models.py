@@ -59,6 +59,12 @@ class User(SQLModel, table=True):
     # `sub`): from then on it, not the email, finds the account (api/accounts/oidc.py).
     oidc_issuer: str | None = Field(default=None, max_length=255)
     oidc_subject: str | None = Field(default=None, max_length=255)
+    # When the account was left with nothing to do (its last board membership and platform role
+    # gone); the retention command anonymises it a set time later. Cleared if it gets a role again.
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # When the person's name and email were erased (docs/data-protection.md): the row stays, anonymous,
+    # because audit events and actions point at it.
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Membership(SQLModel, table=True):

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from api.accounts.models import BOARD_ROLES, PLATFORM_ROLES, TRUST_ROLES, Membership, User
 from api.accounts.passwords import hash_password, password_problem
 from api.audit.service import record
+from api.db import utcnow
 from api.errors import InputError
 from api.organisations.models import Organisation
 
@@ -104,3 +105,15 @@ def create_user(
     )
     session.flush()
     return user
+
+
+def note_if_closed(session: Session, user: User) -> None:
+    """Mark the account closed when it has just lost its last board membership and platform role:
+    the retention command (docs/data-protection.md) anonymises it a set time later. Flushes."""
+    session.flush()
+    if user.platform_role is None and user.closed_at is None:
+        still_a_member = session.exec(select(Membership.id).where(Membership.user_id == user.id)).first()
+        if still_a_member is None:
+            user.closed_at = utcnow()
+            session.add(user)
+            session.flush()

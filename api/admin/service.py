@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from api.accounts.links import INVITATION, _issue_link
 from api.accounts.models import PLATFORM_ROLES, ROLE_NAMES, OneTimeToken, User
+from api.accounts.service import note_if_closed
 from api.accounts.sessions import end_all_sessions
 from api.accounts.wording import SERVICE_NAME, when
 from api.assessments.cycles import is_open
@@ -376,6 +377,7 @@ def invite_platform_user(
         user = User(email=email, name=name, password_hash=None)
     previous_role = user.platform_role
     user.platform_role = role
+    user.closed_at = None
     session.add(user)
     session.flush()
     if existing_account:
@@ -455,6 +457,7 @@ def remove_platform_role(session: Session, *, user: User, actor: User, client_ip
         .values(used_at=utcnow())
     )
     end_all_sessions(session, user.id)  # type: ignore[arg-type]
+    note_if_closed(session, user)
     record(
         session,
         "platform_role.removed",

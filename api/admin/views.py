@@ -46,6 +46,10 @@ DONE_MESSAGES = {
         "They must use two-factor authentication when they next sign in."
     ),
     "removed": "Platform role removed. They have been signed out on every device.",
+    "erased": (
+        "Their name and email address have been erased, and they can no longer sign in. "
+        "Their ratings are kept without their name."
+    ),
 }
 
 

@@ -372,6 +372,9 @@ FALLBACK_SENTENCES = {
     "evidence.added": "Added evidence",
     "evidence.removed": "Removed evidence",
     "export.downloaded": "Downloaded an export",
+    "personal_data.downloaded": "Downloaded their own data",
+    "person.erased": "Erased a person's name and email",
+    "retention.ratings_deleted": "Deleted members' own ratings past the retention period",
 }
 
 

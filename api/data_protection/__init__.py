@@ -1,0 +1,1 @@
+"""Data protection: retention, subject access and erasure (docs/data-protection.md)."""
