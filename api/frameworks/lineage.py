@@ -111,6 +111,29 @@ def previous_framework(session: Session, framework: Framework) -> Framework | No
     return session.exec(select(Framework).where(Framework.key == previous_key)).first()
 
 
+def carry_between(
+    session: Session, current: Framework, earlier: Framework, values: Mapping[str, T]
+) -> dict[str, T]:
+    """Values keyed by `earlier`'s criteria, re-keyed to `current`'s, through every version between.
+
+    Used for the year-on-year view: last year's agreed levels or rationales, on whichever version
+    last year used. If `earlier` is not in `current`'s line of previous versions, only keys that
+    are the same in both carry.
+    """
+    chain = [framework_document(current)]
+    while chain[-1].key != earlier.key:
+        step = chain[-1].previous
+        row = session.exec(select(Framework).where(Framework.key == step)).first() if step else None
+        if row is None or any(doc.key == row.key for doc in chain):
+            doc = framework_document(current)
+            return {c.key: values[c.key] for c in _criteria(doc) if c.key in values}
+        chain.append(framework_document(row))
+    carried: Mapping[str, T] = values
+    for doc in reversed(chain[:-1]):
+        carried = carry_forward(doc, carried)
+    return dict(carried)
+
+
 def _criteria(doc: FrameworkDoc) -> list[CriterionDoc]:
     return [c for s in doc.sections for c in s.criteria]
 
