@@ -203,7 +203,7 @@ def _criterion_changes(
     if levels:
         changes.append(("level " if len(levels) == 1 else "levels ") + ", ".join(levels) + " reworded")
     if new.kind == "fact" and old.kind != "fact":
-        changes.append("now a fact item: answered once for the board by the chair or secretary")
+        changes.append("now a fact item")
     return changes
 
 
@@ -222,17 +222,33 @@ def diff_frameworks(earlier: FrameworkDoc, current: FrameworkDoc) -> FrameworkDi
         framework_changes.append(f'level 4 rule: "{current.embedded_rule.text}"')
     if current.sharing_flag and current.sharing_flag != earlier.sharing_flag:
         framework_changes.append(f'optional flag, not part of any level: "{current.sharing_flag.label}"')
+    old_kinds = {c.kind for c in _criteria(earlier)}
+    new_kinds = {c.kind for c in _criteria(current)}
+    if old_kinds == {None} and new_kinds != {None}:
+        framework_changes.append(
+            "every statement is now a fact item (answered once for the board by the chair or secretary, "
+            "with evidence) or a perception item (rated by every member)"
+        )
+    if not any(c.maps_to for c in _criteria(earlier)) and any(c.maps_to for c in _criteria(current)):
+        framework_changes.append(
+            "every statement names the national standards it relates to (EDS 2022, the EDI improvement "
+            "plan's high impact actions, WRES indicators, CQC well-led)"
+        )
     old_sections = {s.key: s for s in earlier.sections}
     for section in current.sections:
         before = old_sections.get(section.key)
         if before is None:
             framework_changes.append(f"new section {section.number}: {section.title}")
-        elif (before.title, before.summary, before.source) != (
-            section.title,
-            section.summary,
-            section.source,
-        ):
-            framework_changes.append(f"section {section.number} ({section.title}): summary or source changed")
+            continue
+        parts = [
+            name.replace("_", " ")
+            for name in ("title", "summary", "source", "source_note", "resources")
+            if getattr(before, name) != getattr(section, name)
+        ]
+        if parts:
+            framework_changes.append(
+                f"section {section.number} ({section.title}): {', '.join(parts)} changed"
+            )
     for key, before in old_sections.items():
         if key not in {s.key for s in current.sections}:
             framework_changes.append(f"section {before.number} ({before.title}) retired")
@@ -303,7 +319,7 @@ def render_diff(diff: FrameworkDiff) -> str:
             lines.append(f"      was: {change.old_statement}")
             lines.append(f"      now: {change.new_statement}")
     lines += ["", f"Retired from {earlier.key} (no successor)"]
-    lines += [f"  RETIRED {c.key} (priority {s.number}): {c.statement}" for s, c in diff.retired] or [
+    lines += [f"  RETIRED {c.key} (section {s.number}): {c.statement}" for s, c in diff.retired] or [
         "  none"
     ]
     n = diff.counts()
