@@ -319,9 +319,7 @@ def render_diff(diff: FrameworkDiff) -> str:
             lines.append(f"      was: {change.old_statement}")
             lines.append(f"      now: {change.new_statement}")
     lines += ["", f"Retired from {earlier.key} (no successor)"]
-    lines += [f"  RETIRED {c.key} (section {s.number}): {c.statement}" for s, c in diff.retired] or [
-        "  none"
-    ]
+    lines += [f"  RETIRED {c.key} (section {s.number}): {c.statement}" for s, c in diff.retired] or ["  none"]
     n = diff.counts()
     lines += [
         "",

@@ -275,6 +275,20 @@ class Framework(_Document):
                         f"criterion {criterion.key!r} needs replaces: the keys it continues, or [] if new"
                     )
 
+    def allows_embedded(self, earlier_levels: list[int | None]) -> bool:
+        """Whether level 4 can be agreed this year, given the agreed levels of earlier years (latest first).
+
+        Version 2's rule: level 3 held for `sustained_cycles` yearly cycles in a row, this one included,
+        so the years before this one must each have been agreed at 3 or 4 (found through `replaces`).
+        Version 1 has no such rule.
+        """
+        if self.embedded_rule is None:
+            return True
+        needed = earlier_levels[: self.embedded_rule.sustained_cycles - 1]
+        return len(needed) == self.embedded_rule.sustained_cycles - 1 and all(
+            level is not None and level >= 3 for level in needed
+        )
+
     @property
     def priorities(self) -> list[Section]:
         return [s for s in self.sections if s.kind == "priority"]

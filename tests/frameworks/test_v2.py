@@ -323,3 +323,10 @@ def test_deep_copy_of_the_document_validates_again() -> None:
     doc = load_framework_file(V2)
     again = type(doc).model_validate(copy.deepcopy(canonical_definition(doc)))
     assert again == doc
+
+
+def test_level_4_needs_level_3_or_above_agreed_last_year_in_v2_but_not_in_v1() -> None:
+    v2, v1 = load_framework_file(V2), load_framework_file(V1)
+    assert v2.allows_embedded([3]) and v2.allows_embedded([4, 0])
+    assert not v2.allows_embedded([2]) and not v2.allows_embedded([None]) and not v2.allows_embedded([])
+    assert v1.allows_embedded([])
