@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    field_validator,
-    model_serializer,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.organisations.types import TRUST_TYPES
 
@@ -79,27 +71,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-# Fields added in version 2 of the file format. Left out of the stored document when not given, so a
-# version 1 file keeps the very definition (and content hash) it was loaded with.
-_V2_FIELDS = frozenset(
-    {
-        "kind",
-        "maps_to",
-        "source_note",
-        "previous",
-        "rating_rule",
-        "embedded_rule",
-        "sharing_flag",
-        "headline_anchors",
-    }
-)
+def _absent(value: object) -> bool:
+    return value is None
 
 
-class _Document(_Strict):
-    @model_serializer(mode="wrap")
-    def _without_unset_v2_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        return {name: value for name, value in data.items() if not (name in _V2_FIELDS and value is None)}
+# Fields added in version 2 of the file format are left out of the stored document when not given, so
+# a version 1 file keeps the very definition (and content hash) it was loaded with.
+V2_ONLY = {"default": None, "exclude_if": _absent}
 
 
 class LevelName(_Strict):
@@ -114,7 +92,7 @@ class Resource(_Strict):
     url: str | None = None
 
 
-class Criterion(_Document):
+class Criterion(_Strict):
     key: str = Field(pattern=KEY_PATTERN, max_length=64)
     statement: str = Field(min_length=1)
     guidance: str = Field(min_length=1)
@@ -128,9 +106,9 @@ class Criterion(_Document):
     replaces: list[str] = Field(default_factory=list)
     indicator: Indicator | None = None
     # Version 2: fact (answered once for the board, with evidence) or perception (every member).
-    kind: CriterionKind | None = None
+    kind: CriterionKind | None = Field(**V2_ONLY)
     # Version 2: the national standards this criterion relates to (MAPPING_TAGS).
-    maps_to: list[str] | None = None
+    maps_to: list[str] | None = Field(**V2_ONLY)
 
     @field_validator("descriptors")
     @classmethod
@@ -205,7 +183,7 @@ class HeadlineAnchors(_Strict):
     high: str = Field(min_length=1)
 
 
-class Section(_Document):
+class Section(_Strict):
     key: str = Field(pattern=KEY_PATTERN, max_length=64)
     kind: Literal["priority", "baf"]
     number: int = Field(ge=1, le=20)
@@ -214,27 +192,27 @@ class Section(_Document):
     # Where the wording comes from: the Race 2.0 report itself, or our provisional reading.
     source: Literal["report", "provisional", "guidance"]
     # Version 2: the reading we took where the source is provisional, and what supports it.
-    source_note: str | None = None
+    source_note: str | None = Field(**V2_ONLY)
     resources: list[Resource] = Field(default_factory=list)
     criteria: list[Criterion] = Field(min_length=3, max_length=5)
 
 
-class Framework(_Document):
+class Framework(_Strict):
     key: str = Field(pattern=KEY_PATTERN, max_length=64)
     version: int = Field(ge=1)
     title: str = Field(min_length=1)
     description: str = Field(min_length=1)
     # Version 2: the key of the framework this one follows; `replaces` may name only its criteria.
-    previous: str | None = Field(default=None, pattern=KEY_PATTERN, max_length=64)
+    previous: str | None = Field(**V2_ONLY, pattern=KEY_PATTERN, max_length=64)
     levels: list[LevelName] = Field(min_length=5, max_length=5)
     # Version 2: how to choose a level, shown on every rating page.
-    rating_rule: str | None = Field(default=None, min_length=1)
+    rating_rule: str | None = Field(**V2_ONLY, min_length=1)
     # Version 2: what level 4 needs beyond each criterion's own descriptor.
-    embedded_rule: EmbeddedRule | None = None
+    embedded_rule: EmbeddedRule | None = Field(**V2_ONLY)
     # Version 2: the optional "shared with other trusts" flag (never a condition of a level).
-    sharing_flag: OptionalFlag | None = None
+    sharing_flag: OptionalFlag | None = Field(**V2_ONLY)
     headline_question: str = Field(min_length=1)
-    headline_anchors: HeadlineAnchors | None = None
+    headline_anchors: HeadlineAnchors | None = Field(**V2_ONLY)
     sections: list[Section] = Field(min_length=1)
 
     @model_validator(mode="after")

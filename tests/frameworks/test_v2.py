@@ -330,3 +330,11 @@ def test_level_4_needs_level_3_or_above_agreed_last_year_in_v2_but_not_in_v1() -
     assert v2.allows_embedded([3]) and v2.allows_embedded([4, 0])
     assert not v2.allows_embedded([2]) and not v2.allows_embedded([None]) and not v2.allows_embedded([])
     assert v1.allows_embedded([])
+
+
+def test_the_published_api_schema_describes_the_version_2_fields(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    criterion = next(schema for name, schema in schemas.items() if name.startswith("Criterion"))
+    assert {"kind", "maps_to", "replaces", "descriptors"} <= set(criterion["properties"])
+    framework = schemas["FrameworkPublic"]["properties"]
+    assert {"rating_rule", "embedded_rule", "sharing_flag", "headline_anchors", "previous"} <= set(framework)
