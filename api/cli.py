@@ -174,6 +174,23 @@ def framework_load_command() -> None:
     typer.echo("Loaded " + ", ".join(f.key for f in frameworks))
 
 
+@framework_app.command("diff")
+def framework_diff_command(
+    earlier: Annotated[str, typer.Argument(help="The earlier framework: v1, its key, or a file")],
+    current: Annotated[str, typer.Argument(help="The later framework: v2, its key, or a file")],
+) -> None:
+    """Print what changed, criterion by criterion, for the release note to boards."""
+    from api.frameworks.lineage import diff_files, resolve_framework_file
+
+    directory = get_settings().frameworks_dir
+    try:
+        typer.echo(
+            diff_files(resolve_framework_file(earlier, directory), resolve_framework_file(current, directory))
+        )
+    except FrameworkFileError as exc:
+        fail(str(exc))
+
+
 @app.command("open-cycle")
 def open_cycle_command(
     name: Annotated[str, typer.Argument(help="The financial year, like 2026/27")],

@@ -609,11 +609,16 @@ def _refuse_non_empty(session: Session) -> None:
         raise InputError("the database already has organisations: seed-demo only fills an empty database")
 
 
+# Every demo cycle is on version 1 until the demo's 2026/27 cycle moves to version 2 (issue 17).
+DEMO_FRAMEWORK_KEY = "race-equality-board-v1"
+
+
 def _latest_loaded_framework(session: Session, frameworks_dir: Path) -> Framework:
     frameworks = sync_frameworks(session, frameworks_dir)
     if not frameworks:
         raise InputError(f"{frameworks_dir}: no framework files (*.yaml) to seed the demo with")
-    return max(frameworks, key=lambda f: (f.version, f.id or 0))
+    pinned = [f for f in frameworks if f.key == DEMO_FRAMEWORK_KEY]
+    return pinned[0] if pinned else max(frameworks, key=lambda f: (f.version, f.id or 0))
 
 
 def _framework_rows(session: Session, framework: Framework) -> tuple[list[FrameworkSection], list[Criterion]]:

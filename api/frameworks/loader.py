@@ -86,11 +86,62 @@ def parse_framework(text: str, path: Path | str = "<text>") -> FrameworkDoc:
 
 
 def load_framework_file(path: Path) -> FrameworkDoc:
+    """Read and check one file; a framework naming its `previous` version is checked against it."""
+    doc = _read_framework_file(path)
+    if doc.previous is not None:
+        previous = _previous_framework_file(path, doc.previous)
+        errors = lineage_errors(doc, _read_framework_file(previous))
+        if errors:
+            raise FrameworkFileError(path, errors)
+    return doc
+
+
+def _read_framework_file(path: Path) -> FrameworkDoc:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FrameworkFileError(path, [f"cannot read the file: {exc.strerror}"]) from exc
     return parse_framework(text, path)
+
+
+def _previous_framework_file(path: Path, key: str) -> Path:
+    """The file beside `path` holding framework `key` (named `<key>.yaml` by convention)."""
+    named = path.parent / f"{key}.yaml"
+    if named.is_file():
+        return named
+    for candidate in sorted(path.parent.glob("*.yaml")):
+        if candidate != path and _declared_key(candidate) == key:
+            return candidate
+    raise FrameworkFileError(
+        path, [f"previous: no file for framework {key!r} beside this one (expected {named.name})"]
+    )
+
+
+def _declared_key(path: Path) -> str | None:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return data.get("key") if isinstance(data, dict) else None
+
+
+def lineage_errors(doc: FrameworkDoc, previous: FrameworkDoc) -> list[str]:
+    """Every `replaces` key must be a criterion of the previous version."""
+    if previous.key != doc.previous:
+        return [f"previous: names {doc.previous!r} but the file found holds {previous.key!r}"]
+    if previous.version >= doc.version:
+        return [f"previous: {previous.key!r} is version {previous.version}, not earlier than {doc.version}"]
+    known = {c.key for s in previous.sections for c in s.criteria}
+    errors = []
+    for s_index, section in enumerate(doc.sections):
+        for c_index, criterion in enumerate(section.criteria):
+            for old in criterion.replaces:
+                if old not in known:
+                    errors.append(
+                        f"sections[{s_index}] ({section.key}).criteria[{c_index}] ({criterion.key}).replaces: "
+                        f"{old!r} is not a criterion of {previous.key}"
+                    )
+    return errors
 
 
 def canonical_definition(doc: FrameworkDoc) -> dict[str, Any]:

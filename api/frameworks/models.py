@@ -52,3 +52,6 @@ class Criterion(SQLModel, table=True):
     # Fine trust types it applies to; empty means all.
     applies_to: list[str] = Field(default_factory=list, sa_type=JSON)
     indicator: str | None = Field(default=None, max_length=40)
+    # Framework version 2: fact (answered once for the board by the chair or secretary) or perception
+    # (rated by every member). Null in version 1, where every member rates every criterion.
+    kind: str | None = Field(default=None, max_length=20)

@@ -79,6 +79,7 @@ def sync_framework(session: Session, path: Path, display_path: str | None = None
                     statement=criterion.statement,
                     applies_to=list(criterion.applies_to),
                     indicator=criterion.indicator,
+                    kind=criterion.kind,
                 )
             )
     session.flush()

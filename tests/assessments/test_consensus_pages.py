@@ -767,7 +767,7 @@ def test_last_year_is_found_through_a_replaced_criterion_key(
 ) -> None:
     v1 = db.exec(select(Framework).where(Framework.key == "race-equality-board-v1")).one()
     definition = dict(v1.definition)
-    definition["key"], definition["version"] = "race-equality-board-v2", 2
+    definition["key"], definition["version"] = "race-equality-board-v2-test", 2
     sections = [dict(section) for section in definition["sections"]]
     criteria = [dict(criterion) for criterion in sections[0]["criteria"]]
     old_key = criteria[0]["key"]
@@ -779,7 +779,7 @@ def test_last_year_is_found_through_a_replaced_criterion_key(
     sync_framework(db, path)
     db.commit()
 
-    board = build_board(db, clean_database, framework_key="race-equality-board-v2")
+    board = build_board(db, clean_database, framework_key="race-equality-board-v2-test")
     with Session(clean_database) as session:
         last_year(board, session, settings.upload_dir, old_key)
     sign_in(client, "chair@airedale.example")

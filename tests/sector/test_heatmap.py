@@ -272,7 +272,11 @@ def test_unknown_cycle_is_422_naming_the_field(client: TestClient, db: Session, 
 
 def _with_respondents(db: Session, cycle: Cycle, chairs: int) -> None:
     """`chairs` trusts each with a chair who rated accountability at 3 and answered the headline."""
-    criterion = db.exec(select(Criterion).where(Criterion.key.like("accountability-%"))).first()
+    criterion = db.exec(
+        select(Criterion).where(
+            Criterion.key.like("accountability-%"), Criterion.framework_id == cycle.framework_id
+        )
+    ).first()
     for index, organisation in enumerate(_trusts(db, "acute")[:chairs]):
         assessment = _submit(db, cycle, organisation, 2.0)
         chair = make_user(
@@ -319,7 +323,11 @@ def test_shares_and_people_figures_are_no_finer_than_one_trust_or_person_can_mov
     every figure from people comes from fewer than 22 of them (to halves). At 1 point, 5 of 12 would
     show as 42%, which with "10–19" trusts gives the count back."""
     answers = [8, 9, 10, 7, 6, 8, 5, 10, 9, 3, 2, 8]  # mean 7.08; 7 of 12 answer 8 to 10; 2 answer 10
-    embedded = db.exec(select(Criterion).where(Criterion.indicator == "embedded_in_business")).one()
+    embedded = db.exec(
+        select(Criterion).where(
+            Criterion.indicator == "embedded_in_business", Criterion.framework_id == cycle.framework_id
+        )
+    ).one()
     for index, (organisation, answer) in enumerate(zip(_trusts(db, "acute"), answers, strict=False)):
         assessment = _submit(db, cycle, organisation, 2.0)
         chair = make_user(

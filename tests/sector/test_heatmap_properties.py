@@ -673,7 +673,9 @@ def test_the_heatmap_api_never_shows_a_cell_from_fewer_than_k_trusts(
         cycle = make_cycle(session)
         organisations = list(session.exec(select(Organisation).order_by(Organisation.ods_code)).all())
         framework = session.exec(
-            select(FrameworkSection, Criterion).join(Criterion, Criterion.section_id == FrameworkSection.id)
+            select(FrameworkSection, Criterion)
+            .join(Criterion, Criterion.section_id == FrameworkSection.id)
+            .where(Criterion.framework_id == cycle.framework_id)
         ).all()
         # Trusts: a cluster of up to 2K+1 in a type, in a region and in another type; some left as drafts.
         picked: dict[int, Organisation] = {}

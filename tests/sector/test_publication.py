@@ -71,7 +71,11 @@ def replay(db: Session) -> Cycle:
         db.exec(select(Organisation).where(Organisation.peer_type == "acute").order_by(Organisation.ods_code))
     )[:TRUSTS]
     assert len(trusts) == TRUSTS
-    embedded = db.exec(select(Criterion).where(Criterion.indicator == "embedded_in_business")).one()
+    embedded = db.exec(
+        select(Criterion).where(
+            Criterion.indicator == "embedded_in_business", Criterion.framework_id == cycle.framework_id
+        )
+    ).one()
     assessments = []
     for index, organisation in enumerate(trusts):
         assessment = Assessment(
