@@ -1,7 +1,7 @@
 """criterion: kind (fact or perception) from framework version 2, so pages can leave fact items out of members' questions
 
 Revision ID: a17f2c4e8b90
-Revises: 7b3d5e9a1c24
+Revises: 9d4e2b7c1f60
 Create Date: 2026-12-06 14:00:00.000000+00:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "a17f2c4e8b90"
-down_revision: str | Sequence[str] | None = "7b3d5e9a1c24"
+down_revision: str | Sequence[str] | None = "9d4e2b7c1f60"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
