@@ -19,7 +19,7 @@ from api.accounts.models import ApiToken, Membership, User, WebSession
 from api.accounts.sessions import load_web_session
 from api.accounts.tokens import secret_hash
 from api.db import SessionDep, UTCDateTime, utcnow
-from api.errors import DomainError, Forbidden, NotFound
+from api.errors import DomainError
 from api.organisations.models import Organisation
 
 
@@ -242,62 +242,3 @@ def get_page_principal(request: Request, session: SessionDep) -> Principal:
 PageUser = Annotated[Principal, Depends(get_page_principal)]
 PendingPageUser = Annotated[Principal, Depends(get_pending_principal)]
 MaybePageUser = Annotated[Principal | None, Depends(get_session_principal)]
-
-
-# --- Role rules ---------------------------------------------------------------------------------
-
-
-class _PlatformRole:
-    """Allows only people with one of these platform roles (others: 403)."""
-
-    def __init__(self, *roles: str, page: bool) -> None:
-        self.allowed_roles = frozenset(roles)
-        self.page = page
-
-    def __call__(self, request: Request, session: SessionDep) -> Principal:
-        principal = get_page_principal(request, session) if self.page else get_api_principal(request, session)
-        if principal.user.platform_role not in self.allowed_roles:
-            raise Forbidden("You do not have permission to do this")
-        return principal
-
-
-def platform_role(*roles: str, page: bool = False) -> _PlatformRole:
-    return _PlatformRole(*roles, page=page)
-
-
-@dataclass(frozen=True)
-class TrustAccess:
-    principal: Principal
-    organisation: Organisation
-    membership: TrustMembership
-
-
-class _TrustRole:
-    """The trust named by `{ods_code}` in the path, for a member with one of these roles.
-
-    Not a member of that trust (or no such trust): 404, so a trust's existence is not confirmed.
-    A member without the role: 403.
-    """
-
-    def __init__(self, *roles: str, page: bool) -> None:
-        self.allowed_roles = frozenset(roles)
-        self.page = page
-
-    def __call__(self, request: Request, session: SessionDep, ods_code: str) -> TrustAccess:
-        principal = get_page_principal(request, session) if self.page else get_api_principal(request, session)
-        membership = principal.membership_by_code(ods_code)
-        if membership is None:
-            raise NotFound("No trust with that code among your boards")
-        if membership.role not in self.allowed_roles:
-            raise Forbidden("Your role on this board does not allow this")
-        organisation = session.get(Organisation, membership.organisation_id)
-        assert organisation is not None
-        return TrustAccess(principal, organisation, membership)
-
-
-ALL_TRUST_ROLES = ("chair", "board_member", "board_secretary")
-MANAGER_ROLES = ("chair", "board_secretary")
-
-
-def trust_role(*roles: str, page: bool = False) -> _TrustRole:
-    return _TrustRole(*(roles or ALL_TRUST_ROLES), page=page)

@@ -33,16 +33,14 @@ from api.deps import (
     PendingPageUser,
     Principal,
     RedirectTo,
-    TrustAccess,
     get_page_principal,
     passed_second_factor,
-    trust_role,
 )
+from api.permissions import TrustManagerPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-TrustManager = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary", page=True))]
 
 ENTER_CODE = "Enter the 6-digit code from your authenticator app"
 WRONG_CODE = "The code is not right. Check your app and try again"
@@ -403,7 +401,7 @@ def _members_without_two_factor(session: Session, organisation_id: int) -> int:
 
 @router.get("/trusts/{ods_code}/settings", name="trust_settings")
 def trust_settings_page(
-    request: Request, session: SessionDep, access: TrustManager, saved: bool = False
+    request: Request, session: SessionDep, access: TrustManagerPage, saved: bool = False
 ) -> Response:
     organisation = access.organisation
     context = {
@@ -419,7 +417,7 @@ def trust_settings_page(
 def save_trust_settings(
     request: Request,
     session: SessionDep,
-    access: TrustManager,
+    access: TrustManagerPage,
     require_two_factor: Annotated[str, Form()] = "",
 ) -> Response:
     organisation = access.organisation

@@ -18,7 +18,6 @@ from starlette.responses import Response
 from api.accounts.models import User
 from api.assessments import evidence as evidence_service
 from api.assessments import service
-from api.assessments.access import AssessmentAccess, PageChair, PageManager, PageMember
 from api.assessments.cycles import is_closed, late_submission_refusal
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
 from api.assessments.repository import (
@@ -40,18 +39,18 @@ from api.assessments.spread import (
 from api.audit.service import record
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
-from api.deps import Principal, platform_role
+from api.deps import Principal
 from api.errors import Conflict, FieldError, NotFound, Unprocessable
 from api.forms import CommandForm, command_form
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.frameworks.schema import Framework as FrameworkDoc
 from api.frameworks.service import framework_document
 from api.organisations.models import Organisation
+from api.permissions import AssessmentAccess, ChairPage, ManagerPage, MemberPage, PlatformAdminPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-PageAdmin = Annotated[Principal, Depends(platform_role("platform_admin", page=True))]
 
 MAX_RATIONALE = 5000
 STALE_MESSAGE = (
@@ -462,7 +461,7 @@ def _signed_off_redirect(request: Request, access: AssessmentAccess, section_key
 
 
 @router.get("/assessments/{assessment_id}/consensus", name="consensus_overview")
-def consensus_overview(request: Request, session: SessionDep, access: PageManager) -> Response:
+def consensus_overview(request: Request, session: SessionDep, access: ManagerPage) -> Response:
     assessment = access.assessment
     organisation, cycle = _assessment_names(session, assessment)
     agreed = consensus_of(session, assessment.id)
@@ -506,7 +505,7 @@ def consensus_section(
     request: Request,
     section_key: str,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
     done: str | None = None,
     criterion: str | None = None,
 ) -> Response:
@@ -520,7 +519,7 @@ def save_consensus(
     section_key: str,
     criterion_key: str,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
     form: Annotated[CommandForm[ConsensusUpdate], Depends(command_form(ConsensusUpdate))],
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
@@ -608,7 +607,7 @@ def add_evidence_link(
     section_key: str,
     criterion_key: str,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
     form: Annotated[CommandForm[LinkEvidenceCreate], Depends(command_form(LinkEvidenceCreate))],
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
@@ -645,7 +644,7 @@ def add_evidence_file(
     section_key: str,
     criterion_key: str,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
@@ -694,7 +693,7 @@ def remove_evidence(
     criterion_key: str,
     evidence_id: int,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
     try:
@@ -706,7 +705,7 @@ def remove_evidence(
 
 @router.get("/assessments/{assessment_id}/evidence/{evidence_id}/download", name="download_evidence")
 def download_evidence(
-    request: Request, evidence_id: int, session: SessionDep, access: PageMember
+    request: Request, evidence_id: int, session: SessionDep, access: MemberPage
 ) -> Response:
     """An uploaded file, for members of its own trust only (anyone else: 404)."""
     evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
@@ -730,7 +729,7 @@ def download_evidence(
     name="carry_forward",
 )
 def carry_forward(
-    request: Request, section_key: str, criterion_key: str, session: SessionDep, access: PageManager
+    request: Request, section_key: str, criterion_key: str, session: SessionDep, access: ManagerPage
 ) -> Response:
     criterion = _criterion_in_section(session, access.assessment, section_key, criterion_key)
     doc_criterion = _framework_doc(session, access.assessment).criterion(criterion.key)
@@ -852,7 +851,7 @@ def _submit_context(session: Session, assessment: Assessment) -> dict[str, Any]:
 
 
 @router.get("/assessments/{assessment_id}/submit", name="submit_assessment")
-def submit_page(request: Request, session: SessionDep, access: PageChair) -> Response:
+def submit_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
     assessment = access.assessment
     if assessment.status == "submitted":
         return RedirectResponse(f"/assessments/{assessment.id}/submitted", status_code=303)
@@ -865,7 +864,7 @@ def submit_page(request: Request, session: SessionDep, access: PageChair) -> Res
 
 
 @router.post("/assessments/{assessment_id}/submit")
-def submit(request: Request, session: SessionDep, access: PageChair) -> Response:
+def submit(request: Request, session: SessionDep, access: ChairPage) -> Response:
     k = request.app.state.settings.k_anonymity
     try:
         service.submit(session, access.principal, access.assessment.id, k_anonymity=k)
@@ -885,7 +884,7 @@ def submit(request: Request, session: SessionDep, access: PageChair) -> Response
 
 
 @router.get("/assessments/{assessment_id}/submitted", name="assessment_submitted")
-def submitted_page(request: Request, session: SessionDep, access: PageManager) -> Response:
+def submitted_page(request: Request, session: SessionDep, access: ManagerPage) -> Response:
     assessment = access.assessment
     if assessment.status != "submitted":
         return RedirectResponse(f"/assessments/{assessment.id}/consensus", status_code=303)
@@ -918,7 +917,9 @@ def _reopen_context(session: Session, assessment: Assessment) -> dict[str, Any]:
 
 
 @router.get("/admin/assessments/{assessment_id}/reopen", name="reopen_assessment")
-def reopen_page(request: Request, assessment_id: int, session: SessionDep, admin: PageAdmin) -> Response:
+def reopen_page(
+    request: Request, assessment_id: int, session: SessionDep, admin: PlatformAdminPage
+) -> Response:
     assessment = assessment_for_admin(session, assessment_id)
     return render(request, "admin/reopen.html", {**_reopen_context(session, assessment), "reason": ""})
 
@@ -928,7 +929,7 @@ def reopen(
     request: Request,
     assessment_id: int,
     session: SessionDep,
-    admin: PageAdmin,
+    admin: PlatformAdminPage,
     form: Annotated[CommandForm[ReopenRequest], Depends(command_form(ReopenRequest))],
 ) -> Response:
     assessment = assessment_for_admin(session, assessment_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -12,7 +12,6 @@ from starlette.responses import Response
 
 from api.assessments import evidence as evidence_service
 from api.assessments import service
-from api.assessments.access import AnyMember, ChairOnly, Manager, Rater, RaterSaving
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating
 from api.assessments.repository import (
     assessment_for_admin,
@@ -43,14 +42,20 @@ from api.assessments.schemas import (
 )
 from api.assessments.spread import board_spread, empty_spread, rating_closed
 from api.db import SessionDep
-from api.deps import Principal, TrustAccess, platform_role, trust_role
+from api.deps import Principal
 from api.frameworks.models import Framework
 from api.organisations.models import Organisation
+from api.permissions import (
+    ChairApi,
+    ManagerApi,
+    MemberApi,
+    PlatformAdminApi,
+    RaterApi,
+    RaterSavingApi,
+    TrustManagerApi,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["assessments"])
-
-TrustManager = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary"))]
-PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
 
 
 def assessment_public(
@@ -113,18 +118,18 @@ def _evidence_public(evidence: Evidence) -> EvidencePublic:
     response_model=AssessmentPublic,
     responses={409: {"description": "Already open for that cycle: the answer points to it"}},
 )
-def open_assessment(body: AssessmentCreate, session: SessionDep, access: TrustManager) -> AssessmentPublic:
+def open_assessment(body: AssessmentCreate, session: SessionDep, access: TrustManagerApi) -> AssessmentPublic:
     assessment = service.open_assessment(session, access.organisation, body.cycle, access.principal.user)
     return assessment_public(session, assessment, access.principal)
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentPublic)
-def get_assessment(session: SessionDep, access: AnyMember) -> AssessmentPublic:
+def get_assessment(session: SessionDep, access: MemberApi) -> AssessmentPublic:
     return assessment_public(session, access.assessment, access.principal)
 
 
 @router.get("/assessments/{assessment_id}/ratings", response_model=list[RatingPublic])
-def get_my_ratings(session: SessionDep, access: Rater) -> list[RatingPublic]:
+def get_my_ratings(session: SessionDep, access: RaterApi) -> list[RatingPublic]:
     keys = {criterion.id: criterion.key for _s, criterion in criteria_of(session, access.assessment)}
     return [
         RatingPublic(criterion_key=keys[r.criterion_id], level=r.level, comment=r.comment, version=r.version)
@@ -141,7 +146,7 @@ def get_my_ratings(session: SessionDep, access: Rater) -> list[RatingPublic]:
     },
 )
 def put_rating(
-    criterion_key: str, body: RatingUpdate, session: SessionDep, access: RaterSaving
+    criterion_key: str, body: RatingUpdate, session: SessionDep, access: RaterSavingApi
 ) -> RatingPublic:
     rating: Rating = service.save_rating(
         session,
@@ -158,13 +163,13 @@ def put_rating(
 
 
 @router.get("/assessments/{assessment_id}/headline", response_model=HeadlinePublic)
-def get_headline(session: SessionDep, access: Rater) -> HeadlinePublic:
+def get_headline(session: SessionDep, access: RaterApi) -> HeadlinePublic:
     score, version = service.my_headline(session, access.assessment.id, access.principal.user.id)
     return HeadlinePublic(score=score, version=version)
 
 
 @router.put("/assessments/{assessment_id}/headline", response_model=HeadlinePublic)
-def put_headline(body: HeadlineUpdate, session: SessionDep, access: Rater) -> HeadlinePublic:
+def put_headline(body: HeadlineUpdate, session: SessionDep, access: RaterApi) -> HeadlinePublic:
     response = service.save_headline(
         session, access.principal, access.assessment.id, score=body.score, version=body.version
     )
@@ -172,7 +177,7 @@ def put_headline(body: HeadlineUpdate, session: SessionDep, access: Rater) -> He
 
 
 @router.get("/assessments/{assessment_id}/consensus", response_model=list[CriterionSpread])
-def get_consensus(session: SessionDep, access: Manager) -> list[CriterionSpread]:
+def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpread]:
     """Per criterion: the spread of members' ratings (no names) and the agreed level so far.
 
     While members are rating, only how many have rated; the spread once rating has closed, for
@@ -220,7 +225,7 @@ def get_consensus(session: SessionDep, access: Manager) -> list[CriterionSpread]
     response_model=AssessmentPublic,
     responses={409: {"description": "Stale version"}},
 )
-def close_rating(body: CloseRating, session: SessionDep, access: ChairOnly) -> AssessmentPublic:
+def close_rating(body: CloseRating, session: SessionDep, access: ChairApi) -> AssessmentPublic:
     """Close rating (chair): members' ratings lock and the board's spread can be shown. Final for
     the year; closing again changes nothing."""
     assessment = service.close_rating(session, access.principal, access.assessment.id, version=body.version)
@@ -233,7 +238,7 @@ def close_rating(body: CloseRating, session: SessionDep, access: ChairOnly) -> A
     responses={409: {"description": "Stale version, or rating has closed"}},
 )
 def put_rating_deadline(
-    body: RatingDeadlineUpdate, session: SessionDep, access: ChairOnly
+    body: RatingDeadlineUpdate, session: SessionDep, access: ChairApi
 ) -> AssessmentPublic:
     """The last day members can rate (UK time): rating closes by itself once it has passed."""
     assessment = service.set_rating_deadline(
@@ -244,7 +249,7 @@ def put_rating_deadline(
 
 @router.put("/assessments/{assessment_id}/consensus/{criterion_key}", response_model=ConsensusPublic)
 def put_consensus(
-    criterion_key: str, body: ConsensusUpdate, session: SessionDep, access: Manager
+    criterion_key: str, body: ConsensusUpdate, session: SessionDep, access: ManagerApi
 ) -> ConsensusPublic:
     consensus = service.save_consensus(
         session,
@@ -271,7 +276,7 @@ def put_consensus(
     response_model=EvidencePublic,
 )
 def add_link(
-    criterion_key: str, body: LinkEvidenceCreate, session: SessionDep, access: Manager
+    criterion_key: str, body: LinkEvidenceCreate, session: SessionDep, access: ManagerApi
 ) -> EvidencePublic:
     evidence = evidence_service.add_link(
         session, access.principal, access.assessment.id, criterion_key, title=body.title, url=body.url
@@ -288,7 +293,7 @@ async def add_file(
     request: Request,
     criterion_key: str,
     session: SessionDep,
-    access: Manager,
+    access: ManagerApi,
     file: Annotated[UploadFile, File(description="PDF, DOCX, XLSX, PNG or JPEG, at most 10 MB")],
 ) -> EvidencePublic:
     data = await read_upload(file)
@@ -322,7 +327,7 @@ async def read_upload(file: UploadFile) -> bytes:
         }
     },
 )
-def download_evidence(request: Request, evidence_id: int, session: SessionDep, access: AnyMember) -> Response:
+def download_evidence(request: Request, evidence_id: int, session: SessionDep, access: MemberApi) -> Response:
     evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
     return evidence_file_response(request, evidence)
 
@@ -341,7 +346,7 @@ def evidence_file_response(request: Request, evidence: Evidence) -> Response:
 
 
 @router.delete("/assessments/{assessment_id}/evidence/{evidence_id}", status_code=204)
-def delete_evidence(evidence_id: int, session: SessionDep, access: Manager) -> Response:
+def delete_evidence(evidence_id: int, session: SessionDep, access: ManagerApi) -> Response:
     evidence_service.remove_evidence(session, access.principal, access.assessment.id, evidence_id)
     return Response(status_code=204)
 
@@ -351,7 +356,7 @@ def delete_evidence(evidence_id: int, session: SessionDep, access: Manager) -> R
     response_model=AssessmentPublic,
     responses={422: {"description": "Lists every criterion without an agreed level (`missing`)"}},
 )
-def submit_assessment(request: Request, session: SessionDep, access: ChairOnly) -> AssessmentPublic:
+def submit_assessment(request: Request, session: SessionDep, access: ChairApi) -> AssessmentPublic:
     assessment = service.submit(
         session, access.principal, access.assessment.id, k_anonymity=request.app.state.settings.k_anonymity
     )
@@ -360,7 +365,7 @@ def submit_assessment(request: Request, session: SessionDep, access: ChairOnly) 
 
 @router.post("/admin/assessments/{assessment_id}/reopen", response_model=AssessmentPublic)
 def reopen_assessment(
-    assessment_id: int, body: ReopenRequest, session: SessionDep, admin: PlatformAdmin
+    assessment_id: int, body: ReopenRequest, session: SessionDep, admin: PlatformAdminApi
 ) -> AssessmentPublic:
     assessment = service.reopen(
         session, admin.user, assessment_for_admin(session, assessment_id), body.reason

@@ -15,24 +15,22 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.assessments import service
-from api.assessments.access import AssessmentAccess, PageMember, PageRater, PageRaterSaving
 from api.assessments.models import Cycle, Rating
 from api.assessments.repository import criteria_of, my_ratings
 from api.assessments.schemas import AssessmentCreate, HeadlineUpdate
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
-from api.deps import TrustAccess, trust_role
 from api.errors import Conflict, FieldError, NotFound
 from api.forms import CommandForm, FormDep, command_form
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.frameworks.schema import Framework as FrameworkDoc
 from api.frameworks.service import framework_document
+from api.permissions import AssessmentAccess, MemberPage, RaterPage, RaterSavingPage, TrustManagerPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-TrustManagerPage = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary", page=True))]
 NOT_YET_KNOWN = "unknown"
 MAX_COMMENT = 2000
 
@@ -108,7 +106,7 @@ def open_assessment_page(
 
 
 @router.get("/assessments/{assessment_id}", name="assessment_overview")
-def overview(request: Request, session: SessionDep, access: PageMember) -> Response:
+def overview(request: Request, session: SessionDep, access: MemberPage) -> Response:
     context = _context(session, access)
     sections = _sections(session, access) if context["is_rater"] else []
     headline, _version = service.my_headline(session, access.assessment.id, access.principal.user.id)
@@ -136,7 +134,7 @@ def overview(request: Request, session: SessionDep, access: PageMember) -> Respo
 
 
 @router.get("/assessments/{assessment_id}/headline", name="headline_question")
-def headline_page(request: Request, session: SessionDep, access: PageRater) -> Response:
+def headline_page(request: Request, session: SessionDep, access: RaterPage) -> Response:
     score, version = service.my_headline(session, access.assessment.id, access.principal.user.id)
     context = _context(session, access)
     context.update(page_title="How embedded is race equality?", score=score, version=version)
@@ -147,7 +145,7 @@ def headline_page(request: Request, session: SessionDep, access: PageRater) -> R
 def save_headline_page(
     request: Request,
     session: SessionDep,
-    access: PageRater,
+    access: RaterPage,
     form: Annotated[CommandForm[HeadlineUpdate], Depends(command_form(HeadlineUpdate))],
 ) -> Response:
     context = _context(session, access)
@@ -226,7 +224,7 @@ def _level_value(rating: Rating | None) -> str | None:
 
 
 @router.get("/assessments/{assessment_id}/sections/{section_key}", name="rate_section")
-def section_page(request: Request, section_key: str, session: SessionDep, access: PageRater) -> Response:
+def section_page(request: Request, section_key: str, session: SessionDep, access: RaterPage) -> Response:
     return render(request, "assessments/section.html", _section_context(session, access, section_key))
 
 
@@ -248,7 +246,7 @@ def _field(form: FormData, name: str) -> str:
 
 @router.post("/assessments/{assessment_id}/sections/{section_key}")
 def save_section(
-    request: Request, section_key: str, session: SessionDep, access: PageRaterSaving, form: FormDep
+    request: Request, section_key: str, session: SessionDep, access: RaterSavingPage, form: FormDep
 ) -> Response:
     """Without JavaScript: save every answered criterion of the section, then go on."""
     context = _section_context(session, access, section_key)
@@ -306,7 +304,7 @@ def save_section(
 
 @router.post("/assessments/{assessment_id}/ratings/{criterion_key}", name="autosave_rating")
 def autosave_rating(
-    request: Request, criterion_key: str, session: SessionDep, access: PageRaterSaving, form: FormDep
+    request: Request, criterion_key: str, session: SessionDep, access: RaterSavingPage, form: FormDep
 ) -> Response:
     """htmx autosave of one criterion: answers the fragment with the new version and status."""
     raw_level = _field(form, f"level__{criterion_key}") or None
