@@ -27,13 +27,14 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from api.accounts.principal import Principal, TrustMembership
 from api.accounts.roles import ANALYST_ROLES, CHAIR, MANAGER_ROLES, PLATFORM_ADMIN, RATER_ROLES, TRUST_ROLES
 from api.actions.models import Action
 from api.actions.service import action_for
 from api.assessments.models import Assessment
 from api.assessments.repository import assessment_for
 from api.db import SessionDep
-from api.deps import Principal, TrustMembership, get_api_principal, get_page_principal
+from api.deps import get_api_principal, get_page_principal
 from api.errors import Forbidden, NotFound
 from api.organisations.models import Organisation
 

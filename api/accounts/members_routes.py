@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from api.accounts import invitations, members
 from api.accounts.members import BoardMember, member_of_trust
+from api.accounts.roles import BOARD_MEMBER
 from api.accounts.schemas import BoardRole, MemberInvite, MemberRole, TrustRole
 from api.client_ip import client_ip
 from api.db import SessionDep
@@ -78,7 +79,7 @@ def invite_member(
         email=invite.email,
         name=invite.name,
         role=invite.role,
-        board_role=invite.board_role if invite.role == "board_member" else None,
+        board_role=invite.board_role if invite.role == BOARD_MEMBER else None,
         client_ip=client_ip(request),
     )
     return MemberPublic.of(members.board_member_view(invitation.membership, invitation.user))
@@ -102,7 +103,7 @@ def change_role(
         actor=access.principal.user,
         actor_role=access.membership.role,
         role=change.role,
-        board_role=change.board_role if change.role == "board_member" else None,
+        board_role=change.board_role if change.role == BOARD_MEMBER else None,
         client_ip=client_ip(request),
     )
     return MemberPublic.of(members.board_member_view(membership, user))

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from api.accounts import invitations, members
 from api.accounts.members import member_of_trust
+from api.accounts.roles import BOARD_MEMBER
 from api.accounts.schemas import MemberInvite, MemberRole
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
@@ -43,7 +44,7 @@ def _member_form(form: FormData) -> dict[str, str]:
     asked only of a board member: for a chair or secretary the (hidden) choice is left out, as the
     person cannot see it."""
     values = {key: str(value) for key, value in form.items() if key != "csrf_token" and value != ""}
-    if values.get("role") != "board_member":
+    if values.get("role") != BOARD_MEMBER:
         values.pop("board_role", None)
     return values
 

@@ -31,3 +31,8 @@ ANALYST_ROLES = (SECTOR_ANALYST, PLATFORM_ADMIN)
 # The same names as types, for pydantic models that accept a role (a Literal cannot name a constant).
 TrustRole = Literal["chair", "board_member", "board_secretary"]
 PlatformRole = Literal["sector_analyst", "platform_admin"]
+
+# Board roles: what a person is on the board (the respondent-role view and the 2022 survey's
+# groups), not what they may do. Only the chair's is both a role and a board role.
+BOARD_ROLE_CHAIR = "chair"
+BoardRole = Literal["chair", "ned", "executive", "chief_executive", "secretary", "other"]

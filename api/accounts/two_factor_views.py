@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from starlette.responses import Response
 
 from api.accounts.models import Membership, RecoveryCode, User
+from api.accounts.principal import Principal
 from api.accounts.reauth import Confirmation, confirm_it_is_them
 from api.accounts.signin import record_waiting, record_wrong_second_factor, throttle_wait, wait_message
 from api.accounts.two_factor import (
@@ -31,7 +32,6 @@ from api.db import SessionDep, utcnow
 from api.deps import (
     PageUser,
     PendingPageUser,
-    Principal,
     RedirectTo,
     get_page_principal,
     passed_second_factor,

@@ -16,6 +16,8 @@ from sqlmodel import Session, select
 from starlette.responses import Response
 
 from api.accounts.models import User
+from api.accounts.principal import Principal
+from api.accounts.roles import CHAIR
 from api.assessments import evidence as evidence_service
 from api.assessments import service
 from api.assessments.cycles import is_closed, late_submission_refusal
@@ -39,11 +41,11 @@ from api.assessments.spread import (
 from api.audit.service import record
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
-from api.deps import Principal
+from api.deps import SettingsDep
 from api.errors import Conflict, FieldError, NotFound, Unprocessable
 from api.forms import CommandForm, command_form
-from api.frameworks.models import Criterion, Framework, FrameworkSection
-from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
+from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
 from api.organisations.models import Organisation
 from api.permissions import AssessmentAccess, ChairPage, ManagerPage, MemberPage, PlatformAdminPage
@@ -87,12 +89,12 @@ def _section_url(assessment_id: int, section_key: str) -> str:
     return f"/assessments/{assessment_id}/consensus/{section_key}"
 
 
-def _level_names(doc: FrameworkDoc) -> dict[int, str]:
+def _level_names(doc: FrameworkDefinition) -> dict[int, str]:
     return {level.level: level.name for level in doc.levels}
 
 
-def _framework_doc(session: Session, assessment: Assessment) -> FrameworkDoc:
-    framework = session.get(Framework, assessment.framework_id)
+def _framework_doc(session: Session, assessment: Assessment) -> FrameworkDefinition:
+    framework = session.get(FrameworkRecord, assessment.framework_id)
     assert framework is not None
     return framework_document(framework)
 
@@ -399,7 +401,7 @@ def _render_section(
         "next_section": data.next_section,
         "editable": assessment.status == "in_progress",
         "rating_closed": rating_closed(assessment),
-        "is_chair": access.membership.role == "chair",
+        "is_chair": access.membership.role == CHAIR,
         "min_others": MIN_OTHER_RATERS,
         "level_names": _level_names(_framework_doc(session, assessment)),
         "page_errors": page_errors,
@@ -491,7 +493,7 @@ def consensus_overview(request: Request, session: SessionDep, access: ManagerPag
             "not_finished": service.members_not_finished(session, assessment),
             "rating_closed": rating_closed(assessment),
             "min_others": MIN_OTHER_RATERS,
-            "is_chair": access.membership.role == "chair",
+            "is_chair": access.membership.role == CHAIR,
             "signed_off_by": _signed_off_by(session, assessment),
         },
     )
@@ -519,6 +521,7 @@ def save_consensus(
     section_key: str,
     criterion_key: str,
     session: SessionDep,
+    settings: SettingsDep,
     access: ManagerPage,
     form: Annotated[CommandForm[ConsensusUpdate], Depends(command_form(ConsensusUpdate))],
 ) -> Response:
@@ -543,7 +546,7 @@ def save_consensus(
         )
     command = form.command
     try:
-        _save(session, access, key, command.level, command.rationale, command.version)
+        _save(session, access, key, command.level, command.rationale, command.version, settings.k_anonymity)
     except Conflict as exc:
         if "current" not in exc.extra:
             return _signed_off_redirect(request, access, section_key)
@@ -566,7 +569,13 @@ def save_consensus(
 
 
 def _save(
-    session: Session, access: AssessmentAccess, key: str, level: int, rationale: str, version: int
+    session: Session,
+    access: AssessmentAccess,
+    key: str,
+    level: int,
+    rationale: str,
+    version: int,
+    k_anonymity: int,
 ) -> None:
     try:
         service.save_consensus(
@@ -577,6 +586,7 @@ def _save(
             level=level,
             rationale=rationale,
             version=version,
+            k_anonymity=k_anonymity,
         )
     except Conflict as exc:
         current = exc.extra.get("current")
@@ -591,6 +601,7 @@ def _save(
                 level=level,
                 rationale=rationale,
                 version=int(current["version"]),
+                k_anonymity=k_anonymity,
             )
             return
         raise
@@ -729,7 +740,12 @@ def download_evidence(
     name="carry_forward",
 )
 def carry_forward(
-    request: Request, section_key: str, criterion_key: str, session: SessionDep, access: ManagerPage
+    request: Request,
+    section_key: str,
+    criterion_key: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    access: ManagerPage,
 ) -> Response:
     criterion = _criterion_in_section(session, access.assessment, section_key, criterion_key)
     doc_criterion = _framework_doc(session, access.assessment).criterion(criterion.key)
@@ -738,7 +754,9 @@ def carry_forward(
     if last is None:
         raise NotFound("There is nothing from last year for this statement")
     try:
-        copy_last_year(session, access.principal, access.assessment.id, criterion.key, last)
+        copy_last_year(
+            session, access.principal, access.assessment.id, criterion.key, last, settings.k_anonymity
+        )
     except Conflict as exc:
         if "current" not in exc.extra:
             return _signed_off_redirect(request, access, section_key)
@@ -747,7 +765,12 @@ def carry_forward(
 
 
 def copy_last_year(
-    session: Session, principal: Principal, assessment_id: int, criterion_key: str, last: LastYear
+    session: Session,
+    principal: Principal,
+    assessment_id: int,
+    criterion_key: str,
+    last: LastYear,
+    k_anonymity: int,
 ) -> None:
     """Copy last year's rationale (only into an empty one) and evidence (each item once).
 
@@ -768,6 +791,7 @@ def copy_last_year(
             level=consensus.level if consensus else None,
             rationale=last.rationale,
             version=consensus.version if consensus else 0,
+            k_anonymity=k_anonymity,
         )
     have = {_evidence_key(e) for e in evidence_of(session, assessment.id).get(criterion.id or 0, [])}
     for old in last.evidence:
@@ -864,10 +888,9 @@ def submit_page(request: Request, session: SessionDep, access: ChairPage) -> Res
 
 
 @router.post("/assessments/{assessment_id}/submit")
-def submit(request: Request, session: SessionDep, access: ChairPage) -> Response:
-    k = request.app.state.settings.k_anonymity
+def submit(request: Request, session: SessionDep, settings: SettingsDep, access: ChairPage) -> Response:
     try:
-        service.submit(session, access.principal, access.assessment.id, k_anonymity=k)
+        service.submit(session, access.principal, access.assessment.id, k_anonymity=settings.k_anonymity)
     except Unprocessable:
         # Someone cleared or never agreed a level: show the list again.
         context = _submit_context(session, access.assessment)
@@ -929,6 +952,7 @@ def reopen(
     request: Request,
     assessment_id: int,
     session: SessionDep,
+    settings: SettingsDep,
     admin: PlatformAdminPage,
     form: Annotated[CommandForm[ReopenRequest], Depends(command_form(ReopenRequest))],
 ) -> Response:
@@ -942,7 +966,7 @@ def reopen(
             status_code=422,
         )
     try:
-        service.reopen(session, admin.user, assessment, form.command.reason)
+        service.reopen(session, admin.user, assessment, form.command.reason, k_anonymity=settings.k_anonymity)
     except Conflict:
         # Already reopened (by someone else, or a second press): the page says so.
         return render(request, "admin/reopen.html", context, status_code=409)

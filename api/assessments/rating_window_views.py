@@ -19,6 +19,7 @@ from api.assessments.schemas import CloseRating, RatingDeadlineUpdate
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
 from api.forms import CommandForm, command_form, date_from_parts, date_parts
 from api.organisations.models import Organisation
@@ -109,6 +110,7 @@ def _deadline_form(form: FormData) -> dict[str, Any]:
 def set_rating_deadline(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     access: ChairPage,
     form: Annotated[
         CommandForm[RatingDeadlineUpdate], Depends(command_form(RatingDeadlineUpdate, read=_deadline_form))
@@ -126,6 +128,7 @@ def set_rating_deadline(
             access.assessment.id,
             deadline=form.command.rating_deadline,
             version=form.command.version,
+            k_anonymity=settings.k_anonymity,
         )
     except (ValueError, FieldError, Conflict) as exc:
         message = exc.message if isinstance(exc, FieldError | Conflict) else str(exc)

@@ -10,6 +10,8 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.accounts.principal import Principal
+from api.accounts.roles import MANAGER_ROLES, RATER_ROLES
 from api.assessments import evidence as evidence_service
 from api.assessments import service
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating
@@ -42,8 +44,8 @@ from api.assessments.schemas import (
 )
 from api.assessments.spread import board_spread, empty_spread, rating_closed
 from api.db import SessionDep
-from api.deps import Principal
-from api.frameworks.models import Framework
+from api.deps import SettingsDep
+from api.frameworks.models import FrameworkRecord
 from api.organisations.models import Organisation
 from api.permissions import (
     ChairApi,
@@ -62,13 +64,13 @@ def assessment_public(
     session: Session, assessment: Assessment, principal: Principal | None
 ) -> AssessmentPublic:
     cycle = session.get(Cycle, assessment.cycle_id)
-    framework = session.get(Framework, assessment.framework_id)
+    framework = session.get(FrameworkRecord, assessment.framework_id)
     organisation = session.get(Organisation, assessment.organisation_id)
     assert cycle and framework and organisation
     mine = None
     if principal is not None:
         membership = principal.membership_for(assessment.organisation_id)
-        if membership is not None and membership.role in ("chair", "board_member"):
+        if membership is not None and membership.role in RATER_ROLES:
             progress = service.my_progress(session, assessment, principal.user.id)
             mine = Progress(
                 answered=progress.answered,
@@ -80,7 +82,7 @@ def assessment_public(
     not_finished = None
     if principal is not None:
         membership = principal.membership_for(assessment.organisation_id)
-        if membership is not None and membership.role in service.MANAGER_ROLES:
+        if membership is not None and membership.role in MANAGER_ROLES:
             not_finished = service.members_not_finished(session, assessment)
     return AssessmentPublic(
         id=assessment.id,
@@ -146,7 +148,7 @@ def get_my_ratings(session: SessionDep, access: RaterApi) -> list[RatingPublic]:
     },
 )
 def put_rating(
-    criterion_key: str, body: RatingUpdate, session: SessionDep, access: RaterSavingApi
+    criterion_key: str, body: RatingUpdate, session: SessionDep, settings: SettingsDep, access: RaterSavingApi
 ) -> RatingPublic:
     rating: Rating = service.save_rating(
         session,
@@ -156,6 +158,7 @@ def put_rating(
         level=body.level,
         comment=body.comment,
         version=body.version,
+        k_anonymity=settings.k_anonymity,
     )
     return RatingPublic(
         criterion_key=criterion_key, level=rating.level, comment=rating.comment, version=rating.version
@@ -169,9 +172,16 @@ def get_headline(session: SessionDep, access: RaterApi) -> HeadlinePublic:
 
 
 @router.put("/assessments/{assessment_id}/headline", response_model=HeadlinePublic)
-def put_headline(body: HeadlineUpdate, session: SessionDep, access: RaterApi) -> HeadlinePublic:
+def put_headline(
+    body: HeadlineUpdate, session: SessionDep, settings: SettingsDep, access: RaterApi
+) -> HeadlinePublic:
     response = service.save_headline(
-        session, access.principal, access.assessment.id, score=body.score, version=body.version
+        session,
+        access.principal,
+        access.assessment.id,
+        score=body.score,
+        version=body.version,
+        k_anonymity=settings.k_anonymity,
     )
     return HeadlinePublic(score=response.headline_score, version=response.version)
 
@@ -238,18 +248,23 @@ def close_rating(body: CloseRating, session: SessionDep, access: ChairApi) -> As
     responses={409: {"description": "Stale version, or rating has closed"}},
 )
 def put_rating_deadline(
-    body: RatingDeadlineUpdate, session: SessionDep, access: ChairApi
+    body: RatingDeadlineUpdate, session: SessionDep, settings: SettingsDep, access: ChairApi
 ) -> AssessmentPublic:
     """The last day members can rate (UK time): rating closes by itself once it has passed."""
     assessment = service.set_rating_deadline(
-        session, access.principal, access.assessment.id, deadline=body.rating_deadline, version=body.version
+        session,
+        access.principal,
+        access.assessment.id,
+        deadline=body.rating_deadline,
+        version=body.version,
+        k_anonymity=settings.k_anonymity,
     )
     return assessment_public(session, assessment, access.principal)
 
 
 @router.put("/assessments/{assessment_id}/consensus/{criterion_key}", response_model=ConsensusPublic)
 def put_consensus(
-    criterion_key: str, body: ConsensusUpdate, session: SessionDep, access: ManagerApi
+    criterion_key: str, body: ConsensusUpdate, session: SessionDep, settings: SettingsDep, access: ManagerApi
 ) -> ConsensusPublic:
     consensus = service.save_consensus(
         session,
@@ -259,6 +274,7 @@ def put_consensus(
         level=body.level,
         rationale=body.rationale,
         version=body.version,
+        k_anonymity=settings.k_anonymity,
     )
     evidence = evidence_of(session, access.assessment.id).get(consensus.criterion_id, [])
     return ConsensusPublic(
@@ -356,18 +372,26 @@ def delete_evidence(evidence_id: int, session: SessionDep, access: ManagerApi) -
     response_model=AssessmentPublic,
     responses={422: {"description": "Lists every criterion without an agreed level (`missing`)"}},
 )
-def submit_assessment(request: Request, session: SessionDep, access: ChairApi) -> AssessmentPublic:
+def submit_assessment(session: SessionDep, settings: SettingsDep, access: ChairApi) -> AssessmentPublic:
     assessment = service.submit(
-        session, access.principal, access.assessment.id, k_anonymity=request.app.state.settings.k_anonymity
+        session, access.principal, access.assessment.id, k_anonymity=settings.k_anonymity
     )
     return assessment_public(session, assessment, access.principal)
 
 
 @router.post("/admin/assessments/{assessment_id}/reopen", response_model=AssessmentPublic)
 def reopen_assessment(
-    assessment_id: int, body: ReopenRequest, session: SessionDep, admin: PlatformAdminApi
+    assessment_id: int,
+    body: ReopenRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    admin: PlatformAdminApi,
 ) -> AssessmentPublic:
     assessment = service.reopen(
-        session, admin.user, assessment_for_admin(session, assessment_id), body.reason
+        session,
+        admin.user,
+        assessment_for_admin(session, assessment_id),
+        body.reason,
+        k_anonymity=settings.k_anonymity,
     )
     return assessment_public(session, assessment, None)

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.schema import FrameworkDefinition
 
 
 class FrameworkFileError(Exception):
@@ -64,7 +64,7 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def parse_framework(text: str, path: Path | str = "<text>") -> FrameworkDoc:
+def parse_framework(text: str, path: Path | str = "<text>") -> FrameworkDefinition:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -76,7 +76,7 @@ def parse_framework(text: str, path: Path | str = "<text>") -> FrameworkDoc:
     if not isinstance(data, dict):
         raise FrameworkFileError(path, ["(top level): expected a mapping of framework fields"])
     try:
-        return FrameworkDoc.model_validate(data)
+        return FrameworkDefinition.model_validate(data)
     except ValidationError as exc:
         errors = []
         for error in exc.errors():
@@ -85,7 +85,7 @@ def parse_framework(text: str, path: Path | str = "<text>") -> FrameworkDoc:
         raise FrameworkFileError(path, errors) from exc
 
 
-def load_framework_file(path: Path) -> FrameworkDoc:
+def load_framework_file(path: Path) -> FrameworkDefinition:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -93,7 +93,7 @@ def load_framework_file(path: Path) -> FrameworkDoc:
     return parse_framework(text, path)
 
 
-def canonical_definition(doc: FrameworkDoc) -> dict[str, Any]:
+def canonical_definition(doc: FrameworkDefinition) -> dict[str, Any]:
     """The document as stored: JSON types only, so a stored copy compares equal to a fresh load."""
     return json.loads(json.dumps(doc.model_dump(mode="json"), sort_keys=True))
 

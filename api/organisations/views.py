@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import select
 from starlette.responses import Response
 
+from api.accounts.roles import MANAGER_ROLES
 from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
@@ -63,7 +64,7 @@ def trust_home(request: Request, session: SessionDep, access: TrustMemberPage) -
         "organisations/trust_home.html",
         {
             "open_cycle": open_cycle,
-            "can_open": access.membership.role in ("chair", "board_secretary"),
+            "can_open": access.membership.role in MANAGER_ROLES,
             "page_title": organisation.name,
             "organisation": organisation,
             "membership": access.membership,
