@@ -268,7 +268,10 @@ def seed_demo_command(
 
     try:
         with database() as session:
-            result = seed_demo(session, seed=seed, frameworks_dir=get_settings().frameworks_dir)
+            settings = get_settings()
+            result = seed_demo(
+                session, seed=seed, frameworks_dir=settings.frameworks_dir, k_anonymity=settings.k_anonymity
+            )
     except (InputError, FrameworkFileError) as exc:
         fail(str(exc))
     typer.echo(result.summary)
@@ -292,7 +295,9 @@ def bootstrap_command(
             empty = session.exec(select(func.count()).select_from(Organisation)).one() == 0
             if empty and demo:
                 typer.echo("Empty database: loading the demo sector (takes a few seconds)...")
-                result = seed_demo(session, frameworks_dir=settings.frameworks_dir)
+                result = seed_demo(
+                    session, frameworks_dir=settings.frameworks_dir, k_anonymity=settings.k_anonymity
+                )
                 typer.echo(result.summary)
             else:
                 sync_frameworks(session, settings.frameworks_dir)

@@ -17,18 +17,26 @@ from sqlmodel import Session, select
 
 from api.accounts.models import Membership, User
 from api.accounts.passwords import hash_password
+from api.accounts.roles import (
+    BOARD_MEMBER,
+    BOARD_ROLE_CHAIR,
+    BOARD_SECRETARY,
+    CHAIR,
+    PLATFORM_ADMIN,
+    SECTOR_ANALYST,
+)
 from api.assessments.models import (
     Assessment,
     AssessmentRater,
     ConsensusRating,
     Cycle,
     Evidence,
+    MemberResponse,
     Rating,
-    Response,
 )
 from api.benchmarking.service import refresh_snapshots
 from api.errors import InputError
-from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.service import sync_frameworks
 from api.organisations.models import Organisation
 from api.organisations.service import (
@@ -38,7 +46,6 @@ from api.organisations.service import (
     read_csv_file,
 )
 from api.scoring.service import store_scores_bulk
-from api.settings import get_settings
 
 # Long and not in the common-password list, so it passes password_problem like a real one.
 DEMO_PASSWORD = "Board-race-equality-2026"
@@ -127,7 +134,7 @@ _LAST_NAMES = (
 )  # fmt: skip
 
 # The 2022 survey found chairs kinder about their boards than other members.
-_ROLE_LEVEL_BIAS = {"chair": 0.3, "chief_executive": 0.15, "executive": 0.1, "ned": 0.0}
+_ROLE_LEVEL_BIAS = {BOARD_ROLE_CHAIR: 0.3, "chief_executive": 0.15, "executive": 0.1, "ned": 0.0}
 _CHAIR_HEADLINE_BIAS = 0.6
 # Chairs are about 1 in 11 raters: this puts the 2024/25 sector headline mean near the 5.6 of 2022.
 _HEADLINE_BASE = 5.55
@@ -275,6 +282,7 @@ def seed_demo(
     *,
     seed: int = 2026,
     frameworks_dir: Path,
+    k_anonymity: int,
     today: date = date(2026, 11, 23),
 ) -> DemoResult:
     """Fill an empty, migrated database with a demo sector; flushes, the caller commits."""
@@ -326,7 +334,7 @@ def seed_demo(
         )
     writer.flush()
     evidence = _insert_evidence(session, consensus_evidence)
-    _store_scores_and_snapshots(session, assessment_ids, plans, cycle_ids, today)
+    _store_scores_and_snapshots(session, assessment_ids, plans, cycle_ids, today, k_anonymity)
     session.flush()
     titles = {section.key: section.title for section in sections}
     actions = _seed_action_plan(session, chair_trust, assessment_ids, titles, today)
@@ -343,7 +351,7 @@ def seed_demo(
         assessments=len(plans),
         submitted=sum(p.status == "submitted" for p in plans),
         in_progress=sum(p.status == "in_progress" for p in plans),
-        responses=writer.counts[Response],
+        responses=writer.counts[MemberResponse],
         ratings=writer.counts[Rating],
         consensus_ratings=writer.counts[ConsensusRating],
         evidence=evidence,
@@ -357,6 +365,7 @@ def _store_scores_and_snapshots(
     plans: list[_AssessmentPlan],
     cycle_ids: list[int],
     today: date,
+    k: int,
 ) -> None:
     """As sign-off would have: stored scores for each submission, then the peer snapshots."""
     submitted = [
@@ -365,7 +374,6 @@ def _store_scores_and_snapshots(
         if plan.status == "submitted"
     ]
     store_scores_bulk(session, submitted)
-    k = get_settings().k_anonymity
     for cycle_id in cycle_ids:
         cycle = session.get(Cycle, cycle_id)
         assert cycle is not None
@@ -543,32 +551,32 @@ def _sign_ins(chair_trust: str, ned_other_trust: str | None) -> list[DemoSignIn]
     return [
         DemoSignIn(
             DEMO_CHAIR_EMAIL,
-            "chair",
+            CHAIR,
             "Chair of the board: 2024/25 and 2025/26 submitted, 2026/27 in progress; "
             "rates, agrees consensus, submits",
             chair_trust,
         ),
         DemoSignIn(
             DEMO_NED_EMAIL,
-            "board_member",
+            BOARD_MEMBER,
             "Non-executive director on two boards (trust switcher); rates, and sees the board's spread once rating closes",
             chair_trust,
             ned_other_trust,
         ),
         DemoSignIn(
             DEMO_SECRETARY_EMAIL,
-            "board_secretary",
+            BOARD_SECRETARY,
             "Board secretary: runs the assessment and adds evidence, does not rate",
             chair_trust,
         ),
         DemoSignIn(
             DEMO_ANALYST_EMAIL,
-            "sector_analyst",
+            SECTOR_ANALYST,
             "Sector analyst: anonymised sector and peer-group figures, no trust's own answers",
         ),
         DemoSignIn(
             DEMO_ADMIN_EMAIL,
-            "platform_admin",
+            PLATFORM_ADMIN,
             "Platform admin: users, trusts, frameworks and the audit log",
         ),
     ]
@@ -613,7 +621,7 @@ def _refuse_non_empty(session: Session) -> None:
 DEMO_FRAMEWORK_KEY = "race-equality-board-v1"
 
 
-def _latest_loaded_framework(session: Session, frameworks_dir: Path) -> Framework:
+def _latest_loaded_framework(session: Session, frameworks_dir: Path) -> FrameworkRecord:
     frameworks = sync_frameworks(session, frameworks_dir)
     if not frameworks:
         raise InputError(f"{frameworks_dir}: no framework files (*.yaml) to seed the demo with")
@@ -621,7 +629,9 @@ def _latest_loaded_framework(session: Session, frameworks_dir: Path) -> Framewor
     return pinned[0] if pinned else max(frameworks, key=lambda f: (f.version, f.id or 0))
 
 
-def _framework_rows(session: Session, framework: Framework) -> tuple[list[FrameworkSection], list[Criterion]]:
+def _framework_rows(
+    session: Session, framework: FrameworkRecord
+) -> tuple[list[FrameworkSection], list[Criterion]]:
     sections = list(
         session.exec(
             select(FrameworkSection)
@@ -637,7 +647,7 @@ def _framework_rows(session: Session, framework: Framework) -> tuple[list[Framew
     return sections, criteria
 
 
-def _insert_cycles(session: Session, framework: Framework) -> list[int]:
+def _insert_cycles(session: Session, framework: FrameworkRecord) -> list[int]:
     cycles = [
         Cycle(
             name=plan.name,
@@ -744,21 +754,21 @@ def _plan_people(
     demo_chair = add_user(DEMO_CHAIR_EMAIL, "Grace Adeyemi", None, demo_hash)
     demo_ned = add_user(DEMO_NED_EMAIL, "Tom Harrison", None, demo_hash)
     demo_secretary = add_user(DEMO_SECRETARY_EMAIL, "Priya Raman", None, demo_hash)
-    add_user(DEMO_ANALYST_EMAIL, "Sam Okafor", "sector_analyst", demo_hash)
-    add_user(DEMO_ADMIN_EMAIL, "Alex Morgan", "platform_admin", demo_hash)
+    add_user(DEMO_ANALYST_EMAIL, "Sam Okafor", SECTOR_ANALYST, demo_hash)
+    add_user(DEMO_ADMIN_EMAIL, "Alex Morgan", PLATFORM_ADMIN, demo_hash)
 
     for trust in trusts:
         taken: set[str] = set()
         slots = (
-            [("chair", "chair"), ("board_member", "chief_executive")]
-            + [("board_member", "ned")] * trust.neds
-            + [("board_member", "executive")] * trust.executives
-            + [("board_secretary", "secretary")]
+            [(CHAIR, BOARD_ROLE_CHAIR), (BOARD_MEMBER, "chief_executive")]
+            + [(BOARD_MEMBER, "ned")] * trust.neds
+            + [(BOARD_MEMBER, "executive")] * trust.executives
+            + [(BOARD_SECRETARY, "secretary")]
         )
         ned_seen = 0
         for role, board_role in slots:
             user_index: int | None = None
-            if trust is chair_trust and board_role == "chair":
+            if trust is chair_trust and board_role == BOARD_ROLE_CHAIR:
                 user_index = demo_chair
             elif trust is chair_trust and board_role == "secretary":
                 user_index = demo_secretary
@@ -783,7 +793,7 @@ def _plan_people(
                     board_role=board_role,
                     level_bias=rng.gauss(0, 0.25) + _ROLE_LEVEL_BIAS.get(board_role, 0.0),
                     headline_bias=rng.gauss(0, 1.0)
-                    + (_CHAIR_HEADLINE_BIAS if board_role == "chair" else 0.0),
+                    + (_CHAIR_HEADLINE_BIAS if board_role == BOARD_ROLE_CHAIR else 0.0),
                     is_demo=user_index in (demo_chair, demo_ned, demo_secretary),
                 )
             )
@@ -849,7 +859,7 @@ def _insert_assessments(
     session: Session,
     plans: list[_AssessmentPlan],
     cycle_ids: list[int],
-    framework: Framework,
+    framework: FrameworkRecord,
     users: list[dict[str, Any]],
     user_ids: dict[str, int],
 ) -> dict[tuple[int, int], int]:
@@ -913,7 +923,7 @@ class _Writer:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.buffers: dict[type, list[dict[str, Any]]] = {
-            Response: [],
+            MemberResponse: [],
             Rating: [],
             ConsensusRating: [],
         }
@@ -989,7 +999,7 @@ def _write_assessment(
                 done = 0
             if is_chair_trust and member.is_demo:
                 # The demo chair has finished and can lead consensus; the demo NED can carry on.
-                done = len(applicable) if member.board_role == "chair" else len(applicable) // 2
+                done = len(applicable) if member.board_role == BOARD_ROLE_CHAIR else len(applicable) // 2
             elif is_ned_trust and member.is_demo:
                 done = 0
         started = _between(rng, plan.opened_at + timedelta(hours=2), rating_ends)
@@ -1003,7 +1013,7 @@ def _write_assessment(
         )
         answers_headline = done == len(applicable) or (done > 0 and rng.random() < 0.5)
         writer.add(
-            Response,
+            MemberResponse,
             {
                 "assessment_id": assessment_id,
                 "respondent_id": respondent_id,

@@ -6,7 +6,6 @@ that carry `allowed_roles`, so the route-walking test can find every route's rul
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
@@ -16,11 +15,13 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from api.accounts.models import ApiToken, Membership, User, WebSession
+from api.accounts.principal import Principal, TrustMembership
 from api.accounts.sessions import load_web_session
 from api.accounts.tokens import secret_hash
 from api.db import SessionDep, UTCDateTime, utcnow
-from api.errors import DomainError, Forbidden, NotFound
+from api.errors import DomainError
 from api.organisations.models import Organisation
+from api.settings import Settings
 
 
 class NotSignedIn(DomainError):
@@ -60,54 +61,6 @@ def passed_second_factor(user: User, second_factor_at: datetime | None) -> bool:
     return second_factor_at is not None and second_factor_at >= user.totp_enabled_at
 
 
-@dataclass(frozen=True)
-class TrustMembership:
-    organisation_id: int
-    ods_code: str
-    organisation_name: str
-    role: str
-    board_role: str
-    require_two_factor: bool
-
-
-@dataclass
-class Principal:
-    user: User
-    memberships: list[TrustMembership] = field(default_factory=list)
-    web_session: WebSession | None = None
-
-    @property
-    def organisation_ids(self) -> list[int]:
-        return [m.organisation_id for m in self.memberships]
-
-    def membership_for(self, organisation_id: int) -> TrustMembership | None:
-        return next((m for m in self.memberships if m.organisation_id == organisation_id), None)
-
-    def membership_by_code(self, ods_code: str) -> TrustMembership | None:
-        code = ods_code.upper()
-        return next((m for m in self.memberships if m.ods_code == code), None)
-
-    @property
-    def roles(self) -> set[str]:
-        roles = {m.role for m in self.memberships}
-        if self.user.platform_role:
-            roles.add(self.user.platform_role)
-        return roles
-
-    @property
-    def needs_second_factor(self) -> bool:
-        return self.user.platform_role is not None or any(m.require_two_factor for m in self.memberships)
-
-    @property
-    def active_membership(self) -> TrustMembership | None:
-        """The trust the person is working on now (the trust switcher), else their first."""
-        if self.web_session and self.web_session.active_organisation_id:
-            chosen = self.membership_for(self.web_session.active_organisation_id)
-            if chosen:
-                return chosen
-        return self.memberships[0] if self.memberships else None
-
-
 # What a membership row contributes to a TrustMembership, in its field order.
 _MEMBERSHIP_COLUMNS = (
     Organisation.id,
@@ -134,6 +87,21 @@ def _principal_for(session: Session, user_id: int, web_session: WebSession | Non
     if user is None or not user.is_active:
         return None
     return Principal(user=user, memberships=load_memberships(session, user.id), web_session=web_session)
+
+
+# --- The app's settings -------------------------------------------------------------------------
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The settings the app was built with (create_app's; tests build apps with their own).
+
+    Routes pass what a service needs from them as arguments: a service never reads the process
+    environment (get_settings), so a page and its API route cannot disagree.
+    """
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 # --- API: bearer tokens -------------------------------------------------------------------------
@@ -242,62 +210,3 @@ def get_page_principal(request: Request, session: SessionDep) -> Principal:
 PageUser = Annotated[Principal, Depends(get_page_principal)]
 PendingPageUser = Annotated[Principal, Depends(get_pending_principal)]
 MaybePageUser = Annotated[Principal | None, Depends(get_session_principal)]
-
-
-# --- Role rules ---------------------------------------------------------------------------------
-
-
-class _PlatformRole:
-    """Allows only people with one of these platform roles (others: 403)."""
-
-    def __init__(self, *roles: str, page: bool) -> None:
-        self.allowed_roles = frozenset(roles)
-        self.page = page
-
-    def __call__(self, request: Request, session: SessionDep) -> Principal:
-        principal = get_page_principal(request, session) if self.page else get_api_principal(request, session)
-        if principal.user.platform_role not in self.allowed_roles:
-            raise Forbidden("You do not have permission to do this")
-        return principal
-
-
-def platform_role(*roles: str, page: bool = False) -> _PlatformRole:
-    return _PlatformRole(*roles, page=page)
-
-
-@dataclass(frozen=True)
-class TrustAccess:
-    principal: Principal
-    organisation: Organisation
-    membership: TrustMembership
-
-
-class _TrustRole:
-    """The trust named by `{ods_code}` in the path, for a member with one of these roles.
-
-    Not a member of that trust (or no such trust): 404, so a trust's existence is not confirmed.
-    A member without the role: 403.
-    """
-
-    def __init__(self, *roles: str, page: bool) -> None:
-        self.allowed_roles = frozenset(roles)
-        self.page = page
-
-    def __call__(self, request: Request, session: SessionDep, ods_code: str) -> TrustAccess:
-        principal = get_page_principal(request, session) if self.page else get_api_principal(request, session)
-        membership = principal.membership_by_code(ods_code)
-        if membership is None:
-            raise NotFound("No trust with that code among your boards")
-        if membership.role not in self.allowed_roles:
-            raise Forbidden("Your role on this board does not allow this")
-        organisation = session.get(Organisation, membership.organisation_id)
-        assert organisation is not None
-        return TrustAccess(principal, organisation, membership)
-
-
-ALL_TRUST_ROLES = ("chair", "board_member", "board_secretary")
-MANAGER_ROLES = ("chair", "board_secretary")
-
-
-def trust_role(*roles: str, page: bool = False) -> _TrustRole:
-    return _TrustRole(*(roles or ALL_TRUST_ROLES), page=page)

@@ -15,14 +15,14 @@ from api.assessments.models import (
     ConsensusRating,
     Cycle,
     Evidence,
+    MemberResponse,
     Rating,
-    Response,
 )
 from api.audit.models import AuditEvent
 from api.baf.models import BafRisk, BafRiskVersion
 from api.benchmarking.models import PeerSnapshot
 from api.db import metadata
-from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.mail import OutboxEmail
 from api.organisations.models import Organisation
 from api.scoring.models import StoredScore
@@ -47,12 +47,12 @@ __all__ = [
     "Criterion",
     "Cycle",
     "Evidence",
-    "Framework",
+    "FrameworkRecord",
     "FrameworkSection",
     "Membership",
     "Organisation",
     "Rating",
-    "Response",
+    "MemberResponse",
     "User",
     "metadata",
 ]

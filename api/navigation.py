@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from api.accounts.roles import ANALYST_ROLES, MANAGER_ROLES, PLATFORM_ADMIN
+
 
 def navigation_for(principal: Any | None, path: str) -> list[dict[str, Any]]:
     if principal is None:
@@ -15,15 +17,15 @@ def navigation_for(principal: Any | None, path: str) -> list[dict[str, Any]]:
         base = f"/trusts/{membership.ods_code}"
         items.append({"href": base, "text": "Your board"})
         items.append({"href": f"{base}/actions", "text": "Action plan"})
-        if membership.role in ("chair", "board_secretary"):
+        if membership.role in MANAGER_ROLES:
             items.append({"href": f"{base}/members", "text": "Board members"})
             items.append({"href": f"{base}/audit", "text": "Audit log"})
             items.append({"href": f"{base}/settings", "text": "Board settings"})
     if len(principal.memberships) > 1:
         items.append({"href": "/trusts", "text": "Switch trust"})
-    if principal.user.platform_role in ("sector_analyst", "platform_admin"):
+    if principal.user.platform_role in ANALYST_ROLES:
         items.append({"href": "/sector", "text": "Sector view"})
-    if principal.user.platform_role == "platform_admin":
+    if principal.user.platform_role == PLATFORM_ADMIN:
         items.append({"href": "/admin", "text": "Admin"})
         items.append({"href": "/admin/audit", "text": "Audit log (all trusts)"})
     for item in items:

@@ -31,10 +31,10 @@ from sqlmodel import Session, select
 
 from api.accounts.models import Membership, User
 from api.accounts.passwords import hash_password
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
+from api.assessments.models import Assessment, ConsensusRating, Cycle, MemberResponse, Rating
 from api.benchmarking.service import refresh_snapshots
 from api.db import make_engine, utcnow
-from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.service import sync_frameworks
 from api.migrate import upgrade
 from api.organisations.models import Organisation
@@ -431,7 +431,9 @@ def _fill(
     )
 
 
-def _insert_cycles(session: Session, framework: Framework, years: list[tuple[str, date, date]]) -> list[int]:
+def _insert_cycles(
+    session: Session, framework: FrameworkRecord, years: list[tuple[str, date, date]]
+) -> list[int]:
     cycles = [
         Cycle(
             name=name,
@@ -510,7 +512,7 @@ def _plan_assessments(
     rng: Random,
     organisations: list[Any],
     chair_of: dict[int, int],
-    framework: Framework,
+    framework: FrameworkRecord,
     cycle_ids: list[int],
     years: list[tuple[str, date, date]],
     now: datetime,
@@ -608,7 +610,7 @@ def _write_assessment(
         )
         bias = rng.gauss(0, 0.25)
         writer.add(
-            Response,
+            MemberResponse,
             {
                 "assessment_id": assessment_id,
                 "respondent_id": respondent,

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from api.accounts.models import Membership, User
 from api.accounts.passwords import hash_password
 from api.assessments.models import Cycle
-from api.frameworks.models import Framework
+from api.frameworks.models import FrameworkRecord
 from api.organisations.models import Organisation
 
 PASSWORD = "Lantern-harbour-kettle-42"
@@ -73,7 +73,7 @@ def add_membership(
 def make_cycle(
     db: Session, name: str = "2026/27", opens: date = date(2026, 4, 1), closes: date = date(2027, 3, 31)
 ) -> Cycle:
-    framework = db.exec(select(Framework).where(Framework.key == "race-equality-board-v1")).one()
+    framework = db.exec(select(FrameworkRecord).where(FrameworkRecord.key == "race-equality-board-v1")).one()
     cycle = Cycle(name=name, opens_on=opens, closes_on=closes, framework_id=framework.id)
     db.add(cycle)
     db.commit()

@@ -28,16 +28,17 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 from starlette.routing import Mount, Route
 
-from api.accounts.models import PLATFORM_ROLES, TRUST_ROLES, Membership, OneTimeToken, User
+from api.accounts.models import Membership, OneTimeToken, User
+from api.accounts.roles import PLATFORM_ROLES, TRUST_ROLES
 from api.accounts.sessions import issue_api_token, start_web_session
 from api.accounts.tokens import new_secret, secret_hash
 from api.actions.models import Action, ActionCriterion, ActionNote
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating, Response
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, MemberResponse, Rating
 from api.assessments.repository import criteria_of
 from api.baf.models import BafRisk
 from api.db import metadata, utcnow
 from api.deps import get_api_principal, get_page_principal, get_pending_principal
-from api.frameworks.models import Framework
+from api.frameworks.models import FrameworkRecord
 from tests.conftest import REFERENCE_TABLES
 from tests.factories import (
     add_membership,
@@ -613,7 +614,7 @@ def _build_trust(
             )
         )
         db.add(
-            Response(
+            MemberResponse(
                 assessment_id=current.id,  # type: ignore[arg-type]
                 respondent_id=people[role].id,  # type: ignore[arg-type]
                 board_role="chair" if role == "chair" else "ned",
@@ -786,7 +787,7 @@ def build_world(
         add_membership(db, invited, own, "board_member")
         invitation_token = _one_time_link(db, invited, "invitation", trusts["own"].organisation_id)
         reset_token = _one_time_link(db, users[(own, "board_member")], "password_reset", None)
-        framework = db.get(Framework, cycle.framework_id)
+        framework = db.get(FrameworkRecord, cycle.framework_id)
         assert framework is not None
         framework_key = framework.key
         section_key, criterion_key = section.key, criterion.key

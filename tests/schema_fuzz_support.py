@@ -31,16 +31,17 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
-from api.accounts.models import PLATFORM_ROLES, Membership, User
+from api.accounts.models import Membership, User
+from api.accounts.roles import PLATFORM_ROLES
 from api.accounts.sessions import issue_api_token
 from api.actions.models import Action, ActionCriterion, ActionNote
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating, Response
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, MemberResponse, Rating
 from api.assessments.repository import criteria_of
 from api.audit.service import record
 from api.baf.models import BafRisk, BafRiskVersion
 from api.benchmarking.service import refresh_snapshots
 from api.db import utcnow
-from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.organisations.models import Organisation
 from api.scoring.service import store_scores_bulk
 from api.settings import Settings
@@ -253,7 +254,7 @@ def build_world(engine: Engine, settings: Settings, upload_dir: Path) -> FuzzWor
                     )
                 )
             db.add(
-                Response(
+                MemberResponse(
                     assessment_id=this_year.id,  # type: ignore[arg-type]
                     respondent_id=who.id,  # type: ignore[arg-type]
                     board_role="chair" if who is people["chair"] else "ned",
@@ -449,7 +450,7 @@ def build_world(engine: Engine, settings: Settings, upload_dir: Path) -> FuzzWor
             .order_by(FrameworkSection.number)  # type: ignore[arg-type]
         ).all()
         unrated = [c.key for c in criteria if c not in rated]
-        framework = db.get(Framework, current.framework_id)
+        framework = db.get(FrameworkRecord, current.framework_id)
         assert framework is not None
         world = FuzzWorld(
             engine=engine,

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.accounts.models import Membership, User
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
+from api.assessments.models import Assessment, ConsensusRating, Cycle, MemberResponse, Rating
 from api.cli import app
 from api.db import make_engine, metadata
 from api.demo import DEMO_PASSWORD
@@ -165,9 +165,9 @@ def test_demo_scores_improve_unevenly_and_chairs_rate_more_kindly(seeded: dict) 
         assert any(change <= 0 for change in changes) and any(change > 0.3 for change in changes)
         headline = dict(
             session.exec(
-                select(Response.board_role, func.avg(Response.headline_score))
-                .where(Response.headline_score.is_not(None))
-                .group_by(Response.board_role)
+                select(MemberResponse.board_role, func.avg(MemberResponse.headline_score))
+                .where(MemberResponse.headline_score.is_not(None))
+                .group_by(MemberResponse.board_role)
             ).all()
         )
         assert headline["chair"] > headline["ned"]

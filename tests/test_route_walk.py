@@ -52,7 +52,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from sqlalchemy.engine import make_url
 
-from api.accounts.models import PLATFORM_ROLES
+from api.accounts.roles import PLATFORM_ROLES
 from api.db import make_engine
 from api.main import create_app
 from api.settings import Settings

@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from api.accounts.links import INVITATION, _retire_links
-from api.accounts.models import TRUST_ROLES, Membership, User
+from api.accounts.models import Membership, User
+from api.accounts.roles import BOARD_MEMBER, BOARD_SECRETARY, CHAIR, TRUST_ROLES
 from api.accounts.service import DEFAULT_BOARD_ROLE, note_if_closed
 from api.accounts.sessions import end_all_sessions
 from api.accounts.wording import role_label
@@ -24,14 +25,14 @@ from api.organisations.models import Organisation
 # What a board member (not the chair or secretary) can be on the board.
 MEMBER_BOARD_ROLES = ("ned", "executive", "chief_executive", "other")
 
-_ROLE_ORDER = {"chair": 0, "board_secretary": 1, "board_member": 2}
+_ROLE_ORDER = {CHAIR: 0, BOARD_SECRETARY: 1, BOARD_MEMBER: 2}
 
 
 def board_role_for(role: str, board_role: str | None) -> str:
     """The stored board role: chosen for a board member, implied for the chair and secretary."""
     if role not in TRUST_ROLES:
         raise Unprocessable(f"Unknown role {role!r}: use one of {', '.join(TRUST_ROLES)}", field="role")
-    if role == "board_member":
+    if role == BOARD_MEMBER:
         if board_role not in MEMBER_BOARD_ROLES:
             raise Unprocessable(
                 f"A board member needs a board role: one of {', '.join(MEMBER_BOARD_ROLES)}",
@@ -109,12 +110,12 @@ def board_member_view(membership: Membership, user: User) -> BoardMember:
 
 
 def _is_only_chair(session: Session, membership: Membership) -> bool:
-    if membership.role != "chair":
+    if membership.role != CHAIR:
         return False
     # Locks the chairs' rows (PostgreSQL), so two changes at once cannot leave the board without one.
     chairs = session.exec(
         select(Membership.id)
-        .where(Membership.organisation_id == membership.organisation_id, Membership.role == "chair")
+        .where(Membership.organisation_id == membership.organisation_id, Membership.role == CHAIR)
         .with_for_update()
     ).all()
     return len(chairs) <= 1
@@ -122,14 +123,14 @@ def _is_only_chair(session: Session, membership: Membership) -> bool:
 
 def _chairs_by_a_chair(actor_role: str, *roles: str) -> None:
     """Only a chair appoints, demotes or removes a chair: a secretary cannot take over the board."""
-    if "chair" in roles and actor_role != "chair":
+    if CHAIR in roles and actor_role != CHAIR:
         raise Forbidden("Only a chair can appoint, change or remove a chair", field="role")
 
 
 def _not_yourself(membership: Membership, actor: User, refusal: str) -> None:
     # Nobody locks themselves out or promotes themselves: another chair or the secretary does it.
     if membership.user_id == actor.id:
-        who = "another chair" if membership.role == "chair" else "the chair or the board secretary"
+        who = "another chair" if membership.role == CHAIR else "the chair or the board secretary"
         raise Conflict(f"{refusal}. Ask {who} to do it")
 
 
@@ -152,7 +153,7 @@ def change_member_role(
         _chairs_by_a_chair(actor_role, membership.role, role)
     if (membership.role, membership.board_role) == (role, new_board_role):
         return False
-    if role != "chair" and _is_only_chair(session, membership):
+    if role != CHAIR and _is_only_chair(session, membership):
         raise Conflict(
             f"{user.name} is the board's only chair. "
             "Invite or appoint another chair before changing their role",

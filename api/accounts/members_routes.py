@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from api.accounts import invitations, members
 from api.accounts.members import BoardMember, member_of_trust
+from api.accounts.roles import BOARD_MEMBER
 from api.accounts.schemas import BoardRole, MemberInvite, MemberRole, TrustRole
 from api.client_ip import client_ip
 from api.db import SessionDep
-from api.deps import MANAGER_ROLES, TrustAccess, trust_role
 from api.errors import error_responses
+from api.permissions import TrustManagerApi
 
 router = APIRouter(prefix="/api/v1/organisations/{ods_code}/members", tags=["members"])
 
-Manager = Annotated[TrustAccess, Depends(trust_role(*MANAGER_ROLES))]
 
 RESPONSES = error_responses(
     401,
@@ -54,7 +54,7 @@ class MemberPublic(BaseModel):
 
 
 @router.get("", response_model=list[MemberPublic], responses=RESPONSES)
-def list_members(session: SessionDep, access: Manager) -> list[MemberPublic]:
+def list_members(session: SessionDep, access: TrustManagerApi) -> list[MemberPublic]:
     """Everyone on the board, chairs first."""
     return [MemberPublic.of(m) for m in members.board_members(session, access.organisation.id)]  # type: ignore[arg-type]
 
@@ -66,7 +66,7 @@ def list_members(session: SessionDep, access: Manager) -> list[MemberPublic]:
     responses={**RESPONSES, **error_responses(described={409: "Already a member of this board"})},
 )
 def invite_member(
-    request: Request, session: SessionDep, access: Manager, invite: MemberInvite
+    request: Request, session: SessionDep, access: TrustManagerApi, invite: MemberInvite
 ) -> MemberPublic:
     """Invite someone: a new person is emailed a link (24 hours, works once) to choose a password;
     someone who already has an account is emailed to say they have been added."""
@@ -79,7 +79,7 @@ def invite_member(
         email=invite.email,
         name=invite.name,
         role=invite.role,
-        board_role=invite.board_role if invite.role == "board_member" else None,
+        board_role=invite.board_role if invite.role == BOARD_MEMBER else None,
         client_ip=client_ip(request),
     )
     return MemberPublic.of(members.board_member_view(invitation.membership, invitation.user))
@@ -91,7 +91,7 @@ def invite_member(
     responses={**RESPONSES, **error_responses(described={409: "Your own role, or the board's only chair"})},
 )
 def change_role(
-    request: Request, session: SessionDep, access: Manager, membership_id: int, change: MemberRole
+    request: Request, session: SessionDep, access: TrustManagerApi, membership_id: int, change: MemberRole
 ) -> MemberPublic:
     """A new role; the person is signed out everywhere (every board, every token) at once."""
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
@@ -103,7 +103,7 @@ def change_role(
         actor=access.principal.user,
         actor_role=access.membership.role,
         role=change.role,
-        board_role=change.board_role if change.role == "board_member" else None,
+        board_role=change.board_role if change.role == BOARD_MEMBER else None,
         client_ip=client_ip(request),
     )
     return MemberPublic.of(members.board_member_view(membership, user))
@@ -114,7 +114,9 @@ def change_role(
     status_code=204,
     responses={**RESPONSES, **error_responses(described={409: "Yourself, or the board's only chair"})},
 )
-def remove_member(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
+def remove_member(
+    request: Request, session: SessionDep, access: TrustManagerApi, membership_id: int
+) -> Response:
     """Take the person off the board; they are signed out everywhere at once."""
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
     members.remove_member(
@@ -134,7 +136,9 @@ def remove_member(request: Request, session: SessionDep, access: Manager, member
     status_code=204,
     responses={**RESPONSES, **error_responses(described={409: "They have already accepted"})},
 )
-def resend_invitation(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
+def resend_invitation(
+    request: Request, session: SessionDep, access: TrustManagerApi, membership_id: int
+) -> Response:
     """Send the invitation again with a new link; earlier links stop working."""
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
     invitations.resend_invitation(

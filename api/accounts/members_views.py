@@ -12,18 +12,18 @@ from starlette.responses import Response
 
 from api.accounts import invitations, members
 from api.accounts.members import member_of_trust
+from api.accounts.roles import BOARD_MEMBER
 from api.accounts.schemas import MemberInvite, MemberRole
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep
-from api.deps import MANAGER_ROLES, TrustAccess, trust_role
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.forms import CommandForm, command_form
+from api.permissions import TrustAccess, TrustManagerPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-Manager = Annotated[TrustAccess, Depends(trust_role(*MANAGER_ROLES, page=True))]
 
 # Messages for the banner after a change, chosen by key so the address cannot carry made-up text.
 DONE_MESSAGES = {
@@ -44,7 +44,7 @@ def _member_form(form: FormData) -> dict[str, str]:
     asked only of a board member: for a chair or secretary the (hidden) choice is left out, as the
     person cannot see it."""
     values = {key: str(value) for key, value in form.items() if key != "csrf_token" and value != ""}
-    if values.get("role") != "board_member":
+    if values.get("role") != BOARD_MEMBER:
         values.pop("board_role", None)
     return values
 
@@ -55,7 +55,9 @@ def _typed(form: CommandForm[Any], fields: tuple[str, ...]) -> dict[str, str]:
 
 
 @router.get("/trusts/{ods_code}/members", name="board_members")
-def members_page(request: Request, session: SessionDep, access: Manager, done: str | None = None) -> Response:
+def members_page(
+    request: Request, session: SessionDep, access: TrustManagerPage, done: str | None = None
+) -> Response:
     board = members.board_members(session, access.organisation.id)  # type: ignore[arg-type]
     return render(
         request,
@@ -90,7 +92,7 @@ def _invite_form(request: Request, access: TrustAccess, status_code: int = 200, 
 
 
 @router.get("/trusts/{ods_code}/members/invite", name="invite_member")
-def invite_page(request: Request, access: Manager) -> Response:
+def invite_page(request: Request, access: TrustManagerPage) -> Response:
     return _invite_form(request, access)
 
 
@@ -98,7 +100,7 @@ def invite_page(request: Request, access: Manager) -> Response:
 def invite(
     request: Request,
     session: SessionDep,
-    access: Manager,
+    access: TrustManagerPage,
     form: Annotated[CommandForm[MemberInvite], Depends(command_form(MemberInvite, read=_member_form))],
 ) -> Response:
     typed = _typed(form, ("email", "name", "role", "board_role"))
@@ -127,7 +129,7 @@ def invite(
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/resend", name="resend_invitation")
-def resend(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
+def resend(request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
     invitations.resend_invitation(
         session,
@@ -164,7 +166,9 @@ def _role_form(
 
 
 @router.get("/trusts/{ods_code}/members/{membership_id}/role", name="change_member_role")
-def role_page(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
+def role_page(
+    request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int
+) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
     return _role_form(request, access, members.board_member_view(membership, user))
 
@@ -173,7 +177,7 @@ def role_page(request: Request, session: SessionDep, access: Manager, membership
 def change_role(
     request: Request,
     session: SessionDep,
-    access: Manager,
+    access: TrustManagerPage,
     membership_id: int,
     form: Annotated[CommandForm[MemberRole], Depends(command_form(MemberRole, read=_member_form))],
 ) -> Response:
@@ -225,13 +229,15 @@ def _remove_page(
 
 
 @router.get("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member")
-def remove_page(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
+def remove_page(
+    request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int
+) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
     return _remove_page(request, access, members.board_member_view(membership, user))
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/remove")
-def remove(request: Request, session: SessionDep, access: Manager, membership_id: int) -> Response:
+def remove(request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
     member = members.board_member_view(membership, user)
     try:

@@ -7,17 +7,15 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from api.accounts.roles import BOARD_MEMBER, BOARD_SECRETARY, CHAIR, PLATFORM_ADMIN, SECTOR_ANALYST
 from api.db import UTCDateTime, utcnow
 
-TRUST_ROLES = ("chair", "board_member", "board_secretary")
-PLATFORM_ROLES = ("sector_analyst", "platform_admin")
-ALL_ROLES = TRUST_ROLES + PLATFORM_ROLES
 ROLE_NAMES = {
-    "chair": "Chair",
-    "board_member": "Board member",
-    "board_secretary": "Board secretary",
-    "sector_analyst": "Sector analyst",
-    "platform_admin": "Platform admin",
+    CHAIR: "Chair",
+    BOARD_MEMBER: "Board member",
+    BOARD_SECRETARY: "Board secretary",
+    SECTOR_ANALYST: "Sector analyst",
+    PLATFORM_ADMIN: "Platform admin",
 }
 # What a person is on the board, for the respondent-role view (chairs, NEDs, executives).
 BOARD_ROLES = {

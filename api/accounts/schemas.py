@@ -3,7 +3,7 @@ and by the page as its form (api/forms.py), so both doors refuse the same input.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -17,11 +17,9 @@ from pydantic import (
 )
 
 from api.accounts.members import MEMBER_BOARD_ROLES
+from api.accounts.roles import BOARD_MEMBER, BoardRole, TrustRole
 from api.accounts.service import DEFAULT_BOARD_ROLE, normalise_email
 from api.errors import InputError
-
-TrustRole = Literal["chair", "board_member", "board_secretary"]
-BoardRole = Literal["chair", "ned", "executive", "chief_executive", "secretary", "other"]
 
 MAX_NAME = 120
 
@@ -71,7 +69,7 @@ ROLE_FORM_MESSAGES = {
 
 def _fits_the_role(cls: type[BaseModel], board_role: str | None, info: ValidationInfo) -> str | None:
     role = info.data.get("role")
-    if role == "board_member":
+    if role == BOARD_MEMBER:
         if board_role not in MEMBER_BOARD_ROLES:
             raise ValueError(f"a board member needs a board role: one of {', '.join(MEMBER_BOARD_ROLES)}")
     elif role in DEFAULT_BOARD_ROLE and board_role not in (None, DEFAULT_BOARD_ROLE[role]):

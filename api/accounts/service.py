@@ -7,14 +7,22 @@ import unicodedata
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
-from api.accounts.models import BOARD_ROLES, PLATFORM_ROLES, TRUST_ROLES, Membership, User
+from api.accounts.models import BOARD_ROLES, Membership, User
 from api.accounts.passwords import hash_password, password_problem
+from api.accounts.roles import (
+    BOARD_MEMBER,
+    BOARD_ROLE_CHAIR,
+    BOARD_SECRETARY,
+    CHAIR,
+    PLATFORM_ROLES,
+    TRUST_ROLES,
+)
 from api.audit.service import record
 from api.db import utcnow
 from api.errors import InputError
 from api.organisations.models import Organisation
 
-DEFAULT_BOARD_ROLE = {"chair": "chair", "board_member": "ned", "board_secretary": "secretary"}
+DEFAULT_BOARD_ROLE = {CHAIR: BOARD_ROLE_CHAIR, BOARD_MEMBER: "ned", BOARD_SECRETARY: "secretary"}
 
 
 def folded_email(email: str) -> str:

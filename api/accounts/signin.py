@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from api.accounts.models import SignInAttempt, User
 from api.accounts.passwords import hash_password, needs_rehash, verify_password
+from api.accounts.roles import PLATFORM_ADMIN
 from api.accounts.service import lookup_email
 from api.audit.models import AuditEvent
 from api.audit.service import record
@@ -191,7 +192,7 @@ def check_password(
     email = lookup_email(email)
     user = session.exec(select(User).where(User.email == email)).first()
     usable = user if user is not None and user.is_active else None
-    if only_platform_admins and usable is not None and usable.platform_role != "platform_admin":
+    if only_platform_admins and usable is not None and usable.platform_role != PLATFORM_ADMIN:
         usable = None
     now = utcnow()
     wait = throttle_wait(session, email, client_ip, usable, now)

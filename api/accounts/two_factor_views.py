@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from starlette.responses import Response
 
 from api.accounts.models import Membership, RecoveryCode, User
+from api.accounts.principal import Principal
 from api.accounts.reauth import Confirmation, confirm_it_is_them
 from api.accounts.signin import record_waiting, record_wrong_second_factor, throttle_wait, wait_message
 from api.accounts.two_factor import (
@@ -28,21 +29,12 @@ from api.audit.service import record
 from api.client_ip import client_ip
 from api.csrf import csrf_token, verify_csrf
 from api.db import SessionDep, utcnow
-from api.deps import (
-    PageUser,
-    PendingPageUser,
-    Principal,
-    RedirectTo,
-    TrustAccess,
-    get_page_principal,
-    passed_second_factor,
-    trust_role,
-)
+from api.deps import PageUser, PendingPageUser, RedirectTo, get_page_principal, passed_second_factor
+from api.permissions import TrustManagerPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-TrustManager = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary", page=True))]
 
 ENTER_CODE = "Enter the 6-digit code from your authenticator app"
 WRONG_CODE = "The code is not right. Check your app and try again"
@@ -403,7 +395,7 @@ def _members_without_two_factor(session: Session, organisation_id: int) -> int:
 
 @router.get("/trusts/{ods_code}/settings", name="trust_settings")
 def trust_settings_page(
-    request: Request, session: SessionDep, access: TrustManager, saved: bool = False
+    request: Request, session: SessionDep, access: TrustManagerPage, saved: bool = False
 ) -> Response:
     organisation = access.organisation
     context = {
@@ -419,7 +411,7 @@ def trust_settings_page(
 def save_trust_settings(
     request: Request,
     session: SessionDep,
-    access: TrustManager,
+    access: TrustManagerPage,
     require_two_factor: Annotated[str, Form()] = "",
 ) -> Response:
     organisation = access.organisation

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from api.accounts import email_change
 from api.accounts.oidc import provider_for
 from api.accounts.reauth import confirm_it_is_them
+from api.accounts.roles import ANALYST_ROLES
 from api.accounts.service import normalise_email
 from api.accounts.sessions import end_all_sessions, start_web_session
 from api.accounts.signin import check_password, wait_message
@@ -37,7 +38,7 @@ def landing_page(principal: object) -> str:
     membership = principal.active_membership  # type: ignore[attr-defined]
     if membership is not None:
         return f"/trusts/{membership.ods_code}"
-    if principal.user.platform_role in ("sector_analyst", "platform_admin"):  # type: ignore[attr-defined]
+    if principal.user.platform_role in ANALYST_ROLES:  # type: ignore[attr-defined]
         return "/sector"
     return "/account"
 

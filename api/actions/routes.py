@@ -5,10 +5,9 @@ Everyone on the board reads the plan; the chair and the board secretary change i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from api.actions import service
@@ -22,59 +21,17 @@ from api.actions.schemas import (
     SuggestedActionCreate,
     Suggestion,
 )
-from api.assessments.access import AnyMember, Manager
 from api.db import SessionDep
-from api.deps import (
-    ALL_TRUST_ROLES,
-    MANAGER_ROLES,
-    Principal,
-    TrustMembership,
-    get_api_principal,
-    get_page_principal,
-)
-from api.errors import Forbidden, error_responses
+from api.errors import error_responses
 from api.integers import MAX_INTEGER
+from api.permissions import (
+    ActionManagerApi,
+    ActionReaderApi,
+    ManagerApi,
+    MemberApi,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["actions"], responses=error_responses(401, 403, 404, 422))
-
-
-# --- The action named in the path ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActionAccess:
-    principal: Principal
-    action: Action
-    membership: TrustMembership
-
-
-class _ActionRole:
-    """The action named by `{action_id}`, for a member of its trust with one of these roles.
-
-    Another trust's action (or none): 404, from a statement already filtered to the caller's trusts.
-    A member without the role: 403.
-    """
-
-    def __init__(self, *roles: str, page: bool) -> None:
-        self.allowed_roles = frozenset(roles or ALL_TRUST_ROLES)
-        self.page = page
-
-    def __call__(self, request: Request, session: SessionDep, action_id: int) -> ActionAccess:
-        principal = get_page_principal(request, session) if self.page else get_api_principal(request, session)
-        action = service.action_for(session, principal, action_id)
-        membership = principal.membership_for(action.organisation_id)
-        assert membership is not None
-        if membership.role not in self.allowed_roles:
-            raise Forbidden("Only the chair and the board secretary change the action plan")
-        return ActionAccess(principal, action, membership)
-
-
-def action_role(*roles: str, page: bool = False) -> _ActionRole:
-    return _ActionRole(*roles, page=page)
-
-
-ActionReader = Annotated[ActionAccess, Depends(action_role())]
-ActionManager = Annotated[ActionAccess, Depends(action_role(*MANAGER_ROLES))]
 
 
 # --- Answers ----------------------------------------------------------------------------------------------
@@ -115,7 +72,7 @@ StatusFilter = Literal["not_started", "in_progress", "done", "overdue"]
 @router.get("/assessments/{assessment_id}/actions", response_model=list[ActionPublic])
 def list_actions(
     session: SessionDep,
-    access: AnyMember,
+    access: MemberApi,
     status: Annotated[StatusFilter | None, Query(description="A status, or overdue")] = None,
     owner: Annotated[str | None, Query(max_length=200)] = None,
     priority: Annotated[str | None, Query(max_length=64, description="A section key")] = None,
@@ -134,7 +91,7 @@ def list_actions(
         described={422: "Empty title, a due date in the past, an unknown criterion or section"}
     ),
 )
-def create_action(body: ActionCreate, session: SessionDep, access: Manager) -> ActionPublic:
+def create_action(body: ActionCreate, session: SessionDep, access: ManagerApi) -> ActionPublic:
     action = service.create_action(
         session,
         access.principal.user,
@@ -153,7 +110,7 @@ def create_action(body: ActionCreate, session: SessionDep, access: Manager) -> A
 
 
 @router.get("/assessments/{assessment_id}/actions/suggestions", response_model=list[Suggestion])
-def list_suggestions(session: SessionDep, access: AnyMember) -> list[Suggestion]:
+def list_suggestions(session: SessionDep, access: MemberApi) -> list[Suggestion]:
     """Suggested actions and resources beside sections scoring below 2.0 or where members disagree."""
     return suggestions_public(service.suggestions_for(session, access.assessment, access.principal.user.id))
 
@@ -192,7 +149,7 @@ def suggestions_public(groups: list[service.SectionSuggestions]) -> list[Suggest
 
 @router.post("/assessments/{assessment_id}/actions/suggested", status_code=201, response_model=ActionPublic)
 def create_suggested_action(
-    body: SuggestedActionCreate, session: SessionDep, access: Manager
+    body: SuggestedActionCreate, session: SessionDep, access: ManagerApi
 ) -> ActionPublic:
     """Add a framework suggestion as an action, due in 3 months: then change it with PATCH."""
     action = service.create_suggested_action(
@@ -207,7 +164,7 @@ def create_suggested_action(
 
 
 @router.get("/actions/{action_id}", response_model=ActionPublic)
-def get_action(session: SessionDep, access: ActionReader) -> ActionPublic:
+def get_action(session: SessionDep, access: ActionReaderApi) -> ActionPublic:
     return _public(session, access.action)
 
 
@@ -216,7 +173,7 @@ def get_action(session: SessionDep, access: ActionReader) -> ActionPublic:
     response_model=ActionPublic,
     responses=error_responses(described={409: "Stale version: the answer holds the current version"}),
 )
-def patch_action(body: ActionUpdate, session: SessionDep, access: ActionManager) -> ActionPublic:
+def patch_action(body: ActionUpdate, session: SessionDep, access: ActionManagerApi) -> ActionPublic:
     changes = body.model_dump(include=set(service.UPDATABLE) & body.model_fields_set)
     action = service.update_action(
         session, access.principal.user, access.action, changes, version=body.version
@@ -231,7 +188,7 @@ def patch_action(body: ActionUpdate, session: SessionDep, access: ActionManager)
 )
 def delete_action(
     session: SessionDep,
-    access: ActionManager,
+    access: ActionManagerApi,
     version: Annotated[
         int | None, Query(ge=1, le=MAX_INTEGER, description="The version you last saw (optional)")
     ] = None,
@@ -241,7 +198,7 @@ def delete_action(
 
 
 @router.post("/actions/{action_id}/notes", status_code=201, response_model=NotePublic)
-def add_note(body: NoteCreate, session: SessionDep, access: ActionManager) -> NotePublic:
+def add_note(body: NoteCreate, session: SessionDep, access: ActionManagerApi) -> NotePublic:
     note = service.add_note(session, access.principal.user, access.action, body.text, body.noted_on)
     return NotePublic(
         id=note.id,

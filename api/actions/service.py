@@ -20,15 +20,15 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.accounts.models import Membership, User
+from api.accounts.principal import Principal
 from api.actions.models import STATUS_NAMES, Action, ActionCriterion, ActionNote
 from api.assessments.models import Assessment, Cycle
 from api.assessments.repository import criteria_of
 from api.audit.service import record
 from api.db import utcnow
-from api.deps import Principal
 from api.errors import Conflict, FieldError, NotFound
-from api.frameworks.models import Criterion, Framework, FrameworkSection
-from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
+from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
 from api.integers import can_name_a_row
 from api.scoring.report import SectionResult, score_report
@@ -132,7 +132,7 @@ class ActionView:
 class Framing:
     """An assessment's framework, as far as actions need it: sections and applicable criteria."""
 
-    doc: FrameworkDoc
+    doc: FrameworkDefinition
     sections: dict[str, FrameworkSection]
     criteria: dict[str, tuple[FrameworkSection, Criterion]]
 
@@ -147,7 +147,7 @@ class Framing:
 
 
 def framing(session: Session, assessment: Assessment) -> Framing:
-    framework = session.get(Framework, assessment.framework_id)
+    framework = session.get(FrameworkRecord, assessment.framework_id)
     assert framework is not None
     pairs = criteria_of(session, assessment)
     sections = {section.key: section for section, _c in pairs}

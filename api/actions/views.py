@@ -16,24 +16,28 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from api.accounts.roles import MANAGER_ROLES
 from api.actions import service
 from api.actions.models import ACTION_STATUSES, STATUS_NAMES, Action
-from api.actions.routes import ActionAccess, action_role
 from api.actions.schemas import ACTION_FORM_MESSAGES, ActionCreate, ActionUpdate, NoteCreate
-from api.assessments.access import AssessmentAccess, PageManager, PageMember
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep
-from api.deps import MANAGER_ROLES, TrustAccess, trust_role
 from api.errors import Conflict, FieldError
 from api.forms import CommandForm, FormDep, command_form, date_parts
+from api.permissions import (
+    ActionAccess,
+    ActionManagerPage,
+    ActionReaderPage,
+    AssessmentAccess,
+    ManagerPage,
+    MemberPage,
+    TrustMemberPage,
+)
 from api.templating import render, templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-PageActionReader = Annotated[ActionAccess, Depends(action_role(page=True))]
-PageActionManager = Annotated[ActionAccess, Depends(action_role(*MANAGER_ROLES, page=True))]
-TrustMemberPage = Annotated[TrustAccess, Depends(trust_role(page=True))]
 
 # Offered as owners beside the board members' names (a board writes either).
 COMMON_OWNERS = (
@@ -98,7 +102,7 @@ def trust_action_plan(request: Request, session: SessionDep, access: TrustMember
 def action_plan(
     request: Request,
     session: SessionDep,
-    access: PageMember,
+    access: MemberPage,
     status: Annotated[str, Query(max_length=20)] = "",
     owner: Annotated[str, Query(max_length=200)] = "",
     priority: Annotated[str, Query(max_length=64)] = "",
@@ -295,7 +299,7 @@ def _form_context(
 def new_action(
     request: Request,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
     section: Annotated[str, Query(max_length=64)] = "",
     criterion: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
@@ -322,7 +326,7 @@ def new_action(
 def create_action_page(
     request: Request,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
     form: FormDep,
     command: Annotated[CommandForm[ActionCreate], Depends(command_form(ActionCreate, read=_action_values))],
 ) -> Response:
@@ -344,7 +348,7 @@ def create_action_page(
 
 @router.post("/assessments/{assessment_id}/actions/suggested", name="add_suggested_action")
 def add_suggested_action(
-    request: Request, session: SessionDep, access: PageManager, form: FormDep
+    request: Request, session: SessionDep, access: ManagerPage, form: FormDep
 ) -> Response:
     """One click: the framework's suggestion becomes an action due in 3 months, then opens for editing."""
     index = _field(form, "index")
@@ -379,7 +383,7 @@ def _action_context(session: Session, access: ActionAccess) -> dict[str, Any]:
 def action_page(
     request: Request,
     session: SessionDep,
-    access: PageActionReader,
+    access: ActionReaderPage,
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     context = _action_context(session, access)
@@ -400,7 +404,7 @@ def _note_values(form: FormData) -> dict[str, Any]:
 def add_note_page(
     request: Request,
     session: SessionDep,
-    access: PageActionManager,
+    access: ActionManagerPage,
     form: FormDep,
     command: Annotated[CommandForm[NoteCreate], Depends(command_form(NoteCreate, read=_note_values))],
 ) -> Response:
@@ -446,7 +450,7 @@ def _edit_context(
 def edit_action(
     request: Request,
     session: SessionDep,
-    access: PageActionManager,
+    access: ActionManagerPage,
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     typed = ActionForm.of(service.action_view(session, access.action))
@@ -459,7 +463,7 @@ def edit_action(
 def save_action(
     request: Request,
     session: SessionDep,
-    access: PageActionManager,
+    access: ActionManagerPage,
     form: FormDep,
     command: Annotated[CommandForm[ActionUpdate], Depends(command_form(ActionUpdate, read=_edit_values))],
 ) -> Response:
@@ -501,14 +505,14 @@ def save_action(
 
 
 @router.get("/actions/{action_id}/delete", name="delete_action_confirm")
-def delete_action_confirm(request: Request, session: SessionDep, access: PageActionManager) -> Response:
+def delete_action_confirm(request: Request, session: SessionDep, access: ActionManagerPage) -> Response:
     context = _action_context(session, access)
     context.update(page_title=f"Delete {access.action.title}")
     return render(request, "actions/delete.html", context)
 
 
 @router.post("/actions/{action_id}/delete", name="delete_action_page")
-def delete_action_page(session: SessionDep, access: PageActionManager) -> Response:
+def delete_action_page(session: SessionDep, access: ActionManagerPage) -> Response:
     assessment_id = access.action.assessment_id
     service.delete_action(session, access.principal.user, access.action)
     return RedirectResponse(f"/assessments/{assessment_id}/actions?done=deleted", status_code=303)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from api.admin.schemas import CloseCycleRequest
@@ -15,16 +14,14 @@ from api.assessments.repository import cycle_by_name
 from api.benchmarking.service import figures_final
 from api.client_ip import client_ip
 from api.db import SessionDep
-from api.deps import Principal, platform_role
 from api.errors import FieldError, error_responses
+from api.permissions import PlatformAdminApi
 
 router = APIRouter(
     prefix="/api/v1/admin",
     tags=["admin"],
     responses=error_responses(401, 403, 409, 422, described={403: "Only platform admins"}),
 )
-
-PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
 
 
 class CyclePublic(BaseModel):
@@ -42,7 +39,7 @@ class CyclePublic(BaseModel):
     responses={409: {"description": "Already closed, not open yet, or a stale version (`current`)"}},
 )
 def close_cycle_route(
-    request: Request, body: CloseCycleRequest, session: SessionDep, admin: PlatformAdmin
+    request: Request, body: CloseCycleRequest, session: SessionDep, admin: PlatformAdminApi
 ) -> CyclePublic:
     """Close the year now: the final figures are taken, and every later change is refused."""
     cycle: Cycle | None = cycle_by_name(session, body.cycle)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
+from api.accounts.roles import PlatformRole
 from api.accounts.schemas import PERSON_FORM_MESSAGES, EmailAddress, PersonName
 from api.integers import MAX_INTEGER
 
@@ -28,4 +29,4 @@ class PlatformInvite(BaseModel):
     form_messages: ClassVar[dict[str, str]] = {**PERSON_FORM_MESSAGES, "role": "Select their role"}
     email: EmailAddress
     name: PersonName
-    role: Literal["sector_analyst", "platform_admin"]
+    role: PlatformRole

@@ -15,7 +15,8 @@ from sqlalchemy import case, func, or_, update
 from sqlmodel import Session, col, select
 
 from api.accounts.links import INVITATION, _issue_link
-from api.accounts.models import PLATFORM_ROLES, ROLE_NAMES, OneTimeToken, User
+from api.accounts.models import ROLE_NAMES, OneTimeToken, User
+from api.accounts.roles import PLATFORM_ADMIN, PLATFORM_ROLES, SECTOR_ANALYST
 from api.accounts.service import note_if_closed
 from api.accounts.sessions import end_all_sessions
 from api.accounts.wording import SERVICE_NAME, when
@@ -25,7 +26,7 @@ from api.audit.service import record
 from api.db import utcnow
 from api.errors import Conflict, NotFound, Unprocessable
 from api.frameworks.loader import FrameworkFileError, canonical_definition, content_hash, parse_framework
-from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.integers import can_name_a_row
 from api.mail import send_email
 from api.organisations.models import Organisation
@@ -36,8 +37,8 @@ from api.templating import render_text
 CycleState = Literal["open", "closed", "not_open_yet"]
 # What each platform role does, for the invitation email and the invite page.
 ROLE_PURPOSES = {
-    "sector_analyst": "see the national picture: sector-wide figures only, never one trust's ratings",
-    "platform_admin": (
+    SECTOR_ANALYST: "see the national picture: sector-wide figures only, never one trust's ratings",
+    PLATFORM_ADMIN: (
         "run the service: trusts, yearly cycles, frameworks, the people with sector-wide roles, "
         "and reopening a submitted assessment"
     ),
@@ -71,15 +72,15 @@ def cycle_summaries(session: Session, today: date | None = None) -> list[CycleSu
     rows = session.exec(
         select(  # type: ignore[call-overload]
             Cycle,
-            Framework.key,
-            Framework.title,
-            Framework.version,
+            FrameworkRecord.key,
+            FrameworkRecord.title,
+            FrameworkRecord.version,
             func.count(col(Assessment.id)),
             submitted,
         )
-        .join(Framework, col(Framework.id) == col(Cycle.framework_id))
+        .join(FrameworkRecord, col(FrameworkRecord.id) == col(Cycle.framework_id))
         .outerjoin(Assessment, col(Assessment.cycle_id) == col(Cycle.id))
-        .group_by(col(Cycle.id), col(Framework.id))
+        .group_by(col(Cycle.id), col(FrameworkRecord.id))
         .order_by(col(Cycle.opens_on).desc())
     ).all()
     return [
@@ -200,18 +201,18 @@ def framework_summaries(session: Session) -> list[FrameworkSummary]:
     )
     rows = session.exec(
         select(  # type: ignore[call-overload]
-            Framework.id,
-            Framework.key,
-            Framework.version,
-            Framework.title,
-            Framework.source_file,
-            Framework.loaded_at,
+            FrameworkRecord.id,
+            FrameworkRecord.key,
+            FrameworkRecord.version,
+            FrameworkRecord.title,
+            FrameworkRecord.source_file,
+            FrameworkRecord.loaded_at,
             func.coalesce(sections.c.n, 0),
             func.coalesce(criteria.c.n, 0),
         )
-        .outerjoin(sections, sections.c.framework_id == col(Framework.id))
-        .outerjoin(criteria, criteria.c.framework_id == col(Framework.id))
-        .order_by(col(Framework.loaded_at).desc(), col(Framework.id).desc())
+        .outerjoin(sections, sections.c.framework_id == col(FrameworkRecord.id))
+        .outerjoin(criteria, criteria.c.framework_id == col(FrameworkRecord.id))
+        .order_by(col(FrameworkRecord.loaded_at).desc(), col(FrameworkRecord.id).desc())
     ).all()
     cycles: dict[int, list[str]] = {}
     for framework_id, name in session.exec(
@@ -247,7 +248,7 @@ def check_framework(session: Session, text: str, file_name: str) -> FrameworkChe
     except FrameworkFileError as exc:
         return FrameworkCheck(file_name, errors=exc.errors)
     existing = session.exec(
-        select(Framework.version, Framework.content_hash).where(Framework.key == doc.key)
+        select(FrameworkRecord.version, FrameworkRecord.content_hash).where(FrameworkRecord.key == doc.key)
     ).first()
     loaded: Literal["no", "same", "changed"] = "no"
     if existing is not None:
@@ -425,13 +426,13 @@ def remove_platform_role(session: Session, *, user: User, actor: User, client_ip
         raise NotFound("Nobody with a platform role has that number")
     if user.id == actor.id:
         raise Conflict("You cannot remove your own platform role. Ask another platform admin to do it")
-    if role == "platform_admin":
+    if role == PLATFORM_ADMIN:
         # Locks every admin's row (PostgreSQL), so two admins removing each other at once cannot
         # leave the service with none: the second sees the first's change and is refused.
         admins = session.exec(
             select(User.id)
             .where(
-                User.platform_role == "platform_admin",
+                User.platform_role == PLATFORM_ADMIN,
                 col(User.is_active).is_(True),
                 col(User.password_hash).is_not(None),
             )

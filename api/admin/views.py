@@ -21,15 +21,14 @@ from api.assessments.repository import cycle_by_name
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
-from api.deps import Principal, platform_role
 from api.errors import Conflict, InputError, NotFound, Unprocessable
 from api.forms import CommandForm, command_form
 from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
+from api.permissions import PlatformAdminPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-PageAdmin = Annotated[Principal, Depends(platform_role("platform_admin", page=True))]
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 # At most this many bad rows are listed; the rest are counted.
@@ -66,7 +65,9 @@ def _sentence(message: str) -> str:
 
 
 @router.get("/admin", name="admin_home")
-def overview(request: Request, session: SessionDep, admin: PageAdmin, done: str | None = None) -> Response:
+def overview(
+    request: Request, session: SessionDep, admin: PlatformAdminPage, done: str | None = None
+) -> Response:
     return render(
         request,
         "admin/index.html",
@@ -115,7 +116,7 @@ def _cycle_form(request: Request, session: SessionDep, status_code: int = 200, *
 
 
 @router.get("/admin/cycles/new", name="admin_new_cycle")
-def new_cycle_page(request: Request, session: SessionDep, admin: PageAdmin) -> Response:
+def new_cycle_page(request: Request, session: SessionDep, admin: PlatformAdminPage) -> Response:
     return _cycle_form(request, session, values={})
 
 
@@ -132,7 +133,7 @@ def _cycle_error_field(message: str) -> str:
 def new_cycle(
     request: Request,
     session: SessionDep,
-    admin: PageAdmin,
+    admin: PlatformAdminPage,
     name: Annotated[str, Form()] = "",
     opens_day: Annotated[str, Form()] = "",
     opens_month: Annotated[str, Form()] = "",
@@ -212,7 +213,7 @@ def _close_page(
 
 
 @router.get("/admin/cycles/close", name="admin_close_cycle")
-def close_cycle_page(request: Request, session: SessionDep, admin: PageAdmin, cycle: str) -> Response:
+def close_cycle_page(request: Request, session: SessionDep, admin: PlatformAdminPage, cycle: str) -> Response:
     """The confirmation page: closing the year is deliberate and cannot be undone."""
     return _close_page(request, session, cycle)
 
@@ -221,7 +222,7 @@ def close_cycle_page(request: Request, session: SessionDep, admin: PageAdmin, cy
 def close_cycle_form(
     request: Request,
     session: SessionDep,
-    admin: PageAdmin,
+    admin: PlatformAdminPage,
     form: Annotated[CommandForm[CloseCycleRequest], Depends(command_form(CloseCycleRequest))],
 ) -> Response:
     cycle = form.values.get("cycle", "")
@@ -249,7 +250,7 @@ def close_cycle_form(
 def trusts_page(
     request: Request,
     session: SessionDep,
-    admin: PageAdmin,
+    admin: PlatformAdminPage,
     q: str = "",
     trust_type: str = "",
     region: str = "",
@@ -307,7 +308,7 @@ def _import_form(request: Request, status_code: int = 200, **context: object) ->
 
 
 @router.get("/admin/trusts/import", name="admin_import_trusts")
-def import_page(request: Request, admin: PageAdmin) -> Response:
+def import_page(request: Request, admin: PlatformAdminPage) -> Response:
     return _import_form(request)
 
 
@@ -315,7 +316,7 @@ def import_page(request: Request, admin: PageAdmin) -> Response:
 def import_trusts(
     request: Request,
     session: SessionDep,
-    admin: PageAdmin,
+    admin: PlatformAdminPage,
     csv_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     text, problem = _read_upload(csv_file, "CSV")
@@ -374,7 +375,7 @@ def _frameworks_page(
 
 
 @router.get("/admin/frameworks", name="admin_frameworks")
-def frameworks_page(request: Request, session: SessionDep, admin: PageAdmin) -> Response:
+def frameworks_page(request: Request, session: SessionDep, admin: PlatformAdminPage) -> Response:
     return _frameworks_page(request, session)
 
 
@@ -382,7 +383,7 @@ def frameworks_page(request: Request, session: SessionDep, admin: PageAdmin) -> 
 def check_framework(
     request: Request,
     session: SessionDep,
-    admin: PageAdmin,
+    admin: PlatformAdminPage,
     framework_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     text, problem = _read_upload(framework_file, "YAML")
@@ -409,7 +410,9 @@ def check_framework(
 
 
 @router.get("/admin/people", name="admin_people")
-def people_page(request: Request, session: SessionDep, admin: PageAdmin, done: str | None = None) -> Response:
+def people_page(
+    request: Request, session: SessionDep, admin: PlatformAdminPage, done: str | None = None
+) -> Response:
     return render(
         request,
         "admin/people.html",
@@ -438,7 +441,7 @@ def _invite_form(request: Request, status_code: int = 200, **form: object) -> Re
 
 
 @router.get("/admin/people/invite", name="admin_invite_person")
-def invite_page(request: Request, admin: PageAdmin) -> Response:
+def invite_page(request: Request, admin: PlatformAdminPage) -> Response:
     return _invite_form(request)
 
 
@@ -446,7 +449,7 @@ def invite_page(request: Request, admin: PageAdmin) -> Response:
 def invite(
     request: Request,
     session: SessionDep,
-    admin: PageAdmin,
+    admin: PlatformAdminPage,
     form: Annotated[CommandForm[PlatformInvite], Depends(command_form(PlatformInvite))],
 ) -> Response:
     typed = {name: form.values.get(name, "") for name in ("email", "name", "role")}
@@ -485,13 +488,13 @@ def _remove_page(
 
 
 @router.get("/admin/people/{user_id}/remove", name="admin_remove_person")
-def remove_page(request: Request, session: SessionDep, admin: PageAdmin, user_id: int) -> Response:
+def remove_page(request: Request, session: SessionDep, admin: PlatformAdminPage, user_id: int) -> Response:
     _user, person = service.platform_person(session, user_id)
     return _remove_page(request, person, me=admin.user.id)
 
 
 @router.post("/admin/people/{user_id}/remove")
-def remove(request: Request, session: SessionDep, admin: PageAdmin, user_id: int) -> Response:
+def remove(request: Request, session: SessionDep, admin: PlatformAdminPage, user_id: int) -> Response:
     user, person = service.platform_person(session, user_id)
     try:
         service.remove_platform_role(session, user=user, actor=admin.user, client_ip=client_ip(request))

@@ -16,9 +16,10 @@ from sqlmodel import Session, select
 from starlette.responses import Response
 
 from api.accounts.models import User
+from api.accounts.principal import Principal
+from api.accounts.roles import CHAIR
 from api.assessments import evidence as evidence_service
 from api.assessments import service
-from api.assessments.access import AssessmentAccess, PageChair, PageManager, PageMember
 from api.assessments.cycles import is_closed, late_submission_refusal
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
 from api.assessments.repository import (
@@ -43,18 +44,18 @@ from api.assessments.spread import (
 from api.audit.service import record
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
-from api.deps import Principal, platform_role
+from api.deps import SettingsDep
 from api.errors import Conflict, FieldError, NotFound, Unprocessable
 from api.forms import CommandForm, command_form
-from api.frameworks.models import Criterion, Framework, FrameworkSection
-from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
+from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
 from api.organisations.models import Organisation
+from api.permissions import AssessmentAccess, ChairPage, ManagerPage, MemberPage, PlatformAdminPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-PageAdmin = Annotated[Principal, Depends(platform_role("platform_admin", page=True))]
 
 MAX_RATIONALE = 5000
 STALE_MESSAGE = (
@@ -91,12 +92,12 @@ def _section_url(assessment_id: int, section_key: str) -> str:
     return f"/assessments/{assessment_id}/consensus/{section_key}"
 
 
-def _level_names(doc: FrameworkDoc) -> dict[int, str]:
+def _level_names(doc: FrameworkDefinition) -> dict[int, str]:
     return {level.level: level.name for level in doc.levels}
 
 
-def _framework_doc(session: Session, assessment: Assessment) -> FrameworkDoc:
-    framework = session.get(Framework, assessment.framework_id)
+def _framework_doc(session: Session, assessment: Assessment) -> FrameworkDefinition:
+    framework = session.get(FrameworkRecord, assessment.framework_id)
     assert framework is not None
     return framework_document(framework)
 
@@ -394,7 +395,7 @@ def _render_section(
         "next_section": data.next_section,
         "editable": assessment.status == "in_progress",
         "rating_closed": rating_closed(assessment),
-        "is_chair": access.membership.role == "chair",
+        "is_chair": access.membership.role == CHAIR,
         "min_others": MIN_OTHER_RATERS,
         "level_names": _level_names(_framework_doc(session, assessment)),
         "page_errors": page_errors,
@@ -456,7 +457,7 @@ def _signed_off_redirect(request: Request, access: AssessmentAccess, section_key
 
 
 @router.get("/assessments/{assessment_id}/consensus", name="consensus_overview")
-def consensus_overview(request: Request, session: SessionDep, access: PageManager) -> Response:
+def consensus_overview(request: Request, session: SessionDep, access: ManagerPage) -> Response:
     assessment = access.assessment
     organisation, cycle = _assessment_names(session, assessment)
     agreed = consensus_of(session, assessment.id)
@@ -486,7 +487,7 @@ def consensus_overview(request: Request, session: SessionDep, access: PageManage
             "not_finished": service.members_not_finished(session, assessment),
             "rating_closed": rating_closed(assessment),
             "min_others": MIN_OTHER_RATERS,
-            "is_chair": access.membership.role == "chair",
+            "is_chair": access.membership.role == CHAIR,
             "signed_off_by": _signed_off_by(session, assessment),
             "headline": board_headline(session, assessment, access.principal.user.id),
             "meeting_href": f"/assessments/{assessment.id}/meeting",
@@ -503,7 +504,7 @@ def consensus_section(
     request: Request,
     section_key: str,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
     done: str | None = None,
     criterion: str | None = None,
 ) -> Response:
@@ -517,7 +518,8 @@ def save_consensus(
     section_key: str,
     criterion_key: str,
     session: SessionDep,
-    access: PageManager,
+    settings: SettingsDep,
+    access: ManagerPage,
     form: Annotated[CommandForm[ConsensusUpdate], Depends(command_form(ConsensusUpdate))],
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
@@ -541,7 +543,7 @@ def save_consensus(
         )
     command = form.command
     try:
-        _save(session, access, key, command.level, command.rationale, command.version)
+        _save(session, access, key, command.level, command.rationale, command.version, settings.k_anonymity)
     except FieldError as refused:
         # The board's reason is needed where the level is far from the members' median.
         state.version = seen_version
@@ -578,7 +580,13 @@ def save_consensus(
 
 
 def _save(
-    session: Session, access: AssessmentAccess, key: str, level: int, rationale: str, version: int
+    session: Session,
+    access: AssessmentAccess,
+    key: str,
+    level: int,
+    rationale: str,
+    version: int,
+    k_anonymity: int,
 ) -> None:
     try:
         service.save_consensus(
@@ -589,6 +597,7 @@ def _save(
             level=level,
             rationale=rationale,
             version=version,
+            k_anonymity=k_anonymity,
         )
     except Conflict as exc:
         current = exc.extra.get("current")
@@ -603,6 +612,7 @@ def _save(
                 level=level,
                 rationale=rationale,
                 version=int(current["version"]),
+                k_anonymity=k_anonymity,
             )
             return
         raise
@@ -619,7 +629,7 @@ def add_evidence_link(
     section_key: str,
     criterion_key: str,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
     form: Annotated[CommandForm[LinkEvidenceCreate], Depends(command_form(LinkEvidenceCreate))],
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
@@ -656,7 +666,7 @@ def add_evidence_file(
     section_key: str,
     criterion_key: str,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
@@ -705,7 +715,7 @@ def remove_evidence(
     criterion_key: str,
     evidence_id: int,
     session: SessionDep,
-    access: PageManager,
+    access: ManagerPage,
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
     try:
@@ -717,7 +727,7 @@ def remove_evidence(
 
 @router.get("/assessments/{assessment_id}/evidence/{evidence_id}/download", name="download_evidence")
 def download_evidence(
-    request: Request, evidence_id: int, session: SessionDep, access: PageMember
+    request: Request, evidence_id: int, session: SessionDep, access: MemberPage
 ) -> Response:
     """An uploaded file, for members of its own trust only (anyone else: 404)."""
     evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
@@ -741,7 +751,12 @@ def download_evidence(
     name="carry_forward",
 )
 def carry_forward(
-    request: Request, section_key: str, criterion_key: str, session: SessionDep, access: PageManager
+    request: Request,
+    section_key: str,
+    criterion_key: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    access: ManagerPage,
 ) -> Response:
     criterion = _criterion_in_section(session, access.assessment, section_key, criterion_key)
     doc_criterion = _framework_doc(session, access.assessment).criterion(criterion.key)
@@ -750,7 +765,9 @@ def carry_forward(
     if last is None:
         raise NotFound("There is nothing from last year for this statement")
     try:
-        copy_last_year(session, access.principal, access.assessment.id, criterion.key, last)
+        copy_last_year(
+            session, access.principal, access.assessment.id, criterion.key, last, settings.k_anonymity
+        )
     except Conflict as exc:
         if "current" not in exc.extra:
             return _signed_off_redirect(request, access, section_key)
@@ -759,7 +776,12 @@ def carry_forward(
 
 
 def copy_last_year(
-    session: Session, principal: Principal, assessment_id: int, criterion_key: str, last: LastYear
+    session: Session,
+    principal: Principal,
+    assessment_id: int,
+    criterion_key: str,
+    last: LastYear,
+    k_anonymity: int,
 ) -> None:
     """Copy last year's rationale (only into an empty one) and evidence (each item once).
 
@@ -780,6 +802,7 @@ def copy_last_year(
             level=consensus.level if consensus else None,
             rationale=last.rationale,
             version=consensus.version if consensus else 0,
+            k_anonymity=k_anonymity,
         )
     have = {_evidence_key(e) for e in evidence_of(session, assessment.id).get(criterion.id or 0, [])}
     for old in last.evidence:
@@ -866,7 +889,7 @@ def _submit_context(session: Session, assessment: Assessment, viewer_id: int) ->
 
 
 @router.get("/assessments/{assessment_id}/submit", name="submit_assessment")
-def submit_page(request: Request, session: SessionDep, access: PageChair) -> Response:
+def submit_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
     assessment = access.assessment
     if assessment.status == "submitted":
         return RedirectResponse(f"/assessments/{assessment.id}/submitted", status_code=303)
@@ -882,10 +905,10 @@ def submit_page(request: Request, session: SessionDep, access: PageChair) -> Res
 def submit(
     request: Request,
     session: SessionDep,
-    access: PageChair,
+    settings: SettingsDep,
+    access: ChairPage,
     form: Annotated[CommandForm[SignOffConfirmation], Depends(command_form(SignOffConfirmation))],
 ) -> Response:
-    k = request.app.state.settings.k_anonymity
     viewer_id = access.principal.user.id
     if access.assessment.status != "submitted":
         context = _submit_context(session, access.assessment, viewer_id)
@@ -903,7 +926,7 @@ def submit(
             context["error_summary"] = True
             return render(request, "assessments/submit.html", context, status_code=422)
     try:
-        service.submit(session, access.principal, access.assessment.id, k_anonymity=k)
+        service.submit(session, access.principal, access.assessment.id, k_anonymity=settings.k_anonymity)
     except Unprocessable:
         # Someone cleared or never agreed a level, or a far level has no reason: show the list again.
         context = _submit_context(session, access.assessment, viewer_id)
@@ -920,7 +943,7 @@ def submit(
 
 
 @router.get("/assessments/{assessment_id}/submitted", name="assessment_submitted")
-def submitted_page(request: Request, session: SessionDep, access: PageManager) -> Response:
+def submitted_page(request: Request, session: SessionDep, access: ManagerPage) -> Response:
     assessment = access.assessment
     if assessment.status != "submitted":
         return RedirectResponse(f"/assessments/{assessment.id}/consensus", status_code=303)
@@ -953,7 +976,9 @@ def _reopen_context(session: Session, assessment: Assessment) -> dict[str, Any]:
 
 
 @router.get("/admin/assessments/{assessment_id}/reopen", name="reopen_assessment")
-def reopen_page(request: Request, assessment_id: int, session: SessionDep, admin: PageAdmin) -> Response:
+def reopen_page(
+    request: Request, assessment_id: int, session: SessionDep, admin: PlatformAdminPage
+) -> Response:
     assessment = assessment_for_admin(session, assessment_id)
     return render(request, "admin/reopen.html", {**_reopen_context(session, assessment), "reason": ""})
 
@@ -963,7 +988,8 @@ def reopen(
     request: Request,
     assessment_id: int,
     session: SessionDep,
-    admin: PageAdmin,
+    settings: SettingsDep,
+    admin: PlatformAdminPage,
     form: Annotated[CommandForm[ReopenRequest], Depends(command_form(ReopenRequest))],
 ) -> Response:
     assessment = assessment_for_admin(session, assessment_id)
@@ -976,7 +1002,7 @@ def reopen(
             status_code=422,
         )
     try:
-        service.reopen(session, admin.user, assessment, form.command.reason)
+        service.reopen(session, admin.user, assessment, form.command.reason, k_anonymity=settings.k_anonymity)
     except Conflict:
         # Already reopened (by someone else, or a second press): the page says so.
         return render(request, "admin/reopen.html", context, status_code=409)

@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from api.accounts.roles import PLATFORM_ADMIN
 from api.assessments.models import Cycle
 from api.audit.service import record
 from api.db import utcnow
 from api.errors import Conflict, Forbidden, InputError
-from api.frameworks.models import Framework
+from api.frameworks.models import FrameworkRecord
 from api.frameworks.service import latest_framework
 
 CYCLE_NAME = re.compile(r"^(\d{4})/(\d{2})$")
@@ -46,7 +47,7 @@ def open_cycle(
     if session.exec(select(Cycle).where(Cycle.name == name)).first() is not None:
         raise InputError(f"cycle {name} already exists")
     if framework_key:
-        framework = session.exec(select(Framework).where(Framework.key == framework_key)).first()
+        framework = session.exec(select(FrameworkRecord).where(FrameworkRecord.key == framework_key)).first()
         if framework is None:
             raise InputError(f"no framework with key {framework_key!r}")
     else:
@@ -104,7 +105,7 @@ def close_cycle(
     from api.benchmarking.service import take_final_figures
 
     today = today or utcnow().date()
-    if getattr(actor, "platform_role", None) != "platform_admin":
+    if getattr(actor, "platform_role", None) != PLATFORM_ADMIN:
         raise Forbidden("Only a platform admin can close a cycle")
     if is_closed(cycle, today):
         raise Conflict(f"The {cycle.name} year has already closed", current={"version": cycle.version})
@@ -166,7 +167,7 @@ def require_open_for_submission(
         raise Conflict(refusal, closed_on=closed_on(cycle).isoformat())
 
 
-def require_open_for_changes(session: Session, cycle_id: int, assessment_id: int) -> None:
+def require_open_for_changes(session: Session, cycle_id: int, assessment_id: int, k_anonymity: int) -> None:
     """Refuse a member's rating, a headline answer or an agreed level once the year has closed.
 
     The one rule for every late change: after the close the same assessments may change as may be
@@ -174,10 +175,8 @@ def require_open_for_changes(session: Session, cycle_id: int, assessment_id: int
     a platform admin has reopened to correct. An assessment never submitted by the close cannot be
     submitted, so changing it would only mislead. Before the close this costs no query.
     """
-    from api.settings import get_settings
-
     cycle = session.get(Cycle, cycle_id)
     assert cycle is not None
     today = utcnow().date()
     if is_closed(cycle, today):
-        require_open_for_submission(session, cycle, assessment_id, get_settings().k_anonymity, today)
+        require_open_for_submission(session, cycle, assessment_id, k_anonymity, today)

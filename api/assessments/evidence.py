@@ -22,11 +22,11 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from api.accounts.principal import Principal
 from api.assessments.models import Assessment, ConsensusRating, Evidence
 from api.assessments.repository import assessment_for
 from api.assessments.service import consensus_row, criterion_for, require_manager
 from api.audit.service import record
-from api.deps import Principal
 from api.errors import Conflict, FieldError, NotFound
 from api.integers import can_name_a_row
 

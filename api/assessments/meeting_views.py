@@ -17,7 +17,6 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 from api.assessments import service
-from api.assessments.access import AssessmentAccess, PageManager
 from api.assessments.consensus_views import STALE_MESSAGE, FormState, section_data
 from api.assessments.models import Assessment, Cycle
 from api.assessments.repository import consensus_of, criteria_of
@@ -26,11 +25,13 @@ from api.assessments.spread import MIN_OTHER_RATERS, rating_closed, spread_hidde
 from api.charts import spread_chart
 from api.csrf import verify_csrf
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import Conflict, FieldError, NotFound
 from api.forms import CommandForm, command_form
-from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.service import framework_document
 from api.organisations.models import Organisation
+from api.permissions import AssessmentAccess, ManagerPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -61,7 +62,7 @@ def _numbers(pairs: list[tuple[FrameworkSection, Criterion]]) -> dict[str, str]:
 
 
 @router.get("/assessments/{assessment_id}/meeting", name="meeting_start")
-def meeting_start(session: SessionDep, access: PageManager) -> Response:
+def meeting_start(session: SessionDep, access: ManagerPage) -> Response:
     """Start at the first statement without an agreed level (or the first of all)."""
     assessment = access.assessment
     pairs = _in_order(session, assessment)
@@ -104,7 +105,7 @@ def _render(
         {criterion_key: state} if state else None,
     )
     item = next(i for i in data.items if i.key == criterion_key)
-    framework = session.get(Framework, assessment.framework_id)
+    framework = session.get(FrameworkRecord, assessment.framework_id)
     organisation = session.get(Organisation, assessment.organisation_id)
     cycle = session.get(Cycle, assessment.cycle_id)
     assert framework is not None and organisation is not None and cycle is not None
@@ -152,7 +153,7 @@ def _render(
 
 @router.get("/assessments/{assessment_id}/meeting/{criterion_key}", name="meeting_statement")
 def meeting_statement(
-    request: Request, criterion_key: str, session: SessionDep, access: PageManager, saved: str | None = None
+    request: Request, criterion_key: str, session: SessionDep, access: ManagerPage, saved: str | None = None
 ) -> Response:
     return _render(request, session, access, criterion_key, saved=saved)
 
@@ -162,7 +163,8 @@ def meeting_save(
     request: Request,
     criterion_key: str,
     session: SessionDep,
-    access: PageManager,
+    settings: SettingsDep,
+    access: ManagerPage,
     form: Annotated[CommandForm[ConsensusUpdate], Depends(command_form(ConsensusUpdate))],
 ) -> Response:
     assessment = access.assessment
@@ -191,6 +193,7 @@ def meeting_save(
             level=command.level,
             rationale=command.rationale,
             version=command.version,
+            k_anonymity=settings.k_anonymity,
         )
     except FieldError as refused:
         state.errors[f"{key}-rationale"] = refused.message

@@ -69,7 +69,7 @@ class AssessmentRater(SQLModel, table=True):
     user_id: int = Field(foreign_key="user_account.id", index=True)
 
 
-class Response(SQLModel, table=True):
+class MemberResponse(SQLModel, table=True):
     """One member's part in an assessment: their board role then, the 0–10 headline answer."""
 
     __tablename__ = "response"

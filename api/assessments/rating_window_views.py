@@ -14,15 +14,16 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.assessments import service
-from api.assessments.access import AssessmentAccess, PageChair
 from api.assessments.models import Cycle
 from api.assessments.schemas import CloseRating, RatingDeadlineUpdate
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
 from api.forms import CommandForm, command_form, date_from_parts, date_parts
 from api.organisations.models import Organisation
+from api.permissions import AssessmentAccess, ChairPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -49,7 +50,7 @@ def _back_to_consensus(access: AssessmentAccess) -> Response:
 
 
 @router.get("/assessments/{assessment_id}/close-rating", name="close_rating")
-def close_rating_page(request: Request, session: SessionDep, access: PageChair) -> Response:
+def close_rating_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
     if rating_closed(access.assessment):
         return _back_to_consensus(access)
     context = _context(session, access, page_title="Close rating")
@@ -60,7 +61,7 @@ def close_rating_page(request: Request, session: SessionDep, access: PageChair) 
 def close_rating(
     request: Request,
     session: SessionDep,
-    access: PageChair,
+    access: ChairPage,
     form: Annotated[CommandForm[CloseRating], Depends(command_form(CloseRating))],
 ) -> Response:
     try:
@@ -82,7 +83,7 @@ def close_rating(
 
 
 @router.get("/assessments/{assessment_id}/rating-deadline", name="rating_deadline")
-def rating_deadline_page(request: Request, session: SessionDep, access: PageChair) -> Response:
+def rating_deadline_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
     if rating_closed(access.assessment):
         return _back_to_consensus(access)
     deadline = access.assessment.rating_deadline
@@ -109,7 +110,8 @@ def _deadline_form(form: FormData) -> dict[str, Any]:
 def set_rating_deadline(
     request: Request,
     session: SessionDep,
-    access: PageChair,
+    settings: SettingsDep,
+    access: ChairPage,
     form: Annotated[
         CommandForm[RatingDeadlineUpdate], Depends(command_form(RatingDeadlineUpdate, read=_deadline_form))
     ],
@@ -126,6 +128,7 @@ def set_rating_deadline(
             access.assessment.id,
             deadline=form.command.rating_deadline,
             version=form.command.version,
+            k_anonymity=settings.k_anonymity,
         )
     except (ValueError, FieldError, Conflict) as exc:
         message = exc.message if isinstance(exc, FieldError | Conflict) else str(exc)

@@ -7,14 +7,15 @@ from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.accounts.models import Membership, User
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating, Response
-from api.deps import Principal
+from api.accounts.principal import Principal
+from api.accounts.roles import RATER_ROLES
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, MemberResponse, Rating
 from api.errors import NotFound
 from api.frameworks.models import Criterion, FrameworkSection
 from api.integers import can_name_a_row
 from api.organisations.models import Organisation
 
-RATING_ROLES = ("chair", "board_member")
+RATING_ROLES = RATER_ROLES
 
 
 def readable_assessments(principal: Principal) -> SelectOfScalar[Assessment]:
@@ -156,8 +157,10 @@ def rating_members(session: Session, organisation_id: int) -> list[tuple[Members
     )
 
 
-def responses_of(session: Session, assessment_id: int) -> list[Response]:
-    return list(session.exec(select(Response).where(Response.assessment_id == assessment_id)).all())
+def responses_of(session: Session, assessment_id: int) -> list[MemberResponse]:
+    return list(
+        session.exec(select(MemberResponse).where(MemberResponse.assessment_id == assessment_id)).all()
+    )
 
 
 def cycle_by_name(session: Session, name: str) -> Cycle | None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.accounts.principal import Principal
+from api.accounts.roles import MANAGER_ROLES, RATER_ROLES
 from api.assessments import evidence as evidence_service
 from api.assessments import service
-from api.assessments.access import AnyMember, ChairOnly, Manager, Rater, RaterSaving
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating
 from api.assessments.repository import (
     assessment_for_admin,
@@ -47,27 +48,33 @@ from api.assessments.schemas import (
 from api.assessments.signoff import StatementPoint, sign_off_checks
 from api.assessments.spread import board_spread, empty_spread, rating_closed
 from api.db import SessionDep
-from api.deps import Principal, TrustAccess, platform_role, trust_role
-from api.frameworks.models import Framework
+from api.deps import SettingsDep
+from api.frameworks.models import FrameworkRecord
 from api.organisations.models import Organisation
+from api.permissions import (
+    ChairApi,
+    ManagerApi,
+    MemberApi,
+    PlatformAdminApi,
+    RaterApi,
+    RaterSavingApi,
+    TrustManagerApi,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["assessments"])
-
-TrustManager = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary"))]
-PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
 
 
 def assessment_public(
     session: Session, assessment: Assessment, principal: Principal | None
 ) -> AssessmentPublic:
     cycle = session.get(Cycle, assessment.cycle_id)
-    framework = session.get(Framework, assessment.framework_id)
+    framework = session.get(FrameworkRecord, assessment.framework_id)
     organisation = session.get(Organisation, assessment.organisation_id)
     assert cycle and framework and organisation
     mine = None
     if principal is not None:
         membership = principal.membership_for(assessment.organisation_id)
-        if membership is not None and membership.role in ("chair", "board_member"):
+        if membership is not None and membership.role in RATER_ROLES:
             progress = service.my_progress(session, assessment, principal.user.id)
             mine = Progress(
                 answered=progress.answered,
@@ -79,7 +86,7 @@ def assessment_public(
     not_finished = None
     if principal is not None:
         membership = principal.membership_for(assessment.organisation_id)
-        if membership is not None and membership.role in service.MANAGER_ROLES:
+        if membership is not None and membership.role in MANAGER_ROLES:
             not_finished = service.members_not_finished(session, assessment)
     return AssessmentPublic(
         id=assessment.id,
@@ -117,18 +124,18 @@ def _evidence_public(evidence: Evidence) -> EvidencePublic:
     response_model=AssessmentPublic,
     responses={409: {"description": "Already open for that cycle: the answer points to it"}},
 )
-def open_assessment(body: AssessmentCreate, session: SessionDep, access: TrustManager) -> AssessmentPublic:
+def open_assessment(body: AssessmentCreate, session: SessionDep, access: TrustManagerApi) -> AssessmentPublic:
     assessment = service.open_assessment(session, access.organisation, body.cycle, access.principal.user)
     return assessment_public(session, assessment, access.principal)
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentPublic)
-def get_assessment(session: SessionDep, access: AnyMember) -> AssessmentPublic:
+def get_assessment(session: SessionDep, access: MemberApi) -> AssessmentPublic:
     return assessment_public(session, access.assessment, access.principal)
 
 
 @router.get("/assessments/{assessment_id}/ratings", response_model=list[RatingPublic])
-def get_my_ratings(session: SessionDep, access: Rater) -> list[RatingPublic]:
+def get_my_ratings(session: SessionDep, access: RaterApi) -> list[RatingPublic]:
     keys = {criterion.id: criterion.key for _s, criterion in criteria_of(session, access.assessment)}
     return [
         RatingPublic(criterion_key=keys[r.criterion_id], level=r.level, comment=r.comment, version=r.version)
@@ -145,7 +152,7 @@ def get_my_ratings(session: SessionDep, access: Rater) -> list[RatingPublic]:
     },
 )
 def put_rating(
-    criterion_key: str, body: RatingUpdate, session: SessionDep, access: RaterSaving
+    criterion_key: str, body: RatingUpdate, session: SessionDep, settings: SettingsDep, access: RaterSavingApi
 ) -> RatingPublic:
     rating: Rating = service.save_rating(
         session,
@@ -155,6 +162,7 @@ def put_rating(
         level=body.level,
         comment=body.comment,
         version=body.version,
+        k_anonymity=settings.k_anonymity,
     )
     return RatingPublic(
         criterion_key=criterion_key, level=rating.level, comment=rating.comment, version=rating.version
@@ -162,21 +170,28 @@ def put_rating(
 
 
 @router.get("/assessments/{assessment_id}/headline", response_model=HeadlinePublic)
-def get_headline(session: SessionDep, access: Rater) -> HeadlinePublic:
+def get_headline(session: SessionDep, access: RaterApi) -> HeadlinePublic:
     score, version = service.my_headline(session, access.assessment.id, access.principal.user.id)
     return HeadlinePublic(score=score, version=version)
 
 
 @router.put("/assessments/{assessment_id}/headline", response_model=HeadlinePublic)
-def put_headline(body: HeadlineUpdate, session: SessionDep, access: Rater) -> HeadlinePublic:
+def put_headline(
+    body: HeadlineUpdate, session: SessionDep, settings: SettingsDep, access: RaterApi
+) -> HeadlinePublic:
     response = service.save_headline(
-        session, access.principal, access.assessment.id, score=body.score, version=body.version
+        session,
+        access.principal,
+        access.assessment.id,
+        score=body.score,
+        version=body.version,
+        k_anonymity=settings.k_anonymity,
     )
     return HeadlinePublic(score=response.headline_score, version=response.version)
 
 
 @router.get("/assessments/{assessment_id}/consensus", response_model=list[CriterionSpread])
-def get_consensus(session: SessionDep, access: Manager) -> list[CriterionSpread]:
+def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpread]:
     """Per criterion: the spread of members' ratings (no names) and the agreed level so far.
 
     While members are rating, only how many have rated; the spread once rating has closed, for
@@ -224,7 +239,7 @@ def get_consensus(session: SessionDep, access: Manager) -> list[CriterionSpread]
     response_model=AssessmentPublic,
     responses={409: {"description": "Stale version"}},
 )
-def close_rating(body: CloseRating, session: SessionDep, access: ChairOnly) -> AssessmentPublic:
+def close_rating(body: CloseRating, session: SessionDep, access: ChairApi) -> AssessmentPublic:
     """Close rating (chair): members' ratings lock and the board's spread can be shown. Final for
     the year; closing again changes nothing."""
     assessment = service.close_rating(session, access.principal, access.assessment.id, version=body.version)
@@ -237,18 +252,23 @@ def close_rating(body: CloseRating, session: SessionDep, access: ChairOnly) -> A
     responses={409: {"description": "Stale version, or rating has closed"}},
 )
 def put_rating_deadline(
-    body: RatingDeadlineUpdate, session: SessionDep, access: ChairOnly
+    body: RatingDeadlineUpdate, session: SessionDep, settings: SettingsDep, access: ChairApi
 ) -> AssessmentPublic:
     """The last day members can rate (UK time): rating closes by itself once it has passed."""
     assessment = service.set_rating_deadline(
-        session, access.principal, access.assessment.id, deadline=body.rating_deadline, version=body.version
+        session,
+        access.principal,
+        access.assessment.id,
+        deadline=body.rating_deadline,
+        version=body.version,
+        k_anonymity=settings.k_anonymity,
     )
     return assessment_public(session, assessment, access.principal)
 
 
 @router.put("/assessments/{assessment_id}/consensus/{criterion_key}", response_model=ConsensusPublic)
 def put_consensus(
-    criterion_key: str, body: ConsensusUpdate, session: SessionDep, access: Manager
+    criterion_key: str, body: ConsensusUpdate, session: SessionDep, settings: SettingsDep, access: ManagerApi
 ) -> ConsensusPublic:
     consensus = service.save_consensus(
         session,
@@ -258,6 +278,7 @@ def put_consensus(
         level=body.level,
         rationale=body.rationale,
         version=body.version,
+        k_anonymity=settings.k_anonymity,
     )
     evidence = evidence_of(session, access.assessment.id).get(consensus.criterion_id, [])
     return ConsensusPublic(
@@ -275,7 +296,7 @@ def put_consensus(
     response_model=EvidencePublic,
 )
 def add_link(
-    criterion_key: str, body: LinkEvidenceCreate, session: SessionDep, access: Manager
+    criterion_key: str, body: LinkEvidenceCreate, session: SessionDep, access: ManagerApi
 ) -> EvidencePublic:
     evidence = evidence_service.add_link(
         session, access.principal, access.assessment.id, criterion_key, title=body.title, url=body.url
@@ -292,7 +313,7 @@ async def add_file(
     request: Request,
     criterion_key: str,
     session: SessionDep,
-    access: Manager,
+    access: ManagerApi,
     file: Annotated[UploadFile, File(description="PDF, DOCX, XLSX, PNG or JPEG, at most 10 MB")],
 ) -> EvidencePublic:
     data = await read_upload(file)
@@ -326,7 +347,7 @@ async def read_upload(file: UploadFile) -> bytes:
         }
     },
 )
-def download_evidence(request: Request, evidence_id: int, session: SessionDep, access: AnyMember) -> Response:
+def download_evidence(request: Request, evidence_id: int, session: SessionDep, access: MemberApi) -> Response:
     evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
     return evidence_file_response(request, evidence)
 
@@ -345,7 +366,7 @@ def evidence_file_response(request: Request, evidence: Evidence) -> Response:
 
 
 @router.delete("/assessments/{assessment_id}/evidence/{evidence_id}", status_code=204)
-def delete_evidence(evidence_id: int, session: SessionDep, access: Manager) -> Response:
+def delete_evidence(evidence_id: int, session: SessionDep, access: ManagerApi) -> Response:
     evidence_service.remove_evidence(session, access.principal, access.assessment.id, evidence_id)
     return Response(status_code=204)
 
@@ -364,7 +385,7 @@ def _points(points: list[StatementPoint]) -> list[SignOffPoint]:
 
 
 @router.get("/assessments/{assessment_id}/sign-off-checks", response_model=SignOffChecksPublic)
-def get_sign_off_checks(session: SessionDep, access: Manager) -> SignOffChecksPublic:
+def get_sign_off_checks(session: SessionDep, access: ManagerApi) -> SignOffChecksPublic:
     """The points the sign-off page lists, for clients that submit through the API."""
     checks = sign_off_checks(session, access.assessment, access.principal.user.id)
     return SignOffChecksPublic(
@@ -384,18 +405,26 @@ def get_sign_off_checks(session: SessionDep, access: Manager) -> SignOffChecksPu
     response_model=AssessmentPublic,
     responses={422: {"description": "Lists every criterion without an agreed level (`missing`)"}},
 )
-def submit_assessment(request: Request, session: SessionDep, access: ChairOnly) -> AssessmentPublic:
+def submit_assessment(session: SessionDep, settings: SettingsDep, access: ChairApi) -> AssessmentPublic:
     assessment = service.submit(
-        session, access.principal, access.assessment.id, k_anonymity=request.app.state.settings.k_anonymity
+        session, access.principal, access.assessment.id, k_anonymity=settings.k_anonymity
     )
     return assessment_public(session, assessment, access.principal)
 
 
 @router.post("/admin/assessments/{assessment_id}/reopen", response_model=AssessmentPublic)
 def reopen_assessment(
-    assessment_id: int, body: ReopenRequest, session: SessionDep, admin: PlatformAdmin
+    assessment_id: int,
+    body: ReopenRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    admin: PlatformAdminApi,
 ) -> AssessmentPublic:
     assessment = service.reopen(
-        session, admin.user, assessment_for_admin(session, assessment_id), body.reason
+        session,
+        admin.user,
+        assessment_for_admin(session, assessment_id),
+        body.reason,
+        k_anonymity=settings.k_anonymity,
     )
     return assessment_public(session, assessment, None)

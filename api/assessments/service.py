@@ -19,8 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.accounts.models import User
+from api.accounts.principal import Principal
+from api.accounts.roles import BOARD_MEMBER, BOARD_SECRETARY, CHAIR, MANAGER_ROLES, PLATFORM_ADMIN
 from api.assessments.cycles import is_open
-from api.assessments.models import Assessment, AssessmentRater, ConsensusRating, Cycle, Rating, Response
+from api.assessments.models import Assessment, AssessmentRater, ConsensusRating, Cycle, MemberResponse, Rating
 from api.assessments.repository import (
     RATING_ROLES,
     applicable_criterion_ids,
@@ -39,7 +41,6 @@ from api.assessments.spread import (
 )
 from api.audit.service import record
 from api.db import UTCDateTime, utcnow
-from api.deps import Principal
 from api.errors import Conflict, FieldError, Forbidden, Unprocessable
 from api.frameworks.models import Criterion
 from api.integers import MAX_INTEGER
@@ -145,14 +146,16 @@ def criterion_for(session: Session, assessment: Assessment, criterion_key: str) 
     raise FieldError("criterion_key", f"{criterion_key!r} is not a criterion of this assessment", "path")
 
 
-def _require_in_progress(session: Session, assessment: Assessment) -> None:
+def _require_in_progress(session: Session, assessment: Assessment, k_anonymity: int) -> None:
+    """Open for changes; `k_anonymity` is the app's, for the final figures a closed year takes."""
     if assessment.status != "in_progress":
         raise Conflict(
             "This assessment has been signed off: nothing in it can change now", status=assessment.status
         )
     from api.assessments.cycles import require_open_for_changes
 
-    require_open_for_changes(session, assessment.cycle_id, assessment.id)  # refused once the year has closed
+    # Refused once the year has closed.
+    require_open_for_changes(session, assessment.cycle_id, assessment.id, k_anonymity)
 
 
 def _require_rating_open(assessment: Assessment) -> None:
@@ -235,6 +238,7 @@ def save_rating(
     level: int | None,
     comment: str,
     version: int,
+    k_anonymity: int,
 ) -> Rating:
     """Store one member's rating; `version` is the version they last saw (0 for a first answer).
 
@@ -246,7 +250,7 @@ def save_rating(
     the access check: the compare-and-set and the audit event.
     """
     _require_rater(principal, assessment)
-    _require_in_progress(session, assessment)
+    _require_in_progress(session, assessment, k_anonymity)
     _require_rating_open(assessment)
     user_id = principal.user.id
     now = utcnow()
@@ -322,16 +326,16 @@ def _my_rating(session: Session, assessment_id: int, user_id: int, criterion_id:
     ).first()
 
 
-def _response_row(session: Session, principal: Principal, assessment: Assessment) -> Response:
+def _response_row(session: Session, principal: Principal, assessment: Assessment) -> MemberResponse:
     response = session.exec(
-        select(Response).where(
-            Response.assessment_id == assessment.id, Response.respondent_id == principal.user.id
+        select(MemberResponse).where(
+            MemberResponse.assessment_id == assessment.id, MemberResponse.respondent_id == principal.user.id
         )
     ).first()
     if response is None:
         membership = principal.membership_for(assessment.organisation_id)
         assert membership is not None
-        response = Response(
+        response = MemberResponse(
             assessment_id=assessment.id, respondent_id=principal.user.id, board_role=membership.board_role
         )
         try:
@@ -340,8 +344,9 @@ def _response_row(session: Session, principal: Principal, assessment: Assessment
                 session.flush()
         except IntegrityError:
             response = session.exec(
-                select(Response).where(
-                    Response.assessment_id == assessment.id, Response.respondent_id == principal.user.id
+                select(MemberResponse).where(
+                    MemberResponse.assessment_id == assessment.id,
+                    MemberResponse.respondent_id == principal.user.id,
                 )
             ).one()
     return response
@@ -369,12 +374,12 @@ def _touch_response(session: Session, principal: Principal, assessment: Assessme
 
 
 def save_headline(
-    session: Session, principal: Principal, assessment_id: int, *, score: int, version: int
-) -> Response:
+    session: Session, principal: Principal, assessment_id: int, *, score: int, version: int, k_anonymity: int
+) -> MemberResponse:
     """The 2022 survey's headline question, once per member per cycle (0 to 10)."""
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_rater(principal, assessment)
-    _require_in_progress(session, assessment)
+    _require_in_progress(session, assessment, k_anonymity)
     _require_rating_open(assessment)
     response = _response_row(session, principal, assessment)
     current_version = response.version if response.headline_score is not None else 0
@@ -384,10 +389,10 @@ def save_headline(
             current={"score": response.headline_score, "version": current_version},
         )
     # A first answer leaves the row's version as it was (1): "still unanswered" is part of the check.
-    unanswered = [Response.headline_score.is_(None)] if current_version == 0 else []  # type: ignore[union-attr]
+    unanswered = [MemberResponse.headline_score.is_(None)] if current_version == 0 else []  # type: ignore[union-attr]
     result = session.execute(
-        update(Response)
-        .where(Response.id == response.id, Response.version == response.version, *unanswered)  # type: ignore[arg-type]
+        update(MemberResponse)
+        .where(MemberResponse.id == response.id, MemberResponse.version == response.version, *unanswered)  # type: ignore[arg-type]
         .values(headline_score=score, version=current_version + 1)
         .execution_options(synchronize_session=False)
     )
@@ -406,9 +411,6 @@ def save_headline(
 
 
 # --- Consensus ----------------------------------------------------------------------------------------
-
-
-MANAGER_ROLES = ("chair", "board_secretary")
 
 
 def require_manager(principal: Principal, assessment: Assessment) -> None:
@@ -434,10 +436,11 @@ def save_consensus(
     level: int | None,
     rationale: str,
     version: int,
+    k_anonymity: int,
 ) -> ConsensusRating:
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     require_manager(principal, assessment)
-    _require_in_progress(session, assessment)
+    _require_in_progress(session, assessment, k_anonymity)
     criterion = criterion_for(session, assessment, criterion_key)
     _require_reason_when_far(session, principal, assessment, criterion, level, rationale)
     existing = consensus_row(session, assessment, criterion)
@@ -531,7 +534,7 @@ def _level_text(level: int | None) -> str:
 
 def _require_chair(principal: Principal, assessment: Assessment, refusal: str) -> None:
     membership = principal.membership_for(assessment.organisation_id)
-    if membership is None or membership.role != "chair":
+    if membership is None or membership.role != CHAIR:
         raise Forbidden(refusal)
 
 
@@ -594,12 +597,18 @@ def close_rating(session: Session, principal: Principal, assessment_id: int, *, 
 
 
 def set_rating_deadline(
-    session: Session, principal: Principal, assessment_id: int, *, deadline: date | None, version: int
+    session: Session,
+    principal: Principal,
+    assessment_id: int,
+    *,
+    deadline: date | None,
+    version: int,
+    k_anonymity: int,
 ) -> Assessment:
     """The last day members can rate (UK time); rating closes by itself when it has passed."""
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_chair(principal, assessment, "Only the chair sets the rating deadline")
-    _require_in_progress(session, assessment)
+    _require_in_progress(session, assessment, k_anonymity)
     if rating_closed(assessment):
         raise Conflict("Rating has closed for this assessment: the deadline can no longer change")
     if version != assessment.version:
@@ -656,13 +665,11 @@ def missing_consensus(session: Session, assessment: Assessment) -> list[Criterio
     return [criterion for _s, criterion in criteria_of(session, assessment) if criterion.id not in agreed]
 
 
-def submit(
-    session: Session, principal: Principal, assessment_id: int, *, k_anonymity: int | None = None
-) -> Assessment:
+def submit(session: Session, principal: Principal, assessment_id: int, *, k_anonymity: int) -> Assessment:
     """Sign off. Submitting again, or twice at once, returns the one submission."""
     assessment = assessment_for(session, principal, assessment_id)
     membership = principal.membership_for(assessment.organisation_id)
-    if membership is None or membership.role != "chair":
+    if membership is None or membership.role != CHAIR:
         raise Forbidden("Only the chair signs off the assessment")
     if assessment.status == "submitted":
         return assessment
@@ -672,9 +679,7 @@ def submit(
     if assessment.status == "submitted":
         return assessment
     from api.assessments.cycles import require_open_for_submission
-    from api.settings import get_settings
 
-    k_anonymity = k_anonymity or get_settings().k_anonymity
     cycle = session.get(Cycle, assessment.cycle_id)
     assert cycle is not None
     require_open_for_submission(session, cycle, assessment.id, k_anonymity, utcnow().date())
@@ -735,8 +740,10 @@ def submit(
     return assessment
 
 
-def reopen(session: Session, admin: User, assessment: Assessment, reason: str) -> Assessment:
-    if admin.platform_role != "platform_admin":
+def reopen(
+    session: Session, admin: User, assessment: Assessment, reason: str, *, k_anonymity: int
+) -> Assessment:
+    if admin.platform_role != PLATFORM_ADMIN:
         raise Forbidden("Only a platform admin can reopen a submission")
     reason = reason.strip()
     if not reason:
@@ -744,12 +751,11 @@ def reopen(session: Session, admin: User, assessment: Assessment, reason: str) -
     if assessment.status != "submitted":
         raise Conflict("This assessment is not submitted")
     from api.benchmarking.service import take_final_figures
-    from api.settings import get_settings
 
     # After the close, the year's final figures are taken first, as the submissions stood then.
     cycle = session.get(Cycle, assessment.cycle_id)
     assert cycle is not None
-    take_final_figures(session, cycle, get_settings().k_anonymity)
+    take_final_figures(session, cycle, k_anonymity)
     session.execute(
         update(Assessment)
         .where(Assessment.id == assessment.id)  # type: ignore[arg-type]
@@ -798,8 +804,8 @@ def my_progress(session: Session, assessment: Assessment, user_id: int) -> Progr
         ).all()
     )
     headline = session.exec(
-        select(Response.headline_score).where(
-            Response.assessment_id == assessment.id, Response.respondent_id == user_id
+        select(MemberResponse.headline_score).where(
+            MemberResponse.assessment_id == assessment.id, MemberResponse.respondent_id == user_id
         )
     ).first()
     return Progress(
@@ -812,11 +818,11 @@ def board_progress(session: Session, assessment: Assessment) -> tuple[int, int]:
     members = {user.id for _m, user in rating_members(session, assessment.organisation_id)}
     finished = session.exec(
         select(func.count())
-        .select_from(Response)
+        .select_from(MemberResponse)
         .where(
-            Response.assessment_id == assessment.id,
-            Response.completed_at.is_not(None),  # type: ignore[union-attr]
-            Response.respondent_id.in_(members or {-1}),  # type: ignore[attr-defined]
+            MemberResponse.assessment_id == assessment.id,
+            MemberResponse.completed_at.is_not(None),  # type: ignore[union-attr]
+            MemberResponse.respondent_id.in_(members or {-1}),  # type: ignore[attr-defined]
         )
     ).one()
     return finished, len(members)
@@ -827,9 +833,9 @@ def members_not_finished(session: Session, assessment: Assessment) -> list[str]:
     chair and secretary to remind: who has not finished, never what anyone said."""
     finished = set(
         session.exec(
-            select(Response.respondent_id).where(
-                Response.assessment_id == assessment.id,
-                Response.completed_at.is_not(None),  # type: ignore[union-attr]
+            select(MemberResponse.respondent_id).where(
+                MemberResponse.assessment_id == assessment.id,
+                MemberResponse.completed_at.is_not(None),  # type: ignore[union-attr]
             )
         ).all()
     )
@@ -884,14 +890,14 @@ def board_changes(session: Session, assessment: Assessment) -> list[BoardChange]
             changes.append(BoardChange(event.occurred_at, f"{who} joined the board as {role}{by}"))
         elif event.action == "member.role_changed":
             old, new = details.get("old_role"), details.get("new_role")
-            if "chair" in (old, new) and old != new:
+            if CHAIR in (old, new) and old != new:
                 what = (
                     "became a chair"
-                    if new == "chair"
+                    if new == CHAIR
                     else f"stopped being a chair and is now {_role_words(new, details.get('new_board_role'))}"
                 )
                 changes.append(BoardChange(event.occurred_at, f"{who} {what}{by}"))
-        elif event.action == "member.removed" and details.get("role") == "chair":
+        elif event.action == "member.removed" and details.get("role") == CHAIR:
             changes.append(BoardChange(event.occurred_at, f"{who}, a chair, was removed from the board{by}"))
     return changes
 
@@ -905,16 +911,18 @@ def _role_words(role: object, board_role: object) -> str:
     if isinstance(role, str) and isinstance(board_role, str):
         return role_phrase(role, board_role)
     return {
-        "chair": "a chair",
-        "board_member": "a board member",
-        "board_secretary": "the board secretary",
+        CHAIR: "a chair",
+        BOARD_MEMBER: "a board member",
+        BOARD_SECRETARY: "the board secretary",
     }.get(str(role), "a member")
 
 
 def my_headline(session: Session, assessment_id: int, user_id: int) -> tuple[int | None, int]:
     """(score, version) of the member's headline answer; version 0 when not answered yet."""
     response = session.exec(
-        select(Response).where(Response.assessment_id == assessment_id, Response.respondent_id == user_id)
+        select(MemberResponse).where(
+            MemberResponse.assessment_id == assessment_id, MemberResponse.respondent_id == user_id
+        )
     ).first()
     if response is None or response.headline_score is None:
         return None, 0

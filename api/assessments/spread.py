@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, AssessmentRater, Rating, Response
+from api.assessments.models import Assessment, AssessmentRater, MemberResponse, Rating
 from api.db import utcnow
 from api.scoring.maths import disagreement, spread
 
@@ -222,9 +222,9 @@ def board_headline(session: Session, assessment: Assessment, viewer_id: int | No
     """The board's mean answer to the headline question, as `viewer_id` may see it."""
     roster = board_at_opening(session, assessment.id)  # type: ignore[arg-type]
     rows = session.exec(
-        select(Response.respondent_id, Response.headline_score).where(
-            Response.assessment_id == assessment.id,
-            Response.headline_score.is_not(None),  # type: ignore[union-attr]
+        select(MemberResponse.respondent_id, MemberResponse.headline_score).where(
+            MemberResponse.assessment_id == assessment.id,
+            MemberResponse.headline_score.is_not(None),  # type: ignore[union-attr]
         )
     ).all()
     answers = [(respondent, score) for respondent, score in rows if respondent in roster]

@@ -14,25 +14,25 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from api.accounts.roles import CHAIR, MANAGER_ROLES, RATER_ROLES
 from api.assessments import service
-from api.assessments.access import AssessmentAccess, PageMember, PageRater, PageRaterSaving
 from api.assessments.models import Cycle, Rating
 from api.assessments.repository import criteria_of, my_ratings
 from api.assessments.schemas import AssessmentCreate, HeadlineUpdate
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
-from api.deps import TrustAccess, trust_role
+from api.deps import SettingsDep
 from api.errors import Conflict, FieldError, NotFound
 from api.forms import CommandForm, FormDep, command_form
-from api.frameworks.models import Criterion, Framework, FrameworkSection
-from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
+from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
+from api.permissions import AssessmentAccess, MemberPage, RaterPage, RaterSavingPage, TrustManagerPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-TrustManagerPage = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary", page=True))]
 NOT_YET_KNOWN = "unknown"
 MAX_COMMENT = 2000
 
@@ -63,16 +63,16 @@ def _sections(session: Any, access: AssessmentAccess) -> list[SectionStatus]:
 def _context(session: Any, access: AssessmentAccess) -> dict[str, Any]:
     assessment = access.assessment
     cycle = session.get(Cycle, assessment.cycle_id)
-    framework = session.get(Framework, assessment.framework_id)
+    framework = session.get(FrameworkRecord, assessment.framework_id)
     closed = rating_closed(assessment)
     return {
         "assessment": assessment,
         "cycle": cycle,
         "doc": framework_document(framework),
         "membership": access.membership,
-        "is_rater": access.membership.role in ("chair", "board_member"),
-        "is_manager": access.membership.role in ("chair", "board_secretary"),
-        "is_chair": access.membership.role == "chair",
+        "is_rater": access.membership.role in RATER_ROLES,
+        "is_manager": access.membership.role in MANAGER_ROLES,
+        "is_chair": access.membership.role == CHAIR,
         # Members' answers can no longer change: signed off, or rating has closed.
         "locked": assessment.status != "in_progress" or closed,
         "submitted": assessment.status != "in_progress",
@@ -108,7 +108,7 @@ def open_assessment_page(
 
 
 @router.get("/assessments/{assessment_id}", name="assessment_overview")
-def overview(request: Request, session: SessionDep, access: PageMember) -> Response:
+def overview(request: Request, session: SessionDep, access: MemberPage) -> Response:
     context = _context(session, access)
     sections = _sections(session, access) if context["is_rater"] else []
     headline, _version = service.my_headline(session, access.assessment.id, access.principal.user.id)
@@ -136,7 +136,7 @@ def overview(request: Request, session: SessionDep, access: PageMember) -> Respo
 
 
 @router.get("/assessments/{assessment_id}/headline", name="headline_question")
-def headline_page(request: Request, session: SessionDep, access: PageRater) -> Response:
+def headline_page(request: Request, session: SessionDep, access: RaterPage) -> Response:
     score, version = service.my_headline(session, access.assessment.id, access.principal.user.id)
     context = _context(session, access)
     context.update(page_title="How embedded is race equality?", score=score, version=version)
@@ -147,7 +147,8 @@ def headline_page(request: Request, session: SessionDep, access: PageRater) -> R
 def save_headline_page(
     request: Request,
     session: SessionDep,
-    access: PageRater,
+    settings: SettingsDep,
+    access: RaterPage,
     form: Annotated[CommandForm[HeadlineUpdate], Depends(command_form(HeadlineUpdate))],
 ) -> Response:
     context = _context(session, access)
@@ -160,7 +161,12 @@ def save_headline_page(
         return render(request, "assessments/headline.html", context, status_code=422)
     try:
         service.save_headline(
-            session, access.principal, access.assessment.id, score=command.score, version=command.version
+            session,
+            access.principal,
+            access.assessment.id,
+            score=command.score,
+            version=command.version,
+            k_anonymity=settings.k_anonymity,
         )
     except Conflict as exc:
         current = exc.extra.get("current") or {}
@@ -190,7 +196,7 @@ def _section_context(
     context = _context(session, access)
     sections = _sections(session, access)
     index, entry = _section_or_404(sections, section_key)
-    doc: FrameworkDoc = context["doc"]
+    doc: FrameworkDefinition = context["doc"]
     stored = {r.criterion_id: r for r in my_ratings(session, access.assessment.id, access.principal.user.id)}
     items = []
     for criterion in entry.criteria:
@@ -226,7 +232,7 @@ def _level_value(rating: Rating | None) -> str | None:
 
 
 @router.get("/assessments/{assessment_id}/sections/{section_key}", name="rate_section")
-def section_page(request: Request, section_key: str, session: SessionDep, access: PageRater) -> Response:
+def section_page(request: Request, section_key: str, session: SessionDep, access: RaterPage) -> Response:
     return render(request, "assessments/section.html", _section_context(session, access, section_key))
 
 
@@ -248,7 +254,12 @@ def _field(form: FormData, name: str) -> str:
 
 @router.post("/assessments/{assessment_id}/sections/{section_key}")
 def save_section(
-    request: Request, section_key: str, session: SessionDep, access: PageRaterSaving, form: FormDep
+    request: Request,
+    section_key: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    access: RaterSavingPage,
+    form: FormDep,
 ) -> Response:
     """Without JavaScript: save every answered criterion of the section, then go on."""
     context = _section_context(session, access, section_key)
@@ -285,6 +296,7 @@ def save_section(
                 level=level,
                 comment=comment,
                 version=version,
+                k_anonymity=settings.k_anonymity,
             )
         except Conflict:
             errors[f"level__{criterion.key}"] = (
@@ -306,7 +318,12 @@ def save_section(
 
 @router.post("/assessments/{assessment_id}/ratings/{criterion_key}", name="autosave_rating")
 def autosave_rating(
-    request: Request, criterion_key: str, session: SessionDep, access: PageRaterSaving, form: FormDep
+    request: Request,
+    criterion_key: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    access: RaterSavingPage,
+    form: FormDep,
 ) -> Response:
     """htmx autosave of one criterion: answers the fragment with the new version and status."""
     raw_level = _field(form, f"level__{criterion_key}") or None
@@ -328,6 +345,7 @@ def autosave_rating(
             level=level,
             comment=comment,
             version=int(version_text) if version_text.isdigit() else -1,
+            k_anonymity=settings.k_anonymity,
         )
         context.update(version=rating.version, saved_at=rating.updated_at or utcnow())
     except Conflict as exc:

@@ -6,7 +6,7 @@ import datetime as dt
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.audit.repository import (
@@ -21,13 +21,11 @@ from api.audit.repository import (
     trust_log_statement,
 )
 from api.db import SessionDep
-from api.deps import Principal, TrustAccess, platform_role, trust_role
 from api.errors import FieldError, error_responses
+from api.permissions import PlatformAdminApi, TrustLogReaderApi
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=error_responses(401, 403, 404, 422))
 
-TrustLogReader = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary"))]
-PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
 KindParam = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 PlatformKindParam = Literal[tuple(PLATFORM_KINDS)]  # type: ignore[valid-type]
 
@@ -100,7 +98,7 @@ def _page(log: LogPage) -> dict[str, Any]:
 @router.get("/organisations/{ods_code}/audit", response_model=AuditLogPublic)
 def trust_audit_log(
     session: SessionDep,
-    access: TrustLogReader,
+    access: TrustLogReaderApi,
     kind: Annotated[
         KindParam | None, Query(description="Sign-ins, membership, assessment or exports")
     ] = None,
@@ -122,7 +120,7 @@ def trust_audit_log(
 @router.get("/admin/audit", response_model=AdminAuditLogPublic)
 def admin_audit_log(
     session: SessionDep,
-    principal: PlatformAdmin,
+    principal: PlatformAdminApi,
     kind: Annotated[
         PlatformKindParam | None,
         Query(description="Sign-ins, membership, assessment, exports or failed sign-ins"),

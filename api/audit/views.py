@@ -6,7 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -29,15 +29,13 @@ from api.audit.service import record
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
-from api.deps import Principal, TrustAccess, platform_role, trust_role
 from api.errors import Unprocessable
+from api.permissions import PlatformAdminPage, TrustLogReaderPage
 from api.spreadsheets import safe_cell
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-TrustLogReader = Annotated[TrustAccess, Depends(trust_role("chair", "board_secretary", page=True))]
-PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin", page=True))]
 NO_STORE = {"Cache-Control": "no-store"}
 FILTER_FIELDS = ("kind", "from_day", "from_month", "from_year", "to_day", "to_month", "to_year")
 
@@ -243,7 +241,7 @@ def _valid_filters(request: Request, kinds: dict[str, Kind] = KINDS) -> FilterFo
 
 
 @router.get("/trusts/{ods_code}/audit", name="trust_audit_log")
-def trust_audit_log(request: Request, session: SessionDep, access: TrustLogReader) -> Response:
+def trust_audit_log(request: Request, session: SessionDep, access: TrustLogReaderPage) -> Response:
     form = read_filters(request.query_params)
     organisation = access.organisation
     log = None
@@ -262,7 +260,7 @@ def trust_audit_log(request: Request, session: SessionDep, access: TrustLogReade
 
 
 @router.get("/trusts/{ods_code}/audit.csv", name="trust_audit_log_csv")
-def trust_audit_log_csv(request: Request, session: SessionDep, access: TrustLogReader) -> Response:
+def trust_audit_log_csv(request: Request, session: SessionDep, access: TrustLogReaderPage) -> Response:
     form = _valid_filters(request)
     organisation = access.organisation
     entries = all_entries(
@@ -284,7 +282,7 @@ def trust_audit_log_csv(request: Request, session: SessionDep, access: TrustLogR
 
 
 @router.get("/admin/audit", name="admin_audit_log")
-def admin_audit_log(request: Request, session: SessionDep, principal: PlatformAdmin) -> Response:
+def admin_audit_log(request: Request, session: SessionDep, principal: PlatformAdminPage) -> Response:
     form = read_filters(request.query_params, PLATFORM_KINDS)
     log = None
     if not form.errors:
@@ -304,7 +302,7 @@ def admin_audit_log(request: Request, session: SessionDep, principal: PlatformAd
 
 
 @router.get("/admin/audit.csv", name="admin_audit_log_csv")
-def admin_audit_log_csv(request: Request, session: SessionDep, principal: PlatformAdmin) -> Response:
+def admin_audit_log_csv(request: Request, session: SessionDep, principal: PlatformAdminPage) -> Response:
     form = _valid_filters(request, PLATFORM_KINDS)
     entries = all_entries(session, platform_log_statement(session, form.filters))
     record(

@@ -6,9 +6,7 @@ status as another trust's code: the detail tells them apart only for the trust's
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from api.baf import service
 from api.baf.schemas import (
@@ -21,15 +19,12 @@ from api.baf.schemas import (
     LinkedAction,
 )
 from api.db import SessionDep
-from api.deps import MANAGER_ROLES, TrustAccess, trust_role
 from api.errors import NotFound, error_responses
+from api.permissions import TrustManagerApi, TrustMemberApi
 
 router = APIRouter(
     prefix="/api/v1", tags=["board assurance framework"], responses=error_responses(401, 403, 404, 422)
 )
-
-TrustMember = Annotated[TrustAccess, Depends(trust_role())]
-TrustManager = Annotated[TrustAccess, Depends(trust_role(*MANAGER_ROLES))]
 
 
 def risk_public(ods_code: str, view: service.BafRiskView) -> BafRiskPublic:
@@ -79,7 +74,7 @@ def risk_public(ods_code: str, view: service.BafRiskView) -> BafRiskPublic:
     response_model=BafRiskPublic,
     responses=error_responses(described={404: "Not one of your trusts, or no risk recorded yet"}),
 )
-def get_baf_risk(session: SessionDep, access: TrustMember) -> BafRiskPublic:
+def get_baf_risk(session: SessionDep, access: TrustMemberApi) -> BafRiskPublic:
     view = service.current_baf_risk(session, access.organisation.id)
     if view is None:
         raise NotFound("No race equality risk recorded yet")
@@ -96,7 +91,7 @@ def get_baf_risk(session: SessionDep, access: TrustMember) -> BafRiskPublic:
         }
     ),
 )
-def put_baf_risk(body: BafRiskUpdate, session: SessionDep, access: TrustManager) -> BafRiskPublic:
+def put_baf_risk(body: BafRiskUpdate, session: SessionDep, access: TrustManagerApi) -> BafRiskPublic:
     content = BafRiskContent.model_validate(body.model_dump(exclude={"version"}))
     row = service.save_baf_risk(
         session, access.principal.user, access.organisation, content, version=body.version
@@ -105,7 +100,7 @@ def put_baf_risk(body: BafRiskUpdate, session: SessionDep, access: TrustManager)
 
 
 @router.get("/organisations/{ods_code}/baf-risk/history", response_model=list[BafRiskVersionPublic])
-def get_baf_risk_history(session: SessionDep, access: TrustMember) -> list[BafRiskVersionPublic]:
+def get_baf_risk_history(session: SessionDep, access: TrustMemberApi) -> list[BafRiskVersionPublic]:
     """Every version, newest cycle first and newest version first within it (the current one marked)."""
     return [
         BafRiskVersionPublic(

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from api.accounts.roles import MANAGER_ROLES
 from api.actions.models import Action
 from api.actions.service import latest_assessment
 from api.assessments.models import Assessment, Cycle
@@ -21,15 +22,13 @@ from api.baf import matrix, service
 from api.baf.schemas import Assurance, BafRiskContent, Gap
 from api.csrf import verify_csrf
 from api.db import SessionDep
-from api.deps import MANAGER_ROLES, TrustAccess, trust_role
 from api.errors import Conflict, FieldError
 from api.forms import FormDep
+from api.permissions import TrustAccess, TrustManagerPage, TrustMemberPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-TrustMemberPage = Annotated[TrustAccess, Depends(trust_role(page=True))]
-TrustManagerPage = Annotated[TrustAccess, Depends(trust_role(*MANAGER_ROLES, page=True))]
 
 STAGES = (
     ("inherent", "Inherent risk", "Before any controls"),

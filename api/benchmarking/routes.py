@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from api.assessments.access import AnyMember
 from api.benchmarking.service import benchmark, trend
 from api.db import SessionDep
 from api.errors import error_responses
+from api.permissions import MemberApi
 
 router = APIRouter(prefix="/api/v1", tags=["benchmarks"], responses=error_responses(401, 404, 422))
 
@@ -58,7 +58,7 @@ class TrendPublic(BaseModel):
 
 @router.get("/assessments/{assessment_id}/benchmark", response_model=BenchmarkPublic)
 def get_benchmark(
-    request: Request, session: SessionDep, access: AnyMember, group: GroupParam = "all"
+    request: Request, session: SessionDep, access: MemberApi, group: GroupParam = "all"
 ) -> BenchmarkPublic:
     result = benchmark(session, access.assessment, group, request.app.state.settings.k_anonymity)
     return BenchmarkPublic(
@@ -86,7 +86,7 @@ def get_benchmark(
 
 @router.get("/assessments/{assessment_id}/trend", response_model=TrendPublic)
 def get_trend(
-    request: Request, session: SessionDep, access: AnyMember, group: GroupParam = "all"
+    request: Request, session: SessionDep, access: MemberApi, group: GroupParam = "all"
 ) -> TrendPublic:
     points = trend(session, access.assessment.organisation_id, group, request.app.state.settings.k_anonymity)
     return TrendPublic(

@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
+from api.accounts.roles import BOARD_ROLE_CHAIR
 from api.assessments.cycles import is_closed
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
+from api.assessments.models import Assessment, ConsensusRating, Cycle, MemberResponse, Rating
 from api.benchmarking.groups import GROUP_KINDS, group_label, group_value
 from api.benchmarking.maths import PeerStats, count_band, peer_stats, quartile_of
 from api.benchmarking.models import PeerSnapshot
@@ -231,7 +232,7 @@ HEADLINE_PREFIX = "headline:"
 # board secretary and anyone recorded as "other"). Every board role has a group, so nobody who
 # answers is left out of a role row; the whole-set figures do not depend on it either (HEADLINE_ALL).
 ROLE_GROUPS = {
-    "chair": "chair",
+    BOARD_ROLE_CHAIR: BOARD_ROLE_CHAIR,
     "chief_executive": "chief_executive",
     "ned": "ned",
     "executive": "other",
@@ -261,9 +262,12 @@ def _sector_extras(session: Session, assessment_ids: list[int]) -> dict[str, dic
             extras[f"{INDICATOR_PREFIX}{indicator}"][str(assessment_id)] = float(level)
         responses = session.exec(
             select(
-                Response.assessment_id, Response.respondent_id, Response.board_role, Response.headline_score
+                MemberResponse.assessment_id,
+                MemberResponse.respondent_id,
+                MemberResponse.board_role,
+                MemberResponse.headline_score,
             ).where(
-                Response.assessment_id.in_(chunk)  # type: ignore[attr-defined]
+                MemberResponse.assessment_id.in_(chunk)  # type: ignore[attr-defined]
             )
         ).all()
         role_of = {(a, r): ROLE_GROUPS.get(board_role, "other") for a, r, board_role, _h in responses}

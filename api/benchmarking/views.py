@@ -6,19 +6,19 @@ from fastapi import APIRouter, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
-from api.assessments.access import PageMember
 from api.assessments.models import Cycle
 from api.benchmarking.groups import GROUP_KIND_NAMES, GROUP_KINDS
 from api.benchmarking.service import benchmark, trend
 from api.charts import BenchmarkRow, TrendPoint, benchmark_chart, trend_chart
 from api.db import SessionDep
+from api.permissions import MemberPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/assessments/{assessment_id}/benchmarks", name="benchmarks")
-def benchmarks_page(request: Request, session: SessionDep, access: PageMember) -> Response:
+def benchmarks_page(request: Request, session: SessionDep, access: MemberPage) -> Response:
     k = request.app.state.settings.k_anonymity
     cycle = session.get(Cycle, access.assessment.cycle_id)
     groups = []

@@ -7,13 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from api.accounts.models import User
+from api.accounts.principal import Principal
 from api.client_ip import client_ip
 from api.data_protection import service
 from api.data_protection.schemas import ErasePerson, ErasurePublic
 from api.db import SessionDep
-from api.deps import CurrentUser, Principal, platform_role
+from api.deps import CurrentUser
 from api.errors import NotFound, error_responses
 from api.integers import can_name_a_row
+from api.permissions import platform_role
 
 router = APIRouter(prefix="/api/v1", tags=["data protection"])
 

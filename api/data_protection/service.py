@@ -34,8 +34,8 @@ from api.assessments.models import (
     ConsensusRating,
     Cycle,
     Evidence,
+    MemberResponse,
     Rating,
-    Response,
 )
 from api.audit.models import AuditEvent
 from api.audit.service import record
@@ -123,7 +123,9 @@ def _erase(session: Session, user: User, now: datetime) -> Erasure:
         update(Rating).where(col(Rating.respondent_id) == user_id).values(respondent_id=stand_in.id)  # type: ignore[call-overload]
     ).rowcount
     headlines = session.exec(
-        update(Response).where(col(Response.respondent_id) == user_id).values(respondent_id=stand_in.id)  # type: ignore[call-overload]
+        update(MemberResponse)
+        .where(col(MemberResponse.respondent_id) == user_id)
+        .values(respondent_id=stand_in.id)  # type: ignore[call-overload]
     ).rowcount
     session.exec(
         update(AssessmentRater)  # type: ignore[call-overload]
@@ -266,7 +268,9 @@ def apply_retention(
         take_final_figures(session, cycle, k, today=now.date())
         in_cycle = select(Assessment.id).where(Assessment.cycle_id == cycle.id)
         ratings += session.exec(delete(Rating).where(col(Rating.assessment_id).in_(in_cycle))).rowcount  # type: ignore[call-overload]
-        headlines += session.exec(delete(Response).where(col(Response.assessment_id).in_(in_cycle))).rowcount  # type: ignore[call-overload]
+        headlines += session.exec(
+            delete(MemberResponse).where(col(MemberResponse.assessment_id).in_(in_cycle))
+        ).rowcount  # type: ignore[call-overload]
         rosters += session.exec(
             delete(AssessmentRater).where(col(AssessmentRater.assessment_id).in_(in_cycle))  # type: ignore[call-overload]
         ).rowcount
@@ -321,11 +325,11 @@ def personal_data(session: Session, user: User) -> dict[str, Any]:
         .order_by(col(Cycle.name), col(Organisation.ods_code), col(Criterion.key))
     ).all()
     responses = session.exec(
-        select(Response, Cycle.name, Organisation.ods_code, Organisation.name)
-        .join(Assessment, Assessment.id == Response.assessment_id)  # type: ignore[arg-type]
+        select(MemberResponse, Cycle.name, Organisation.ods_code, Organisation.name)
+        .join(Assessment, Assessment.id == MemberResponse.assessment_id)  # type: ignore[arg-type]
         .join(Cycle, Cycle.id == Assessment.cycle_id)  # type: ignore[arg-type]
         .join(Organisation, Organisation.id == Assessment.organisation_id)  # type: ignore[arg-type]
-        .where(Response.respondent_id == user_id)
+        .where(MemberResponse.respondent_id == user_id)
         .order_by(col(Cycle.name), col(Organisation.ods_code))
     ).all()
     actions = session.exec(

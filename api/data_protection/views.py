@@ -11,6 +11,7 @@ from sqlmodel import col, func, select
 from starlette.responses import Response
 
 from api.accounts.models import Membership, User
+from api.accounts.principal import Principal
 from api.accounts.service import normalise_email
 from api.audit.service import record
 from api.client_ip import client_ip
@@ -19,10 +20,11 @@ from api.data_protection import service
 from api.data_protection.routes import person_to_erase
 from api.data_protection.schemas import ErasePerson
 from api.db import SessionDep, utcnow
-from api.deps import PageUser, Principal, platform_role
+from api.deps import PageUser
 from api.errors import Conflict, InputError
 from api.forms import CommandForm, command_form
 from api.organisations.models import Organisation
+from api.permissions import platform_role
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])

@@ -17,9 +17,9 @@ from typing import TypeVar
 from sqlmodel import Session, select
 
 from api.frameworks.loader import FrameworkFileError, load_framework_file
-from api.frameworks.models import Framework
+from api.frameworks.models import FrameworkRecord
 from api.frameworks.schema import Criterion as CriterionDoc
-from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.schema import FrameworkDefinition as FrameworkDoc
 from api.frameworks.schema import Section as SectionDoc
 from api.frameworks.service import framework_document
 
@@ -98,21 +98,21 @@ class VersionMap:
         return [c.key for c in _criteria(self.earlier) if c.key not in self._successors]
 
 
-def version_map(session: Session, current: Framework, earlier: Framework) -> VersionMap:
+def version_map(session: Session, current: FrameworkRecord, earlier: FrameworkRecord) -> VersionMap:
     """The mapping between two loaded frameworks."""
     return VersionMap(framework_document(current), framework_document(earlier))
 
 
-def previous_framework(session: Session, framework: Framework) -> Framework | None:
+def previous_framework(session: Session, framework: FrameworkRecord) -> FrameworkRecord | None:
     """The loaded framework a framework names as its previous version, if any."""
     previous_key = framework_document(framework).previous
     if previous_key is None:
         return None
-    return session.exec(select(Framework).where(Framework.key == previous_key)).first()
+    return session.exec(select(FrameworkRecord).where(FrameworkRecord.key == previous_key)).first()
 
 
 def carry_between(
-    session: Session, current: Framework, earlier: Framework, values: Mapping[str, T]
+    session: Session, current: FrameworkRecord, earlier: FrameworkRecord, values: Mapping[str, T]
 ) -> dict[str, T]:
     """Values keyed by `earlier`'s criteria, re-keyed to `current`'s, through every version between.
 
@@ -123,7 +123,9 @@ def carry_between(
     chain = [framework_document(current)]
     while chain[-1].key != earlier.key:
         step = chain[-1].previous
-        row = session.exec(select(Framework).where(Framework.key == step)).first() if step else None
+        row = (
+            session.exec(select(FrameworkRecord).where(FrameworkRecord.key == step)).first() if step else None
+        )
         if row is None or any(doc.key == row.key for doc in chain):
             doc = framework_document(current)
             return {c.key: values[c.key] for c in _criteria(doc) if c.key in values}

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.schema import FrameworkDefinition
 
 
 class FrameworkFileError(Exception):
@@ -64,7 +64,7 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def parse_framework(text: str, path: Path | str = "<text>") -> FrameworkDoc:
+def parse_framework(text: str, path: Path | str = "<text>") -> FrameworkDefinition:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -76,7 +76,7 @@ def parse_framework(text: str, path: Path | str = "<text>") -> FrameworkDoc:
     if not isinstance(data, dict):
         raise FrameworkFileError(path, ["(top level): expected a mapping of framework fields"])
     try:
-        return FrameworkDoc.model_validate(data)
+        return FrameworkDefinition.model_validate(data)
     except ValidationError as exc:
         errors = []
         for error in exc.errors():
@@ -85,7 +85,7 @@ def parse_framework(text: str, path: Path | str = "<text>") -> FrameworkDoc:
         raise FrameworkFileError(path, errors) from exc
 
 
-def load_framework_file(path: Path) -> FrameworkDoc:
+def load_framework_file(path: Path) -> FrameworkDefinition:
     """Read and check one file; a framework naming its `previous` version is checked against it."""
     doc = _read_framework_file(path)
     if doc.previous is not None:
@@ -96,7 +96,7 @@ def load_framework_file(path: Path) -> FrameworkDoc:
     return doc
 
 
-def _read_framework_file(path: Path) -> FrameworkDoc:
+def _read_framework_file(path: Path) -> FrameworkDefinition:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -125,7 +125,7 @@ def _declared_key(path: Path) -> str | None:
     return data.get("key") if isinstance(data, dict) else None
 
 
-def lineage_errors(doc: FrameworkDoc, previous: FrameworkDoc) -> list[str]:
+def lineage_errors(doc: FrameworkDefinition, previous: FrameworkDefinition) -> list[str]:
     """Every `replaces` key must be a criterion of the previous version."""
     if previous.key != doc.previous:
         return [f"previous: names {doc.previous!r} but the file found holds {previous.key!r}"]
@@ -144,7 +144,7 @@ def lineage_errors(doc: FrameworkDoc, previous: FrameworkDoc) -> list[str]:
     return errors
 
 
-def canonical_definition(doc: FrameworkDoc) -> dict[str, Any]:
+def canonical_definition(doc: FrameworkDefinition) -> dict[str, Any]:
     """The document as stored: JSON types only, so a stored copy compares equal to a fresh load."""
     return json.loads(json.dumps(doc.model_dump(mode="json"), sort_keys=True))
 

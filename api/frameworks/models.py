@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 from api.db import UTCDateTime, utcnow
 
 
-class Framework(SQLModel, table=True):
+class FrameworkRecord(SQLModel, table=True):
     __tablename__ = "framework"
 
     id: int | None = Field(default=None, primary_key=True)

@@ -8,8 +8,8 @@ from sqlmodel import select
 
 from api.db import SessionDep
 from api.errors import NotFound, error_responses
-from api.frameworks.models import Framework
-from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.models import FrameworkRecord
+from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
 
 router = APIRouter(prefix="/api/v1/frameworks", tags=["frameworks"])
@@ -23,13 +23,13 @@ class FrameworkSummary(BaseModel):
     criteria: int
 
 
-class FrameworkPublic(FrameworkDoc):
+class FrameworkPublic(FrameworkDefinition):
     """The whole framework: sections, criteria, level descriptors, evidence prompts, resources."""
 
 
 @router.get("", response_model=list[FrameworkSummary])
 def list_frameworks(session: SessionDep) -> list[FrameworkSummary]:
-    rows = session.exec(select(Framework).order_by(Framework.key)).all()
+    rows = session.exec(select(FrameworkRecord).order_by(FrameworkRecord.key)).all()
     summaries = []
     for row in rows:
         doc = framework_document(row)
@@ -46,8 +46,8 @@ def list_frameworks(session: SessionDep) -> list[FrameworkSummary]:
 
 
 @router.get("/{key}", response_model=FrameworkPublic, responses=error_responses(404, 422))
-def get_framework(key: str, session: SessionDep) -> FrameworkDoc:
-    row = session.exec(select(Framework).where(Framework.key == key)).first()
+def get_framework(key: str, session: SessionDep) -> FrameworkDefinition:
+    row = session.exec(select(FrameworkRecord).where(FrameworkRecord.key == key)).first()
     if row is None:
         raise NotFound(f"No framework with key {key!r}")
     return framework_document(row)

@@ -197,7 +197,7 @@ class Section(_Strict):
     criteria: list[Criterion] = Field(min_length=3, max_length=5)
 
 
-class Framework(_Strict):
+class FrameworkDefinition(_Strict):
     key: str = Field(pattern=KEY_PATTERN, max_length=64)
     version: int = Field(ge=1)
     title: str = Field(min_length=1)
@@ -216,7 +216,7 @@ class Framework(_Strict):
     sections: list[Section] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique_keys_and_levels(self) -> Framework:
+    def _unique_keys_and_levels(self) -> FrameworkDefinition:
         if [lv.level for lv in self.levels] != list(LEVELS):
             raise ValueError("levels must list 0, 1, 2, 3 and 4 in order")
         seen_sections: set[str] = set()

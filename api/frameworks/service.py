@@ -13,21 +13,21 @@ from api.frameworks.loader import (
     describe_changes,
     load_framework_file,
 )
-from api.frameworks.models import Criterion, Framework, FrameworkSection
-from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
+from api.frameworks.schema import FrameworkDefinition
 
 
 def framework_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.yaml") if p.is_file())
 
 
-def sync_framework(session: Session, path: Path, display_path: str | None = None) -> Framework:
+def sync_framework(session: Session, path: Path, display_path: str | None = None) -> FrameworkRecord:
     """Load one file: insert a new framework, accept an unchanged one, refuse a changed one."""
     shown = display_path or path.name
     doc = load_framework_file(path)
     definition = canonical_definition(doc)
     digest = content_hash(definition)
-    existing = session.exec(select(Framework).where(Framework.key == doc.key)).first()
+    existing = session.exec(select(FrameworkRecord).where(FrameworkRecord.key == doc.key)).first()
     if existing is not None:
         if existing.version != doc.version:
             raise FrameworkFileError(
@@ -49,7 +49,7 @@ def sync_framework(session: Session, path: Path, display_path: str | None = None
             )
         return existing
 
-    framework = Framework(
+    framework = FrameworkRecord(
         key=doc.key,
         version=doc.version,
         title=doc.title,
@@ -86,23 +86,25 @@ def sync_framework(session: Session, path: Path, display_path: str | None = None
     return framework
 
 
-def sync_frameworks(session: Session, directory: Path) -> list[Framework]:
+def sync_frameworks(session: Session, directory: Path) -> list[FrameworkRecord]:
     return [sync_framework(session, path) for path in framework_files(directory)]
 
 
 # Loaded frameworks never change (see sync_framework), so a parsed copy per process is safe.
-_parsed: dict[tuple[int, str], FrameworkDoc] = {}
+_parsed: dict[tuple[int, str], FrameworkDefinition] = {}
 
 
-def framework_document(framework: Framework) -> FrameworkDoc:
+def framework_document(framework: FrameworkRecord) -> FrameworkDefinition:
     """The validated document of a loaded framework."""
     assert framework.id is not None
     cache_key = (framework.id, framework.content_hash)
     doc = _parsed.get(cache_key)
     if doc is None:
-        doc = _parsed[cache_key] = FrameworkDoc.model_validate(framework.definition)
+        doc = _parsed[cache_key] = FrameworkDefinition.model_validate(framework.definition)
     return doc
 
 
-def latest_framework(session: Session) -> Framework | None:
-    return session.exec(select(Framework).order_by(Framework.loaded_at.desc(), Framework.id.desc())).first()
+def latest_framework(session: Session) -> FrameworkRecord | None:
+    return session.exec(
+        select(FrameworkRecord).order_by(FrameworkRecord.loaded_at.desc(), FrameworkRecord.id.desc())
+    ).first()

@@ -9,18 +9,18 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import select
 from starlette.responses import Response
 
+from api.accounts.roles import MANAGER_ROLES
 from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
-from api.deps import PageUser, TrustAccess, trust_role
+from api.deps import PageUser
 from api.errors import NotFound
 from api.organisations.types import PEER_TYPES, SIZE_BANDS, TRUST_TYPES
+from api.permissions import TrustMemberPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
-
-TrustMember = Annotated[TrustAccess, Depends(trust_role(page=True))]
 
 
 @router.get("/trusts", name="trusts")
@@ -40,7 +40,7 @@ def switch_trust(session: SessionDep, principal: PageUser, ods_code: Annotated[s
 
 
 @router.get("/trusts/{ods_code}", name="trust_home")
-def trust_home(request: Request, session: SessionDep, access: TrustMember) -> Response:
+def trust_home(request: Request, session: SessionDep, access: TrustMemberPage) -> Response:
     organisation = access.organisation
     # Remember the trust the person is looking at, for the header links.
     web_session = access.principal.web_session
@@ -64,7 +64,7 @@ def trust_home(request: Request, session: SessionDep, access: TrustMember) -> Re
         "organisations/trust_home.html",
         {
             "open_cycle": open_cycle,
-            "can_open": access.membership.role in ("chair", "board_secretary"),
+            "can_open": access.membership.role in MANAGER_ROLES,
             "page_title": organisation.name,
             "organisation": organisation,
             "membership": access.membership,

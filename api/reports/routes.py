@@ -18,11 +18,11 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 from starlette.responses import Response
 
-from api.assessments.access import AnyMember, AssessmentAccess
 from api.audit.service import record
 from api.client_ip import client_ip
 from api.db import SessionDep
 from api.errors import error_responses
+from api.permissions import AssessmentAccess, MemberApi
 from api.reports import csv_export, pdf, workbook
 from api.reports.subject import Subject, load_subject
 
@@ -95,7 +95,7 @@ def _file_response(media_type: str, description: str) -> dict[int | str, dict[st
     response_class=Response,
     responses=_file_response(workbook.MEDIA_TYPE, "The workbook: one sheet per part of the assessment"),
 )
-def export_workbook(request: Request, session: SessionDep, access: AnyMember) -> Response:
+def export_workbook(request: Request, session: SessionDep, access: MemberApi) -> Response:
     """Scores, consensus, the anonymous rating spread, evidence, benchmarks, the action plan and the
     framework version, one sheet each."""
     return download(request, session, access, WORKBOOK)
@@ -106,7 +106,7 @@ def export_workbook(request: Request, session: SessionDep, access: AnyMember) ->
     response_class=Response,
     responses=_file_response("text/csv", "One row per criterion, the framework key and version on each"),
 )
-def export_consensus_csv(request: Request, session: SessionDep, access: AnyMember) -> Response:
+def export_consensus_csv(request: Request, session: SessionDep, access: MemberApi) -> Response:
     """The board's agreed ratings with rationale, the framework key and version on every row."""
     return download(request, session, access, CONSENSUS_CSV)
 
@@ -116,7 +116,7 @@ def export_consensus_csv(request: Request, session: SessionDep, access: AnyMembe
     response_class=Response,
     responses=_file_response(pdf.MEDIA_TYPE, "The board report, A4"),
 )
-def board_report(request: Request, session: SessionDep, access: AnyMember) -> Response:
+def board_report(request: Request, session: SessionDep, access: MemberApi) -> Response:
     """The board report: summary, section scores, peer comparison, perception gap, trend, action
     plan, BAF risk and methods."""
     return download(request, session, access, BOARD_REPORT)

@@ -19,8 +19,8 @@ from api.assessments.models import Assessment, Cycle
 from api.assessments.repository import consensus_of, criteria_of, evidence_of
 from api.baf.models import BafRisk
 from api.baf.service import BafRiskView, risk_view
-from api.frameworks.models import Framework, FrameworkSection
-from api.frameworks.schema import Framework as FrameworkDoc
+from api.frameworks.models import FrameworkRecord, FrameworkSection
+from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
 from api.organisations.models import Organisation
 from api.scoring.maths import one_decimal
@@ -46,8 +46,8 @@ class Subject:
     assessment: Assessment
     organisation: Organisation
     cycle: Cycle
-    framework: Framework
-    doc: FrameworkDoc
+    framework: FrameworkRecord
+    doc: FrameworkDefinition
     signed_off_by: str | None
     k: int
     # Who the export is for: members' spreads and medians are shown as this person may see them.
@@ -84,7 +84,7 @@ class Subject:
 def load_subject(session: Session, assessment: Assessment, k: int, viewer_id: int | None = None) -> Subject:
     organisation = session.get(Organisation, assessment.organisation_id)
     cycle = session.get(Cycle, assessment.cycle_id)
-    framework = session.get(Framework, assessment.framework_id)
+    framework = session.get(FrameworkRecord, assessment.framework_id)
     assert organisation is not None and cycle is not None and framework is not None
     signer = session.get(User, assessment.submitted_by_id) if assessment.submitted_by_id else None
     return Subject(

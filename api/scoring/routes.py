@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.assessments.access import AnyMember
 from api.db import SessionDep
 from api.errors import error_responses
+from api.permissions import MemberApi
 from api.scoring.report import CriterionResult, Score, SectionResult, score_report
 
 router = APIRouter(prefix="/api/v1", tags=["scores"], responses=error_responses(401, 404, 422))
@@ -82,7 +82,7 @@ def section_public(result: SectionResult) -> SectionScorePublic:
 
 
 @router.get("/assessments/{assessment_id}/scores", response_model=ScoresPublic)
-def get_scores(session: SessionDep, access: AnyMember) -> ScoresPublic:
+def get_scores(session: SessionDep, access: MemberApi) -> ScoresPublic:
     report = score_report(session, access.assessment, access.principal.user.id)
     return ScoresPublic(
         overall=ScorePublic(**_score(report.overall)),

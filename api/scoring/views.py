@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.assessments.access import PageMember
 from api.assessments.models import Cycle
 from api.assessments.spread import MIN_OTHER_RATERS, board_headline
 from api.db import SessionDep
+from api.permissions import MemberPage
 from api.scoring.report import score_report
 from api.templating import render
 
@@ -16,7 +16,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/assessments/{assessment_id}/results", name="results")
-def results_page(request: Request, session: SessionDep, access: PageMember) -> Response:
+def results_page(request: Request, session: SessionDep, access: MemberPage) -> Response:
     report = score_report(session, access.assessment, access.principal.user.id)
     cycle = session.get(Cycle, access.assessment.cycle_id)
     flagged = [(s, c) for s in report.sections for c in s.criteria if c.disagreement]

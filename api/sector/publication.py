@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from api.assessments.cycles import closed_on
 from api.assessments.models import Cycle
-from api.frameworks.models import Framework
+from api.frameworks.models import FrameworkRecord
 from api.sector.service import ROLE_MINIMUM, ROLE_MIX_2022, Headlines, Heatmap, headlines, heatmap
 from api.spreadsheets import safe_cell
 
@@ -67,7 +67,7 @@ class Publication:
 
 
 def load_publication(session: Session, cycle: Cycle, by: str, k: int) -> Publication:
-    framework = session.get(Framework, cycle.framework_id)
+    framework = session.get(FrameworkRecord, cycle.framework_id)
     assert framework is not None
     return Publication(
         cycle=cycle,

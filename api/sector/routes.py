@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -13,8 +13,8 @@ from api.assessments.models import Cycle
 from api.assessments.repository import cycle_by_name
 from api.audit.service import record
 from api.db import SessionDep
-from api.deps import Principal, platform_role
 from api.errors import FieldError, error_responses
+from api.permissions import AnalystApi
 from api.sector.publication import Publication, csv_text, filename, load_publication, xlsx_bytes
 from api.sector.service import Heatmap, heatmap
 
@@ -28,7 +28,6 @@ router = APIRouter(
     ),
 )
 
-Analyst = Annotated[Principal, Depends(platform_role("sector_analyst", "platform_admin"))]
 ByParam = Annotated[
     Literal["trust_type", "region", "size_band"], Query(description="Columns: peer groups of this kind")
 ]
@@ -113,7 +112,7 @@ def heatmap_public(result: Heatmap) -> HeatmapPublic:
 
 @router.get("/heatmap", response_model=HeatmapPublic)
 def get_heatmap(
-    request: Request, session: SessionDep, analyst: Analyst, cycle: CycleParam, by: ByParam = "trust_type"
+    request: Request, session: SessionDep, analyst: AnalystApi, cycle: CycleParam, by: ByParam = "trust_type"
 ) -> HeatmapPublic:
     return heatmap_public(load_heatmap(request, session, cycle, by))
 
@@ -156,7 +155,7 @@ def xlsx_download(session: SessionDep, publication: Publication, actor: object) 
 
 @router.get("/heatmap.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def get_heatmap_csv(
-    request: Request, session: SessionDep, analyst: Analyst, cycle: CycleParam, by: ByParam = "trust_type"
+    request: Request, session: SessionDep, analyst: AnalystApi, cycle: CycleParam, by: ByParam = "trust_type"
 ) -> Response:
     """Every figure of the sector view (heatmap, participation, headline figures, role view)."""
     return csv_download(session, load_publication_named(request, session, cycle, by), analyst.user)
@@ -164,6 +163,6 @@ def get_heatmap_csv(
 
 @router.get("/heatmap.xlsx", response_class=Response, responses={200: {"content": {XLSX_TYPE: {}}}})
 def get_heatmap_xlsx(
-    request: Request, session: SessionDep, analyst: Analyst, cycle: CycleParam, by: ByParam = "trust_type"
+    request: Request, session: SessionDep, analyst: AnalystApi, cycle: CycleParam, by: ByParam = "trust_type"
 ) -> Response:
     return xlsx_download(session, load_publication_named(request, session, cycle, by), analyst.user)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from api.accounts.roles import BOARD_ROLE_CHAIR
 from api.assessments.models import Cycle
 from api.benchmarking.groups import group_label
 from api.benchmarking.maths import count_band, peer_stats, precision_for, round_to, share_percent, share_step
@@ -35,7 +36,7 @@ BY_OPTIONS = {"trust_type": "Type of trust", "region": "Region", "size_band": "S
 ROLE_MINIMUM = 11  # people, not trusts: the higher threshold NHS statistics use for individuals
 # The role groups the 2022 survey reported (ROLE_GROUPS in api/benchmarking/service.py maps board roles to them).
 ROLE_NAMES = {
-    "chair": "Chairs",
+    BOARD_ROLE_CHAIR: "Chairs",
     "chief_executive": "Chief executives",
     "ned": "Non-executive directors",
     "other": "Other board members",
@@ -43,12 +44,12 @@ ROLE_NAMES = {
 # NHS Providers' 2022 survey (Race 2.0, March 2022): individual board members' answers to the
 # 0 to 10 question. 254 responses from 134 trusts.
 BASELINE_2022 = {"mean": 5.6, "share_8_to_10": 22, "share_10": 4}
-BASELINE_2022_ROLES = {"chair": 6.2}
+BASELINE_2022_ROLES = {BOARD_ROLE_CHAIR: 6.2}
 BASELINE_2022_RESPONSES = 254
 BASELINE_2022_TRUSTS = 134
 # The 2022 responses by role, in percent (28, 14, 45 and 11: 98 in all as published; the
 # reweighting divides by their sum, so the missing 2 points are spread in proportion).
-ROLE_MIX_2022 = {"chair": 28, "chief_executive": 14, "ned": 45, "other": 11}
+ROLE_MIX_2022 = {BOARD_ROLE_CHAIR: 28, "chief_executive": 14, "ned": 45, "other": 11}
 
 
 @dataclass

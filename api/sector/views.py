@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlmodel import select
 from starlette.responses import Response
 
@@ -12,8 +10,8 @@ from api.assessments.cycles import closed_on
 from api.assessments.models import Cycle
 from api.audit.service import record
 from api.db import SessionDep
-from api.deps import Principal, platform_role
 from api.errors import NotFound
+from api.permissions import AnalystPage
 from api.sector.publication import Publication, filename, load_publication
 from api.sector.publication_pdf import MEDIA_TYPE as PDF_TYPE
 from api.sector.publication_pdf import build_pdf
@@ -30,8 +28,6 @@ from api.sector.service import (
 from api.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-AnalystPage = Annotated[Principal, Depends(platform_role("sector_analyst", "platform_admin", page=True))]
 
 
 def heat_step(score: float | None) -> int:

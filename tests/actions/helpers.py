@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from api.actions.models import Action
 from api.actions.service import today_in_uk
 from api.assessments.models import Assessment, Cycle
-from api.frameworks.models import Framework
+from api.frameworks.models import FrameworkRecord
 from tests.assessments.helpers import Board, Person, open_assessment
 from tests.factories import organisation
 
@@ -110,7 +110,9 @@ def set_action(engine: Engine, action_id: int, **values: Any) -> None:
 def add_previous_assessment(engine: Engine, trust: str = "RCF", name: str = "2025/26") -> int:
     """A closed 2025/26 cycle and the trust's assessment in it (as if opened last year)."""
     with Session(engine, expire_on_commit=False) as session:
-        framework = session.exec(select(Framework).where(Framework.key == "race-equality-board-v1")).one()
+        framework = session.exec(
+            select(FrameworkRecord).where(FrameworkRecord.key == "race-equality-board-v1")
+        ).one()
         cycle = Cycle(
             name=name, opens_on=date(2025, 4, 1), closes_on=date(2026, 3, 31), framework_id=framework.id
         )

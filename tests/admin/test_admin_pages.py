@@ -23,7 +23,7 @@ from api.assessments.models import Assessment, Cycle, Rating
 from api.audit.models import AuditEvent
 from api.errors import Conflict
 from api.frameworks.loader import parse_framework
-from api.frameworks.models import Criterion, Framework
+from api.frameworks.models import Criterion, FrameworkRecord
 from api.mail import OutboxEmail
 from api.organisations.models import Organisation
 from api.settings import Settings
@@ -264,7 +264,7 @@ def test_admin_opens_a_cycle(client: TestClient, db: Session, admin: User) -> No
     assert response.status_code == 303
     assert response.headers["location"] == "/admin?done=cycle_opened"
     cycle = fresh(db, select(Cycle).where(Cycle.name == "2027/28"))[0]
-    framework = fresh(db, select(Framework).where(Framework.id == cycle.framework_id))[0]
+    framework = fresh(db, select(FrameworkRecord).where(FrameworkRecord.id == cycle.framework_id))[0]
     assert (cycle.opens_on, cycle.closes_on, framework.key) == (
         date(2027, 4, 1),
         date(2028, 3, 31),
@@ -431,7 +431,7 @@ def test_frameworks_page_lists_the_loaded_framework_and_its_cycles(
     page = client.get("/admin/frameworks").text
     row = re.search(r'id="framework-race-equality-board-v1">.*?</tr>', page, re.S)
     assert row and "2026/27" in row.group(0)
-    v1_id = db.exec(select(Framework.id).where(Framework.key == "race-equality-board-v1")).one()
+    v1_id = db.exec(select(FrameworkRecord.id).where(FrameworkRecord.key == "race-equality-board-v1")).one()
     criteria = len(db.exec(select(Criterion.id).where(Criterion.framework_id == v1_id)).all())
     assert f">{criteria}<" in row.group(0)
     assert "python -m api framework load" in page
@@ -449,7 +449,7 @@ def test_framework_check_lists_the_loaders_located_errors(
     expected = caught.value.errors  # type: ignore[attr-defined]
     assert len(expected) == 2
 
-    frameworks_before = count(db, Framework)
+    frameworks_before = count(db, FrameworkRecord)
     response = upload(
         client,
         "/admin/frameworks/check",
@@ -465,7 +465,7 @@ def test_framework_check_lists_the_loaders_located_errors(
         assert str(escape(located)) in summary
     assert "descriptors: missing a descriptor for level 3" in summary
     assert h1(response.text) == "broken.yaml has 2 problems"
-    assert count(db, Framework) == frameworks_before
+    assert count(db, FrameworkRecord) == frameworks_before
 
 
 def test_framework_check_says_the_shipped_file_is_valid(client: TestClient, admin: User) -> None:

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, update
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, ConsensusRating, Evidence, Rating, Response
+from api.assessments.models import Assessment, ConsensusRating, Evidence, MemberResponse, Rating
 from api.audit.models import AuditEvent
 from api.frameworks.models import Criterion
 from api.scoring.models import StoredScore
@@ -175,7 +175,7 @@ def test_headline_from_two_tabs_at_once_no_lost_update(board: Board, aid: int, s
         assert board.rate(ned, aid, board.criterion_keys[0], 2).status_code == 200
         responses = all_at_once(server, [headline(ned, aid, 3, 0), headline(ned, aid, 8, 0)])
         winner = assert_one_winner(responses).json()
-        (row,) = query(board.engine, select(Response).where(Response.respondent_id == ned.id))
+        (row,) = query(board.engine, select(MemberResponse).where(MemberResponse.respondent_id == ned.id))
         assert row.headline_score == winner["score"]
         after = board.get(f"/api/v1/assessments/{aid}/headline", ned).json()
         assert after == winner

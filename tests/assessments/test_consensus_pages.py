@@ -27,7 +27,7 @@ from api.assessments.models import Assessment, AssessmentRater, ConsensusRating,
 from api.assessments.repository import criteria_of
 from api.audit.models import AuditEvent
 from api.db import utcnow
-from api.frameworks.models import Framework
+from api.frameworks.models import FrameworkRecord
 from api.frameworks.service import sync_framework
 from api.settings import Settings
 from tests.factories import csrf_from, make_cycle, make_user, organisation, page_csrf, sign_in
@@ -82,7 +82,7 @@ def new_assessment(
 ) -> Assessment:
     cycle = make_cycle(db, cycle_name, opens, closes)
     if framework_key:
-        framework = db.exec(select(Framework).where(Framework.key == framework_key)).one()
+        framework = db.exec(select(FrameworkRecord).where(FrameworkRecord.key == framework_key)).one()
         cycle.framework_id = framework.id
         db.add(cycle)
         db.commit()
@@ -765,7 +765,7 @@ def test_carry_forward_never_overwrites_this_years_rationale(
 def test_last_year_is_found_through_a_replaced_criterion_key(
     client: TestClient, db: Session, clean_database: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    v1 = db.exec(select(Framework).where(Framework.key == "race-equality-board-v1")).one()
+    v1 = db.exec(select(FrameworkRecord).where(FrameworkRecord.key == "race-equality-board-v1")).one()
     definition = dict(v1.definition)
     definition["key"], definition["version"] = "race-equality-board-v2-test", 2
     sections = [dict(section) for section in definition["sections"]]

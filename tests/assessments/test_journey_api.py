@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, ConsensusRating, Rating, Response
+from api.assessments.models import Assessment, ConsensusRating, MemberResponse, Rating
 from api.audit.models import AuditEvent
 from api.scoring.models import StoredScore
 from api.settings import Settings
@@ -356,7 +356,7 @@ def test_headline_is_versioned_once_per_member(board: Board, aid: int) -> None:
         "score": None,
         "version": 0,
     }
-    (row,) = query(board.engine, select(Response).where(Response.respondent_id == ned.id))
+    (row,) = query(board.engine, select(MemberResponse).where(MemberResponse.respondent_id == ned.id))
     assert row.headline_score == 8
 
 
@@ -375,7 +375,7 @@ def test_headline_outside_0_to_10_answers_422_naming_score(board: Board, aid: in
     response = put_headline(board, board.neds[0], aid, score, 0)
     assert response.status_code == 422
     assert fields(response) == ["score"]
-    assert query(board.engine, select(Response)) == []
+    assert query(board.engine, select(MemberResponse)) == []
 
 
 def test_headline_boundaries_0_and_10_accepted(board: Board, aid: int) -> None:
@@ -386,7 +386,7 @@ def test_headline_boundaries_0_and_10_accepted(board: Board, aid: int) -> None:
 def test_board_secretary_gets_403_for_headline_and_other_trust_404(board: Board, aid: int) -> None:
     assert put_headline(board, board.secretary, aid, 5, 0).status_code == 403
     assert put_headline(board, board.other_ned, aid, 5, 0).status_code == 404
-    assert query(board.engine, select(Response)) == []
+    assert query(board.engine, select(MemberResponse)) == []
 
 
 # --- The board's spread for the consensus discussion -----------------------------------------------
@@ -734,7 +734,7 @@ def test_after_submission_ratings_headline_and_consensus_answer_409(board: Board
     assert board.agree(board.chair, aid, key, 4, 1).status_code == 409
     (rating,) = ratings_in(board.engine, aid)
     assert (rating.level, rating.comment, rating.version) == (2, "before", 1)
-    assert one(board.engine, select(Response.headline_score)) == 6
+    assert one(board.engine, select(MemberResponse.headline_score)) == 6
     assert {(c.level, c.version) for c in query(board.engine, select(ConsensusRating))} == {(2, 1)}
     # Reading still works.
     assert board.get(f"/api/v1/assessments/{aid}/ratings", ned).status_code == 200

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, Rating, Response
+from api.assessments.models import Assessment, MemberResponse, Rating
 from api.frameworks.models import Criterion, FrameworkSection
 from tests.factories import csrf_from, make_cycle, make_user, organisation, sign_in
 
@@ -255,7 +255,7 @@ def test_headline_question_takes_0_to_10_and_nothing_else(
         follow_redirects=False,
     )
     assert good.status_code == 303
-    response = db.exec(select(Response).where(Response.respondent_id == board["ned"].id)).one()
+    response = db.exec(select(MemberResponse).where(MemberResponse.respondent_id == board["ned"].id)).one()
     assert (response.headline_score, response.board_role) == (7, "ned")
 
 

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session
 
-from api.assessments.models import ConsensusRating, Evidence, Response
+from api.assessments.models import ConsensusRating, Evidence, MemberResponse
 from api.settings import Settings
 from tests.assessments.test_consensus_pages import (
     SECTION,
@@ -334,7 +334,7 @@ def answer_headline(board: Board, scores: list[int]) -> None:
     add(
         board.engine,
         *[
-            Response(
+            MemberResponse(
                 assessment_id=board.assessment_id,
                 respondent_id=ned.id,
                 board_role="ned",

@@ -31,7 +31,7 @@ from api.benchmarking.maths import count_band, peer_stats, precision_for, quarti
 from api.benchmarking.models import PeerSnapshot
 from api.benchmarking.service import after_submission, benchmark, refresh_snapshots, trend
 from api.db import metadata
-from api.frameworks.models import Criterion, Framework, FrameworkSection
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.organisations.models import Organisation
 from api.organisations.types import REGIONS
 from api.scoring.maths import one_decimal
@@ -233,8 +233,8 @@ def _reference(session: Session) -> dict:
     rows = session.exec(
         select(FrameworkSection, Criterion)
         .join(Criterion, Criterion.section_id == FrameworkSection.id)
-        .join(Framework, Framework.id == Criterion.framework_id)
-        .where(Framework.key == "race-equality-board-v1")
+        .join(FrameworkRecord, FrameworkRecord.id == Criterion.framework_id)
+        .where(FrameworkRecord.key == "race-equality-board-v1")
         .order_by(FrameworkSection.number, Criterion.position)
     ).all()
     return {

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.accounts.models import Membership, User
-from api.assessments.models import AssessmentRater, ConsensusRating, Cycle, Rating, Response
+from api.assessments.models import AssessmentRater, ConsensusRating, Cycle, MemberResponse, Rating
 from api.benchmarking.models import PeerSnapshot
 from api.cli import app
 from api.data_protection.service import apply_retention
@@ -129,7 +129,7 @@ def test_retention_deletes_old_individual_ratings_and_anonymises_long_closed_acc
     figures = _sector_outputs(board, old_year)  # the closed year's final figures are taken here
     stored = _stored(clean_database)
     assert any(key.startswith("role:") for _k, _v, scores, _f in stored[2] for key in scores)
-    assert _count(clean_database, Rating) == 21 and _count(clean_database, Response) == 7
+    assert _count(clean_database, Rating) == 21 and _count(clean_database, MemberResponse) == 7
 
     result = cli.invoke(app, ["apply-retention"])
     assert result.exit_code == 0, result.output
@@ -137,7 +137,7 @@ def test_retention_deletes_old_individual_ratings_and_anonymises_long_closed_acc
     assert (
         "Deleted 21 members' own ratings, 7 headline answers and 7 board-at-opening entries" in result.output
     )
-    assert _count(clean_database, Rating) == 0 and _count(clean_database, Response) == 0
+    assert _count(clean_database, Rating) == 0 and _count(clean_database, MemberResponse) == 0
     assert _count(clean_database, AssessmentRater) == 0
     assert _stored(clean_database) == stored
     assert _sector_outputs(board, old_year) == figures

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.frameworks.lineage import VersionMap, carry_between, carry_forward, lookup_keys, successor_keys
 from api.frameworks.loader import load_framework_file
-from api.frameworks.models import Framework
+from api.frameworks.models import FrameworkRecord
 from api.settings import Settings, get_settings
 from tests.assessments.test_consensus_pages import block_of, build_board, last_year
 from tests.conftest import FRAMEWORKS_DIR, TEST_SECRET
@@ -80,7 +80,9 @@ def test_last_years_v1_levels_carry_onto_v2_keys_and_new_criteria_start_empty() 
 
 
 def test_carry_between_loaded_frameworks_follows_the_chain_and_keeps_same_key_otherwise(db: Session) -> None:
-    v1, v2 = (db.exec(select(Framework).where(Framework.key == k)).one() for k in (V1.key, V2.key))
+    v1, v2 = (
+        db.exec(select(FrameworkRecord).where(FrameworkRecord.key == k)).one() for k in (V1.key, V2.key)
+    )
     rationales = {MOVED[0]: "Guardian reports by ethnicity twice a year", "education-induction": "All done"}
     assert carry_between(db, v2, v1, rationales) == {
         MOVED[1]: "Guardian reports by ethnicity twice a year",

@@ -11,7 +11,7 @@ import yaml
 from sqlmodel import Session, select
 
 from api.frameworks.loader import FrameworkFileError, load_framework_file, parse_framework
-from api.frameworks.models import Criterion, Framework
+from api.frameworks.models import Criterion, FrameworkRecord
 from api.frameworks.service import sync_framework
 from tests.conftest import FRAMEWORKS_DIR
 
@@ -167,7 +167,7 @@ def test_reloading_an_unchanged_file_is_a_no_op(db: Session, tmp_path: Path) -> 
     db.commit()
     again = sync_framework(db, path)
     assert again.id == first.id
-    assert len(db.exec(select(Framework).where(Framework.key == "test-framework-v1")).all()) == 1
+    assert len(db.exec(select(FrameworkRecord).where(FrameworkRecord.key == "test-framework-v1")).all()) == 1
     assert len(db.exec(select(Criterion).where(Criterion.framework_id == first.id)).all()) == 6
 
 
@@ -184,5 +184,5 @@ def test_a_new_version_under_a_new_key_loads_beside_the_old(db: Session, tmp_pat
     sync_framework(db, _write(tmp_path, minimal_framework()))
     sync_framework(db, _write(tmp_path, minimal_framework("test-framework-v2", 2), "fw2.yaml"))
     db.commit()
-    keys = set(db.exec(select(Framework.key)).all())
+    keys = set(db.exec(select(FrameworkRecord.key)).all())
     assert {"test-framework-v1", "test-framework-v2"} <= keys

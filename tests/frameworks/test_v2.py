@@ -1,4 +1,4 @@
-"""Framework version 2: it loads, is complete, maps to national standards, and keeps version 1 frozen."""
+"""FrameworkRecord version 2: it loads, is complete, maps to national standards, and keeps version 1 frozen."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from api.frameworks.loader import (
     load_framework_file,
     parse_framework,
 )
-from api.frameworks.models import Criterion, Framework
+from api.frameworks.models import Criterion, FrameworkRecord
 from api.frameworks.schema import MAPPING_TAGS
 from api.frameworks.service import sync_framework
 from tests.conftest import FRAMEWORKS_DIR
@@ -281,7 +281,9 @@ def test_a_version_1_style_file_still_needs_none_of_the_version_2_parts() -> Non
 
 
 def test_v2_is_loaded_with_kinds_on_its_criteria_and_v1_rows_have_none(db: Session) -> None:
-    v1, v2 = (db.exec(select(Framework).where(Framework.key == key)).one() for key in (V1.stem, V2.stem))
+    v1, v2 = (
+        db.exec(select(FrameworkRecord).where(FrameworkRecord.key == key)).one() for key in (V1.stem, V2.stem)
+    )
     assert v2.content_hash == content_hash(canonical_definition(load_framework_file(V2)))
     v2_kinds = {c.key: c.kind for c in db.exec(select(Criterion).where(Criterion.framework_id == v2.id))}
     assert v2_kinds["challenging-discrimination-in-the-room"] == "perception"
@@ -303,7 +305,7 @@ def test_a_changed_v2_under_the_same_key_is_refused_and_names_the_change(db: Ses
 
 
 def test_v2_reloaded_unchanged_is_accepted(db: Session, tmp_path: Path) -> None:
-    loaded = db.exec(select(Framework).where(Framework.key == V2.stem)).one()
+    loaded = db.exec(select(FrameworkRecord).where(FrameworkRecord.key == V2.stem)).one()
     assert sync_framework(db, _copy_pair(tmp_path)).id == loaded.id
     db.rollback()
 

@@ -24,7 +24,7 @@ from api.assessments.models import Assessment, AssessmentRater, ConsensusRating,
 from api.assessments.repository import criteria_of
 from api.audit.models import AuditEvent
 from api.db import utcnow
-from api.frameworks.models import Criterion, Framework
+from api.frameworks.models import Criterion, FrameworkRecord
 from tests.factories import api_token, bearer, make_cycle, make_user, organisation, sign_in
 
 TRUST, OTHER_TRUST = "RCF", "RBS"
@@ -155,7 +155,7 @@ def build_exports_board(db: Session) -> ExportsBoard:
         )
     )
     db.commit()
-    framework = db.get(Framework, cycle.framework_id)
+    framework = db.get(FrameworkRecord, cycle.framework_id)
     assert framework is not None
     return ExportsBoard(
         assessment_id=assessment.id,

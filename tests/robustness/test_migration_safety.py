@@ -246,7 +246,7 @@ def _load_sector(url: str) -> dict[str, TableRows]:
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            seed_demo(session, frameworks_dir=PROJECT_ROOT / "assessments")
+            seed_demo(session, frameworks_dir=PROJECT_ROOT / "assessments", k_anonymity=5)
             session.commit()
         with engine.begin() as conn:
             _add_rows_the_demo_leaves_out(conn)

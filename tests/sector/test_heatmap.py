@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Rating, Response
+from api.assessments.models import Assessment, ConsensusRating, Cycle, MemberResponse, Rating
 from api.benchmarking.models import PeerSnapshot
 from api.benchmarking.service import refresh_snapshots
 from api.frameworks.models import Criterion
@@ -283,7 +283,7 @@ def _with_respondents(db: Session, cycle: Cycle, chairs: int) -> None:
             db, f"chair{index}@t.example.org", role="chair", trust=organisation.ods_code, password=None
         )
         db.add(
-            Response(
+            MemberResponse(
                 assessment_id=assessment.id, respondent_id=chair.id, board_role="chair", headline_score=8
             )
         )
@@ -334,7 +334,7 @@ def test_shares_and_people_figures_are_no_finer_than_one_trust_or_person_can_mov
             db, f"chair{index}@t.example.org", role="chair", trust=organisation.ods_code, password=None
         )
         db.add(
-            Response(
+            MemberResponse(
                 assessment_id=assessment.id, respondent_id=chair.id, board_role="chair", headline_score=answer
             )
         )

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.accounts.models import User
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Response
+from api.assessments.models import Assessment, ConsensusRating, Cycle, MemberResponse
 from api.benchmarking.service import refresh_snapshots
 from api.frameworks.models import Criterion
 from api.organisations.models import Organisation
@@ -107,7 +107,7 @@ def replay(db: Session) -> Cycle:
             db.add(user)
             db.flush()
             db.add(
-                Response(
+                MemberResponse(
                     assessment_id=assessment.id,
                     respondent_id=user.id,
                     board_role=board_role,
