@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
@@ -10,7 +14,15 @@ from sqlmodel import Session, select
 from api.mail import OutboxEmail
 from api.reminders.models import Reminder
 from api.settings import Settings
-from tests.assessments.helpers import Board, Person, build_board, open_assessment, query
+from tests.assessments.helpers import (
+    Board,
+    Person,
+    all_at_once,
+    build_board,
+    live_server,
+    open_assessment,
+    query,
+)
 from tests.factories import csrf_from, sign_in
 
 
@@ -146,3 +158,19 @@ def test_the_page_shows_who_has_not_finished_and_sends_one_reminder_a_day(board:
     assert bad.status_code == 422
     assert "Choose a board member who has not finished rating" in bad.text
     assert len(outbox(board)) == 1
+
+
+def test_the_chair_and_the_secretary_reminding_at_the_same_moment_send_one_email(
+    board: Board, aid: int, app: FastAPI
+) -> None:
+    ned = board.neds[0]
+
+    def send(sender: Person) -> Callable[[httpx.Client], httpx.Response]:
+        return lambda http: http.post(
+            f"/api/v1/assessments/{aid}/reminders", json={"user_id": ned.id}, headers=sender.headers
+        )
+
+    with live_server(app) as server:
+        responses = all_at_once(server, [send(board.chair), send(board.secretary)])
+    assert sorted(r.status_code for r in responses) == [201, 409]
+    assert [e.to_address for e in outbox(board)] == [ned.email]

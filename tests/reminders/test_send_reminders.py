@@ -160,9 +160,7 @@ def test_the_chair_hears_when_everyone_on_the_board_at_opening_has_finished(
         session.commit()
 
 
-def test_nothing_is_sent_once_the_year_has_closed(
-    board: Board, aid: int, settings: Settings
-) -> None:
+def test_nothing_is_sent_once_the_year_has_closed(board: Board, aid: int, settings: Settings) -> None:
     closes_in(board, -1)
     with Session(board.engine) as session:
         sent = send_due_reminders(session, settings)
