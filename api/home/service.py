@@ -101,7 +101,9 @@ def _current_cycle(session: Session, today: date) -> Cycle | None:
 
 def _assessment_in(session: Session, organisation_id: int, cycle: Cycle) -> Assessment | None:
     return session.exec(
-        select(Assessment).where(Assessment.organisation_id == organisation_id, Assessment.cycle_id == cycle.id)
+        select(Assessment).where(
+            Assessment.organisation_id == organisation_id, Assessment.cycle_id == cycle.id
+        )
     ).first()
 
 
@@ -222,7 +224,9 @@ def _in_the_year(
         year.not_finished = members_not_finished(session, assessment)
 
     if assessment.status == "submitted":
-        year.status = f"Signed off on {assessment.submitted_at:%-d %B %Y}" if assessment.submitted_at else "Signed off"
+        year.status = (
+            f"Signed off on {assessment.submitted_at:%-d %B %Y}" if assessment.submitted_at else "Signed off"
+        )
         year.next_step = NextStep("Read the results", f"{base}/results")
         year.summary = "Signed off: the results are ready"
         return
@@ -249,7 +253,9 @@ def _in_the_year(
         everyone = year.members_finished >= year.members_total
         if year.membership.role == "chair":
             if everyone:
-                year.next_step = NextStep("Close rating and agree the board's ratings", f"{base}/close-rating")
+                year.next_step = NextStep(
+                    "Close rating and agree the board's ratings", f"{base}/close-rating"
+                )
                 year.summary = "Everyone has finished rating: the board can agree its ratings"
             else:
                 year.next_step = NextStep("Remind members who have not finished", f"{base}/reminders")

@@ -71,8 +71,10 @@ def unfinished_members(session: Session, assessment: Assessment) -> list[User]:
             col(User.is_active).is_(True),
             col(User.id).not_in(finished),
         )
+        .order_by(col(User.id))
     ).all()
-    return sorted(rows, key=lambda user: user.name.casefold())
+    # By name for people; ties by id, so every run takes rows (and their locks) in the same order.
+    return sorted(rows, key=lambda user: (user.name.casefold(), user.id))
 
 
 def reminded_on(session: Session, assessment_id: int, day: date) -> set[int]:
@@ -261,7 +263,7 @@ def _chairs(session: Session, organisation_id: int) -> list[User]:
 
 
 def send_due_reminders(session: Session, settings: Settings, today: date | None = None) -> DueReminders:
-    """Every reminder due today, each sent once whatever how many runs there are (see the module)."""
+    """Every reminder due today, each sent once however many runs there are (see the module)."""
     today = today or uk_today()
     sent = DueReminders()
     rows = session.exec(

@@ -5,8 +5,8 @@ person on several boards lands on a chooser saying what waits on each."""
 from __future__ import annotations
 
 import re
-from html import unescape
 from datetime import date, timedelta
+from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
