@@ -53,7 +53,10 @@ PAIRS = {
         "/api/v1/admin/assessments/{assessment_id}/reopen",
     ),
     ("POST", "/trusts/{ods_code}/members/invite"): ("POST", "/api/v1/organisations/{ods_code}/members"),
-    ("POST", "/assessments/{assessment_id}/reminders"): ("POST", "/api/v1/assessments/{assessment_id}/reminders"),
+    ("POST", "/assessments/{assessment_id}/reminders"): (
+        "POST",
+        "/api/v1/assessments/{assessment_id}/reminders",
+    ),
     ("POST", "/trusts/{ods_code}/members/{membership_id}/role"): (
         "PATCH",
         "/api/v1/organisations/{ods_code}/members/{membership_id}",
