@@ -320,15 +320,17 @@ def send_due_reminders(session: Session, settings: Settings, today: date | None 
                     },
                     ["assessment_id", "user_id", "kind"],
                 ):
+                    closed = rating_closed(assessment, today)
                     body = render_text(
                         "emails/ready_to_agree.txt",
                         service_name=SERVICE_NAME,
                         chair=chair,
                         organisation=organisation,
                         cycle=cycle,
-                        rating_closed=rating_closed(assessment, today),
+                        rating_closed=closed,
                         closes_on=cycle.closes_on,
-                        link=f"{_assessment_link(settings, assessment)}/consensus",
+                        # Closed: straight to agreeing. Not yet: to closing rating, which leads there.
+                        link=f"{_assessment_link(settings, assessment)}/{'consensus' if closed else 'close-rating'}",
                     )
                     email = send_email(
                         session,

@@ -25,6 +25,10 @@ WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 
 def look(page: Page, axe: Axe, name: str, width: str) -> None:
     """No serious or critical accessibility problem, no sideways scrolling on a phone; a screenshot."""
+    # Checked at rest: the pointer off whatever landed under it after a click, transitions finished.
+    page.wait_for_load_state("load")
+    page.mouse.move(0, 0)
+    page.evaluate("Promise.all(document.getAnimations().map((animation) => animation.finished))")
     assert blocking_violations(axe, page) == [], page.url
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px at {width}"

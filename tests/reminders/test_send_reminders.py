@@ -158,6 +158,10 @@ def test_the_chair_hears_when_everyone_on_the_board_at_opening_has_finished(
     with Session(board.engine) as session:
         assert send_due_reminders(session, settings).to_chairs == 1
         session.commit()
+    [email] = emails(board)
+    assert email.to_address == board.chair.email
+    assert "has finished rating. The board is ready to agree its ratings." in email.body
+    assert f"/assessments/{aid}/close-rating" in email.body
 
 
 def test_nothing_is_sent_once_the_year_has_closed(board: Board, aid: int, settings: Settings) -> None:
