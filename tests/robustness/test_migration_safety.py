@@ -146,7 +146,9 @@ def _add_rows_the_demo_leaves_out(conn: Connection) -> None:
         sent_by_id=user_id,
         created_at=at,
     )
-    add("scheduled_reminder", assessment_id=last_assessment, user_id=user_id, kind="closing_14", created_at=at)
+    add(
+        "scheduled_reminder", assessment_id=last_assessment, user_id=user_id, kind="closing_14", created_at=at
+    )
     add(
         "oidc_sign_in_request",
         state_hash="c" * 64,
