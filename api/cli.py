@@ -259,6 +259,30 @@ def apply_retention_command() -> None:
     )
 
 
+@app.command("send-reminders")
+def send_reminders_command() -> None:
+    """Email members who have not finished rating 14, 7 and 2 days before rating closes, and the chair
+    once the board is ready to agree (daily). Each reminder goes once, however many machines run it."""
+    from api.mail import deliver
+    from api.reminders.service import send_due_reminders
+
+    settings = get_settings()
+    # Written to the outbox in the command's transaction; sent here once it has committed, not from
+    # a background thread the command would not wait for.
+    with database() as session:
+        sent = send_due_reminders(session, settings.model_copy(update={"smtp_host": None}))
+    if settings.smtp_host and sent.email_ids:
+        engine = make_engine(settings.database_url)
+        try:
+            deliver(engine, settings, sent.email_ids)
+        finally:
+            engine.dispose()
+    typer.echo(
+        f"Sent {sent.to_members} reminders to members who have not finished rating and "
+        f"{sent.to_chairs} to chairs whose board is ready to agree its ratings"
+    )
+
+
 @app.command("seed-demo")
 def seed_demo_command(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same sector")] = 2026,

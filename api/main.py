@@ -50,6 +50,8 @@ from api.observability import ObservabilityMiddleware, count_snapshot_refreshes,
 from api.observability import router as observability_routes
 from api.organisations.routes import router as organisations_api
 from api.organisations.views import router as organisations_pages
+from api.reminders.routes import router as reminders_api
+from api.reminders.views import router as reminders_pages
 from api.reports.routes import router as reports_api
 from api.reports.views import router as reports_pages
 from api.request_text import refuse_nul_characters
@@ -179,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The errors every assessment operation may answer, declared here rather than beside its
     # routes (api/assessments/routes.py): a route's own entry for a status replaces this one.
     app.include_router(assessments_api, responses=error_responses(401, 403, 404, 409, 422))
+    app.include_router(reminders_api, responses=error_responses(401, 403, 404))
     app.include_router(sector_api)
     app.include_router(admin_api)
     app.include_router(data_protection_api)
@@ -201,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(two_factor_pages)
     app.include_router(organisations_pages)
     app.include_router(assessments_pages)
+    app.include_router(reminders_pages)
     app.include_router(scoring_pages)
     app.include_router(benchmarking_pages)
     app.include_router(sector_pages)

@@ -25,6 +25,7 @@ from api.db import metadata
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.mail import OutboxEmail
 from api.organisations.models import Organisation
+from api.reminders.models import Reminder, ScheduledReminder
 from api.scoring.models import StoredScore
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "OutboxEmail",
     "PeerSnapshot",
     "RecoveryCode",
+    "Reminder",
+    "ScheduledReminder",
     "SignInAttempt",
     "StoredScore",
     "WebSession",

@@ -54,6 +54,10 @@ PAIRS = {
     ),
     ("POST", "/trusts/{ods_code}/members/invite"): ("POST", "/api/v1/organisations/{ods_code}/members"),
     ("POST", "/admin/people/{user_id}/erase"): ("POST", "/api/v1/admin/people/{user_id}/erase"),
+    ("POST", "/assessments/{assessment_id}/reminders"): (
+        "POST",
+        "/api/v1/assessments/{assessment_id}/reminders",
+    ),
     ("POST", "/trusts/{ods_code}/members/{membership_id}/role"): (
         "PATCH",
         "/api/v1/organisations/{ods_code}/members/{membership_id}",

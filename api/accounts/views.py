@@ -35,6 +35,10 @@ def safe_next(target: str | None) -> str | None:
 
 
 def landing_page(principal: object) -> str:
+    """Where signing in (and `/`) takes someone: several boards, the chooser showing what waits on
+    each; one board, its home; else the sector view or their account."""
+    if len(principal.memberships) > 1:  # type: ignore[attr-defined]
+        return "/trusts"
     membership = principal.active_membership  # type: ignore[attr-defined]
     if membership is not None:
         return f"/trusts/{membership.ods_code}"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 from starlette.responses import Response
 
+from api.accounts.views import landing_page
 from api.db import SessionDep
+from api.deps import get_session_principal, passed_second_factor
 from api.frameworks.service import framework_document, latest_framework
 from api.templating import render
 
@@ -16,6 +18,15 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", name="home")
 def home(request: Request, session: SessionDep) -> Response:
+    # Someone signed in has work waiting: take them to it (several boards: the board chooser).
+    principal = get_session_principal(request, session)
+    if (
+        principal is not None
+        and principal.web_session is not None
+        and passed_second_factor(principal.user, principal.web_session.second_factor_at)
+        and (principal.memberships or principal.user.platform_role)
+    ):
+        return RedirectResponse(landing_page(principal), status_code=303)
     framework = latest_framework(session)
     return render(
         request,

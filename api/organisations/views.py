@@ -9,13 +9,12 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import select
 from starlette.responses import Response
 
-from api.accounts.roles import MANAGER_ROLES
-from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
-from api.db import SessionDep, utcnow
+from api.db import SessionDep
 from api.deps import PageUser
 from api.errors import NotFound
+from api.home.service import board_year
 from api.organisations.types import PEER_TYPES, SIZE_BANDS, TRUST_TYPES
 from api.permissions import TrustMemberPage
 from api.templating import render
@@ -24,8 +23,11 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 @router.get("/trusts", name="trusts")
-def your_trusts(request: Request, principal: PageUser) -> Response:
-    return render(request, "organisations/trusts.html", {"page_title": "Your boards"})
+def your_trusts(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    """The board chooser (and trust switcher): each board with what waits there for this person."""
+    k = request.app.state.settings.k_anonymity
+    boards = [board_year(session, m, principal.user.id, k=k, full=False) for m in principal.memberships]
+    return render(request, "organisations/trusts.html", {"page_title": "Your boards", "boards": boards})
 
 
 @router.post("/trusts/switch", name="switch_trust")
@@ -55,16 +57,14 @@ def trust_home(request: Request, session: SessionDep, access: TrustMemberPage) -
         )
         .order_by(Cycle.opens_on.desc())  # type: ignore[attr-defined]
     ).all()
-    today = utcnow().date()
-    open_cycle = next(
-        (cycle for cycle, assessment in rows if is_open(cycle, today) and assessment is None), None
+    year = board_year(
+        session, access.membership, access.principal.user.id, k=request.app.state.settings.k_anonymity
     )
     return render(
         request,
         "organisations/trust_home.html",
         {
-            "open_cycle": open_cycle,
-            "can_open": access.membership.role in MANAGER_ROLES,
+            "year": year,
             "page_title": organisation.name,
             "organisation": organisation,
             "membership": access.membership,

@@ -139,6 +139,17 @@ def _add_rows_the_demo_leaves_out(conn: Connection) -> None:
     )
     add("sign_in_attempt", email=DEMO_CHAIR_EMAIL, client_ip="192.0.2.10", occurred_at=at, succeeded=False)
     add(
+        "reminder",
+        assessment_id=last_assessment,
+        user_id=user_id,
+        sent_on=at.date(),
+        sent_by_id=user_id,
+        created_at=at,
+    )
+    add(
+        "scheduled_reminder", assessment_id=last_assessment, user_id=user_id, kind="closing_14", created_at=at
+    )
+    add(
         "oidc_sign_in_request",
         state_hash="c" * 64,
         nonce="n" * 43,
