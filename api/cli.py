@@ -276,8 +276,7 @@ def backup_command(
         backup(settings.database_url, file)
     except BackupError as exc:
         fail(str(exc))
-    typer.echo(f"Backed up the database to {file} ({file.stat().st_size:,} bytes)")
-    typer.echo(f"Evidence files are not in it: copy {settings.upload_dir} as well.")
+    typer.echo(f"Backed up the database, evidence files included, to {file} ({file.stat().st_size:,} bytes)")
 
 
 @app.command("restore")
@@ -296,10 +295,7 @@ def restore_command(
     except BackupError as exc:
         fail(str(exc))
     typer.echo(f"Restored the database from {file} (migration revision {result.revision or 'none'}).")
-    typer.echo(
-        f"Put the evidence files back in {settings.upload_dir}, then run "
-        "`python -m api bootstrap --no-demo` to apply any newer migrations."
-    )
+    typer.echo("Run `python -m api bootstrap --no-demo` to apply any newer migrations.")
 
 
 @app.command("serve")

@@ -15,6 +15,7 @@ from api.assessments.models import (
     ConsensusRating,
     Cycle,
     Evidence,
+    EvidenceFileContent,
     Rating,
     Response,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "Criterion",
     "Cycle",
     "Evidence",
+    "EvidenceFileContent",
     "Framework",
     "FrameworkSection",
     "Membership",
