@@ -437,7 +437,9 @@ def copy_file_content(session: Session, from_evidence_id: int, to_evidence_id: i
 
 
 # Read in pieces of this size, one short query each: a download holds no connection while the
-# client reads, and never the whole file in memory. (On PostgreSQL the column is stored
+# client reads, and never the whole file in memory. The pieces are read after the request's
+# transaction, outside the connection gate: each holds a connection for its one query and waits for
+# nothing else meanwhile, so it cannot hold up the requests the gate protects. (On PostgreSQL the column is stored
 # uncompressed, so a piece reads only its own part of the file; see the migration.)
 DOWNLOAD_CHUNK_BYTES = 512 * 1024
 
