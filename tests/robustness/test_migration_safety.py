@@ -278,9 +278,12 @@ def _load_sector(url: str) -> dict[str, TableRows]:
 
 
 def _serial_key(table: Table) -> str | None:
-    """The single integer primary key column a PostgreSQL sequence may number."""
+    """The single integer primary key column a PostgreSQL sequence may number (not one that is also
+    a foreign key, such as evidence_file_content.evidence_id: its row's id comes from elsewhere)."""
     key = list(table.primary_key.columns)
-    return key[0].name if len(key) == 1 and isinstance(key[0].type, Integer) else None
+    if len(key) != 1 or not isinstance(key[0].type, Integer) or key[0].foreign_keys:
+        return None
+    return key[0].name
 
 
 def _sequence(conn: Connection, table: Table) -> str | None:
