@@ -286,7 +286,6 @@ def add_link(
     response_model=EvidencePublic,
 )
 async def add_file(
-    request: Request,
     criterion_key: str,
     session: SessionDep,
     access: Manager,
