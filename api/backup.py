@@ -3,8 +3,7 @@
 SQLite is copied through its online backup API (a consistent copy while the service keeps running);
 PostgreSQL with `pg_dump` and `pg_restore` in the custom format, using the client tools of the
 server's major version. A restore refuses a database that already holds tables unless told to
-replace it. Evidence files are kept on disk under UPLOAD_DIR, not in the database: a backup must
-copy that folder too (docs/deployment.md).
+replace it. Evidence files are in the database (evidence_file_content), so a backup holds them.
 """
 
 from __future__ import annotations

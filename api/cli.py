@@ -31,6 +31,10 @@ framework_app = typer.Typer(help="Check and load questionnaire frameworks.", no_
 app.add_typer(framework_app, name="framework")
 
 
+# What a scheduled command says when another instance is running it at the same moment (exit 0).
+ANOTHER_RUN = "Another instance is running {command} now: nothing to do here."
+
+
 def fail(message: str) -> NoReturn:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code=1)
@@ -224,10 +228,15 @@ def _print_sign_ins(sign_ins: list[DemoSignIn]) -> None:
 
 @app.command("purge-expired")
 def purge_expired_command() -> None:
-    """Delete expired browser sessions, API tokens, emailed links and old sign-in attempts (daily)."""
+    """Delete expired browser sessions, API tokens, emailed links and old sign-in attempts (daily).
+    Safe to run on every instance at once: one run does the work (api/scheduling.py)."""
     from api.accounts.sessions import purge_expired
+    from api.scheduling import run_once
 
     with database() as session:
+        if not run_once(session, "purge-expired"):
+            typer.echo(ANOTHER_RUN.format(command="purge-expired"))
+            return
         purged = purge_expired(session)
     typer.echo(
         f"Deleted {purged.web_sessions} expired browser sessions, {purged.api_tokens} API tokens "
@@ -345,8 +354,7 @@ def backup_command(
         backup(settings.database_url, file)
     except BackupError as exc:
         fail(str(exc))
-    typer.echo(f"Backed up the database to {file} ({file.stat().st_size:,} bytes)")
-    typer.echo(f"Evidence files are not in it: copy {settings.upload_dir} as well.")
+    typer.echo(f"Backed up the database, evidence files included, to {file} ({file.stat().st_size:,} bytes)")
 
 
 @app.command("restore")
@@ -365,10 +373,7 @@ def restore_command(
     except BackupError as exc:
         fail(str(exc))
     typer.echo(f"Restored the database from {file} (migration revision {result.revision or 'none'}).")
-    typer.echo(
-        f"Put the evidence files back in {settings.upload_dir}, then run "
-        "`python -m api bootstrap --no-demo` to apply any newer migrations."
-    )
+    typer.echo("Run `python -m api bootstrap --no-demo` to apply any newer migrations.")
 
 
 @app.command("serve")

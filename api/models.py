@@ -15,6 +15,7 @@ from api.assessments.models import (
     ConsensusRating,
     Cycle,
     Evidence,
+    EvidenceFileContent,
     MemberResponse,
     Rating,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "Cycle",
     "Evidence",
     "FrameworkRecord",
+    "EvidenceFileContent",
     "FrameworkSection",
     "Membership",
     "Organisation",

@@ -32,8 +32,6 @@ class Settings(BaseSettings):
     # The smallest number of other trusts whose figures may be shown together.
     k_anonymity: int = Field(default=5, ge=2)
     frameworks_dir: Path = PROJECT_ROOT / "assessments"
-    # Evidence files are stored here under generated names.
-    upload_dir: Path = PROJECT_ROOT / "var" / "uploads"
     # The largest request body accepted (bytes): on routes that take a file upload (evidence files
     # are at most 10 MB, plus the form around them), and on every other route. Larger: 413.
     max_upload_request_bytes: int = Field(default=11 * 1024 * 1024, ge=1024)

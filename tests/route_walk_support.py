@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 import anyio.from_thread
@@ -33,7 +32,15 @@ from api.accounts.roles import PLATFORM_ROLES, TRUST_ROLES
 from api.accounts.sessions import issue_api_token, start_web_session
 from api.accounts.tokens import new_secret, secret_hash
 from api.actions.models import Action, ActionCriterion, ActionNote
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, MemberResponse, Rating
+from api.assessments.models import (
+    Assessment,
+    ConsensusRating,
+    Cycle,
+    Evidence,
+    EvidenceFileContent,
+    MemberResponse,
+    Rating,
+)
 from api.assessments.repository import criteria_of
 from api.baf.models import BafRisk
 from api.db import metadata, utcnow
@@ -367,7 +374,6 @@ def _browser(app: FastAPI, portal: anyio.from_thread.BlockingPortal) -> TestClie
 class World:
     app: FastAPI
     engine: Engine
-    upload_dir: Path
     portal: anyio.from_thread.BlockingPortal
     api: TestClient  # no cookies that matter: the bearer token is the only credential
     trusts: dict[str, Trust]
@@ -557,7 +563,6 @@ def _sign_in_person(
 
 def _build_trust(
     db: Session,
-    upload_dir: Path,
     ods_code: str,
     cycle: Cycle,
     previous_cycle: Cycle,
@@ -631,7 +636,6 @@ def _build_trust(
     db.add(consensus)
     db.flush()
     stored_name = f"walk-{tag}-{new_secret()[:12]}.pdf"
-    (upload_dir / stored_name).write_bytes(PDF_BYTES)
     file_evidence = Evidence(
         consensus_rating_id=consensus.id,  # type: ignore[arg-type]
         kind="file",
@@ -649,6 +653,8 @@ def _build_trust(
         added_by_id=chair.id,
     )
     db.add_all([file_evidence, link_evidence])
+    db.flush()
+    db.add(EvidenceFileContent(evidence_id=file_evidence.id, data=PDF_BYTES))
     action = Action(
         assessment_id=current.id,  # type: ignore[arg-type]
         organisation_id=org.id,
@@ -721,17 +727,16 @@ def _one_time_link(db: Session, user: User, purpose: str, organisation_id: int |
 
 
 @contextmanager
-def world_of(app: FastAPI, engine: Engine, upload_dir: Path, own: str, other: str) -> Iterator[World]:
+def world_of(app: FastAPI, engine: Engine, own: str, other: str) -> Iterator[World]:
     """The world, with the event loop its requests run on (stopped when it is done with)."""
     with anyio.from_thread.start_blocking_portal() as portal:
-        yield build_world(app, engine, portal, upload_dir, own, other)
+        yield build_world(app, engine, portal, own, other)
 
 
 def build_world(
     app: FastAPI,
     engine: Engine,
     portal: anyio.from_thread.BlockingPortal,
-    upload_dir: Path,
     own: str,
     other: str,
 ) -> World:
@@ -777,9 +782,7 @@ def build_world(
         trusts = {}
         for side, code in (("own", own), ("other", other)):
             people = {role: users[(code, role)] for role in TRUST_ROLES}
-            trusts[side] = _build_trust(
-                db, upload_dir, code, cycle, previous_cycle, people, criterion.id, criterion.key
-            )
+            trusts[side] = _build_trust(db, code, cycle, previous_cycle, people, criterion.id, criterion.key)
 
         invited = User(email=f"invited@{own.lower()}.walk.example", name="Invited Person", password_hash=None)
         db.add(invited)
@@ -799,7 +802,6 @@ def build_world(
     return World(
         app=app,
         engine=engine,
-        upload_dir=upload_dir,
         portal=portal,
         api=api,
         trusts=trusts,

@@ -22,7 +22,6 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -35,7 +34,15 @@ from api.accounts.models import Membership, User
 from api.accounts.roles import PLATFORM_ROLES
 from api.accounts.sessions import issue_api_token
 from api.actions.models import Action, ActionCriterion, ActionNote
-from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, MemberResponse, Rating
+from api.assessments.models import (
+    Assessment,
+    ConsensusRating,
+    Cycle,
+    Evidence,
+    EvidenceFileContent,
+    MemberResponse,
+    Rating,
+)
 from api.assessments.repository import criteria_of
 from api.audit.service import record
 from api.baf.models import BafRisk, BafRiskVersion
@@ -192,7 +199,7 @@ def _submitted(
     return assessment
 
 
-def build_world(engine: Engine, settings: Settings, upload_dir: Path) -> FuzzWorld:
+def build_world(engine: Engine, settings: Settings) -> FuzzWorld:
     rng = random.Random(2026)
     with Session(engine, expire_on_commit=False) as db:
         opens, closes = cycle_dates()
@@ -286,7 +293,6 @@ def build_world(engine: Engine, settings: Settings, upload_dir: Path) -> FuzzWor
         db.add_all([agreed, other_agreed])
         db.flush()
         stored_name = f"fuzz-{rng.getrandbits(64):016x}.pdf"
-        (upload_dir / stored_name).write_bytes(PDF_BYTES)
         file_evidence = Evidence(
             consensus_rating_id=agreed.id,  # type: ignore[arg-type]
             kind="file",
@@ -314,6 +320,8 @@ def build_world(engine: Engine, settings: Settings, upload_dir: Path) -> FuzzWor
             )
         ]
         db.add_all([file_evidence, *links])
+        db.flush()
+        db.add(EvidenceFileContent(evidence_id=file_evidence.id, data=PDF_BYTES))
 
         # Last year: OWN and the peers submitted (every criterion agreed, scores stored).
         last_year = _submitted(db, own, previous, rng, people["chair"])

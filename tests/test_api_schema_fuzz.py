@@ -186,7 +186,6 @@ def fuzz_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         database_url=url,
         secret_key=TEST_SECRET,
         frameworks_dir=FRAMEWORKS_DIR,
-        upload_dir=tmp_path_factory.mktemp("fuzz-uploads"),
     )
     app = create_app(settings)
     yield app
@@ -206,7 +205,7 @@ def world(fuzz_app: FastAPI, role: str) -> Iterator[FuzzWorld]:
     # The fixture's reads and writes beside the app, as tests.conftest's `engine` makes them.
     engine = make_engine(settings.database_url, sqlite_immediate=False)
     try:
-        built = build_world(engine, settings, settings.upload_dir)
+        built = build_world(engine, settings)
         with TestClient(fuzz_app) as client:
             sign_in_through_the_api(client, built, role)
         CURRENT["world"] = built

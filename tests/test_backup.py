@@ -1,5 +1,5 @@
 """Backups: `python -m api backup FILE`, then `restore FILE` into an empty database, and the restored
-service serves the same scores, evidence, audit log and sign-ins; a non-empty database is refused."""
+service serves the same scores, evidence (the files' bytes too), audit log and sign-ins; a non-empty database is refused."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from tests.assessments.helpers import TRUST, Board, build_board, open_assessment
 from tests.conftest import TEST_SECRET
 from tests.databases import fresh_database
 from tests.factories import PASSWORD, api_token, bearer
+
+EVIDENCE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 @pytest.fixture
@@ -62,6 +64,12 @@ def assess(board: Board) -> int:
         headers=board.chair.headers,
     )
     assert link.status_code == 201, link.text
+    file = board.client.post(
+        f"/api/v1/assessments/{aid}/consensus/{keys[1]}/files",
+        files={"file": ("Board minutes.pdf", EVIDENCE_PDF, "application/pdf")},
+        headers=board.chair.headers,
+    )
+    assert file.status_code == 201, file.text
     return aid
 
 
@@ -72,7 +80,16 @@ def what_the_service_serves(client: TestClient, board: Board, aid: int) -> dict[
         return response.json()
 
     chair = board.chair.headers
+    consensus = get(f"/api/v1/assessments/{aid}/consensus", chair)
+    files = {}
+    for item in consensus:
+        for evidence in (item["consensus"] or {}).get("evidence", []):
+            if evidence["kind"] == "file":
+                download = client.get(f"/api/v1/assessments/{aid}/evidence/{evidence['id']}", headers=chair)
+                assert download.status_code == 200, download.text
+                files[evidence["id"]] = download.content
     return {
+        "evidence files": files,
         "assessment": get(f"/api/v1/assessments/{aid}", chair),
         "scores": get(f"/api/v1/assessments/{aid}/scores", chair),
         "consensus": get(f"/api/v1/assessments/{aid}/consensus", chair),
@@ -83,7 +100,7 @@ def what_the_service_serves(client: TestClient, board: Board, aid: int) -> dict[
     }
 
 
-def test_restored_database_serves_the_same_scores_audit_log_and_sign_ins(
+def test_restored_database_serves_the_same_scores_evidence_files_audit_log_and_sign_ins(
     board: Board,
     client: TestClient,
     settings: Settings,
@@ -100,11 +117,12 @@ def test_restored_database_serves_the_same_scores_audit_log_and_sign_ins(
     assert before["sign-ins"]["total"] >= 1
     assert before["platform audit log"]["total"] > 20
     assert any(item["consensus"]["evidence"] for item in before["consensus"] if item["consensus"])
+    assert list(before["evidence files"].values()) == [EVIDENCE_PDF]
 
     file = tmp_path / "backup.db"
     made = run_cli(monkeypatch, database_url, "backup", str(file))
     assert made.exit_code == 0, made.output
-    assert "Backed up the database" in made.output and "Evidence files are not in it" in made.output
+    assert "Backed up the database, evidence files included" in made.output
 
     assert table_count(empty_database) == 0
     restored = run_cli(monkeypatch, empty_database, "restore", str(file))

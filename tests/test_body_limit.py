@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import anyio
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -31,11 +29,6 @@ BOUNDARY = "walkboundary"
 
 # The consensus pages' board (a chair who may upload evidence) and its upload folder.
 board = consensus_pages.board
-
-
-@pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"upload_dir": tmp_path / "uploads"})
 
 
 def pdf_of_size(size: int) -> bytes:

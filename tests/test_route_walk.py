@@ -337,20 +337,18 @@ def _without_waiting_for_disk(database_url: str) -> str:
 
 @pytest.fixture(scope="module")
 def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    upload_dir = tmp_path_factory.mktemp("walk-uploads")
     url = _without_waiting_for_disk(database_url)
     settings = Settings(
         env="test",
         database_url=url,
         secret_key=TEST_SECRET,
         frameworks_dir=FRAMEWORKS_DIR,
-        upload_dir=upload_dir,
     )
     app = create_app(settings)
     # The walk's own reads and writes beside the app, as tests.conftest's `engine` makes them.
     engine = make_engine(url, sqlite_immediate=False)
     try:
-        with world_of(app, engine, upload_dir, OWN, OTHER) as world:
+        with world_of(app, engine, OWN, OTHER) as world:
             yield world
     finally:
         app.state.engine.dispose()

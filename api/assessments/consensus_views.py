@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from sqlmodel import Session, select
 from starlette.responses import Response
 
@@ -21,6 +21,7 @@ from api.accounts.roles import CHAIR
 from api.assessments import evidence as evidence_service
 from api.assessments import service
 from api.assessments.cycles import is_closed, late_submission_refusal
+from api.assessments.downloads import evidence_file_download
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
 from api.assessments.repository import (
     assessment_for,
@@ -685,7 +686,6 @@ def add_evidence_file(
                 key,
                 filename=file.filename,
                 data=data,
-                upload_dir=request.app.state.settings.upload_dir,
             )
         except FieldError as exc:
             state.evidence_errors[f"{key}-file"] = exc.message
@@ -731,16 +731,7 @@ def download_evidence(
 ) -> Response:
     """An uploaded file, for members of its own trust only (anyone else: 404)."""
     evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
-    path = request.app.state.settings.upload_dir / (evidence.stored_name or "")
-    if evidence.kind != "file" or not evidence.stored_name or not path.is_file():
-        raise NotFound("There is no file to download for this evidence")
-    return FileResponse(
-        path,
-        media_type=evidence.content_type,
-        filename=split_carried(evidence.title)[0],
-        content_disposition_type="attachment",
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
-    )
+    return evidence_file_download(request, session, evidence, split_carried(evidence.title)[0])
 
 
 # --- Last year's rationale and evidence ---------------------------------------------------------------
@@ -785,7 +776,8 @@ def copy_last_year(
 ) -> None:
     """Copy last year's rationale (only into an empty one) and evidence (each item once).
 
-    Copied evidence keeps pointing at the same stored file; its title ends in ' (2025/26)'.
+    A copied file keeps its stored name and gets its own copy of the bytes; its title ends in
+    ' (2025/26)'.
     """
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     service.require_manager(principal, assessment)
@@ -834,6 +826,7 @@ def copy_last_year(
         )
         session.add(copied)
         session.flush()
+        evidence_service.copy_file_content(session, old.id, copied.id)
         record(
             session,
             "evidence.added",

@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine, func, insert, literal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.accounts.principal import Principal
-from api.assessments.models import Assessment, ConsensusRating, Evidence
+from api.assessments.models import Assessment, ConsensusRating, Evidence, EvidenceFileContent
 from api.assessments.repository import assessment_for
 from api.assessments.service import consensus_row, criterion_for, require_manager
 from api.audit.service import record
@@ -391,15 +392,10 @@ def add_file(
     *,
     filename: str,
     data: bytes,
-    upload_dir: Path,
 ) -> Evidence:
     checked = check_file(data)
     assessment, consensus, key = _consensus_for_evidence(session, principal, assessment_id, criterion_key)
     stored_name = f"{uuid.uuid4().hex}.{checked.kind}"
-    upload_dir.mkdir(parents=True, exist_ok=True)
-    path = upload_dir / stored_name
-    # Written before the row commits; a rollback leaves an orphan file, never a row without a file.
-    path.write_bytes(data)
     title = (Path(filename or "").name or f"Evidence.{checked.kind}")[:200]
     evidence = Evidence(
         consensus_rating_id=consensus.id,
@@ -413,6 +409,9 @@ def add_file(
     )
     session.add(evidence)
     session.flush()
+    # The bytes go in with the row, in the same transaction: both are kept or neither. A plain
+    # INSERT, so the file is not held a second time in the session's identity map.
+    session.execute(insert(EvidenceFileContent).values(evidence_id=evidence.id, data=data))
     record(
         session,
         "evidence.added",
@@ -423,6 +422,54 @@ def add_file(
         summary=f"Evidence file added for {key}: {title}",
     )
     return evidence
+
+
+def copy_file_content(session: Session, from_evidence_id: int, to_evidence_id: int) -> None:
+    """The bytes of one evidence file copied to another evidence row, inside the database."""
+    session.execute(
+        insert(EvidenceFileContent).from_select(
+            ["evidence_id", "data"],
+            select(literal(to_evidence_id), EvidenceFileContent.data).where(
+                EvidenceFileContent.evidence_id == from_evidence_id
+            ),
+        )
+    )
+
+
+# Read in pieces of this size, one short query each: a download holds no connection while the
+# client reads, and never the whole file in memory. The pieces are read after the request's
+# transaction, outside the connection gate: each holds a connection for its one query and waits for
+# nothing else meanwhile, so it cannot hold up the requests the gate protects. (On PostgreSQL the column is stored
+# uncompressed, so a piece reads only its own part of the file; see the migration.)
+DOWNLOAD_CHUNK_BYTES = 512 * 1024
+
+
+class FileChangedWhileRead(Exception):
+    """The file's bytes were removed part-way through a download: the download ends short."""
+
+
+def stored_file_size(session: Session, evidence_id: int) -> int | None:
+    """How many bytes are stored for the evidence, or None if none are."""
+    return session.execute(
+        select(func.length(EvidenceFileContent.data)).where(EvidenceFileContent.evidence_id == evidence_id)
+    ).scalar_one_or_none()
+
+
+def file_chunks(engine: Engine, evidence_id: int, size: int) -> Iterator[bytes]:
+    """The stored bytes, piece by piece, each read in its own short transaction."""
+    for start in range(0, size, DOWNLOAD_CHUNK_BYTES):
+        wanted = min(DOWNLOAD_CHUNK_BYTES, size - start)
+        with engine.connect() as connection:
+            piece = connection.execute(
+                # substr counts from 1, on both databases, for bytes as for text.
+                select(func.substr(EvidenceFileContent.data, start + 1, wanted)).where(
+                    EvidenceFileContent.evidence_id == evidence_id
+                )
+            ).scalar_one_or_none()
+        if piece is None or len(piece) != wanted:
+            # Removed since the download began (the bytes never change while they exist).
+            raise FileChangedWhileRead(evidence_id)
+        yield bytes(piece)
 
 
 def evidence_for(session: Session, principal: Principal, assessment_id: int, evidence_id: int) -> Evidence:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from api.db import UTCDateTime, utcnow
@@ -141,10 +141,21 @@ class Evidence(SQLModel, table=True):
     kind: str = Field(max_length=10)
     title: str = Field(max_length=200)
     url: str | None = Field(default=None, max_length=2000)
-    # Uploaded files live under UPLOAD_DIR with a generated name; the original name is shown.
+    # An uploaded file's generated name (its bytes are in evidence_file_content); the original name
+    # is shown. A copy carried forward to next year keeps the name, so it is not copied twice.
     stored_name: str | None = Field(default=None, max_length=80)
     content_type: str | None = Field(default=None, max_length=120)
     size_bytes: int | None = None
     sha256: str | None = Field(default=None, max_length=64)
     added_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class EvidenceFileContent(SQLModel, table=True):
+    """The bytes of an uploaded evidence file, written in the same transaction as its evidence row
+    and never changed after: every instance serves the same file, and a backup holds it."""
+
+    __tablename__ = "evidence_file_content"
+
+    evidence_id: int = Field(foreign_key="evidence.id", primary_key=True, ondelete="CASCADE")
+    data: bytes = Field(sa_type=LargeBinary)

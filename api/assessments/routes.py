@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -14,6 +14,7 @@ from api.accounts.principal import Principal
 from api.accounts.roles import MANAGER_ROLES, RATER_ROLES
 from api.assessments import evidence as evidence_service
 from api.assessments import service
+from api.assessments.downloads import evidence_file_download
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating
 from api.assessments.repository import (
     assessment_for_admin,
@@ -310,7 +311,6 @@ def add_link(
     response_model=EvidencePublic,
 )
 async def add_file(
-    request: Request,
     criterion_key: str,
     session: SessionDep,
     access: ManagerApi,
@@ -327,7 +327,6 @@ async def add_file(
         criterion_key,
         filename=file.filename or "",
         data=data,
-        upload_dir=request.app.state.settings.upload_dir,
     )
     return _evidence_public(evidence)
 
@@ -349,20 +348,13 @@ async def read_upload(file: UploadFile) -> bytes:
 )
 def download_evidence(request: Request, evidence_id: int, session: SessionDep, access: MemberApi) -> Response:
     evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
-    return evidence_file_response(request, evidence)
+    return evidence_file_response(request, session, evidence)
 
 
-def evidence_file_response(request: Request, evidence: Evidence) -> Response:
+def evidence_file_response(request: Request, session: Session, evidence: Evidence) -> Response:
     if evidence.kind == "link":
         return JSONResponse(_evidence_public(evidence).model_dump())
-    path = request.app.state.settings.upload_dir / (evidence.stored_name or "")
-    return FileResponse(
-        path,
-        media_type=evidence.content_type,
-        filename=evidence.title,
-        content_disposition_type="attachment",
-        headers={"Cache-Control": "private, no-store"},
-    )
+    return evidence_file_download(request, session, evidence, evidence.title)
 
 
 @router.delete("/assessments/{assessment_id}/evidence/{evidence_id}", status_code=204)

@@ -10,7 +10,6 @@ import io
 import zipfile
 import zlib
 from collections.abc import Callable
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -19,7 +18,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from weasyprint import HTML, Attachment
 
-from api.settings import Settings
 from tests.assessments import test_consensus_pages as consensus_pages
 from tests.assessments import test_evidence_api as evidence_api
 from tests.assessments.helpers import Board
@@ -27,8 +25,8 @@ from tests.assessments.test_evidence_api import (
     DOCX_CONTENT_TYPES,
     docx_bytes,
     fields,
-    files_in,
     stored_evidence,
+    stored_files,
     upload,
     xlsx_bytes,
     zip_bytes,
@@ -39,15 +37,9 @@ from tests.factories import sign_in
 board = evidence_api.board
 aid = evidence_api.aid
 key = evidence_api.key
-upload_dir = evidence_api.upload_dir
 
 RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 REL_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-
-
-@pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"upload_dir": tmp_path / "uploads"})
 
 
 # --- Office files -------------------------------------------------------------------------------------
@@ -166,7 +158,7 @@ REFUSED_OFFICE: dict[str, tuple[Callable[[], bytes], str]] = {
 
 @pytest.mark.parametrize("case", REFUSED_OFFICE)
 def test_office_file_with_active_content_answers_422_saying_why(
-    board: Board, aid: int, key: str, upload_dir: Path, case: str
+    board: Board, aid: int, key: str, case: str
 ) -> None:
     build, reason = REFUSED_OFFICE[case]
     response = upload(board, board.chair, aid, key, build(), "board paper.docx")
@@ -174,7 +166,7 @@ def test_office_file_with_active_content_answers_422_saying_why(
     assert response.status_code == 422, response.text
     assert fields(response) == ["file"]
     assert reason in response.json()["detail"][0]["msg"]
-    assert stored_evidence(board.engine) == [] and files_in(upload_dir) == []
+    assert stored_evidence(board.engine) == [] and stored_files(board.engine) == []
 
 
 ACCEPTED_OFFICE: dict[str, Callable[[], bytes]] = {
@@ -310,16 +302,14 @@ REFUSED_PDF: dict[str, tuple[Callable[[], bytes], str]] = {
 
 
 @pytest.mark.parametrize("case", REFUSED_PDF)
-def test_pdf_with_active_content_answers_422_saying_why(
-    board: Board, aid: int, key: str, upload_dir: Path, case: str
-) -> None:
+def test_pdf_with_active_content_answers_422_saying_why(board: Board, aid: int, key: str, case: str) -> None:
     build, reason = REFUSED_PDF[case]
     response = upload(board, board.chair, aid, key, build(), "board paper.pdf")
 
     assert response.status_code == 422, response.text
     assert fields(response) == ["file"]
     assert reason in response.json()["detail"][0]["msg"]
-    assert stored_evidence(board.engine) == [] and files_in(upload_dir) == []
+    assert stored_evidence(board.engine) == [] and stored_files(board.engine) == []
 
 
 ACCEPTED_PDF: dict[str, Callable[[], bytes]] = {

@@ -40,11 +40,6 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 
 
 @pytest.fixture
-def settings(settings: Settings, tmp_path) -> Settings:  # noqa: ANN001
-    return settings.model_copy(update={"upload_dir": tmp_path / "uploads"})
-
-
-@pytest.fixture
 def board(db: Session, client: TestClient, clean_database: Engine, settings: Settings) -> Board:
     return build_board(db, client, clean_database, settings)
 

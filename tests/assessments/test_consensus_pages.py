@@ -23,7 +23,14 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from api.accounts.models import User, WebSession
-from api.assessments.models import Assessment, AssessmentRater, ConsensusRating, Evidence, Rating
+from api.assessments.models import (
+    Assessment,
+    AssessmentRater,
+    ConsensusRating,
+    Evidence,
+    EvidenceFileContent,
+    Rating,
+)
 from api.assessments.repository import criteria_of
 from api.audit.models import AuditEvent
 from api.db import utcnow
@@ -36,11 +43,6 @@ TRUST = "RCF"
 OTHER_TRUST = "RBS"
 SECTION = "accountability"
 STALE = "Someone else changed this agreed rating while you were editing"
-
-
-@pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"upload_dir": tmp_path / "uploads"})
 
 
 # --- The board ------------------------------------------------------------------------------------------
@@ -669,9 +671,7 @@ def test_link_is_added_and_removed_and_bad_address_keeps_what_was_typed(
 # --- Last year's answer as a starting point ---------------------------------------------------------------
 
 
-def last_year(
-    board: Board, db: Session, upload_dir: Path, key: str, *, framework_key: str | None = None
-) -> None:
+def last_year(board: Board, db: Session, key: str, *, framework_key: str | None = None) -> None:
     """The same trust's 2025/26 assessment, with an agreed level, rationale, a link and a file."""
     previous = new_assessment(db, "2025/26", date(2025, 4, 1), date(2026, 3, 31), framework_key)
     previous_criterion = {c.key: c.id for _s, c in criteria_of(db, previous)}[key]
@@ -686,21 +686,20 @@ def last_year(
     )
     db.add(row)
     db.commit()
-    upload_dir.mkdir(parents=True, exist_ok=True)
-    (upload_dir / "stored-last-year.pdf").write_bytes(b"%PDF-1.4 last year")
     db.add(
         Evidence(consensus_rating_id=row.id, kind="link", title="Board paper", url="https://example.org/bp")
     )
-    db.add(
-        Evidence(
-            consensus_rating_id=row.id,
-            kind="file",
-            title="minutes.pdf",
-            stored_name="stored-last-year.pdf",
-            content_type="application/pdf",
-            size_bytes=18,
-        )
+    file = Evidence(
+        consensus_rating_id=row.id,
+        kind="file",
+        title="minutes.pdf",
+        stored_name="stored-last-year.pdf",
+        content_type="application/pdf",
+        size_bytes=18,
     )
+    db.add(file)
+    db.flush()
+    db.add(EvidenceFileContent(evidence_id=file.id, data=b"%PDF-1.4 last year"))
     db.commit()
     db.close()
 
@@ -709,7 +708,7 @@ def test_last_year_is_offered_and_copied_only_into_an_empty_rationale(
     client: TestClient, board: Board, db: Session, settings: Settings
 ) -> None:
     empty_key, written_key = board.keys[0], board.keys[1]
-    last_year(board, db, settings.upload_dir, empty_key)
+    last_year(board, db, empty_key)
     agree(board, written_key, None, "This year's own words")
     sign_in(client, "chair@airedale.example")
 
@@ -729,7 +728,7 @@ def test_last_year_is_offered_and_copied_only_into_an_empty_rationale(
         r'<strong class="nhsuk-tag nhsuk-tag--grey[^"]*">\s*Carried forward from 2025/26', block
     )
     assert len(tags) == 3  # the rationale and both items
-    # The copied file is the same stored file, downloadable by this year's board under its own name.
+    # The copied file has its own copy of the bytes, downloadable by this year's board under its own name.
     download = re.search(r'href="(/assessments/\d+/evidence/\d+/download)">minutes.pdf</a>', block)
     assert download
     got = client.get(download.group(1))
@@ -745,7 +744,7 @@ def test_carry_forward_never_overwrites_this_years_rationale(
     client: TestClient, board: Board, db: Session, settings: Settings
 ) -> None:
     key = board.keys[0]
-    last_year(board, db, settings.upload_dir, key)
+    last_year(board, db, key)
     agree(board, key, 2, "This year's own words", version=4)
     sign_in(client, "chair@airedale.example")
 
@@ -781,7 +780,7 @@ def test_last_year_is_found_through_a_replaced_criterion_key(
 
     board = build_board(db, clean_database, framework_key="race-equality-board-v2-test")
     with Session(clean_database) as session:
-        last_year(board, session, settings.upload_dir, old_key)
+        last_year(board, session, old_key)
     sign_in(client, "chair@airedale.example")
 
     block = block_of(client.get(board.section_url).text, "accountability-smart-objectives-2")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zipfile
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -14,8 +14,8 @@ from PIL import Image
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.assessments.evidence import MAX_UPLOAD_BYTES
-from api.assessments.models import Evidence
+from api.assessments.evidence import DOWNLOAD_CHUNK_BYTES, MAX_UPLOAD_BYTES
+from api.assessments.models import Evidence, EvidenceFileContent
 from api.audit.models import AuditEvent
 from api.settings import Settings
 from tests.assessments.helpers import OTHER_TRUST, Board, Person, build_board, open_assessment, query
@@ -23,16 +23,6 @@ from tests.assessments.helpers import OTHER_TRUST, Board, Person, build_board, o
 PDF_TYPE = "application/pdf"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"upload_dir": tmp_path / "uploads"})
-
-
-@pytest.fixture
-def upload_dir(settings: Settings) -> Path:
-    return settings.upload_dir
 
 
 @pytest.fixture
@@ -179,8 +169,12 @@ def stored_evidence(engine: Engine) -> list[Evidence]:
     return query(engine, select(Evidence).order_by(Evidence.id))
 
 
-def files_in(directory: Path) -> list[Path]:
-    return sorted(directory.iterdir()) if directory.exists() else []
+def stored_files(engine: Engine) -> list[tuple[int, bytes]]:
+    """Each stored file's evidence id and bytes."""
+    return [
+        (row.evidence_id, row.data)
+        for row in query(engine, select(EvidenceFileContent).order_by(EvidenceFileContent.evidence_id))
+    ]
 
 
 def fields(response) -> list[str]:  # noqa: ANN001
@@ -262,7 +256,6 @@ def test_allowed_file_is_stored_under_generated_name(
     board: Board,
     aid: int,
     key: str,
-    upload_dir: Path,
     make,
     name: str,
     content_type: str,  # noqa: ANN001
@@ -277,12 +270,10 @@ def test_allowed_file_is_stored_under_generated_name(
     assert body["size_bytes"] == len(data)
     (row,) = stored_evidence(board.engine)
     assert row.stored_name and row.stored_name != name and name.rsplit(".", 1)[0] not in row.stored_name
-    (stored,) = files_in(upload_dir)
-    assert stored.name == row.stored_name
-    assert stored.read_bytes() == data
+    assert stored_files(board.engine) == [(row.id, data)]
 
 
-def test_type_comes_from_content_not_the_name(board: Board, aid: int, key: str, upload_dir: Path) -> None:
+def test_type_comes_from_content_not_the_name(board: Board, aid: int, key: str) -> None:
     data = image_bytes("PNG")
     response = upload(board, board.chair, aid, key, data, "report.pdf", "application/pdf")
     assert response.status_code == 201
@@ -307,22 +298,22 @@ def test_type_comes_from_content_not_the_name(board: Board, aid: int, key: str, 
     ],
 )
 def test_file_of_other_type_answers_422_naming_file(
-    board: Board, aid: int, key: str, upload_dir: Path, data: bytes, name: str
+    board: Board, aid: int, key: str, data: bytes, name: str
 ) -> None:
     response = upload(board, board.chair, aid, key, data, name, "application/pdf")
     assert response.status_code == 422
     assert fields(response) == ["file"]
     assert stored_evidence(board.engine) == []
-    assert files_in(upload_dir) == []
+    assert stored_files(board.engine) == []
 
 
-def test_docx_with_macros_answers_422(board: Board, aid: int, key: str, upload_dir: Path) -> None:
+def test_docx_with_macros_answers_422(board: Board, aid: int, key: str) -> None:
     data = docx_bytes({"word/vbaProject.bin": b"\xd0\xcf\x11\xe0 macro storage"})
     response = upload(board, board.chair, aid, key, data, "plan.docx")
     assert response.status_code == 422
     assert fields(response) == ["file"]
     assert "macro" in response.json()["detail"][0]["msg"]
-    assert stored_evidence(board.engine) == [] and files_in(upload_dir) == []
+    assert stored_evidence(board.engine) == [] and stored_files(board.engine) == []
 
 
 def test_macro_enabled_workbook_answers_422(board: Board, aid: int, key: str) -> None:
@@ -334,24 +325,24 @@ def test_macro_enabled_workbook_answers_422(board: Board, aid: int, key: str) ->
     assert "macro" in response.json()["detail"][0]["msg"]
 
 
-def test_zip_bomb_workbook_answers_422(board: Board, aid: int, key: str, upload_dir: Path) -> None:
+def test_zip_bomb_workbook_answers_422(board: Board, aid: int, key: str) -> None:
     data = xlsx_bomb_bytes()
     assert len(data) < MAX_UPLOAD_BYTES
     response = upload(board, board.chair, aid, key, data, "data.xlsx")
     assert response.status_code == 422
     assert fields(response) == ["file"]
-    assert stored_evidence(board.engine) == [] and files_in(upload_dir) == []
+    assert stored_evidence(board.engine) == [] and stored_files(board.engine) == []
 
 
 def test_document_whose_headers_understate_its_unpacked_size_answers_422(
-    board: Board, aid: int, key: str, upload_dir: Path
+    board: Board, aid: int, key: str
 ) -> None:
     data = lying_zip_bytes()
     assert len(data) < MAX_UPLOAD_BYTES
     response = upload(board, board.chair, aid, key, data, "plan.docx")
     assert response.status_code == 422
     assert fields(response) == ["file"]
-    assert stored_evidence(board.engine) == [] and files_in(upload_dir) == []
+    assert stored_evidence(board.engine) == [] and stored_files(board.engine) == []
 
 
 def test_document_with_too_many_entries_answers_422(board: Board, aid: int, key: str) -> None:
@@ -361,13 +352,13 @@ def test_document_with_too_many_entries_answers_422(board: Board, aid: int, key:
     assert fields(response) == ["file"]
 
 
-def test_file_over_10_mb_answers_422(board: Board, aid: int, key: str, upload_dir: Path) -> None:
+def test_file_over_10_mb_answers_422(board: Board, aid: int, key: str) -> None:
     data = pdf_bytes() + bytes(MAX_UPLOAD_BYTES + 1 - len(pdf_bytes()))
     response = upload(board, board.chair, aid, key, data, "big.pdf")
     assert response.status_code == 422
     assert fields(response) == ["file"]
     assert "10 MB" in response.json()["detail"][0]["msg"]
-    assert stored_evidence(board.engine) == [] and files_in(upload_dir) == []
+    assert stored_evidence(board.engine) == [] and stored_files(board.engine) == []
 
 
 def test_file_of_exactly_10_mb_is_accepted(board: Board, aid: int, key: str) -> None:
@@ -405,6 +396,31 @@ def test_member_of_the_trust_downloads_exact_bytes_as_attachment(board: Board, a
         assert "no-store" in response.headers["cache-control"]
 
 
+def test_file_larger_than_one_piece_downloads_whole_with_its_length(board: Board, aid: int, key: str) -> None:
+    # Read from the database in pieces of DOWNLOAD_CHUNK_BYTES: two and a bit pieces, each different.
+    data = b"\x89PNG\r\n\x1a\n" + bytes(random.Random(18).randbytes(2 * DOWNLOAD_CHUNK_BYTES + 1234))
+    evidence_id = upload(board, board.chair, aid, key, data, "chart.png").json()["id"]
+
+    response = board.get(f"/api/v1/assessments/{aid}/evidence/{evidence_id}", board.neds[0])
+
+    assert response.status_code == 200
+    assert response.headers["content-length"] == str(len(data))
+    assert response.content == data
+
+
+def test_removed_evidence_takes_its_file_with_it(board: Board, aid: int, key: str) -> None:
+    kept = upload(board, board.chair, aid, key, pdf_bytes(), "kept.pdf").json()["id"]
+    removed = upload(board, board.chair, aid, key, image_bytes("PNG"), "removed.png").json()["id"]
+
+    response = board.client.delete(
+        f"/api/v1/assessments/{aid}/evidence/{removed}", headers=board.chair.headers
+    )
+
+    assert response.status_code == 204
+    assert [evidence_id for evidence_id, _data in stored_files(board.engine)] == [kept]
+    assert board.get(f"/api/v1/assessments/{aid}/evidence/{removed}", board.chair).status_code == 404
+
+
 def test_member_of_other_trust_gets_404_downloading_evidence(board: Board, aid: int, key: str) -> None:
     evidence_id = upload(board, board.chair, aid, key, pdf_bytes(), "paper.pdf").json()["id"]
     link_id = add_link(board, board.chair, aid, key, "Paper", "https://example.org/p").json()["id"]
@@ -426,10 +442,10 @@ def test_link_evidence_is_returned_as_its_record(board: Board, aid: int, key: st
     assert response.json()["url"] == "https://example.org/p"
 
 
-def test_no_evidence_added_after_submission(board: Board, aid: int, key: str, upload_dir: Path) -> None:
+def test_no_evidence_added_after_submission(board: Board, aid: int, key: str) -> None:
     board.agree_all(aid, 2)
     assert board.submit(aid).status_code == 200
     assert add_link(board, board.chair, aid, key, "Late", "https://example.org/").status_code == 409
     assert upload(board, board.chair, aid, key, pdf_bytes(), "late.pdf").status_code == 409
     assert stored_evidence(board.engine) == []
-    assert files_in(upload_dir) == []
+    assert stored_files(board.engine) == []

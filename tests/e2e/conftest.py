@@ -69,7 +69,6 @@ def e2e_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         database_url=database_url,
         secret_key=TEST_SECRET,
         frameworks_dir=FRAMEWORKS_DIR,
-        upload_dir=tmp_path_factory.mktemp("e2e-uploads"),
     )
 
 

@@ -29,11 +29,6 @@ MOVED = ("safe-spaces-speak-up-by-ethnicity", "challenging-discrimination-speak-
 
 
 @pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"upload_dir": tmp_path / "uploads"})
-
-
-@pytest.fixture
 def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("ENV", "test")
@@ -110,7 +105,7 @@ def test_consensus_on_v2_offers_last_years_v1_answer_for_a_moved_criterion(
 ) -> None:
     board = build_board(db, clean_database, framework_key=V2.key)
     with Session(clean_database) as session:
-        last_year(board, session, settings.upload_dir, MOVED[0], framework_key=V1.key)
+        last_year(board, session, MOVED[0], framework_key=V1.key)
     sign_in(client, "chair@airedale.example")
 
     page = client.get(f"/assessments/{board.assessment_id}/consensus/challenging-discrimination")

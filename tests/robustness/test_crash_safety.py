@@ -223,7 +223,6 @@ class Server:
             SECRET_KEY=TEST_SECRET,
             K_ANONYMITY="2",
             FRAMEWORKS_DIR=str(FRAMEWORKS_DIR),
-            UPLOAD_DIR=str(self.workdir / "uploads"),
             CRASH_TEST_ARM=str(self.arm_file),
             CRASH_TEST_REACHED=str(self.reached_file),
             PYTHONUNBUFFERED="1",

@@ -37,6 +37,9 @@ from tests.databases import fresh_database
 _CHUNK = 5_000
 # How many rows to show of each table whose rows did not come through.
 _SHOWN = 5
+# An uploaded evidence file: kept under UPLOAD_DIR until the revision that moved files into the database.
+EVIDENCE_FILE_NAME = "0f1e2d3c4b5a69788796a5b4c3d2e1f0.pdf"
+EVIDENCE_FILE = b"%PDF-1.4\n%%EOF\n"
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,24 @@ def _add_rows_the_demo_leaves_out(conn: Connection) -> None:
         noted_on=date(2025, 1, 14),
         created_at=at,
     )
+    consensus_id = conn.execute(
+        select(func.min(tables["consensus_rating"].c.id)).where(
+            tables["consensus_rating"].c.assessment_id == first_assessment
+        )
+    ).scalar_one()
+    evidence = add(
+        "evidence",
+        consensus_rating_id=consensus_id,
+        kind="file",
+        title="Board minutes.pdf",
+        stored_name=EVIDENCE_FILE_NAME,
+        content_type="application/pdf",
+        size_bytes=len(EVIDENCE_FILE),
+        sha256="e" * 64,
+        added_by_id=user_id,
+        created_at=at,
+    )
+    add("evidence_file_content", evidence_id=evidence, data=EVIDENCE_FILE)
 
 
 def _load_sector(url: str) -> dict[str, TableRows]:
@@ -268,9 +289,12 @@ def _load_sector(url: str) -> dict[str, TableRows]:
 
 
 def _serial_key(table: Table) -> str | None:
-    """The single integer primary key column a PostgreSQL sequence may number."""
+    """The single integer primary key column a PostgreSQL sequence may number (not one that is also
+    a foreign key, such as evidence_file_content.evidence_id: its row's id comes from elsewhere)."""
     key = list(table.primary_key.columns)
-    return key[0].name if len(key) == 1 and isinstance(key[0].type, Integer) else None
+    if len(key) != 1 or not isinstance(key[0].type, Integer) or key[0].foreign_keys:
+        return None
+    return key[0].name
 
 
 def _sequence(conn: Connection, table: Table) -> str | None:
@@ -442,6 +466,11 @@ def test_upgrade_from_the_first_revision_keeps_every_demo_row(
 ) -> None:
     monkeypatch.setenv("ENV", "test")
     monkeypatch.setenv("SECRET_KEY", TEST_SECRET)
+    # Where the revisions before evidence_file_content kept the file; that one reads it from here.
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / EVIDENCE_FILE_NAME).write_bytes(EVIDENCE_FILE)
+    monkeypatch.setenv("UPLOAD_DIR", str(uploads))
     get_settings.cache_clear()
     try:
         with (
