@@ -25,6 +25,7 @@ from api.db import metadata
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.mail import OutboxEmail
 from api.organisations.models import Organisation
+from api.reports.models import ExportLock, RenderedExport
 from api.scoring.models import StoredScore
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "OneTimeToken",
     "OutboxEmail",
     "PeerSnapshot",
+    "ExportLock",
+    "RenderedExport",
     "RecoveryCode",
     "SignInAttempt",
     "StoredScore",

@@ -1,0 +1,59 @@
+"""Rendering exports outside the worker that serves autosaves: a process pool per worker.
+
+WeasyPrint (the board report) and openpyxl (the workbook) spend about a second of CPU on a file.
+Run in a worker's own threads, that second holds the GIL, and every autosave that worker serves
+waits behind it. So the request reads what the file shows (plain values: the HTML of the report,
+`WorkbookData`) and the rendering runs in a separate process, awaited without blocking the event loop
+(`asyncio.wrap_future`).
+
+- EXPORT_PROCESSES (settings): processes per worker, default 1. 0 renders in a thread of the
+  worker itself (tests, or a machine where a process per worker is too many).
+- The pool starts with the first export a worker renders (`spawn`: a fresh interpreter, none of the
+  worker's threads or database connections) and is shut down with the app.
+- `renders` counts the files this app has rendered, for tests and /metrics-style checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+from anyio import to_thread
+
+T = TypeVar("T")
+
+
+def _warm() -> None:
+    # Import the renderers once in each pool process, so the first file does not pay for them.
+    import api.reports.pdf  # noqa: F401
+    import api.reports.workbook  # noqa: F401
+
+
+class RenderPool:
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.renders = 0
+        self._executor: ProcessPoolExecutor | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_warm,
+            )
+        return self._executor
+
+    async def run(self, render: Callable[[Any], T], payload: Any) -> T:
+        self.renders += 1
+        if self.processes == 0:
+            return await to_thread.run_sync(render, payload)
+        return await asyncio.wrap_future(self._pool().submit(render, payload))
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
