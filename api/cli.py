@@ -209,14 +209,17 @@ def _print_sign_ins(sign_ins: list[DemoSignIn]) -> None:
 def purge_expired_command() -> None:
     """Delete expired browser sessions, API tokens, emailed links and old sign-in attempts (daily)."""
     from api.accounts.sessions import purge_expired
+    from api.reports.cache import purge_rendered
 
     with database() as session:
         purged = purge_expired(session)
+        rendered = purge_rendered(session)
     typer.echo(
         f"Deleted {purged.web_sessions} expired browser sessions, {purged.api_tokens} API tokens "
         f"and {purged.one_time_tokens} emailed links, and {purged.sign_in_attempts} sign-in attempts "
         "older than a day"
     )
+    typer.echo(f"Deleted {rendered} board reports and workbooks kept for more than a week")
 
 
 @app.command("seed-demo")

@@ -225,9 +225,9 @@ def take_lock(session: Session, user_id: int, hold_for: timedelta) -> str | None
         index_elements=[table.c.user_id],
         set_={"token": insert.excluded.token, "expires_at": insert.excluded.expires_at},
         where=table.c.expires_at <= now,
-    )
-    taken = session.exec(statement).rowcount  # type: ignore[call-overload]
-    return token if taken else None
+    ).returning(table.c.user_id)
+    taken = session.exec(statement).first()  # type: ignore[call-overload]
+    return token if taken is not None else None
 
 
 def lock_expires_at(session: Session, user_id: int) -> datetime | None:
