@@ -26,6 +26,7 @@ from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.mail import OutboxEmail
 from api.organisations.models import Organisation
 from api.reports.models import ExportLock, RenderedExport
+from api.response_cache import CachedResponse
 from api.scoring.models import StoredScore
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "OneTimeToken",
     "OutboxEmail",
     "PeerSnapshot",
+    "CachedResponse",
     "ExportLock",
     "RenderedExport",
     "RecoveryCode",

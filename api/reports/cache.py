@@ -52,6 +52,7 @@ from api.db import utcnow
 from api.organisations.models import Organisation
 from api.reports.models import ExportLock, RenderedExport
 from api.reports.subject import Subject
+from api.response_cache import CachedResponse
 
 KEEP_FOR = timedelta(days=7)
 
@@ -245,5 +246,7 @@ def purge_rendered(session: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
     purged = session.exec(delete(RenderedExport).where(RenderedExport.created_at <= now - KEEP_FOR)).rowcount  # type: ignore[call-overload, operator]
     session.exec(delete(ExportLock).where(ExportLock.expires_at <= now))  # type: ignore[call-overload]
+    # Sector and benchmark answers are keyed by the day: yesterday's are never read again.
+    session.exec(delete(CachedResponse).where(CachedResponse.created_at <= now - timedelta(days=1)))  # type: ignore[call-overload, operator]
     session.flush()
     return int(purged or 0)

@@ -1,4 +1,4 @@
-"""rendered_export (board reports and workbooks kept by the key of what they show) and export_lock (one export at a time per person)
+"""rendered_export (board reports and workbooks kept by the key of what they show) export_lock (one export at a time per person) and cached_response (sector and benchmark answers by the snapshots they came from)
 
 Revision ID: 17ec69a335d0
 Revises: 7b3d5e9a1c24
@@ -20,6 +20,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "cached_response",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("fingerprint", sa.Text(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", api.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cached_response")),
+    )
     op.create_table(
         "export_lock",
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -71,3 +79,4 @@ def downgrade() -> None:
 
     op.drop_table("rendered_export")
     op.drop_table("export_lock")
+    op.drop_table("cached_response")
