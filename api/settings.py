@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # How long one person's export may hold their place before another may start (a render that
     # crashed its process lets go after this).
     export_lock_seconds: int = Field(default=120, ge=5)
+    # Keep rendered reports and workbooks in the database (api/reports/cache.py). Off only to
+    # measure rendering itself (the bench's "every download renders" rows).
+    export_cache: bool = True
     secret_key: str = DEVELOPMENT_SECRET
     # The smallest number of other trusts whose figures may be shown together.
     k_anonymity: int = Field(default=5, ge=2)

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bench.load import LatencyResult, LoadResult, percentile
 from bench.seed import SeedResult
@@ -221,6 +222,13 @@ class Run:
     latencies: dict[str, list[LatencyResult]] = field(default_factory=dict)
     pdf: LatencyResult | None = None
     pdf_note: str = ""
+    # Issue 20 (bench/exports.py): label ("before", "after", ...) -> rows, measured in this run.
+    beside: list[Any] = field(default_factory=list)
+    pdf_first: dict[str, LatencyResult] = field(default_factory=dict)
+    pdf_repeat: dict[str, LatencyResult] = field(default_factory=dict)
+    reads_compared: dict[str, list[LatencyResult]] = field(default_factory=dict)
+    issue20_scale: str = ""
+    issue20_before: str = ""
 
 
 def load_average() -> str:
@@ -589,8 +597,80 @@ def markdown(run: Run) -> str:
     lines += ["", "| Scale | " + " | ".join(_PHASES) + " |", "|---|" + "---|" * len(_PHASES)]
     for name, s in run.seeds.items():
         lines.append(f"| {name} | " + " | ".join(f"{s.phases.get(p, 0):.1f} s" for p in _PHASES) + " |")
+    lines += issue20_markdown(run)
     lines += ["", "## Changes made for performance", "", CHANGES.rstrip(), ""]
     return "\n".join(lines)
+
+
+def _ratio_text(before: float, after: float) -> str:
+    if math.isnan(before) or math.isnan(after) or not after:
+        return "–"
+    return f"{before / after:.1f} ×"
+
+
+def issue20_markdown(run: Run) -> list[str]:
+    """Issue 20's table: every figure before and after, measured in this run (bench/exports.py)."""
+    if not run.beside and not run.pdf_first and not run.reads_compared:
+        return []
+    r = ratio(run)
+    lines = [
+        "",
+        "## Issue 20: no one waits",
+        "",
+        f'Measured in this run on the {run.issue20_scale} scale. "Before" is the tree at '
+        f"`{run.issue20_before or 'not measured'}` (extracted with `git archive`), served by the same command line on the same",
+        "database, alternately with this tree. The machine is shared (load averages above): compare",
+        "the figures of one row, not across tables or with other runs.",
+        "",
+        "| Figure | Goal | Before | After |",
+        "|---|---|---|---|",
+        f"| Autosave throughput / one-statement baseline | ≥ 0.8 | – | {'–' if r is None else f'{r:.2f}'} |",
+    ]
+    for workers in (1, 2):
+        rows = {row.label: row for row in run.beside if row.workers == workers}
+        if not rows:
+            continue
+
+        def p99(label: str, rows: dict[str, Any] = rows) -> str:
+            row = rows.get(label)
+            return "–" if row is None else f"{_ms(row.autosave.p99)} ms"
+
+        lines.append(
+            f"| Autosave p99, 64 paced clients beside 4 downloading PDF and XLSX back to back, "
+            f"{workers} worker{'s' if workers > 1 else ''} | < 150 ms | {p99('before')} | {p99('after')} "
+            f"(every download rendered: {p99('after, every download renders')}) |"
+        )
+    for name, found in (("repeated download of an unchanged assessment", run.pdf_repeat),
+                        ("first render", run.pdf_first)):  # fmt: skip
+        goal = "< 50 ms" if "repeated" in name else "< 1 s"
+        b, a = found.get("before"), found.get("after")
+        lines.append(
+            f"| PDF board report, {name}, p50 | {goal} | {'–' if b is None else f'{_ms(b.p50)} ms'} | "
+            f"{'–' if a is None else f'{_ms(a.p50)} ms'} |"
+        )
+    before_reads = {x.name: x for x in run.reads_compared.get("before", [])}
+    for after in run.reads_compared.get("after", []):
+        before = before_reads.get(after.name)
+        lines.append(
+            f"| {after.name} ({run.issue20_scale}), p50 between refreshes | < 20 ms | "
+            f"{'–' if before is None else f'{_ms(before.p50)} ms'} | {_ms(after.p50)} ms "
+            f"({_ratio_text(before.p50 if before else float('nan'), after.p50)} faster) |"
+        )
+    lines += [
+        "",
+        "Autosave beside downloads, in full (autosave paced: 64 clients, each saving once a second; "
+        "downloads: 4 other board members, closed loop, each alternating board report and workbook):",
+        "",
+        "| Tree | Workers | Autosave p50 (ms) | Autosave p99 (ms) | Saves | Save errors | Downloads | Download statuses |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in run.beside:
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(row.download_statuses.items()))
+        lines.append(
+            f"| {row.label} | {row.workers} | {_ms(row.autosave.p50)} | {_ms(row.autosave.p99)} | "
+            f"{row.autosave.requests:,} | {row.autosave.errors} | {row.downloads:,} | {statuses} |"
+        )
+    return lines
 
 
 _PHASES = (

@@ -127,7 +127,7 @@ class RenderedAttachment(Response):
 
     def _finish(self, body: bytes | None) -> None:
         with Session(self.state.engine) as session:
-            if body is not None:
+            if body is not None and self.state.settings.export_cache:
                 store(session, self.key, body)
             release_lock(session, self.user_id, self.token)
             session.commit()
@@ -179,7 +179,7 @@ def download(request: Request, session: Session, access: AssessmentAccess, kind:
         return _attachment(kind.build(session, subject), kind, filename)
     assert kind.gather is not None
     key = export_key(session, subject, kind.key)
-    body = cached_body(session, key)
+    body = cached_body(session, key) if settings.export_cache else None
     if body is not None:
         return _attachment(body, kind, filename)
     token = take_lock(session, user_id, timedelta(seconds=settings.export_lock_seconds))
