@@ -169,7 +169,50 @@ snapshots. The engine now decodes JSON columns with `msgspec.json.decode` (same 
 17 ms for that snapshot). Same database, same hour, p50 of 12–15 calls in-process: closed-cycle
 benchmark (all trusts) 100 → 83 ms; heatmap by type 262 → 117 ms, by region 258 → 134 ms.
 
+### 7. No one waits for a heavy download (issue 20: `api/reports/`, `api/response_cache.py`)
+
+Cause: one person downloading the board report and the workbook again and again on one worker made
+every autosave on that worker wait (p99 over 2 s). WeasyPrint and openpyxl spend about a second of
+CPU per file in the worker's own threads, holding the GIL; and each download held one of the
+worker's `DATABASE_CONCURRENCY` places at the connection gate for the whole render, so four
+downloads at once held all four.
+
+- **Rendering in a process pool** (`api/reports/rendering.py`, `EXPORT_PROCESSES`, default 1 per
+  worker, `spawn`, started with the first export, shut down with the app). The request reads what
+  the file shows (the report's HTML; the workbook's rows as plain values, `WorkbookData`), commits
+  the audit event and the person's export lock, and returns; only then is the file rendered in the
+  pool (`asyncio.wrap_future`), kept and sent (`RenderedAttachment`). No connection, no place at the
+  gate and no thread is held while it renders.
+- **Rendered files kept in the database** (`rendered_export`, `api/reports/cache.py`): keyed by a
+  hash of the assessment's content (one statement of counts, version sums and largest ids, plus the
+  UK day), the framework version, the peer snapshots, the kind, and the part that depends on the
+  viewer (the criteria whose spread this person sees differently under the five-others rule). A
+  repeated download of an unchanged assessment is four small reads.
+- **One export at a time per person**, across instances: a row in `export_lock` taken by one
+  `INSERT ... ON CONFLICT DO UPDATE ... WHERE expires_at <= now RETURNING` (so two instances cannot
+  both take it); a second export answers 429 with `Retry-After`.
+- **Sector heatmap and benchmark answers kept in the database** (`cached_response`), keyed by route
+  and parameters, k and the UK day, with a fingerprint of what they are computed from (the peer
+  snapshots' count, id sum and latest refresh; the trusts' count, largest id and group fields; the
+  cycles' versions; for a benchmark, the assessment's status and version). A read is one statement:
+  the fingerprint is worked out in the database and the kept body returned only if it matches.
+  *Why the database and not a per-process memo:* a memo would still need the same fingerprint
+  query on every request to stay right across instances, so it would save only the body's transfer
+  (a few KB), while each of N workers would compute every answer once more and hold its own copy;
+  kept in the database, the first instance to compute an answer serves it to all, and there is
+  nothing in process memory to go stale.
+
+The figures before and after are in "Issue 20" above, measured in this run against the tree
+before the change (`--before`).
+
 ### Not changed
+
+- **Autosave in one statement on PostgreSQL (issue 20).** Not done: the save is still four
+  statements (token, assessment under its share lock, compare-and-set, audit event). Folding them
+  into one statement of CTEs has to keep every answer the service gives today (401 for a token that
+  lost its second factor, 404 for another trust, 403 by role, 409 after sign-off or when rating has
+  closed or the year has closed, 422 for an unknown key, a stale version's current value) and the
+  member's progress on a first answer; it is the next change to make.
 
 - **Autosave p99 < 150 ms at 64 clients flat out.** Not met, and not reachable on this machine: in a
   closed loop, 64 clients at p99 < 150 ms need about 64 / 0.15 ≈ 430 answers per second with no
