@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -26,7 +29,17 @@ from anyio import to_thread
 T = TypeVar("T")
 
 
-def _warm() -> None:
+def _exit_with_parent(parent: int) -> None:
+    """A pool process ends when the worker that started it has gone, however it went (a worker
+    killed outright never shuts its pool down)."""
+    while True:
+        time.sleep(2)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _start(parent: int) -> None:
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     # Import the renderers once in each pool process, so the first file does not pay for them.
     import api.reports.pdf  # noqa: F401
     import api.reports.workbook  # noqa: F401
@@ -43,7 +56,8 @@ class RenderPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_warm,
+                initializer=_start,
+                initargs=(os.getpid(),),
             )
         return self._executor
 
@@ -55,5 +69,6 @@ class RenderPool:
 
     def shutdown(self) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            # Waits for a render already running (a second or two), so no process is left behind.
+            self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
