@@ -426,7 +426,8 @@ def run_issue20(
 
     assessments = exports.trust_assessments(result.url, result.submitted_open)
     for label, cwd, env in trees:
-        with serving(f"pdf-{label}", "api.asgi:app", {**app_env(result.url), **env}, 2, log_dir, cwd) as app:
+        # One worker: every request of this row reaches the same worker (and its one export process).
+        with serving(f"pdf-{label}", "api.asgi:app", {**app_env(result.url), **env}, 1, log_dir, cwd) as app:
             log(f"  PDF first and repeated downloads ({label}) ...")
             issued = asyncio.run(tokens(app.port, [(result.chair_email, None)], PASSWORD))
             chair = {"Authorization": f"Bearer {issued[result.chair_email]}"}

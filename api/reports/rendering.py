@@ -10,6 +10,8 @@ waits behind it. So the request reads what the file shows (plain values: the HTM
   worker itself (tests, or a machine where a process per worker is too many).
 - The pool starts with the first export a worker renders (`spawn`: a fresh interpreter, none of the
   worker's threads or database connections) and is shut down with the app.
+- The pool's processes run at a lower CPU priority (nice 10): on a busy machine a render waits for
+  the CPU before a save does.
 - `renders` counts the files this app has rendered, for tests and /metrics-style checks.
 """
 
@@ -27,6 +29,7 @@ from typing import Any, TypeVar
 from anyio import to_thread
 
 T = TypeVar("T")
+RENDER_NICENESS = 10
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -40,6 +43,11 @@ def _exit_with_parent(parent: int) -> None:
 
 def _start(parent: int) -> None:
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    # Rendering is background work: when the CPUs are busy, the worker serving saves goes first.
+    try:
+        os.nice(RENDER_NICENESS)
+    except OSError:
+        pass
     # Import the renderers once in each pool process, so the first file does not pay for them.
     import api.reports.pdf  # noqa: F401
     import api.reports.workbook  # noqa: F401
