@@ -18,6 +18,7 @@ waits behind it. So the request reads what the file shows (plain values: the HTM
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -44,10 +45,8 @@ def _exit_with_parent(parent: int) -> None:
 def _start(parent: int) -> None:
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     # Rendering is background work: when the CPUs are busy, the worker serving saves goes first.
-    try:
+    with contextlib.suppress(OSError):
         os.nice(RENDER_NICENESS)
-    except OSError:
-        pass
     # Import the renderers once in each pool process, so the first file does not pay for them.
     import api.reports.pdf  # noqa: F401
     import api.reports.workbook  # noqa: F401
