@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from api.accounts.models import Membership, User
-from api.actions.models import Action, ActionCriterion
+from api.actions.models import Action, ActionCriterion, ActionNote
 from api.assessments.models import (
     Assessment,
     AssessmentRater,
@@ -113,6 +113,7 @@ def content_facts(session: Session, subject: Subject) -> tuple[object, ...]:
             .select_from(ActionCriterion)
             .where(ActionCriterion.action_id.in_(action_ids))  # type: ignore[attr-defined]
             .scalar_subquery(),
+            *agg(ActionNote, ActionNote.id, ActionNote.action_id.in_(action_ids)),  # type: ignore[attr-defined]
             *agg(BafRisk, BafRisk.version, BafRisk.organisation_id == org_id),
             *agg(Cycle, Cycle.version),
             *agg(Assessment, Assessment.version, Assessment.organisation_id == org_id),
