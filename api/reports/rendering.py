@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from anyio import to_thread
@@ -72,10 +73,18 @@ class RenderPool:
         self.renders += 1
         if self.processes == 0:
             return await to_thread.run_sync(render, payload)
-        return await asyncio.wrap_future(self._pool().submit(render, payload))
+        executor = self._pool()
+        try:
+            return await asyncio.wrap_future(executor.submit(render, payload))
+        except BrokenProcessPool:
+            # A pool process died (killed, out of memory): a new pool, and one more try.
+            if self._executor is executor:
+                self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+            return await asyncio.wrap_future(self._pool().submit(render, payload))
 
     def shutdown(self) -> None:
         if self._executor is not None:
             # Waits for a render already running (a second or two), so no process is left behind.
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+            executor.shutdown(wait=True, cancel_futures=True)

@@ -164,3 +164,23 @@ def test_purge_deletes_files_kept_for_more_than_a_week(
     assert purge_rendered(db, utcnow() + timedelta(days=8)) == 1
     db.commit()
     assert db.exec(select(RenderedExport)).all() == []
+
+
+def test_a_render_process_that_died_is_replaced(client: TestClient, board: ExportsBoard) -> None:
+    import os
+    import signal
+    import time
+
+    token = api_token(client, board.chair.email)
+    assert get(client, board, "workbook", token).status_code == 200
+    pool = client.app.state.render_pool  # type: ignore[attr-defined]
+    processes = list(pool._executor._processes.values())
+    assert processes
+    for process in processes:
+        os.kill(process.pid, signal.SIGKILL)
+    for process in processes:
+        process.join(timeout=10)
+    time.sleep(0.5)
+    # The board report has never been rendered: it needs the pool, which now has a dead process.
+    assert get(client, board, "board_report", token).status_code == 200
+    assert renders(client) == 2
