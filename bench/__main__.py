@@ -442,7 +442,11 @@ def run_issue20(
                                         chair, count=0, seconds=60, warmup=1))  # fmt: skip
             first, repeat = asyncio.run(
                 exports.first_and_repeat(
-                    app.port, chair, assessments, result.submitted_open, count=5 if quick else 10
+                    app.port,
+                    chair,
+                    [a for a in assessments if a != result.submitted_open],
+                    result.submitted_open,
+                    count=5 if quick else 10,
                 )
             )
         run.pdf_first[label], run.pdf_repeat[label] = first, repeat
