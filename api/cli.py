@@ -231,6 +231,7 @@ def purge_expired_command() -> None:
     """Delete expired browser sessions, API tokens, emailed links and old sign-in attempts (daily).
     Safe to run on every instance at once: one run does the work (api/scheduling.py)."""
     from api.accounts.sessions import purge_expired
+    from api.reports.cache import purge_rendered
     from api.scheduling import run_once
 
     with database() as session:
@@ -238,11 +239,13 @@ def purge_expired_command() -> None:
             typer.echo(ANOTHER_RUN.format(command="purge-expired"))
             return
         purged = purge_expired(session)
+        rendered = purge_rendered(session)
     typer.echo(
         f"Deleted {purged.web_sessions} expired browser sessions, {purged.api_tokens} API tokens "
         f"and {purged.one_time_tokens} emailed links, and {purged.sign_in_attempts} sign-in attempts "
         "older than a day"
     )
+    typer.echo(f"Deleted {rendered} board reports and workbooks kept for more than a week")
 
 
 @app.command("apply-retention")

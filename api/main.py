@@ -52,6 +52,8 @@ from api.organisations.routes import router as organisations_api
 from api.organisations.views import router as organisations_pages
 from api.reminders.routes import router as reminders_api
 from api.reminders.views import router as reminders_pages
+from api.reports.rendering import RenderPool
+from api.reports.routes import ExportInProgress
 from api.reports.routes import router as reports_api
 from api.reports.views import router as reports_pages
 from api.request_text import refuse_nul_characters
@@ -146,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.render_pool.shutdown()
         engine.dispose()
 
     app = FastAPI(
@@ -170,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         min(settings.database_concurrency, settings.database_pool_size + settings.database_max_overflow)
     )
 
+    app.state.render_pool = RenderPool(settings.export_processes)
     app.state.metrics_registry = metrics_registry(engine, app.state.connection_gate)
     count_snapshot_refreshes()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -240,6 +244,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # htmx follows a redirect inside the fragment; tell it to load the whole page instead.
             return Response(status_code=200, headers={"HX-Redirect": exc.url})
         return RedirectResponse(exc.url, status_code=303)
+
+    @app.exception_handler(ExportInProgress)
+    async def _export_in_progress(request: Request, exc: ExportInProgress) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.message}, status_code=429, headers=exc.headers)
+        assessment_id = request.path_params.get("assessment_id")
+        response = render(
+            request,
+            "reports/preparing.html",
+            {
+                "page_title": "Your report is being prepared",
+                "back_url": f"/assessments/{assessment_id}/results" if assessment_id else None,
+            },
+            status_code=429,
+        )
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:

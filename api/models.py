@@ -27,6 +27,8 @@ from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.mail import OutboxEmail
 from api.organisations.models import Organisation
 from api.reminders.models import Reminder, ScheduledReminder
+from api.reports.models import ExportLock, RenderedExport
+from api.response_cache import CachedResponse
 from api.scoring.models import StoredScore
 
 __all__ = [
@@ -39,6 +41,9 @@ __all__ = [
     "OneTimeToken",
     "OutboxEmail",
     "PeerSnapshot",
+    "CachedResponse",
+    "ExportLock",
+    "RenderedExport",
     "RecoveryCode",
     "Reminder",
     "ScheduledReminder",

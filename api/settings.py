@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     # rest wait their turn in order. A worker runs Python one thread at a time, so a few more than
     # one keep it busy while others wait on the database; many more only make every request slower.
     database_concurrency: int = Field(default=4, ge=1)
+    # Processes per worker that render board reports (PDF) and workbooks (XLSX), so a long render
+    # never holds up the worker's autosaves (api/reports/rendering.py); 0 renders in a thread.
+    export_processes: int = Field(default=1, ge=0, le=8)
+    # How long one person's export may hold their place before another may start (a render that
+    # crashed its process lets go after this).
+    export_lock_seconds: int = Field(default=120, ge=5)
+    # Keep rendered reports and workbooks in the database (api/reports/cache.py). Off only to
+    # measure rendering itself (the bench's "every download renders" rows).
+    export_cache: bool = True
     secret_key: str = DEVELOPMENT_SECRET
     # The smallest number of other trusts whose figures may be shown together.
     k_anonymity: int = Field(default=5, ge=2)

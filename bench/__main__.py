@@ -28,7 +28,7 @@ import httpx
 import pyotp
 
 from api.settings import PROJECT_ROOT
-from bench import baseline_app, load, report
+from bench import baseline_app, exports, load, report
 from bench.seed import SCALES, SeedResult, drop_database, reachable, seed, server_facts
 
 CLIENTS = 64
@@ -63,19 +63,24 @@ def free_port() -> int:
 class Server:
     """A uvicorn subprocess in its own process group, stopped (group and all) on exit."""
 
-    def __init__(self, label: str, app: str, env: dict[str, str], workers: int, log_dir: Path) -> None:
+    def __init__(
+        self, label: str, app: str, env: dict[str, str], workers: int, log_dir: Path, cwd: Path | None = None
+    ) -> None:
         self.label = label
+        self.cwd = cwd or PROJECT_ROOT
         self.port = free_port()
         self.args = uvicorn_args(app, self.port, workers)
         self.log_path = log_dir / f"{label}.log"
         self.env = {**os.environ, **env}
+        if cwd is not None:  # another tree (the "before" of bench/exports.py): its code first
+            self.env["PYTHONPATH"] = str(cwd)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *self.args],
-            cwd=PROJECT_ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -115,8 +120,10 @@ class Server:
 
 
 @contextmanager
-def serving(label: str, app: str, env: dict[str, str], workers: int, log_dir: Path) -> Iterator[Server]:
-    server = Server(label, app, env, workers, log_dir).start()
+def serving(
+    label: str, app: str, env: dict[str, str], workers: int, log_dir: Path, cwd: Path | None = None
+) -> Iterator[Server]:
+    server = Server(label, app, env, workers, log_dir, cwd).start()
     try:
         yield server
     finally:
@@ -124,7 +131,13 @@ def serving(label: str, app: str, env: dict[str, str], workers: int, log_dir: Pa
 
 
 def app_env(url: str) -> dict[str, str]:
-    return {"DATABASE_URL": url, "ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48)}
+    # API_DOCS: /openapi.json, which the bench reads to see which routes a tree has.
+    return {
+        "DATABASE_URL": url,
+        "ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "API_DOCS": "true",
+    }
 
 
 # --- Talking to the app (set-up, not measured) -------------------------------------------------------
@@ -252,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="where to write the report (default docs/performance.md for a full run; none for --quick)",
     )
+    parser.add_argument(
+        "--before",
+        default=None,
+        metavar="REV",
+        help="also serve the tree at this git revision (git archive) for issue 20's before-and-after rows",
+    )
     args = parser.parse_args(argv)
     scale = args.scale or ("reference" if args.quick else "both")
     scales = ["reference", "stretch"] if scale == "both" else [scale]
@@ -324,6 +343,13 @@ def main(argv: list[str] | None = None) -> int:
                     run_autosave(
                         run, result, workers, log_dir, args.workers, seconds, warmup, rounds, max_requests
                     )
+                before_dir = None
+                if args.before:
+                    before_dir = Path(tempfile.mkdtemp(prefix="bench-before-", dir=logs))
+                    exports.extract_tree(PROJECT_ROOT, args.before, before_dir)
+                    run.issue20_before = args.before
+                run_issue20(run, name, result, workers if name == "reference" else [], log_dir, before_dir,
+                            args.quick, seconds, warmup)  # fmt: skip
                 if name != scales[-1]:
                     drop_database(result.database)
                     databases.remove(result.database)
@@ -374,6 +400,82 @@ def autosave_first_pass(
         f"{first.requests - inserts:,} changes of seeded ratings"
     )
     log(f"    {report.load_line(first)}")
+
+
+def run_issue20(
+    run: report.Run,
+    scale: str,
+    result: SeedResult,
+    savers: list[load.AutosaveWorker],
+    log_dir: Path,
+    before_dir: Path | None,
+    quick: bool,
+    seconds: float,
+    warmup: float,
+) -> None:
+    """Issue 20's rows (bench/exports.py), before (if --before) and after, in this run."""
+    trees: list[tuple[str, Path | None, dict[str, str]]] = []
+    if before_dir is not None:
+        trees.append(("before", before_dir, {}))
+    trees.append(("after", None, {}))
+    run.issue20_scale = run.issue20_scale or scale
+    # Sector and benchmark reads between refreshes, on the tree before as well.
+    run.reads_compared.setdefault("after", []).extend(_named(r, scale) for r in run.latencies.get(scale, []))
+    if before_dir is not None:
+        with serving(f"before-{scale}", "api.asgi:app", app_env(result.url), 2, log_dir, before_dir) as app:
+            log(f"  {scale}: benchmark and heatmap latency on the tree before ...")
+            reads, _pdf, _note = asyncio.run(read_latencies(app.port, result, quick, with_pdf=False))
+        run.reads_compared.setdefault("before", []).extend(_named(r, scale) for r in reads)
+    if scale != "reference" or not savers:
+        return
+    from bench.seed import PASSWORD
+
+    assessments = exports.trust_assessments(result.url, result.submitted_open)
+    for label, cwd, env in trees:
+        # One worker: every request of this row reaches the same worker (and its one export process).
+        with serving(f"pdf-{label}", "api.asgi:app", {**app_env(result.url), **env}, 1, log_dir, cwd) as app:
+            log(f"  PDF first and repeated downloads ({label}) ...")
+            issued = asyncio.run(tokens(app.port, [(result.chair_email, None)], PASSWORD))
+            chair = {"Authorization": f"Bearer {issued[result.chair_email]}"}
+            # The pool's process starts with the first export: one unmeasured workbook first.
+            asyncio.run(load.sequential("warm", app.port, f"/api/v1/assessments/{assessments[0]}/export.xlsx",
+                                        chair, count=0, seconds=60, warmup=1))  # fmt: skip
+            first, repeat = asyncio.run(
+                exports.first_and_repeat(
+                    app.port,
+                    chair,
+                    [a for a in assessments if a != result.submitted_open],
+                    result.submitted_open,
+                    count=5 if quick else 10,
+                )
+            )
+        run.pdf_first[label], run.pdf_repeat[label] = first, repeat
+        log(
+            f"    first p50 {first.p50:.0f} ms (n={first.n}), repeated p50 {repeat.p50:.1f} ms (n={repeat.n})"
+        )
+    variants = [*trees, ("after, every download renders", None, {"EXPORT_CACHE": "false"})]
+    downloaders = [
+        exports.DownloadWorker(w.headers["Authorization"].removeprefix("Bearer "), w.assessment_id)
+        for w in savers[:4]
+    ]
+    for server_workers in (1, 2):
+        for label, cwd, env in variants:
+            log(f"  autosave (paced) beside 4 downloaders, {label}, {server_workers} worker(s) ...")
+            with serving(f"beside-{label[:6]}-{server_workers}", "api.asgi:app", {**app_env(result.url), **env},
+                         server_workers, log_dir, cwd) as app:  # fmt: skip
+                row = asyncio.run(
+                    exports.autosave_beside_downloads(
+                        label, app.port, savers, downloaders, seconds=seconds, warmup=warmup,
+                        pace=PACE_SECONDS, workers=server_workers,
+                    )
+                )  # fmt: skip
+            run.beside.append(row)
+            log(f"    {report.load_line(row.autosave)}; downloads {row.downloads} {row.download_statuses}")
+
+
+def _named(result: load.LatencyResult, scale: str) -> load.LatencyResult:
+    return load.LatencyResult(f"{result.name} [{scale}]", result.latencies_ms, result.errors, result.status,
+                              result.size_bytes)  # fmt: skip
 
 
 def run_autosave(

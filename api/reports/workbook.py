@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
@@ -94,42 +95,125 @@ def _table(
     sheet.freeze_panes = "A2"
 
 
-def build_workbook(session: Session, subject: Subject) -> bytes:
+@dataclass(frozen=True)
+class WorkbookData:
+    """Everything the workbook shows, read from the database in the request: plain values only, so
+    it can be sent to the export process pool (api/reports/rendering.py) and rendered there."""
+
+    organisation_name: str
+    ods_code: str
+    cycle_name: str
+    status_text: str
+    submitted: bool
+    k: int
+    level_names: dict[int, str]
+    framework_key: str
+    framework_version: int
+    framework_title: str
+    framework_label: str
+    framework_source_file: str
+    framework_loaded_on: str
+    framework_content_hash: str
+    doc: Any
+    report: Any
+    finished: int
+    members: int
+    consensus: list[Any]
+    spreads: dict[int, Any]
+    closed: bool
+    # (section label, criterion id, key, statement), in framework order
+    criteria: list[tuple[str, int, str, str]]
+    # criterion id -> [(kind, title, url, size in bytes)]
+    evidence: dict[int, list[tuple[str, str, str | None, int | None]]]
+    benchmarks: list[Any]
+    trend: list[Any]
+    actions: list[Any]
+    downloaded_on: str
+
+
+def workbook_data(session: Session, subject: Subject) -> WorkbookData:
     assessment = subject.assessment
     report = score_report(session, assessment, subject.viewer_id)
+    finished, members = board_progress(session, assessment)
+    framework = subject.framework
+    evidence = evidence_of(session, assessment.id or 0)
+    return WorkbookData(
+        organisation_name=subject.organisation.name,
+        ods_code=subject.organisation.ods_code,
+        cycle_name=subject.cycle.name,
+        status_text=subject.status_text,
+        submitted=subject.submitted,
+        k=subject.k,
+        level_names=subject.level_names,
+        framework_key=framework.key,
+        framework_version=framework.version,
+        framework_title=framework.title,
+        framework_label=subject.framework_label,
+        framework_source_file=framework.source_file,
+        framework_loaded_on=long_date(framework.loaded_at),
+        framework_content_hash=framework.content_hash,
+        doc=subject.doc,
+        report=report,
+        finished=finished,
+        members=members,
+        consensus=consensus_rows(session, subject, report),
+        spreads=board_spread(session, assessment, subject.viewer_id),
+        closed=rating_closed(assessment),
+        criteria=[
+            (section_label(section), criterion.id or 0, criterion.key, criterion.statement)
+            for section, criterion in criteria_of(session, assessment)
+        ],
+        evidence={
+            criterion_id: [(item.kind, item.title, item.url, item.size_bytes) for item in items]
+            for criterion_id, items in evidence.items()
+        },
+        benchmarks=[benchmark(session, assessment, kind, subject.k) for kind in GROUP_KINDS],
+        trend=trend(session, subject.organisation.id or 0, "all", subject.k),
+        actions=action_plan(session, assessment),
+        downloaded_on=long_date(utcnow()),
+    )
+
+
+def render_workbook(data: WorkbookData) -> bytes:
+    """The workbook from what `workbook_data` read: no database (runs in the export process pool)."""
     workbook = Workbook()
     summary = workbook.active
     summary.title = "Summary"
-    _summary(session, summary, subject, report)
-    _scores(workbook.create_sheet("Scores"), report)
-    _consensus(workbook.create_sheet("Consensus"), session, subject, report)
-    _spread(workbook.create_sheet("Rating spread"), session, subject)
-    _evidence(workbook.create_sheet("Evidence"), session, subject)
-    _benchmarks(workbook.create_sheet("Benchmarks"), session, subject)
-    _trend(workbook.create_sheet("Year on year"), session, subject)
-    _actions(workbook.create_sheet("Action plan"), action_plan(session, assessment))
-    _framework(workbook.create_sheet("Framework"), subject)
+    _summary(summary, data)
+    _scores(workbook.create_sheet("Scores"), data.report)
+    _consensus(workbook.create_sheet("Consensus"), data)
+    _spread(workbook.create_sheet("Rating spread"), data)
+    _evidence(workbook.create_sheet("Evidence"), data)
+    _benchmarks(workbook.create_sheet("Benchmarks"), data)
+    _trend(workbook.create_sheet("Year on year"), data.trend)
+    _actions(workbook.create_sheet("Action plan"), data.actions)
+    _framework(workbook.create_sheet("Framework"), data)
     # The file names no person: the application made it.
     workbook.properties.creator = "Race equality board self-assessment"
-    workbook.properties.title = f"{subject.organisation.name} {subject.cycle.name} race equality workbook"
+    workbook.properties.title = f"{data.organisation_name} {data.cycle_name} race equality workbook"
     output = io.BytesIO()
     workbook.save(output)
     return output.getvalue()
 
 
+def build_workbook(session: Session, subject: Subject) -> bytes:
+    return render_workbook(workbook_data(session, subject))
+
+
 # --- Sheets -------------------------------------------------------------------------------------------
 
 
-def _summary(session: Session, sheet: Worksheet, subject: Subject, report: Any) -> None:
-    finished, members = board_progress(session, subject.assessment)
+def _summary(sheet: Worksheet, subject: WorkbookData) -> None:
+    report = subject.report
+    finished, members = subject.finished, subject.members
     baf = report.baf.score if report.baf else None
     coverage = report.evidence_coverage
     rows: list[tuple[str, Any]] = [
-        ("Trust", subject.organisation.name),
-        ("ODS code", subject.organisation.ods_code),
-        ("Cycle", subject.cycle.name),
+        ("Trust", subject.organisation_name),
+        ("ODS code", subject.ods_code),
+        ("Cycle", subject.cycle_name),
         ("Status", subject.status_text),
-        ("Framework", subject.framework.title),
+        ("Framework", subject.framework_title),
         ("Framework version", subject.framework_label),
         ("Overall maturity (0 to 4)", report.overall.shown),
         ("Overall maturity (percent of 4)", report.overall.percent),
@@ -142,7 +226,7 @@ def _summary(session: Session, sheet: Worksheet, subject: Subject, report: Any) 
             None if coverage is None else int(coverage * 100 + 0.5),
         ),
         ("Members who have finished rating", f"{finished} of {members}"),
-        ("Downloaded on", long_date(utcnow())),
+        ("Downloaded on", subject.downloaded_on),
     ]
     _table(sheet, ("Item", "Value"), rows, (42, 70), wrap=(2,), one_decimal_columns=(2,))
     sheet.append([])
@@ -212,7 +296,7 @@ def _scores(sheet: Worksheet, report: Any) -> None:
     )
 
 
-def _consensus(sheet: Worksheet, session: Session, subject: Subject, report: Any) -> None:
+def _consensus(sheet: Worksheet, subject: WorkbookData) -> None:
     rows = [
         [
             row.section,
@@ -228,7 +312,7 @@ def _consensus(sheet: Worksheet, session: Session, subject: Subject, report: Any
             row.gap,
             yes_no(row.disagreement),
         ]
-        for row in consensus_rows(session, subject, report)
+        for row in subject.consensus
     ]
     _table(
         sheet,
@@ -253,16 +337,16 @@ def _consensus(sheet: Worksheet, session: Session, subject: Subject, report: Any
     )
 
 
-def _spread(sheet: Worksheet, session: Session, subject: Subject) -> None:
+def _spread(sheet: Worksheet, subject: WorkbookData) -> None:
     """Counts per level, median, range and comments (alphabetical): nothing that names a member."""
-    spreads = board_spread(session, subject.assessment, subject.viewer_id)
-    closed = rating_closed(subject.assessment)
+    spreads = subject.spreads
+    closed = subject.closed
     levels = subject.level_names
     rows = []
     widest = 0
-    for section, criterion in criteria_of(session, subject.assessment):
-        data = spreads.get(criterion.id or 0) or empty_spread(closed)
-        row: list[Any] = [section_label(section), criterion.key, criterion.statement, data.rated]
+    for section, criterion_id, key, statement in subject.criteria:
+        data = spreads.get(criterion_id) or empty_spread(closed)
+        row: list[Any] = [section, key, statement, data.rated]
         if data.shown and data.counts is not None:
             row += [data.counts.get(level, 0) for level in range(5)]
             row += [data.not_yet_known, data.median, data.low, data.high, yes_no(data.disagreement), ""]
@@ -295,26 +379,16 @@ def _spread(sheet: Worksheet, session: Session, subject: Subject) -> None:
     _table(sheet, header, rows, widths, wrap=(1, 3, 15, *comment_columns), one_decimal_columns=(11,))
 
 
-def _evidence(sheet: Worksheet, session: Session, subject: Subject) -> None:
-    evidence = evidence_of(session, subject.assessment.id or 0)
+def _evidence(sheet: Worksheet, subject: WorkbookData) -> None:
     rows = []
-    for section, criterion in criteria_of(session, subject.assessment):
-        for item in evidence.get(criterion.id or 0, []):
-            if item.kind == "link":
-                where = item.url or ""
+    for section, criterion_id, key, statement in subject.criteria:
+        for kind, title, url, size_bytes in subject.evidence.get(criterion_id, []):
+            if kind == "link":
+                where = url or ""
             else:
-                size = f", {max(1, round((item.size_bytes or 0) / 1024))} KB" if item.size_bytes else ""
+                size = f", {max(1, round((size_bytes or 0) / 1024))} KB" if size_bytes else ""
                 where = f"Uploaded file{size}"
-            rows.append(
-                [
-                    section_label(section),
-                    criterion.key,
-                    criterion.statement,
-                    "Link" if item.kind == "link" else "File",
-                    item.title,
-                    where,
-                ]
-            )
+            rows.append([section, key, statement, "Link" if kind == "link" else "File", title, where])
     _table(
         sheet,
         ("Section", "Criterion key", "Statement", "Kind", "Title", "Link or file"),
@@ -324,11 +398,10 @@ def _evidence(sheet: Worksheet, session: Session, subject: Subject) -> None:
     )
 
 
-def _benchmarks(sheet: Worksheet, session: Session, subject: Subject) -> None:
+def _benchmarks(sheet: Worksheet, subject: WorkbookData) -> None:
     """Exactly the figures `benchmark` returns: rounded, suppressed, counts as bands."""
     rows = []
-    for kind in GROUP_KINDS:
-        result = benchmark(session, subject.assessment, kind, subject.k)
+    for result in subject.benchmarks:
         shown = (
             "Not shown: fewer than " + str(subject.k) + " other trusts have submitted"
             if result.suppressed
@@ -371,13 +444,12 @@ def _benchmarks(sheet: Worksheet, session: Session, subject: Subject) -> None:
         wrap=(1, 3, 6),
         one_decimal_columns=(7, 8, 9, 10),
     )
-    if subject.assessment.status != "submitted":
+    if not subject.submitted:
         sheet.append([])
         sheet.append([cell("Your board's own scores appear here once the chair signs off the assessment.")])
 
 
-def _trend(sheet: Worksheet, session: Session, subject: Subject) -> None:
-    points = trend(session, subject.organisation.id or 0, "all", subject.k)
+def _trend(sheet: Worksheet, points: list[Any]) -> None:
     rows = [
         [
             p.cycle,
@@ -433,19 +505,19 @@ def _actions(sheet: Worksheet, actions: list[Any]) -> None:
         due.number_format = "d mmm yyyy"
 
 
-def _framework(sheet: Worksheet, subject: Subject) -> None:
-    framework, doc = subject.framework, subject.doc
+def _framework(sheet: Worksheet, subject: WorkbookData) -> None:
+    doc = subject.doc
     _table(
         sheet,
         ("Framework", "Value"),
         [
-            ("Key", framework.key),
-            ("Version", framework.version),
-            ("Title", framework.title),
+            ("Key", subject.framework_key),
+            ("Version", subject.framework_version),
+            ("Title", subject.framework_title),
             ("Description", doc.description),
-            ("Source file", framework.source_file),
-            ("Loaded on", long_date(framework.loaded_at)),
-            ("Content fingerprint (SHA-256)", framework.content_hash),
+            ("Source file", subject.framework_source_file),
+            ("Loaded on", subject.framework_loaded_on),
+            ("Content fingerprint (SHA-256)", subject.framework_content_hash),
             ("Headline question", doc.headline_question),
         ],
         (26, 60),
