@@ -8,6 +8,7 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from api.db import SessionDep
+from api.deps import MaybePageUser
 from api.frameworks.service import framework_document, latest_framework
 from api.templating import render
 
@@ -15,7 +16,8 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", name="home")
-def home(request: Request, session: SessionDep) -> Response:
+def home(request: Request, session: SessionDep, principal: MaybePageUser) -> Response:
+    # Reading the session (not requiring it) lets the start button and header fit who is looking.
     framework = latest_framework(session)
     return render(
         request,
@@ -28,12 +30,12 @@ def home(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/about", name="about")
-def about(request: Request) -> Response:
+def about(request: Request, principal: MaybePageUser) -> Response:
     return render(request, "home/about.html", {"k_anonymity": request.app.state.settings.k_anonymity})
 
 
 @router.get("/accessibility", name="accessibility")
-def accessibility(request: Request) -> Response:
+def accessibility(request: Request, principal: MaybePageUser) -> Response:
     return render(request, "home/accessibility.html")
 
 
