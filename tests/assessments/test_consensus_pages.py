@@ -954,3 +954,24 @@ def test_chair_cannot_reopen(client: TestClient, board: Board, db: Session) -> N
     )
     assert response.status_code == 403
     assert status_of(board).status == "submitted"
+
+
+def test_after_sign_off_the_overview_shows_a_clean_banner_and_the_confirmation_links_onwards(
+    client: TestClient, board: Board
+) -> None:
+    agree_all(board, level=3)
+    sign_in(client, "chair@airedale.example")
+    check = client.get(f"/assessments/{board.assessment_id}/submit")
+    client.post(f"/assessments/{board.assessment_id}/submit", data={"csrf_token": csrf_from(check.text)})
+
+    overview = client.get(f"/assessments/{board.assessment_id}").text
+    assert "&lt;p&gt;" not in overview and "&lt;/p&gt;" not in overview
+    assert "The board signed off this assessment on" in overview
+    assert "Agree the board&#39;s ratings" not in overview and "Agree the board's ratings" not in overview
+    done = client.get(f"/assessments/{board.assessment_id}/submitted").text
+    for href in (
+        f"/assessments/{board.assessment_id}/results",
+        f"/assessments/{board.assessment_id}/download/board-report.pdf",
+        f"/assessments/{board.assessment_id}/actions",
+    ):
+        assert f'href="{href}"' in done, href
