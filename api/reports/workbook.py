@@ -203,7 +203,7 @@ def _scores(sheet: Worksheet, report: Any) -> None:
             "Band",
             "Members' median",
             "Gap (agreed minus members' median)",
-            "Members differ by 2 levels or more",
+            "Flagged for discussion",
         ),
         rows,
         (9, 46, 26, 14, 13, 14, 16, 20, 20),
@@ -244,7 +244,7 @@ def _consensus(sheet: Worksheet, session: Session, subject: Subject, report: Any
             "Members rated",
             "Members' median",
             "Gap (agreed minus members' median)",
-            "Members differ by 2 levels or more",
+            "Flagged for discussion",
         ),
         rows,
         (30, 24, 60, 12, 16, 60, 12, 16, 12, 14, 18, 18),
@@ -282,7 +282,7 @@ def _spread(sheet: Worksheet, session: Session, subject: Subject) -> None:
         "Median",
         "Lowest level",
         "Highest level",
-        "Members differ by 2 levels or more",
+        "Members 3 or more levels apart",
         "Note",
         *(
             ["Members' comments, in alphabetical order"] + [""] * (widest - 1)

@@ -7,7 +7,9 @@ from starlette.responses import Response
 
 from api.assessments.access import PageMember
 from api.assessments.models import Cycle
+from api.assessments.spread import MIN_OTHER_RATERS
 from api.db import SessionDep
+from api.scoring.maths import DISAGREEMENT_RULE
 from api.scoring.report import score_report
 from api.templating import render
 
@@ -31,5 +33,7 @@ def results_page(request: Request, session: SessionDep, access: PageMember) -> R
             "report": report,
             "flagged": flagged,
             "unevidenced": unevidenced,
+            "disagreement_rule": DISAGREEMENT_RULE,
+            "min_others": MIN_OTHER_RATERS,
         },
     )

@@ -307,7 +307,7 @@ def test_spread_shows_counts_median_range_and_comments_but_no_names(client: Test
     assert re.search(r"Not yet known</th>\s*<td[^>]*>0</td>", block)
     assert re.search(r"Median</dt>\s*<dd[^>]*>2</dd>", block)
     assert "from 1 to 4" in block
-    assert "Members differ by 2 levels or more: discuss" in block
+    assert "Members&#39; ratings are 3 or more levels apart: discuss" in block
     # Alphabetical, not the order they were given in.
     comments = re.findall(r"<li>([^<]*)</li>", block.split("What members said")[1].split("</ul>")[0])
     assert comments == ["apple pie objectives only", "Missing in papers", "Zebra crossing papers show it"]
@@ -330,7 +330,7 @@ def test_spread_counts_not_yet_known_apart_and_flags_no_discussion_when_close(
     assert re.search(r"Not yet known</th>\s*<td[^>]*>2</td>", block)
     assert re.search(r"Median</dt>\s*<dd[^>]*>3</dd>", block)
     assert "all chose 3" in block
-    assert "Members differ by 2 levels" not in block
+    assert "levels apart" not in block
 
 
 def test_fewer_than_five_raters_shows_only_how_many_have_rated(client: TestClient, board: Board) -> None:
@@ -346,7 +346,7 @@ def test_fewer_than_five_raters_shows_only_how_many_have_rated(client: TestClien
     assert "<table" not in block
     assert "Median" not in block and "Range" not in block
     assert "Secret remark nobody should see" not in block
-    assert "Members differ" not in block
+    assert "levels apart" not in block
 
 
 # --- Recording the agreed level -------------------------------------------------------------------------

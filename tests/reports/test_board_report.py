@@ -90,7 +90,7 @@ def test_flags_list_members_who_differ_and_high_levels_without_evidence(
 ) -> None:
     text = " ".join(report_pages(client, board))
     differ = text[
-        text.index("Members' ratings 2 levels or more apart") : text.index("High levels without evidence")
+        text.index("Statements flagged for discussion") : text.index("High levels without evidence")
     ]
     start = text.index("High levels without evidence")
     unevidenced = text[start : text.index("Year on year", start)]
