@@ -98,6 +98,17 @@ class ScoreReport:
         return [s for s in self.sections if s.kind == "priority"]
 
     @property
+    def priorities_agreed(self) -> int:
+        """Priorities with an agreed level for every statement."""
+        return sum(1 for s in self.priorities if s.criteria and all(c.consensus is not None for c in s.criteria))
+
+    @property
+    def overall_ready(self) -> bool:
+        """The overall maturity may be the headline: signed off, or every priority fully agreed.
+        Before that a mean of a few priorities would read as the board's score."""
+        return not self.provisional or self.priorities_agreed == len(self.priorities)
+
+    @property
     def to_discuss(self) -> list[tuple[SectionResult, CriterionResult]]:
         """The three flagged statements the board should discuss first (fewer if fewer are flagged)."""
         flagged = [(s, c) for s in self.sections for c in s.criteria if c.disagreement]

@@ -336,3 +336,30 @@ def test_no_statement_to_discuss_is_shown_to_a_reader_with_fewer_than_five_other
     with TestClient(client.app) as other:
         sign_in(other, "ned6@rcf.example.org")  # did not rate: five others, so the flag may show
         assert _discuss_first(other.get(f"/assessments/{assessment.id}/results").text) != []
+
+
+def _overall(html: str) -> str:
+    import re
+
+    match = re.search(r'<p class="[^"]*app-overall">([^<]*)</p>', html)
+    assert match, "no overall figure on the results page"
+    return " ".join(match.group(1).split())
+
+
+def test_a_provisional_overall_score_is_not_the_headline_until_every_priority_is_agreed(
+    client: TestClient, db: Session, scored: dict
+) -> None:
+    assessment, sections = scored["assessment"], scored["sections"]
+    for criterion in sections["accountability"]:
+        _agree(db, assessment, criterion, 3)
+    sign_in(client, "chair@rcf.example.org")
+    html = client.get(f"/assessments/{assessment.id}/results").text
+    assert _overall(html) == "1 of 10 priorities agreed so far"
+    assert "Excelling" not in html.split("Scores by priority")[0] and "3.0 (75%)" not in _overall(html)
+
+    for key, criteria in sections.items():
+        for criterion in criteria:
+            if key != "accountability":
+                _agree(db, assessment, criterion, 2)
+    html = client.get(f"/assessments/{assessment.id}/results").text
+    assert _overall(html).startswith("2.1 (")
