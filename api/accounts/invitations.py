@@ -7,7 +7,7 @@ event, its email and the link being used are kept together or not at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -19,7 +19,7 @@ from api.accounts.wording import SERVICE_NAME, role_label, role_phrase, when
 from api.audit.service import record
 from api.db import utcnow
 from api.errors import Conflict
-from api.mail import send_email
+from api.mail import OutboxEmail, send_email
 from api.organisations.models import Organisation
 from api.settings import Settings
 from api.templating import render_text
@@ -42,6 +42,18 @@ class OpenInvitation:
     membership: Membership | None
 
 
+# A person is sent at most one invitation email a day: "send again" cannot flood an inbox.
+RESEND_AFTER = timedelta(days=1)
+
+
+class InvitationSentToday(Conflict):
+    code = "invitation_sent_today"
+
+
+def invitation_subject(organisation: Organisation) -> str:
+    return f"Join the board of {organisation.name} on the {SERVICE_NAME}"
+
+
 def _invitation_email(
     settings: Settings,
     *,
@@ -58,7 +70,7 @@ def _invitation_email(
         subject = f"You have been added to the board of {organisation.name}"
     else:
         assert expires_at is not None
-        subject = f"Join the board of {organisation.name} on the {SERVICE_NAME}"
+        subject = invitation_subject(organisation)
     body = render_text(
         "emails/invitation.txt",
         service_name=SERVICE_NAME,
@@ -192,6 +204,18 @@ def resend_invitation(
     """A fresh link for someone who has not accepted yet; their older links stop working."""
     if user.password_hash is not None:
         raise Conflict(f"{user.name} has already accepted the invitation")
+    # Counted from the outbox, where every invitation email is kept.
+    emailed_today = session.exec(
+        select(OutboxEmail.id).where(
+            OutboxEmail.to_address == user.email,
+            OutboxEmail.subject == invitation_subject(organisation),
+            OutboxEmail.created_at > utcnow() - RESEND_AFTER,  # type: ignore[operator]
+        )
+    ).first()
+    if emailed_today is not None:
+        raise InvitationSentToday(
+            f"{user.name} was sent an invitation in the last 24 hours. You can send it again tomorrow"
+        )
     _send_invitation(session, settings, organisation, membership, user, actor, actor_role, True)
     record(
         session,

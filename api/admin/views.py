@@ -40,7 +40,7 @@ DONE_MESSAGES = {
     "cycle_closed": (
         "Cycle closed. Its figures are final: nothing more can be submitted or changed for that year."
     ),
-    "invited": "Invitation sent. The link in it works once and stops working after {hours} hours.",
+    "invited": "Invitation sent. The link in it works once and stops working after {days} days.",
     "added": (
         "Role given. They already had an account, so we emailed to tell them. "
         "They must use two-factor authentication when they next sign in."
@@ -50,7 +50,7 @@ DONE_MESSAGES = {
 
 
 def _done(request: Request, done: str | None) -> str:
-    return DONE_MESSAGES.get(done or "", "").format(hours=request.app.state.settings.one_time_link_hours)
+    return DONE_MESSAGES.get(done or "", "").format(days=request.app.state.settings.invitation_link_days)
 
 
 def _sentence(message: str) -> str:
@@ -413,7 +413,7 @@ def people_page(request: Request, session: SessionDep, admin: PageAdmin, done: s
             "page_title": "People with platform roles",
             "people": service.platform_people(session),
             "me": admin.user.id,
-            "hours": request.app.state.settings.one_time_link_hours,
+            "days": request.app.state.settings.invitation_link_days,
             "done": _done(request, done),
         },
     )
@@ -425,7 +425,7 @@ def _invite_form(request: Request, status_code: int = 200, **form: object) -> Re
         "admin/people_invite.html",
         {
             "page_title": "Invite a sector analyst or platform admin",
-            "hours": request.app.state.settings.one_time_link_hours,
+            "days": request.app.state.settings.invitation_link_days,
             "purposes": service.ROLE_PURPOSES,
             **form,
         },

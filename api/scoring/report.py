@@ -100,7 +100,9 @@ class ScoreReport:
     @property
     def priorities_agreed(self) -> int:
         """Priorities with an agreed level for every statement."""
-        return sum(1 for s in self.priorities if s.criteria and all(c.consensus is not None for c in s.criteria))
+        return sum(
+            1 for s in self.priorities if s.criteria and all(c.consensus is not None for c in s.criteria)
+        )
 
     @property
     def overall_ready(self) -> bool:

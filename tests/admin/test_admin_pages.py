@@ -499,7 +499,7 @@ def invitation_path(db: Session, address: str) -> str:
     return match.group(1)
 
 
-def test_inviting_an_analyst_emails_a_one_time_link_for_24_hours(
+def test_inviting_an_analyst_emails_a_one_time_link_for_seven_days(
     client: TestClient, db: Session, admin: User
 ) -> None:
     response = invite(client, email="Sam.Analyst@Example.org", name="Sam  Analyst", role="sector_analyst")
@@ -509,7 +509,7 @@ def test_inviting_an_analyst_emails_a_one_time_link_for_24_hours(
     assert (user.name, user.platform_role, user.password_hash) == ("Sam Analyst", "sector_analyst", None)
     (link,) = fresh(db, select(OneTimeToken).where(OneTimeToken.user_id == user.id))
     assert (link.purpose, link.organisation_id, link.used_at) == ("invitation", None, None)
-    assert link.expires_at - link.created_at == timedelta(hours=24)
+    assert link.expires_at - link.created_at == timedelta(days=7)
     (email,) = fresh(db, select(OutboxEmail).where(OutboxEmail.to_address == user.email))
     assert INVITATION_LINK.search(email.body)
     assert "sector analyst" in email.body and "two-factor" in email.body
