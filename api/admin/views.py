@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
@@ -241,6 +242,10 @@ def close_cycle_form(
     return RedirectResponse("/admin?done=cycle_closed#cycles", status_code=303)
 
 
+# About 200 trusts with a column per cycle made one very long page: 25 at a time, with the search.
+TRUSTS_PER_PAGE = 25
+
+
 @router.get("/admin/trusts", name="admin_trusts")
 def trusts_page(
     request: Request,
@@ -249,6 +254,7 @@ def trusts_page(
     q: str = "",
     trust_type: str = "",
     region: str = "",
+    page: str = "1",
 ) -> Response:
     # A value not in the lists (an old bookmark, a typed address) means "any".
     search = service.TrustSearch(
@@ -256,13 +262,34 @@ def trusts_page(
         trust_type=trust_type if trust_type in TRUST_TYPES else "",
         region=region if region in REGIONS else "",
     )
+    rows = service.trust_rows(session, search)
+    pages = max(1, -(-len(rows) // TRUSTS_PER_PAGE))
+    # A page number that is not one (typed, or past the end after a search) shows the nearest page.
+    number = min(max(int(page) if page.isdigit() and len(page) < 6 else 1, 1), pages)
+    shown = rows[(number - 1) * TRUSTS_PER_PAGE : number * TRUSTS_PER_PAGE]
+
+    def page_href(n: int) -> str:
+        query = {"q": search.text, "trust_type": search.trust_type, "region": search.region, "page": n}
+        return "/admin/trusts?" + urlencode({k: v for k, v in query.items() if v})
+
     return render(
         request,
         "admin/trusts.html",
         {
             "page_title": "Trusts",
             "search": search,
-            "trusts": service.trust_rows(session, search),
+            "trusts": shown,
+            "total": len(rows),
+            "first_shown": (number - 1) * TRUSTS_PER_PAGE + 1,
+            "pagination": {
+                "items": [
+                    {"number": n, "href": page_href(n), "current": n == number} for n in range(1, pages + 1)
+                ],
+                "previous": {"href": page_href(number - 1)} if number > 1 else {},
+                "next": {"href": page_href(number + 1)} if number < pages else {},
+            }
+            if pages > 1
+            else None,
             "cycles": service.all_cycles(session),
             "trust_types": TRUST_TYPES,
             "regions": REGIONS,

@@ -893,6 +893,9 @@ def test_admin_reopens_with_a_reason(client: TestClient, board: Board, db: Sessi
     assert page.status_code == 200
     assert "Airedale NHS Foundation Trust" in page.text and "2026/27" in page.text
     assert "Hester Chairwoman" in page.text
+    # Cancelling goes back to the trust in the admin's list, not to the public start page.
+    assert "Go to the start page" not in page.text
+    assert '<a href="/admin/trusts?q=RCF">Cancel and go back to the trust</a>' in page.text
 
     response = client.post(
         f"/admin/assessments/{board.assessment_id}/reopen",
@@ -901,6 +904,7 @@ def test_admin_reopens_with_a_reason(client: TestClient, board: Board, db: Sessi
 
     assert response.status_code == 200
     assert "Assessment reopened" in response.text
+    assert "Go to the start page" not in response.text and 'href="/admin/trusts?q=RCF"' in response.text
     assert status_of(board).status == "in_progress"
     events = reopen_events(board)
     assert len(events) == 1 and events[0].details["reason"] == "The chair asked to correct statement 1.2"
