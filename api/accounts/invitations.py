@@ -102,8 +102,10 @@ def invite_member(
     """Add a person to the board: a new account with an emailed link, or a note to an existing one.
 
     `email` must already be normalised (lower case). Already on this board: 409 naming them.
+    A platform admin appoints only a board's first chair (`invite_first_chair`).
     """
-    _chairs_by_a_chair(actor_role, role)
+    if actor_role != "platform_admin":
+        _chairs_by_a_chair(actor_role, role)
     board_role = board_role_for(role, board_role)
     user = session.exec(select(User).where(User.email == email)).first()
     if user is not None:
@@ -153,6 +155,41 @@ def invite_member(
     )
     session.flush()
     return Invitation(membership=membership, user=user, link_sent=link_sent)
+
+
+def invite_first_chair(
+    session: Session,
+    settings: Settings,
+    *,
+    organisation: Organisation,
+    actor: User,
+    email: str,
+    name: str,
+    client_ip: str | None = None,
+) -> Invitation:
+    """A platform admin invites the chair of a trust that has none yet; from then on the chair (or
+    the board secretary) invites the board. A trust with a chair: 409."""
+    chair = session.exec(
+        select(User.name)
+        .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
+        .where(Membership.organisation_id == organisation.id, Membership.role == "chair")
+    ).first()
+    if chair is not None:
+        raise Conflict(
+            f"{organisation.name} already has a chair ({chair}). Ask them to invite the board", field="email"
+        )
+    return invite_member(
+        session,
+        settings,
+        organisation=organisation,
+        actor=actor,
+        actor_role="platform_admin",
+        email=email,
+        name=name,
+        role="chair",
+        board_role=None,
+        client_ip=client_ip,
+    )
 
 
 def _send_invitation(

@@ -13,10 +13,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
+from sqlmodel import select
 from starlette.responses import Response
 
+from api.accounts import invitations
+from api.accounts.models import Membership
 from api.admin import service
-from api.admin.schemas import CloseCycleRequest, PlatformInvite
+from api.admin.schemas import CloseCycleRequest, FirstChairInvite, PlatformInvite
 from api.assessments.cycles import check_cycle_name, close_cycle, closed_on, is_closed, open_cycle
 from api.assessments.repository import cycle_by_name
 from api.client_ip import client_ip
@@ -25,6 +28,7 @@ from api.db import SessionDep, utcnow
 from api.deps import Principal, platform_role
 from api.errors import Conflict, InputError, NotFound, Unprocessable
 from api.forms import CommandForm, command_form
+from api.organisations.models import Organisation
 from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
 from api.templating import render
 
@@ -255,6 +259,7 @@ def trusts_page(
     trust_type: str = "",
     region: str = "",
     page: str = "1",
+    done: str = "",
 ) -> Response:
     # A value not in the lists (an old bookmark, a typed address) means "any".
     search = service.TrustSearch(
@@ -279,6 +284,12 @@ def trusts_page(
             "page_title": "Trusts",
             "search": search,
             "trusts": shown,
+            # Trusts with a chair: the others offer "Invite the chair" (the chair then invites the board).
+            "chaired": set(
+                session.exec(select(Membership.organisation_id).where(Membership.role == "chair")).all()
+            ),
+            "chair_invited": done == "chair_invited",
+            "days": request.app.state.settings.invitation_link_days,
             "total": len(rows),
             "first_shown": (number - 1) * TRUSTS_PER_PAGE + 1,
             "pagination": {
@@ -490,6 +501,65 @@ def invite(
         return _invite_form(request, exc.status_code, errors={field: exc.message}, **typed)
     done = "invited" if invitation.link_sent else "added"
     return RedirectResponse(f"/admin/people?done={done}", status_code=303)
+
+
+# --- A trust's first chair -------------------------------------------------------------------------
+
+
+def _organisation_or_404(session: SessionDep, ods_code: str) -> Organisation:
+    organisation = session.exec(select(Organisation).where(Organisation.ods_code == ods_code.upper())).first()
+    if organisation is None:
+        raise NotFound("No trust with that ODS code")
+    return organisation
+
+
+def _first_chair_form(
+    request: Request, organisation: Organisation, status_code: int = 200, **form: object
+) -> Response:
+    return render(
+        request,
+        "admin/trust_invite_chair.html",
+        {
+            "page_title": f"Invite the chair of {organisation.name}",
+            "organisation": organisation,
+            "days": request.app.state.settings.invitation_link_days,
+            **form,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/trusts/{ods_code}/invite-chair", name="admin_invite_chair")
+def invite_chair_page(request: Request, session: SessionDep, admin: PageAdmin, ods_code: str) -> Response:
+    return _first_chair_form(request, _organisation_or_404(session, ods_code))
+
+
+@router.post("/admin/trusts/{ods_code}/invite-chair")
+def invite_chair(
+    request: Request,
+    session: SessionDep,
+    admin: PageAdmin,
+    ods_code: str,
+    form: Annotated[CommandForm[FirstChairInvite], Depends(command_form(FirstChairInvite))],
+) -> Response:
+    organisation = _organisation_or_404(session, ods_code)
+    typed = {name: form.values.get(name, "") for name in ("email", "name")}
+    if form.command is None:
+        return _first_chair_form(request, organisation, 422, errors=form.errors, **typed)
+    try:
+        invitations.invite_first_chair(
+            session,
+            request.app.state.settings,
+            organisation=organisation,
+            actor=admin.user,
+            email=form.command.email,
+            name=form.command.name,
+            client_ip=client_ip(request),
+        )
+    except (Conflict, Unprocessable) as exc:
+        field = exc.extra.get("field", "email")
+        return _first_chair_form(request, organisation, exc.status_code, errors={field: exc.message}, **typed)
+    return RedirectResponse(f"/admin/trusts?q={organisation.ods_code}&done=chair_invited", status_code=303)
 
 
 def _remove_page(

@@ -725,3 +725,40 @@ def test_people_page_shows_role_two_factor_and_status(client: TestClient, db: Se
     assert "Active" in admin_row.group(0) and "Remove role" not in admin_row.group(0)
     assert "Sector analyst" in invited_row.group(0) and 'data-two-factor="off"' in invited_row.group(0)
     assert "Invited" in invited_row.group(0) and f"/admin/people/{invited.id}/remove" in invited_row.group(0)
+
+
+def test_admin_invites_the_first_chair_of_a_trust_from_the_trust_list(
+    client: TestClient, db: Session, admin: User, browser: TestClient
+) -> None:
+    listed = client.get("/admin/trusts", params={"q": "RCF"}).text
+    assert 'href="/admin/trusts/RCF/invite-chair"' in listed
+    page = client.get("/admin/trusts/RCF/invite-chair")
+    assert h1(page.text) == "Invite the chair"
+    token = csrf_from(page.text)
+    empty = client.post("/admin/trusts/RCF/invite-chair", data={"csrf_token": token, "email": "", "name": ""})
+    assert empty.status_code == 422 and "Enter their email address" in error_summary(empty.text)
+    response = client.post(
+        "/admin/trusts/RCF/invite-chair",
+        data={"csrf_token": token, "email": "Nia.Chair@Example.org", "name": "Nia Chair"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    assert "Invitation sent to the chair" in client.get(response.headers["location"]).text
+    (user,) = fresh(db, select(User).where(User.email == "nia.chair@example.org"))
+    from api.accounts.models import Membership
+
+    (membership,) = fresh(db, select(Membership).where(Membership.user_id == user.id))
+    assert (membership.role, membership.organisation_id) == ("chair", organisation(db, "RCF").id)
+    (email,) = fresh(db, select(OutboxEmail).where(OutboxEmail.to_address == user.email))
+    path = INVITATION_LINK.search(email.body).group(1)  # type: ignore[union-attr]
+    assert browser.get(path).status_code == 200
+    # Once the trust has a chair, the link goes and a second chair is refused.
+    assert (
+        'href="/admin/trusts/RCF/invite-chair"' not in client.get("/admin/trusts", params={"q": "RCF"}).text
+    )
+    again = client.post(
+        "/admin/trusts/RCF/invite-chair",
+        data={"csrf_token": token, "email": "other.chair@example.org", "name": "Other Chair"},
+    )
+    assert again.status_code == 409 and "already has a chair (Nia Chair)" in again.text
+    assert client.get("/admin/trusts/NOPE/invite-chair").status_code == 404
