@@ -34,7 +34,7 @@ def _fmt(value: float) -> str:
 
 def benchmark_chart(rows: list[BenchmarkRow], title: str, *, width: int = 640) -> str:
     """One row per section: the peers' middle half as a bar, their median as a line, the board as a diamond."""
-    label_width, right_pad, row_height, top, bottom = 250, 20, 30, 30, 40
+    label_width, right_pad, row_height, top, bottom = 250, 20, 38, 30, 40
     plot_width = width - label_width - right_pad
     height = top + row_height * len(rows) + bottom
 
@@ -60,9 +60,15 @@ def benchmark_chart(rows: list[BenchmarkRow], title: str, *, width: int = 640) -
     )
     for index, row in enumerate(rows):
         cy = top + index * row_height + row_height / 2
+        lines = _wrapped(row.label)
+        first_y = cy + 4 - 8 * (len(lines) - 1)
         parts.append(
-            f'<text x="{label_width - 8}" y="{_fmt(cy + 4)}" font-size="13" text-anchor="end" fill="{NHS_DARK}">'
-            f"{escape(_short(row.label))}</text>"
+            f'<text x="{label_width - 8}" y="{_fmt(first_y)}" font-size="13" text-anchor="end" fill="{NHS_DARK}">'
+            + "".join(
+                f'<tspan x="{label_width - 8}" dy="{0 if i == 0 else 16}">{escape(line)}</tspan>'
+                for i, line in enumerate(lines)
+            )
+            + "</text>"
         )
         if row.q1 is not None and row.q3 is not None:
             parts.append(
@@ -172,6 +178,17 @@ def spread_chart(counts: list[tuple[str, int]], title: str, *, width: int = 720)
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _wrapped(label: str, limit: int = 34) -> list[str]:
+    """A label on one line, or two broken at a space (a third line would crowd the next row): the
+    whole title is read, not cut off as "Focus on personal values and beha…"."""
+    if len(label) <= limit:
+        return [label]
+    cut = label.rfind(" ", 0, limit + 1)
+    if cut <= 0:
+        return [_short(label, limit)]
+    return [label[:cut], _short(label[cut + 1 :], limit)]
 
 
 def _short(label: str, limit: int = 34) -> str:

@@ -28,14 +28,30 @@ def navigation_for(principal: Any | None, path: str) -> list[dict[str, Any]]:
     if principal.user.platform_role == PLATFORM_ADMIN:
         items.append({"href": "/admin", "text": "Admin"})
         items.append({"href": "/admin/audit", "text": "Audit log (all trusts)"})
+    # Only the closest match is current: /trusts/RCF is "Your board", not also "Switch trust" (/trusts).
+    matching = [item for item in items if path == item["href"] or path.startswith(item["href"] + "/")]
+    closest = max(matching, key=lambda item: len(item["href"]), default=None)
     for item in items:
-        item["current"] = path == item["href"] or path.startswith(item["href"] + "/")
+        item["current"] = item is closest
     return items
+
+
+def start_link_for(principal: Any | None) -> dict[str, str]:
+    """The home page's start button: sign in, or the signed-in person's own first page."""
+    if principal is None:
+        return {"href": "/sign-in", "text": "Sign in"}
+    if principal.active_membership is not None:
+        return {"href": f"/trusts/{principal.active_membership.ods_code}", "text": "Go to your board"}
+    if principal.user.platform_role == "platform_admin":
+        return {"href": "/admin", "text": "Go to admin"}
+    if principal.user.platform_role == "sector_analyst":
+        return {"href": "/sector", "text": "Go to the sector view"}
+    return {"href": "/trusts", "text": "Go to your trusts"}
 
 
 def account_items_for(principal: Any | None, csrf_token: str) -> list[dict[str, Any]]:
     if principal is None:
-        return []
+        return [{"href": "/sign-in", "text": "Sign in", "icon": True}]
     return [
         {"href": "/account", "text": principal.user.name, "icon": True},
         {"action": f"/sign-out?csrf_token={quote(csrf_token)}", "text": "Sign out"},

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=12, ge=1)
     api_token_minutes: int = Field(default=60, ge=1)
     one_time_link_hours: int = Field(default=24, ge=1)
+    # Invitations wait for busy board members longer than a password reset (issue 15).
+    invitation_link_days: int = Field(default=7, ge=1)
     # Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: list[str] = Field(default_factory=list)
 

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from api.accounts.models import BOARD_ROLES, ROLE_NAMES
 from api.csrf import csrf_token
-from api.navigation import account_items_for, navigation_for
+from api.navigation import account_items_for, navigation_for, start_link_for
 from api.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "web" / "templates"
@@ -75,6 +75,7 @@ templates.env.filters["time"] = _format_time
 templates.env.filters["regex_wrap_li"] = lambda text: f"<li>{text}</li>"
 templates.env.globals["errors_list"] = _errors_list
 templates.env.globals["role_names"] = ROLE_NAMES
+templates.env.globals["start_link_for"] = start_link_for
 templates.env.globals["board_role_names"] = BOARD_ROLES
 
 

@@ -136,7 +136,9 @@ def test_import_organisations_refuses_a_bad_file_and_imports_nothing(
     )
     result = cli.invoke(app, ["import-organisations", str(path)])
     assert result.exit_code == 1
-    assert "line 3: unknown trust_type 'hospital'" in result.output
+    assert "line 3: the trust type 'hospital' is not one we know (use one of: Acute, Acute specialist" in (
+        " ".join(result.output.split())
+    )
     assert "line 4: name is missing" in result.output
     assert "line 5: duplicate ods_code ZZ1 (first on line 2)" in result.output
     assert "nothing imported" in result.output

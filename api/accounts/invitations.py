@@ -7,7 +7,7 @@ event, its email and the link being used are kept together or not at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -19,7 +19,7 @@ from api.accounts.wording import SERVICE_NAME, role_label, role_phrase, when
 from api.audit.service import record
 from api.db import utcnow
 from api.errors import Conflict
-from api.mail import send_email
+from api.mail import OutboxEmail, send_email
 from api.organisations.models import Organisation
 from api.settings import Settings
 from api.templating import render_text
@@ -42,6 +42,18 @@ class OpenInvitation:
     membership: Membership | None
 
 
+# A person is sent at most one invitation email a day: "send again" cannot flood an inbox.
+RESEND_AFTER = timedelta(days=1)
+
+
+class InvitationSentToday(Conflict):
+    code = "invitation_sent_today"
+
+
+def invitation_subject(organisation: Organisation) -> str:
+    return f"Join the board of {organisation.name} on the {SERVICE_NAME}"
+
+
 def _invitation_email(
     settings: Settings,
     *,
@@ -58,7 +70,7 @@ def _invitation_email(
         subject = f"You have been added to the board of {organisation.name}"
     else:
         assert expires_at is not None
-        subject = f"Join the board of {organisation.name} on the {SERVICE_NAME}"
+        subject = invitation_subject(organisation)
     body = render_text(
         "emails/invitation.txt",
         service_name=SERVICE_NAME,
@@ -90,8 +102,10 @@ def invite_member(
     """Add a person to the board: a new account with an emailed link, or a note to an existing one.
 
     `email` must already be normalised (lower case). Already on this board: 409 naming them.
+    A platform admin appoints only a board's first chair (`invite_first_chair`).
     """
-    _chairs_by_a_chair(actor_role, role)
+    if actor_role != "platform_admin":
+        _chairs_by_a_chair(actor_role, role)
     board_role = board_role_for(role, board_role)
     user = session.exec(select(User).where(User.email == email)).first()
     if user is not None:
@@ -146,6 +160,41 @@ def invite_member(
     return Invitation(membership=membership, user=user, link_sent=link_sent)
 
 
+def invite_first_chair(
+    session: Session,
+    settings: Settings,
+    *,
+    organisation: Organisation,
+    actor: User,
+    email: str,
+    name: str,
+    client_ip: str | None = None,
+) -> Invitation:
+    """A platform admin invites the chair of a trust that has none yet; from then on the chair (or
+    the board secretary) invites the board. A trust with a chair: 409."""
+    chair = session.exec(
+        select(User.name)
+        .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
+        .where(Membership.organisation_id == organisation.id, Membership.role == "chair")
+    ).first()
+    if chair is not None:
+        raise Conflict(
+            f"{organisation.name} already has a chair ({chair}). Ask them to invite the board", field="email"
+        )
+    return invite_member(
+        session,
+        settings,
+        organisation=organisation,
+        actor=actor,
+        actor_role="platform_admin",
+        email=email,
+        name=name,
+        role="chair",
+        board_role=None,
+        client_ip=client_ip,
+    )
+
+
 def _send_invitation(
     session: Session,
     settings: Settings,
@@ -195,6 +244,18 @@ def resend_invitation(
     """A fresh link for someone who has not accepted yet; their older links stop working."""
     if user.password_hash is not None:
         raise Conflict(f"{user.name} has already accepted the invitation")
+    # Counted from the outbox, where every invitation email is kept.
+    emailed_today = session.exec(
+        select(OutboxEmail.id).where(
+            OutboxEmail.to_address == user.email,
+            OutboxEmail.subject == invitation_subject(organisation),
+            OutboxEmail.created_at > utcnow() - RESEND_AFTER,  # type: ignore[operator]
+        )
+    ).first()
+    if emailed_today is not None:
+        raise InvitationSentToday(
+            f"{user.name} was sent an invitation in the last 24 hours. You can send it again tomorrow"
+        )
     _send_invitation(session, settings, organisation, membership, user, actor, actor_role, True)
     record(
         session,

@@ -60,7 +60,12 @@ def _issue_link(
     _retire_links(session, user_id=user.id, purpose=purpose)  # type: ignore[arg-type]
     raw = new_secret()
     now = utcnow()
-    expires_at = now + timedelta(hours=settings.one_time_link_hours)
+    lifetime = (
+        timedelta(days=settings.invitation_link_days)
+        if purpose == INVITATION
+        else timedelta(hours=settings.one_time_link_hours)
+    )
+    expires_at = now + lifetime
     session.add(
         OneTimeToken(
             token_hash=secret_hash(raw),

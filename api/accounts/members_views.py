@@ -27,9 +27,10 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 # Messages for the banner after a change, chosen by key so the address cannot carry made-up text.
 DONE_MESSAGES = {
-    "invited": "Invitation sent. The link in it works once and stops working after {hours} hours",
+    "invited": "Invitation sent. The link in it works once and stops working after {days} days",
     "added": "Member added. They already had an account, so we emailed to tell them",
     "resent": "Invitation sent again. Any earlier link has stopped working",
+    "resend_too_soon": "Not sent: they were sent an invitation in the last 24 hours. You can send it again tomorrow",
     "role_changed": "Role changed. They have been signed out, and see their new role when they sign in again",
     "removed": "Member removed. They have been signed out on every device",
 }
@@ -68,8 +69,10 @@ def members_page(
             "members": board,
             "me": access.principal.user.id,
             "done": DONE_MESSAGES.get(done or "", "").format(
-                hours=request.app.state.settings.one_time_link_hours
+                days=request.app.state.settings.invitation_link_days
             ),
+            # A refusal is not a success: shown in the plain (important) banner.
+            "done_refused": done == "resend_too_soon",
         },
     )
 
@@ -84,7 +87,7 @@ def _invite_form(request: Request, access: TrustAccess, status_code: int = 200, 
         {
             "page_title": "Invite someone to the board",
             "organisation": access.organisation,
-            "hours": request.app.state.settings.one_time_link_hours,
+            "days": request.app.state.settings.invitation_link_days,
             **form,
         },
         status_code=status_code,
@@ -131,16 +134,19 @@ def invite(
 @router.post("/trusts/{ods_code}/members/{membership_id}/resend", name="resend_invitation")
 def resend(request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    invitations.resend_invitation(
-        session,
-        request.app.state.settings,
-        organisation=access.organisation,
-        membership=membership,
-        user=user,
-        actor=access.principal.user,
-        actor_role=access.membership.role,
-        client_ip=client_ip(request),
-    )
+    try:
+        invitations.resend_invitation(
+            session,
+            request.app.state.settings,
+            organisation=access.organisation,
+            membership=membership,
+            user=user,
+            actor=access.principal.user,
+            actor_role=access.membership.role,
+            client_ip=client_ip(request),
+        )
+    except invitations.InvitationSentToday:
+        return RedirectResponse(_members_url(access, "resend_too_soon"), status_code=303)
     return RedirectResponse(_members_url(access, "resent"), status_code=303)
 
 

@@ -177,7 +177,7 @@ def _invitation_link_unusable(request: Request, status_code: int) -> Response:
         "accounts/invitation_link_unusable.html",
         {
             "page_title": "This link has expired or has already been used",
-            "hours": request.app.state.settings.one_time_link_hours,
+            "days": request.app.state.settings.invitation_link_days,
         },
         status_code=status_code,
     )

@@ -31,6 +31,7 @@ from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
 from api.integers import can_name_a_row
+from api.scoring.maths import DISAGREEMENT_RULE
 from api.scoring.report import SectionResult, score_report
 
 # Sections scoring below this (as shown, to one decimal), or where members disagree, get suggestions.
@@ -630,7 +631,7 @@ def suggestions_for(
         if section.score.shown is not None and section.score.shown < LOW_SCORE_BELOW:
             reasons.append(f"Scored {section.score.shown:.1f} of 4, below {LOW_SCORE_BELOW:.1f}")
         if section.disagreement:
-            reasons.append("Members' own ratings differ by 2 levels or more")
+            reasons.append("Members see it differently: " + DISAGREEMENT_RULE)
         weak = [
             c
             for c in section.criteria

@@ -22,6 +22,15 @@ class CloseCycleRequest(BaseModel):
     )
 
 
+class FirstChairInvite(BaseModel):
+    """The first chair of a trust with none, invited by a platform admin (the page's form; there is
+    no JSON twin). The same name and address rules as every invitation."""
+
+    form_messages: ClassVar[dict[str, str]] = PERSON_FORM_MESSAGES
+    email: EmailAddress
+    name: PersonName
+
+
 class PlatformInvite(BaseModel):
     """Someone to invite as a sector analyst or platform admin (the page's invite form; there is no
     JSON twin). The name and address follow the same rules as a board member's invitation."""

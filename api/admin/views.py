@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
+from sqlmodel import select
 from starlette.responses import Response
 
+from api.accounts import invitations
+from api.accounts.models import Membership
 from api.admin import service
-from api.admin.schemas import CloseCycleRequest, PlatformInvite
+from api.admin.schemas import CloseCycleRequest, FirstChairInvite, PlatformInvite
 from api.assessments.cycles import check_cycle_name, close_cycle, closed_on, is_closed, open_cycle
 from api.assessments.repository import cycle_by_name
 from api.client_ip import client_ip
@@ -23,6 +27,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.errors import Conflict, InputError, NotFound, Unprocessable
 from api.forms import CommandForm, command_form
+from api.organisations.models import Organisation
 from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
 from api.permissions import PlatformAdminPage
 from api.templating import render
@@ -39,7 +44,7 @@ DONE_MESSAGES = {
     "cycle_closed": (
         "Cycle closed. Its figures are final: nothing more can be submitted or changed for that year."
     ),
-    "invited": "Invitation sent. The link in it works once and stops working after {hours} hours.",
+    "invited": "Invitation sent. The link in it works once and stops working after {days} days.",
     "added": (
         "Role given. They already had an account, so we emailed to tell them. "
         "They must use two-factor authentication when they next sign in."
@@ -53,7 +58,7 @@ DONE_MESSAGES = {
 
 
 def _done(request: Request, done: str | None) -> str:
-    return DONE_MESSAGES.get(done or "", "").format(hours=request.app.state.settings.one_time_link_hours)
+    return DONE_MESSAGES.get(done or "", "").format(days=request.app.state.settings.invitation_link_days)
 
 
 def _sentence(message: str) -> str:
@@ -246,6 +251,10 @@ def close_cycle_form(
     return RedirectResponse("/admin?done=cycle_closed#cycles", status_code=303)
 
 
+# About 200 trusts with a column per cycle made one very long page: 25 at a time, with the search.
+TRUSTS_PER_PAGE = 25
+
+
 @router.get("/admin/trusts", name="admin_trusts")
 def trusts_page(
     request: Request,
@@ -254,6 +263,8 @@ def trusts_page(
     q: str = "",
     trust_type: str = "",
     region: str = "",
+    page: str = "1",
+    done: str = "",
 ) -> Response:
     # A value not in the lists (an old bookmark, a typed address) means "any".
     search = service.TrustSearch(
@@ -261,13 +272,40 @@ def trusts_page(
         trust_type=trust_type if trust_type in TRUST_TYPES else "",
         region=region if region in REGIONS else "",
     )
+    rows = service.trust_rows(session, search)
+    pages = max(1, -(-len(rows) // TRUSTS_PER_PAGE))
+    # A page number that is not one (typed, or past the end after a search) shows the nearest page.
+    number = min(max(int(page) if page.isdigit() and len(page) < 6 else 1, 1), pages)
+    shown = rows[(number - 1) * TRUSTS_PER_PAGE : number * TRUSTS_PER_PAGE]
+
+    def page_href(n: int) -> str:
+        query = {"q": search.text, "trust_type": search.trust_type, "region": search.region, "page": n}
+        return "/admin/trusts?" + urlencode({k: v for k, v in query.items() if v})
+
     return render(
         request,
         "admin/trusts.html",
         {
             "page_title": "Trusts",
             "search": search,
-            "trusts": service.trust_rows(session, search),
+            "trusts": shown,
+            # Trusts with a chair: the others offer "Invite the chair" (the chair then invites the board).
+            "chaired": set(
+                session.exec(select(Membership.organisation_id).where(Membership.role == "chair")).all()
+            ),
+            "chair_invited": done == "chair_invited",
+            "days": request.app.state.settings.invitation_link_days,
+            "total": len(rows),
+            "first_shown": (number - 1) * TRUSTS_PER_PAGE + 1,
+            "pagination": {
+                "items": [
+                    {"number": n, "href": page_href(n), "current": n == number} for n in range(1, pages + 1)
+                ],
+                "previous": {"href": page_href(number - 1)} if number > 1 else {},
+                "next": {"href": page_href(number + 1)} if number < pages else {},
+            }
+            if pages > 1
+            else None,
             "cycles": service.all_cycles(session),
             "trust_types": TRUST_TYPES,
             "regions": REGIONS,
@@ -420,7 +458,7 @@ def people_page(
             "page_title": "People with platform roles",
             "people": service.platform_people(session),
             "me": admin.user.id,
-            "hours": request.app.state.settings.one_time_link_hours,
+            "days": request.app.state.settings.invitation_link_days,
             "done": _done(request, done),
         },
     )
@@ -432,7 +470,7 @@ def _invite_form(request: Request, status_code: int = 200, **form: object) -> Re
         "admin/people_invite.html",
         {
             "page_title": "Invite a sector analyst or platform admin",
-            "hours": request.app.state.settings.one_time_link_hours,
+            "days": request.app.state.settings.invitation_link_days,
             "purposes": service.ROLE_PURPOSES,
             **form,
         },
@@ -470,6 +508,67 @@ def invite(
         return _invite_form(request, exc.status_code, errors={field: exc.message}, **typed)
     done = "invited" if invitation.link_sent else "added"
     return RedirectResponse(f"/admin/people?done={done}", status_code=303)
+
+
+# --- A trust's first chair -------------------------------------------------------------------------
+
+
+def _organisation_or_404(session: SessionDep, ods_code: str) -> Organisation:
+    organisation = session.exec(select(Organisation).where(Organisation.ods_code == ods_code.upper())).first()
+    if organisation is None:
+        raise NotFound("No trust with that ODS code")
+    return organisation
+
+
+def _first_chair_form(
+    request: Request, organisation: Organisation, status_code: int = 200, **form: object
+) -> Response:
+    return render(
+        request,
+        "admin/trust_invite_chair.html",
+        {
+            "page_title": f"Invite the chair of {organisation.name}",
+            "organisation": organisation,
+            "days": request.app.state.settings.invitation_link_days,
+            **form,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/trusts/{ods_code}/invite-chair", name="admin_invite_chair")
+def invite_chair_page(
+    request: Request, session: SessionDep, admin: PlatformAdminPage, ods_code: str
+) -> Response:
+    return _first_chair_form(request, _organisation_or_404(session, ods_code))
+
+
+@router.post("/admin/trusts/{ods_code}/invite-chair")
+def invite_chair(
+    request: Request,
+    session: SessionDep,
+    admin: PlatformAdminPage,
+    ods_code: str,
+    form: Annotated[CommandForm[FirstChairInvite], Depends(command_form(FirstChairInvite))],
+) -> Response:
+    organisation = _organisation_or_404(session, ods_code)
+    typed = {name: form.values.get(name, "") for name in ("email", "name")}
+    if form.command is None:
+        return _first_chair_form(request, organisation, 422, errors=form.errors, **typed)
+    try:
+        invitations.invite_first_chair(
+            session,
+            request.app.state.settings,
+            organisation=organisation,
+            actor=admin.user,
+            email=form.command.email,
+            name=form.command.name,
+            client_ip=client_ip(request),
+        )
+    except (Conflict, Unprocessable) as exc:
+        field = exc.extra.get("field", "email")
+        return _first_chair_form(request, organisation, exc.status_code, errors={field: exc.message}, **typed)
+    return RedirectResponse(f"/admin/trusts?q={organisation.ods_code}&done=chair_invited", status_code=303)
 
 
 def _remove_page(

@@ -156,11 +156,19 @@ def save_headline_page(
     version = int(typed_version) if typed_version.isdigit() else 0
     context.update(page_title="How embedded is race equality?", score=None, version=version)
     command = form.command
+    autosave = request.headers.get("HX-Request") == "true"
     if command is None:
+        if autosave:
+            return _headline_status(
+                request,
+                version,
+                error=f"Not saved: {next(iter(form.errors.values())).lower()}",
+                status_code=422,
+            )
         context["errors"] = {"score": next(iter(form.errors.values()))}
         return render(request, "assessments/headline.html", context, status_code=422)
     try:
-        service.save_headline(
+        saved = service.save_headline(
             session,
             access.principal,
             access.assessment.id,
@@ -169,6 +177,16 @@ def save_headline_page(
             k_anonymity=settings.k_anonymity,
         )
     except Conflict as exc:
+        if autosave:
+            closed = exc.extra.get("rating_closed") or exc.extra.get("status")
+            return _headline_status(
+                request,
+                version,
+                error="Not saved: rating has closed for this assessment, so your answer cannot change"
+                if closed
+                else "Not saved: you changed this answer on another device or tab. Reload the page to see your latest answer",
+                status_code=409,
+            )
         current = exc.extra.get("current") or {}
         context.update(score=command.score, version=current.get("version", command.version))
         context["errors"] = {
@@ -177,7 +195,21 @@ def save_headline_page(
             else "You changed this answer on another device. Check the number below and save again"
         }
         return render(request, "assessments/headline.html", context, status_code=409)
+    if autosave:
+        return _headline_status(request, saved.version, saved_at=utcnow())
     return RedirectResponse(f"/assessments/{access.assessment.id}", status_code=303)
+
+
+def _headline_status(
+    request: Request, version: int, *, saved_at: Any = None, error: str | None = None, status_code: int = 200
+) -> Response:
+    """htmx autosave of the headline answer: the new version and what happened, as for a rating."""
+    return render(
+        request,
+        "assessments/_headline_autosave.html",
+        {"version": version, "saved_at": saved_at, "error": error},
+        status_code=status_code,
+    )
 
 
 # --- One section per page -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/assessments/{assessment_id}/benchmarks", name="benchmarks")
-def benchmarks_page(request: Request, session: SessionDep, access: MemberPage) -> Response:
+def benchmarks_page(request: Request, session: SessionDep, access: MemberPage, group: str = "") -> Response:
     k = request.app.state.settings.k_anonymity
     cycle = session.get(Cycle, access.assessment.cycle_id)
     groups = []
@@ -36,6 +36,9 @@ def benchmarks_page(request: Request, session: SessionDep, access: MemberPage) -
                 )
             )
         groups.append({"kind": kind, "name": GROUP_KIND_NAMES[kind], "result": result, "chart": chart})
+    # One chart with its table, for the group the reader picks (four near-identical charts, one
+    # under the other, were hard to tell apart): all trusts unless another is asked for.
+    chosen = next((g for g in groups if g["kind"] == group), groups[0])
     points = trend(session, access.assessment.organisation_id, "all", k)
     trend_svg = Markup(
         trend_chart(
@@ -52,6 +55,7 @@ def benchmarks_page(request: Request, session: SessionDep, access: MemberPage) -
             "membership": access.membership,
             "cycle": cycle,
             "groups": groups,
+            "chosen": chosen,
             "trend": points,
             "trend_svg": trend_svg,
             "k": k,

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from api.accounts.views import landing_page
 from api.db import SessionDep
-from api.deps import get_session_principal, passed_second_factor
+from api.deps import MaybePageUser, passed_second_factor
 from api.frameworks.service import framework_document, latest_framework
 from api.templating import render
 
@@ -17,9 +17,8 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", name="home")
-def home(request: Request, session: SessionDep) -> Response:
+def home(request: Request, session: SessionDep, principal: MaybePageUser) -> Response:
     # Someone signed in has work waiting: take them to it (several boards: the board chooser).
-    principal = get_session_principal(request, session)
     if (
         principal is not None
         and principal.web_session is not None
@@ -39,12 +38,12 @@ def home(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/about", name="about")
-def about(request: Request) -> Response:
+def about(request: Request, principal: MaybePageUser) -> Response:
     return render(request, "home/about.html", {"k_anonymity": request.app.state.settings.k_anonymity})
 
 
 @router.get("/accessibility", name="accessibility")
-def accessibility(request: Request) -> Response:
+def accessibility(request: Request, principal: MaybePageUser) -> Response:
     return render(request, "home/accessibility.html")
 
 

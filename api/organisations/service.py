@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,27 @@ class ImportResult:
     updated: int
 
 
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower().replace(",", "").replace("&", " and ")).split())
+
+
+def _known(typed: str, choices: dict[str, str]) -> str | None:
+    """The key for what a person typed: the key itself or its label, in any case, with "&" for
+    "and" and spaces, hyphens or underscores alike ("Acute", "mental-health & community").
+    Empty: "" (the missing-column check reports it); not known: None."""
+    if not typed:
+        return ""
+    wanted = _words(typed)
+    for key, label in choices.items():
+        if wanted in (_words(key), _words(label)):
+            return key
+    return None
+
+
+def _not_known(what: str, typed: str, allowed: Iterable[str]) -> str:
+    return f"the {what} {typed!r} is not one we know (use one of: {', '.join(allowed)})"
+
+
 def parse_organisations_csv(text: str) -> list[OrganisationRow]:
     """Every row valid, or an InputError listing each bad row by its line number."""
     reader = csv.DictReader(io.StringIO(text))
@@ -59,15 +81,15 @@ def parse_organisations_csv(text: str) -> list[OrganisationRow]:
         code = values.get("ods_code", "").upper()
         if code and not ODS_CODE.match(code):
             problems.append(f"ods_code {code!r} is not 3 to 5 letters or digits")
-        trust_type = values.get("trust_type", "")
-        if trust_type and trust_type not in TRUST_TYPES:
-            problems.append(f"unknown trust_type {trust_type!r} (expected one of {', '.join(TRUST_TYPES)})")
-        region = values.get("region", "")
-        if region and region not in REGIONS:
-            problems.append(f"unknown region {region!r} (expected one of {', '.join(REGIONS)})")
-        size_band = values.get("size_band") or None
-        if size_band and size_band not in SIZE_BANDS:
-            problems.append(f"unknown size_band {size_band!r} (expected one of {', '.join(SIZE_BANDS)})")
+        trust_type = _known(values.get("trust_type", ""), TRUST_TYPES)
+        if trust_type is None:
+            problems.append(_not_known("trust type", values["trust_type"], TRUST_TYPES.values()))
+        region = _known(values.get("region", ""), {r: r for r in REGIONS})
+        if region is None:
+            problems.append(_not_known("region", values["region"], REGIONS))
+        size_band = _known(values.get("size_band", ""), SIZE_BANDS) or None
+        if values.get("size_band") and size_band is None:
+            problems.append(_not_known("size band", values["size_band"], SIZE_BANDS.values()))
         if code and code in first_line_of:
             problems.append(f"duplicate ods_code {code} (first on line {first_line_of[code]})")
         elif code:
@@ -75,7 +97,7 @@ def parse_organisations_csv(text: str) -> list[OrganisationRow]:
         if problems:
             errors.append(f"line {line}: " + "; ".join(problems))
             continue
-        rows.append(OrganisationRow(line, code, values["name"], trust_type, region, size_band))
+        rows.append(OrganisationRow(line, code, values["name"], trust_type or "", region or "", size_band))
     if errors:
         raise InputError("\n".join(errors))
     if not rows:

@@ -287,7 +287,7 @@ def _scores(sheet: Worksheet, report: Any) -> None:
             "Band",
             "Members' median",
             "Gap (agreed minus members' median)",
-            "Members differ by 2 levels or more",
+            "Flagged for discussion",
         ),
         rows,
         (9, 46, 26, 14, 13, 14, 16, 20, 20),
@@ -328,7 +328,7 @@ def _consensus(sheet: Worksheet, subject: WorkbookData) -> None:
             "Members rated",
             "Members' median",
             "Gap (agreed minus members' median)",
-            "Members differ by 2 levels or more",
+            "Flagged for discussion",
         ),
         rows,
         (30, 24, 60, 12, 16, 60, 12, 16, 12, 14, 18, 18),
@@ -366,7 +366,7 @@ def _spread(sheet: Worksheet, subject: WorkbookData) -> None:
         "Median",
         "Lowest level",
         "Highest level",
-        "Members differ by 2 levels or more",
+        "Members 3 or more levels apart",
         "Note",
         *(
             ["Members' comments, in alphabetical order"] + [""] * (widest - 1)

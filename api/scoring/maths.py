@@ -82,10 +82,31 @@ def spread(levels: Iterable[int | None]) -> Spread:
     return Spread(len(known), median, q1, q3, known[0], known[-1])
 
 
-DISAGREEMENT_LEVELS = 2
+# Real disagreement, not the ordinary one-level scatter of a board of ten (docs/scoring.md):
+# members' lowest and highest known ratings 3 or more levels apart (for example 1 and 4), or an
+# agreed level 1.5 or more from the members' median.
+DISAGREEMENT_LEVELS = 3
+AGREED_FAR_FROM_MEDIAN = 1.5
+DISAGREEMENT_RULE = (
+    "members' ratings are 3 or more levels apart, or the agreed level is 1.5 or more from the members' median"
+)
 
 
-def disagreement(levels: Iterable[int | None]) -> bool:
-    """Members differ by 2 levels or more: flagged for discussion."""
+def disagreement(levels: Iterable[int | None], agreed: int | None = None) -> bool:
+    """Flag a statement for discussion (DISAGREEMENT_RULE). "Not yet known" answers are left out."""
     known = [level for level in levels if level is not None]
-    return bool(known) and max(known) - min(known) >= DISAGREEMENT_LEVELS
+    if not known:
+        return False
+    if max(known) - min(known) >= DISAGREEMENT_LEVELS:
+        return True
+    return agreed is not None and abs(agreed - statistics.median(known)) >= AGREED_FAR_FROM_MEDIAN
+
+
+def discussion_weight(levels: Iterable[int | None], agreed: int | None = None) -> tuple[int, float]:
+    """How strongly a statement asks for discussion, to order the board's "discuss first" list:
+    how far apart members are, then how far the agreed level is from their median."""
+    known = [level for level in levels if level is not None]
+    if not known:
+        return (0, 0.0)
+    distance = abs(agreed - statistics.median(known)) if agreed is not None else 0.0
+    return (max(known) - min(known), distance)

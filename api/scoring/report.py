@@ -12,7 +12,15 @@ from api.assessments.models import Assessment
 from api.assessments.repository import consensus_of, criteria_of, evidence_of
 from api.assessments.spread import BoardRatings, board_ratings, enough_others
 from api.frameworks.models import Criterion, FrameworkSection
-from api.scoring.maths import band, disagreement, mean_or_none, one_decimal, percent, quartiles
+from api.scoring.maths import (
+    band,
+    disagreement,
+    discussion_weight,
+    mean_or_none,
+    one_decimal,
+    percent,
+    quartiles,
+)
 from api.scoring.models import OVERALL_KEY, StoredScore
 
 # Agreed levels this high should rest on evidence (the Race Equality Code's "apply and explain").
@@ -48,6 +56,9 @@ class CriterionResult:
     gap: float | None
     disagreement: bool
     has_evidence: bool
+    # Orders the statements the board should discuss first; (0, 0.0) where the reader may not see
+    # members' figures.
+    discussion_weight: tuple[int, float] = (0, 0.0)
 
     @property
     def unevidenced(self) -> bool:
@@ -85,6 +96,26 @@ class ScoreReport:
     @property
     def priorities(self) -> list[SectionResult]:
         return [s for s in self.sections if s.kind == "priority"]
+
+    @property
+    def priorities_agreed(self) -> int:
+        """Priorities with an agreed level for every statement."""
+        return sum(
+            1 for s in self.priorities if s.criteria and all(c.consensus is not None for c in s.criteria)
+        )
+
+    @property
+    def overall_ready(self) -> bool:
+        """The overall maturity may be the headline: signed off, or every priority fully agreed.
+        Before that a mean of a few priorities would read as the board's score."""
+        return not self.provisional or self.priorities_agreed == len(self.priorities)
+
+    @property
+    def to_discuss(self) -> list[tuple[SectionResult, CriterionResult]]:
+        """The three flagged statements the board should discuss first (fewer if fewer are flagged)."""
+        flagged = [(s, c) for s in self.sections for c in s.criteria if c.disagreement]
+        flagged.sort(key=lambda pair: pair[1].discussion_weight, reverse=True)
+        return flagged[:3]
 
 
 def _member_stats(
@@ -209,6 +240,7 @@ def _criterion(
         members_median=median,
         members_iqr=iqr,
         gap=_gap(level, median),
-        disagreement=shown and disagreement(answers),
+        disagreement=shown and disagreement(answers, level),
         has_evidence=bool(evidence.get(criterion.id)),
+        discussion_weight=discussion_weight(answers, level) if shown else (0, 0.0),
     )

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from api.db import SessionDep
 from api.errors import error_responses
 from api.permissions import MemberApi
+from api.scoring.maths import DISAGREEMENT_RULE
 from api.scoring.report import CriterionResult, Score, SectionResult, score_report
 
 router = APIRouter(prefix="/api/v1", tags=["scores"], responses=error_responses(401, 404, 422))
@@ -25,7 +26,7 @@ class CriterionScorePublic(BaseModel):
     members_median: float | None = Field(description="To one decimal, as the results page shows it")
     members_iqr: float | None = Field(description="To one decimal")
     gap: float | None = Field(description="Agreed level minus the members' median as shown, to one decimal")
-    disagreement: bool = Field(description="Members' ratings differ by 2 levels or more")
+    disagreement: bool = Field(description="Flagged for discussion: " + DISAGREEMENT_RULE)
     unevidenced: bool = Field(description="Agreed at level 3 or 4 with no evidence")
 
 

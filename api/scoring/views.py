@@ -9,6 +9,7 @@ from api.assessments.models import Cycle
 from api.assessments.spread import MIN_OTHER_RATERS, board_headline
 from api.db import SessionDep
 from api.permissions import MemberPage
+from api.scoring.maths import DISAGREEMENT_RULE
 from api.scoring.report import score_report
 from api.templating import render
 
@@ -33,6 +34,7 @@ def results_page(request: Request, session: SessionDep, access: MemberPage) -> R
             "flagged": flagged,
             "unevidenced": unevidenced,
             "headline": board_headline(session, access.assessment, access.principal.user.id),
+            "disagreement_rule": DISAGREEMENT_RULE,
             "min_others": MIN_OTHER_RATERS,
         },
     )

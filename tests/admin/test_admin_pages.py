@@ -354,6 +354,33 @@ def test_trusts_page_filters_by_type(client: TestClient, db: Session, admin: Use
     assert codes == ambulance and codes
 
 
+def test_one_search_result_reads_1_trust_matches(client: TestClient, db: Session, admin: User) -> None:
+    page = client.get("/admin/trusts", params={"q": "RCF"}).text
+    assert "1 trust matches your search" in page
+
+
+def test_the_trust_list_comes_25_at_a_time_and_every_trust_is_on_a_page(
+    client: TestClient, db: Session, admin: User
+) -> None:
+    every = {o.ods_code for o in fresh(db, select(Organisation))}
+    seen: list[str] = []
+    href = "/admin/trusts"
+    for _page in range(20):
+        page = client.get(href).text
+        rows = re.findall(r'id="trust-([A-Z0-9]+)"', page)
+        assert 0 < len(rows) <= 25
+        seen += rows
+        following = re.search(r'<a href="([^"]+)" class="nhsuk-pagination__next" rel="next"', page)
+        if following is None:
+            break
+        href = following.group(1).replace("&amp;", "&")
+    assert sorted(seen) == sorted(every) and len(seen) == len(set(seen))
+    assert f"{len(every)} trusts: showing 1 to 25" in client.get("/admin/trusts").text
+    # The search keeps its words from page to page.
+    acute = client.get("/admin/trusts", params={"trust_type": "acute", "page": "2"}).text
+    assert "trust_type=acute&amp;page=3" in acute or "trust_type=acute&amp;page=1" in acute
+
+
 GOOD_CSV = (
     "ods_code,name,trust_type,region,size_band\n"
     "ZZT01,Test Valley NHS Trust,community,South East,under_3000\n"
@@ -377,13 +404,47 @@ def test_csv_with_one_bad_row_imports_nothing_and_lists_the_row(
     )
     assert response.status_code == 422
     summary = error_summary(response.text)
-    assert "Line 4: unknown trust_type" in summary and "hospital" in summary
+    assert "Line 4: the trust type" in summary and "hospital" in summary
+    assert "is not one we know (use one of: Acute, Acute specialist," in summary
     assert "Nothing has been imported" in summary
     assert fresh(db, select(Organisation).where(Organisation.ods_code.in_(["ZZT01", "ZZT02"]))) == []
     assert fresh(db, select(Organisation.name).where(Organisation.ods_code == "RCF")) == [
         "Airedale NHS Foundation Trust"
     ]
     assert audit_events(db, "organisations.imported") == []
+
+
+@pytest.mark.changes_reference_data
+def test_csv_accepts_the_trust_types_regions_and_sizes_people_type(
+    client: TestClient, db: Session, admin: User
+) -> None:
+    typed = (
+        "ods_code,name,trust_type,region,size_band\n"
+        "ZZT01,A New NHS Trust,Acute,london,Under 3000 staff\n"
+        "ZZT02,Another NHS Trust,Mental health & community,North East and Yorkshire,12000_plus\n"
+        "ZZT03,A Third NHS Trust,combined acute and community,South West,\n"
+    )
+    response = upload(
+        client,
+        "/admin/trusts/import",
+        "/admin/trusts/import",
+        "csv_file",
+        "trusts.csv",
+        typed.encode(),
+        "text/csv",
+    )
+    assert response.status_code == 200, response.text
+    rows = fresh(
+        db,
+        select(Organisation.ods_code, Organisation.trust_type, Organisation.region, Organisation.size_band)
+        .where(Organisation.ods_code.in_(["ZZT01", "ZZT02", "ZZT03"]))
+        .order_by(Organisation.ods_code),
+    )
+    assert [tuple(r) for r in rows] == [
+        ("ZZT01", "acute", "London", "under_3000"),
+        ("ZZT02", "mental_health_and_community", "North East and Yorkshire", "12000_plus"),
+        ("ZZT03", "combined_acute_community", "South West", None),
+    ]
 
 
 @pytest.mark.changes_reference_data
@@ -500,7 +561,7 @@ def invitation_path(db: Session, address: str) -> str:
     return match.group(1)
 
 
-def test_inviting_an_analyst_emails_a_one_time_link_for_24_hours(
+def test_inviting_an_analyst_emails_a_one_time_link_for_seven_days(
     client: TestClient, db: Session, admin: User
 ) -> None:
     response = invite(client, email="Sam.Analyst@Example.org", name="Sam  Analyst", role="sector_analyst")
@@ -510,7 +571,7 @@ def test_inviting_an_analyst_emails_a_one_time_link_for_24_hours(
     assert (user.name, user.platform_role, user.password_hash) == ("Sam Analyst", "sector_analyst", None)
     (link,) = fresh(db, select(OneTimeToken).where(OneTimeToken.user_id == user.id))
     assert (link.purpose, link.organisation_id, link.used_at) == ("invitation", None, None)
-    assert link.expires_at - link.created_at == timedelta(hours=24)
+    assert link.expires_at - link.created_at == timedelta(days=7)
     (email,) = fresh(db, select(OutboxEmail).where(OutboxEmail.to_address == user.email))
     assert INVITATION_LINK.search(email.body)
     assert "sector analyst" in email.body and "two-factor" in email.body
@@ -665,3 +726,40 @@ def test_people_page_shows_role_two_factor_and_status(client: TestClient, db: Se
     assert "Active" in admin_row.group(0) and "Remove role" not in admin_row.group(0)
     assert "Sector analyst" in invited_row.group(0) and 'data-two-factor="off"' in invited_row.group(0)
     assert "Invited" in invited_row.group(0) and f"/admin/people/{invited.id}/remove" in invited_row.group(0)
+
+
+def test_admin_invites_the_first_chair_of_a_trust_from_the_trust_list(
+    client: TestClient, db: Session, admin: User, browser: TestClient
+) -> None:
+    listed = client.get("/admin/trusts", params={"q": "RCF"}).text
+    assert 'href="/admin/trusts/RCF/invite-chair"' in listed
+    page = client.get("/admin/trusts/RCF/invite-chair")
+    assert h1(page.text) == "Invite the chair"
+    token = csrf_from(page.text)
+    empty = client.post("/admin/trusts/RCF/invite-chair", data={"csrf_token": token, "email": "", "name": ""})
+    assert empty.status_code == 422 and "Enter their email address" in error_summary(empty.text)
+    response = client.post(
+        "/admin/trusts/RCF/invite-chair",
+        data={"csrf_token": token, "email": "Nia.Chair@Example.org", "name": "Nia Chair"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    assert "Invitation sent to the chair" in client.get(response.headers["location"]).text
+    (user,) = fresh(db, select(User).where(User.email == "nia.chair@example.org"))
+    from api.accounts.models import Membership
+
+    (membership,) = fresh(db, select(Membership).where(Membership.user_id == user.id))
+    assert (membership.role, membership.organisation_id) == ("chair", organisation(db, "RCF").id)
+    (email,) = fresh(db, select(OutboxEmail).where(OutboxEmail.to_address == user.email))
+    path = INVITATION_LINK.search(email.body).group(1)  # type: ignore[union-attr]
+    assert browser.get(path).status_code == 200
+    # Once the trust has a chair, the link goes and a second chair is refused.
+    assert (
+        'href="/admin/trusts/RCF/invite-chair"' not in client.get("/admin/trusts", params={"q": "RCF"}).text
+    )
+    again = client.post(
+        "/admin/trusts/RCF/invite-chair",
+        data={"csrf_token": token, "email": "other.chair@example.org", "name": "Other Chair"},
+    )
+    assert again.status_code == 409 and "already has a chair (Nia Chair)" in again.text
+    assert client.get("/admin/trusts/NOPE/invite-chair").status_code == 404

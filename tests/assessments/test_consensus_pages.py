@@ -309,7 +309,7 @@ def test_spread_shows_counts_median_range_and_comments_but_no_names(client: Test
     assert re.search(r"Not yet known</th>\s*<td[^>]*>0</td>", block)
     assert re.search(r"Median</dt>\s*<dd[^>]*>2</dd>", block)
     assert "from 1 to 4" in block
-    assert "Members differ by 2 levels or more: discuss" in block
+    assert "Members&#39; ratings are 3 or more levels apart: discuss" in block
     # Alphabetical, not the order they were given in.
     comments = re.findall(r"<li>([^<]*)</li>", block.split("What members said")[1].split("</ul>")[0])
     assert comments == ["apple pie objectives only", "Missing in papers", "Zebra crossing papers show it"]
@@ -332,7 +332,7 @@ def test_spread_counts_not_yet_known_apart_and_flags_no_discussion_when_close(
     assert re.search(r"Not yet known</th>\s*<td[^>]*>2</td>", block)
     assert re.search(r"Median</dt>\s*<dd[^>]*>3</dd>", block)
     assert "all chose 3" in block
-    assert "Members differ by 2 levels" not in block
+    assert "levels apart" not in block
 
 
 def test_fewer_than_five_raters_shows_only_how_many_have_rated(client: TestClient, board: Board) -> None:
@@ -348,7 +348,7 @@ def test_fewer_than_five_raters_shows_only_how_many_have_rated(client: TestClien
     assert "<table" not in block
     assert "Median" not in block and "Range" not in block
     assert "Secret remark nobody should see" not in block
-    assert "Members differ" not in block
+    assert "levels apart" not in block
 
 
 # --- Recording the agreed level -------------------------------------------------------------------------
@@ -894,6 +894,9 @@ def test_admin_reopens_with_a_reason(client: TestClient, board: Board, db: Sessi
     assert page.status_code == 200
     assert "Airedale NHS Foundation Trust" in page.text and "2026/27" in page.text
     assert "Hester Chairwoman" in page.text
+    # Cancelling goes back to the trust in the admin's list, not to the public start page.
+    assert "Go to the start page" not in page.text
+    assert '<a href="/admin/trusts?q=RCF">Cancel and go back to the trust</a>' in page.text
 
     response = client.post(
         f"/admin/assessments/{board.assessment_id}/reopen",
@@ -902,6 +905,7 @@ def test_admin_reopens_with_a_reason(client: TestClient, board: Board, db: Sessi
 
     assert response.status_code == 200
     assert "Assessment reopened" in response.text
+    assert "Go to the start page" not in response.text and 'href="/admin/trusts?q=RCF"' in response.text
     assert status_of(board).status == "in_progress"
     events = reopen_events(board)
     assert len(events) == 1 and events[0].details["reason"] == "The chair asked to correct statement 1.2"
@@ -955,3 +959,24 @@ def test_chair_cannot_reopen(client: TestClient, board: Board, db: Session) -> N
     )
     assert response.status_code == 403
     assert status_of(board).status == "submitted"
+
+
+def test_after_sign_off_the_overview_shows_a_clean_banner_and_the_confirmation_links_onwards(
+    client: TestClient, board: Board
+) -> None:
+    agree_all(board, level=3)
+    sign_in(client, "chair@airedale.example")
+    check = client.get(f"/assessments/{board.assessment_id}/submit")
+    client.post(f"/assessments/{board.assessment_id}/submit", data={"csrf_token": csrf_from(check.text)})
+
+    overview = client.get(f"/assessments/{board.assessment_id}").text
+    assert "&lt;p&gt;" not in overview and "&lt;/p&gt;" not in overview
+    assert "The board signed off this assessment on" in overview
+    assert "Agree the board&#39;s ratings" not in overview and "Agree the board's ratings" not in overview
+    done = client.get(f"/assessments/{board.assessment_id}/submitted").text
+    for href in (
+        f"/assessments/{board.assessment_id}/results",
+        f"/assessments/{board.assessment_id}/download/board-report.pdf",
+        f"/assessments/{board.assessment_id}/actions",
+    ):
+        assert f'href="{href}"' in done, href

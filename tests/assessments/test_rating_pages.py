@@ -283,3 +283,33 @@ def test_signed_out_person_is_sent_to_sign_in_and_back(client: TestClient, board
     response = client.get(f"/assessments/{board['assessment'].id}/sections/{SECTION}", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/sign-in?next=%2Fassessments%2F")
+
+
+def test_the_headline_answer_autosaves_with_htmx_like_every_rating(
+    client: TestClient, db: Session, board: dict
+) -> None:
+    sign_in(client, "ned@rcf.example.org")
+    aid = board["assessment"].id
+    page = client.get(f"/assessments/{aid}/headline").text
+    # The radios post themselves on change, as the ratings do; the button stays for no JavaScript.
+    assert re.search(rf'hx-post="/assessments/{aid}/headline" hx-trigger="change"', page)
+    assert 'id="autosave-headline"' in page and "Save and continue" in page
+    token = csrf_from(page)
+    htmx = {"HX-Request": "true"}
+    first = client.post(
+        f"/assessments/{aid}/headline", data={"score": "6", "version": "0", "csrf_token": token}, headers=htmx
+    )
+    assert first.status_code == 200
+    assert 'name="version" value="1"' in first.text and re.search(r"Saved at \d\d:\d\d", first.text)
+    assert "<html" not in first.text  # a fragment, not the page
+    changed = client.post(
+        f"/assessments/{aid}/headline", data={"score": "8", "version": "1", "csrf_token": token}, headers=htmx
+    )
+    assert changed.status_code == 200 and 'name="version" value="2"' in changed.text
+    stale = client.post(
+        f"/assessments/{aid}/headline", data={"score": "2", "version": "1", "csrf_token": token}, headers=htmx
+    )
+    assert stale.status_code == 409 and "Not saved" in stale.text and "another device" in stale.text
+    response = db.exec(select(MemberResponse).where(MemberResponse.respondent_id == board["ned"].id)).one()
+    db.refresh(response)
+    assert (response.headline_score, response.version) == (8, 2)

@@ -178,3 +178,30 @@ def test_trend_with_one_cycle_and_no_peers(client: TestClient, db: Session, cycl
     token = api_token(client, "chair@own.example.org")
     points = client.get(f"/api/v1/assessments/{assessment.id}/trend", headers=bearer(token)).json()["points"]
     assert points == [{"cycle": "2026/27", "own": 2.0, "peer_median": None, "suppressed": True}]
+
+
+def test_the_page_shows_one_group_at_a_time_and_says_where_the_board_sits_in_words(
+    client: TestClient, db: Session, cycle: Cycle, own: tuple
+) -> None:
+    import re
+
+    from tests.factories import sign_in
+
+    assessment, _code = own
+    for organisation, score in zip(_north_west(db)[1:6], [1.0, 1.2, 1.3, 3.6, 3.9], strict=True):
+        _submit(db, cycle, organisation, score)
+    _refresh(db, cycle)
+    sign_in(client, "chair@own.example.org")
+    everyone = client.get(f"/assessments/{assessment.id}/benchmarks").text
+    # One peer chart (and the year-on-year chart), with links to the other groups.
+    assert everyone.count('class="app-chart"') == 2
+    assert f'href="/assessments/{assessment.id}/benchmarks?group=region"' in everyone
+    region = client.get(f"/assessments/{assessment.id}/benchmarks", params={"group": "region"}).text
+    assert "Your quarter" not in region and ">third<" not in region
+    sits = [" ".join(cell.split()) for cell in re.findall(r'app-quarter">(.*?)</td>', region, re.S)]
+    overall = re.sub(r"<[^>]+>", "", sits[0]).replace("Where your board sits ", "")
+    assert overall == "In the upper-middle quarter of the 5–9 other trusts in North West"
+    # Long section titles are wrapped onto two lines in the chart, never cut off.
+    assert "…" not in region.split('class="app-chart"')[1].split("</svg>")[0]
+    # On a phone the table stacks, each figure with its heading.
+    assert 'class="nhsuk-table-responsive app-benchmark-table"' in region

@@ -29,8 +29,12 @@ def test_charts_render_for_a_trust_with_one_cycle_and_no_peers(client: TestClien
 
     page = client.get(f"/assessments/{assessment.id}/benchmarks")
     assert page.status_code == 200
-    # Every peer group is too small: each says so in plain words, and no peer chart is drawn.
-    assert page.text.count("Not shown: fewer than 5 other trusts in this group have submitted") == 4
+    # Every peer group is too small: the one shown says so in plain words, and so does each other
+    # group when chosen; no peer chart is drawn.
+    assert page.text.count("Not shown: fewer than 5 other trusts in this group have submitted") == 1
+    for group in ("trust_type", "region", "size_band"):
+        chosen = client.get(f"/assessments/{assessment.id}/benchmarks", params={"group": group}).text
+        assert "Not shown: fewer than 5 other trusts in this group have submitted" in chosen
     assert page.text.count('class="app-chart"') == 1  # only the trend chart
     assert "<circle" in page.text  # the board's own point for its one year
     assert "Not shown (too few trusts)" in page.text

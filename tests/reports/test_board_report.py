@@ -90,7 +90,7 @@ def test_flags_list_members_who_differ_and_high_levels_without_evidence(
 ) -> None:
     text = " ".join(report_pages(client, board))
     differ = text[
-        text.index("Members' ratings 2 levels or more apart") : text.index("High levels without evidence")
+        text.index("Statements flagged for discussion") : text.index("High levels without evidence")
     ]
     start = text.index("High levels without evidence")
     unevidenced = text[start : text.index("Year on year", start)]
@@ -237,3 +237,12 @@ def test_the_report_fetches_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert any(url.endswith("/x.css") for url in asked)
     with pytest.raises(RefusedFetch):
         NoFetch().fetch("https://example.org/logo.png")
+
+
+def test_column_headings_wrap_inside_their_columns_and_never_run_together(
+    client: TestClient, board: ExportsBoard
+) -> None:
+    """A heading that cannot wrap ran into the next one: "Members' medianGap" on page 2."""
+    pages = report_pages(client, board)
+    scores = next(page for page in pages if "Score (of 4)" in page)
+    assert "medianGap" not in scores and "median Gap" in scores

@@ -105,10 +105,10 @@ def build_exports_board(db: Session) -> ExportsBoard:
     db.add_all(AssessmentRater(assessment_id=assessment.id, user_id=person.id) for person in [chair, *neds])
     criteria = [criterion for _section, criterion in criteria_of(db, assessment)]
     first, second, third = criteria[0], criteria[1], criteria[2]
-    # The first criterion: six raters (the chair and five others), levels 1 to 3 (members differ by
-    # 2), comments that look like formulas beside plain ones.
+    # The first criterion: six raters (the chair and five others), levels 0 to 3 (3 levels apart, so
+    # flagged for discussion), comments that look like formulas beside plain ones.
     comments = [HYPERLINK_COMMENT, MINUS_COMMENT, *PLAIN_COMMENTS, "", ""]
-    for member, level, comment in zip([chair, *neds], [1, 3, 3, 2, 2, 3], comments, strict=True):
+    for member, level, comment in zip([chair, *neds], [0, 3, 3, 2, 2, 3], comments, strict=True):
         db.add(
             Rating(
                 assessment_id=assessment.id,
@@ -260,14 +260,14 @@ def test_the_rating_spread_is_anonymous(client: TestClient, board: ExportsBoard)
     first, second = rows[board.criteria[0].key], rows[board.criteria[1].key]
     counts = dict(zip(header[4:9], first[4:9], strict=True))
     assert counts == {
-        "Level 0 Not started": 0,
-        "Level 1 Emerging": 1,
+        "Level 0 Not started": 1,
+        "Level 1 Emerging": 0,
         "Level 2 Developing": 2,
         "Level 3 Established": 3,
         "Level 4 Embedded": 0,
     }
     assert first[3] == 6 and first[header.index("Median")] == 2.5
-    assert (first[header.index("Lowest level")], first[header.index("Highest level")]) == (1, 3)
+    assert (first[header.index("Lowest level")], first[header.index("Highest level")]) == (0, 3)
     # Comments in alphabetical order (case-insensitive), never by person or time.
     comment_column = header.index("Members' comments, in alphabetical order")
     comments = [c for c in first[comment_column:] if c]

@@ -54,7 +54,15 @@ def test_spread_counts_known_levels_only() -> None:
     assert (result.count, result.median, result.low, result.high, result.range) == (4, 3.0, 1, 4, 3)
 
 
-def test_disagreement_is_two_levels_or_more() -> None:
-    assert disagreement([1, 3]) is True
-    assert disagreement([2, 3, 3]) is False
+def test_disagreement_is_three_levels_apart_or_an_agreed_level_far_from_the_median() -> None:
+    # The ordinary one- or two-level scatter of a board is not flagged (it was on every priority).
+    assert disagreement([1, 3]) is False
+    assert disagreement([1, 2, 2, 3, 3, 3, 2]) is False
+    assert disagreement([1, 4]) is True
+    assert disagreement([0, 2, 3]) is True
     assert disagreement([None, 0, 1]) is False
+    # Members' median 3: an agreed 1 is 2 levels away, an agreed 2 only 1, 1.5 exactly is flagged.
+    assert disagreement([2, 3, 3], agreed=1) is True
+    assert disagreement([2, 3, 3], agreed=2) is False
+    assert disagreement([2, 3, 3, 2], agreed=1) is True
+    assert disagreement([None, None], agreed=0) is False

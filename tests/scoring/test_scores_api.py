@@ -132,9 +132,38 @@ def test_perception_gap_and_disagreement_from_members_ratings(
     scores = client.get(f"/api/v1/assessments/{assessment.id}/scores", headers=bearer(token)).json()
     section = next(s for s in scores["sections"] if s["key"] == "accountability")
     first = section["criteria"][0]
-    assert (first["members_median"], first["gap"], first["disagreement"]) == (3.0, -1.0, True)
-    assert section["disagreement"] is True
+    # Members one or two levels apart, agreed 1 below their median: ordinary, not flagged.
+    assert (first["members_median"], first["gap"], first["disagreement"]) == (3.0, -1.0, False)
+    assert section["disagreement"] is False
     assert section["members_median"] == 3.0 and section["gap"] == -1.0
+
+
+@pytest.mark.parametrize(
+    ("levels", "agreed", "flagged"),
+    [
+        ([1, 3, 3, 3, 1, 3], 2, False),  # two levels apart, agreed 1.0 from the median
+        ([0, 3, 3, 3, 1, 3], 2, True),  # three levels apart
+        ([2, 3, 3, 3, 2, 3], 1, True),  # agreed 2.0 from the median 3
+        ([2, 3, 3, 2, 2, 3], 4, True),  # agreed 1.5 from the median 2.5
+        ([2, 3, 3, 3, 2, 3], 2, False),  # agreed 1.0 from the median 3
+    ],
+)
+def test_only_real_disagreement_is_flagged(
+    client: TestClient, db: Session, scored: dict, levels: list[int], agreed: int, flagged: bool
+) -> None:
+    assessment, neds = scored["assessment"], scored["neds"]
+    criterion = scored["sections"]["accountability"][0]
+    for ned, level in zip(neds, levels, strict=False):
+        db.add(
+            Rating(assessment_id=assessment.id, respondent_id=ned.id, criterion_id=criterion.id, level=level)
+        )
+    db.commit()
+    _agree(db, assessment, criterion, agreed)
+    token = api_token(client, "ned0@rcf.example.org")
+    scores = client.get(f"/api/v1/assessments/{assessment.id}/scores", headers=bearer(token)).json()
+    section = next(s for s in scores["sections"] if s["key"] == "accountability")
+    assert section["criteria"][0]["disagreement"] is flagged
+    assert section["disagreement"] is flagged
 
 
 def test_members_spread_is_withheld_below_five_other_raters(
@@ -247,3 +276,90 @@ def test_members_figures_are_no_more_precise_anywhere_than_the_results_page_show
             assert (row_[median], row_[gap]) == (expected["members_median"], expected["gap"])
             checked += 1
     assert checked == len(criteria)
+
+
+def _rate_all(
+    db: Session, assessment: Assessment, criterion: Criterion, raters: list, levels: list[int]
+) -> None:
+    for person, level in zip(raters, levels, strict=True):
+        db.add(
+            Rating(
+                assessment_id=assessment.id, respondent_id=person.id, criterion_id=criterion.id, level=level
+            )
+        )
+    db.commit()
+
+
+def _discuss_first(html: str) -> list[str]:
+    import re
+
+    if 'id="to-discuss"' not in html:
+        return []
+    block = html.split('id="to-discuss"')[1].split("</ol>")[0]
+    return [re.sub(r"\s+", " ", item).strip() for item in re.findall(r"<li>([^<]*)<span", block)]
+
+
+def test_results_page_shows_the_three_statements_to_discuss_first(
+    client: TestClient, db: Session, scored: dict
+) -> None:
+    assessment, neds = scored["assessment"], scored["neds"]
+    criteria = scored["sections"]["accountability"] + scored["sections"]["education"]
+    # Six raters: the reader (ned0) and five others. Widest apart first, then agreed furthest away.
+    plans = [
+        ([1, 2, 2, 2, 3, 3], 2),  # ordinary scatter: never flagged
+        ([0, 3, 3, 3, 3, 3], 3),  # 3 apart
+        ([0, 4, 2, 2, 2, 2], 2),  # 4 apart: first
+        ([2, 2, 2, 2, 2, 3], 4),  # agreed 2 from the median: flagged, last of the four
+        ([1, 4, 3, 3, 3, 3], 1),  # 3 apart and agreed 2 from the median: second
+    ]
+    for criterion, (levels, agreed) in zip(criteria, plans, strict=False):
+        _rate_all(db, assessment, criterion, neds[:6], levels)
+        _agree(db, assessment, criterion, agreed)
+    sign_in(client, "ned0@rcf.example.org")
+    html = client.get(f"/assessments/{assessment.id}/results").text
+    first_three = _discuss_first(html)
+    assert first_three == [" ".join(criteria[i].statement.split()) for i in (2, 4, 1)]
+    assert "All 4 flagged statements" in html
+    assert " ".join(criteria[0].statement.split()) not in html.split('id="to-discuss"')[1]
+
+
+def test_no_statement_to_discuss_is_shown_to_a_reader_with_fewer_than_five_others(
+    client: TestClient, db: Session, scored: dict
+) -> None:
+    assessment, neds = scored["assessment"], scored["neds"]
+    criterion = scored["sections"]["accountability"][0]
+    _rate_all(db, assessment, criterion, neds[:5], [0, 4, 0, 4, 0])
+    _agree(db, assessment, criterion, 2)
+    sign_in(client, "ned0@rcf.example.org")  # ned0 rated: only four others
+    html = client.get(f"/assessments/{assessment.id}/results").text
+    assert _discuss_first(html) == [] and "Members differ" not in html
+    with TestClient(client.app) as other:
+        sign_in(other, "ned6@rcf.example.org")  # did not rate: five others, so the flag may show
+        assert _discuss_first(other.get(f"/assessments/{assessment.id}/results").text) != []
+
+
+def _overall(html: str) -> str:
+    import re
+
+    match = re.search(r'<p class="[^"]*app-overall">([^<]*)</p>', html)
+    assert match, "no overall figure on the results page"
+    return " ".join(match.group(1).split())
+
+
+def test_a_provisional_overall_score_is_not_the_headline_until_every_priority_is_agreed(
+    client: TestClient, db: Session, scored: dict
+) -> None:
+    assessment, sections = scored["assessment"], scored["sections"]
+    for criterion in sections["accountability"]:
+        _agree(db, assessment, criterion, 3)
+    sign_in(client, "chair@rcf.example.org")
+    html = client.get(f"/assessments/{assessment.id}/results").text
+    assert _overall(html) == "1 of 10 priorities agreed so far"
+    assert "Excelling" not in html.split("Scores by priority")[0] and "3.0 (75%)" not in _overall(html)
+
+    for key, criteria in sections.items():
+        for criterion in criteria:
+            if key != "accountability":
+                _agree(db, assessment, criterion, 2)
+    html = client.get(f"/assessments/{assessment.id}/results").text
+    assert _overall(html).startswith("2.1 (")

@@ -233,14 +233,21 @@ def test_members_spread_is_of_known_ratings_with_median_between_the_extremes(
 
 @PROPERTY
 @given(ratings=answers, data=st.data())
-def test_flag_for_discussion_exactly_when_known_ratings_differ_by_two_levels(
+def test_flag_for_discussion_exactly_when_known_ratings_are_three_apart_or_agreed_is_far_from_median(
     ratings: list[int | None], data: st.DataObject
 ) -> None:
     present = known(ratings)
-    expected = bool(present) and max(present) - min(present) >= 2
-    assert disagreement(ratings) is expected
-    assert disagreement(data.draw(st.permutations(ratings), label="reordered")) is expected
-    assert disagreement([*ratings, None]) is expected
+    agreed = data.draw(st.none() | st.integers(0, 4), label="agreed")
+    expected = bool(present) and (
+        max(present) - min(present) >= 3
+        or (
+            agreed is not None
+            and abs(Fraction(agreed) - exact_quartiles([Fraction(v) for v in present])[1]) >= Fraction(3, 2)
+        )
+    )
+    assert disagreement(ratings, agreed) is expected
+    assert disagreement(data.draw(st.permutations(ratings), label="reordered"), agreed) is expected
+    assert disagreement([*ratings, None], agreed) is expected
 
 
 def _board(by_criterion: dict[int, list[int | None]], closed: bool = True) -> BoardRatings:
@@ -303,8 +310,16 @@ def test_criterion_perception_gap_from_at_least_five_members_other_than_the_read
             # gap = agreed level − members' median as shown; positive when the board agreed higher.
             assert result.gap == as_float(round_half_away(agreed - round_half_away(median, TENTH), TENTH))
             assert (result.gap > 0) == (agreed > median)
-    # Flagged when known ratings differ by 2 levels or more, and only when the spread is shown.
-    expected_flag = shown and bool(present) and max(present) - min(present) >= 2
+    # Flagged when known ratings are 3 or more levels apart or the agreed level is 1.5 or more from
+    # the members' median (exact), and only when the spread is shown.
+    expected_flag = (
+        shown
+        and bool(present)
+        and (
+            max(present) - min(present) >= 3
+            or (agreed is not None and abs(agreed - median) >= Fraction(3, 2))
+        )
+    )
     assert result.disagreement is expected_flag
 
 
@@ -354,6 +369,6 @@ def test_section_perception_gap_is_the_median_of_members_own_means(matrix: list[
     assert flagged.disagreement == any(
         len(column) >= MIN_OTHERS
         and known(list(column))
-        and max(known(list(column))) - min(known(list(column))) >= 2
+        and max(known(list(column))) - min(known(list(column))) >= 3
         for column in columns
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 
 import pytest
@@ -127,6 +128,27 @@ def test_the_next_smallest_cell_is_suppressed_too_so_no_cell_can_be_subtracted(
         and secondary["median"] is None
     )
     assert _cell(answer, "baf", "acute")["suppressed"] is False
+
+
+def test_the_page_says_in_the_cell_why_each_figure_is_not_shown(
+    client: TestClient, db: Session, cycle: Cycle
+) -> None:
+    for organisation in _trusts(db, "ambulance")[:2]:
+        _submit(db, cycle, organisation, 2.0)
+    for organisation in _trusts(db, "non_acute")[:6]:
+        _submit(db, cycle, organisation, 1.0)
+    for organisation in _trusts(db, "acute")[:12]:
+        _submit(db, cycle, organisation, 3.0)
+    _refresh(db, cycle)
+    sign_in_with_second_factor(client, db, "analyst@np.example.org")
+    page = client.get("/sector", params={"cycle": "2026/27"}).text
+    cells = [" ".join(c.split()) for c in re.findall(r'app-heat-suppressed">([^<]*)</td>', page)]
+    assert "Not shown: fewer than 5 trusts submitted" in cells
+    assert (
+        "Not shown, though enough trusts submitted: it is hidden too, so the smaller hidden group "
+        "cannot be worked out from the total"
+    ) in cells
+    assert "Suppressed (too few trusts)" not in page
 
 
 def test_one_more_submission_does_not_move_the_heatmap_until_the_batch_refresh(
