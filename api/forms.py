@@ -8,7 +8,7 @@ every other request on this worker.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -56,35 +56,78 @@ M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
+class FormRead:
+    """What a `read` function gives when the model's fields are nested or lists: the values, and
+    which form field holds each location ("assurances.3" -> "assurance_2"), so an error deep in the
+    command (`assurances.3.source`) is shown beside the box the person typed it in."""
+
+    values: dict[str, Any]
+    field_ids: dict[str, str] = field(default_factory=dict)
+
+
+def field_id(location: str, field_ids: Mapping[str, str]) -> str:
+    """The form field for an error location: the longest prefix of it named in `field_ids`
+    ("gaps.2.action_ids" -> field_ids["gaps.2"]), else its top-level field ("controls.4" -> "controls")."""
+    parts = location.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in field_ids:
+            return field_ids[prefix]
+    return parts[0]
+
+
+@dataclass(frozen=True)
 class CommandForm(Generic[M]):
     command: M | None
     # What was typed, by form field, to show again beside the errors.
     values: dict[str, str]
     # Field -> the sentence for the error summary and the field.
     errors: dict[str, str]
+    # Location in the command -> form field, for nested and list fields (see FormRead).
+    field_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.command is not None
+
+    def field_for(self, location: str) -> str:
+        """The form field a service's FieldError location points at ("gaps.1.action_ids")."""
+        return field_id(location, self.field_ids)
 
 
 def form_messages(model: type[BaseModel]) -> dict[str, str]:
     return dict(getattr(model, "form_messages", {}) or {})
 
 
-def nhs_errors(model: type[BaseModel], exc: ValidationError) -> dict[str, str]:
-    """One sentence per field, from the model's `form_messages`, else from what pydantic found."""
+def _pattern(location: tuple[Any, ...]) -> str:
+    """A location with its list positions as `*`: ("assurances", 3, "source") -> "assurances.*.source"."""
+    return ".".join("*" if isinstance(part, int) else str(part) for part in location)
+
+
+def nhs_errors(
+    model: type[BaseModel], exc: ValidationError, field_ids: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """One sentence per form field, from the model's `form_messages`, else from what pydantic found.
+
+    A nested error's sentence is looked up by its location with list positions as `*`
+    ("assurances.*.source:string_too_long", then "assurances.*.source"), then by its top-level field;
+    it is shown against the form field `field_ids` names for it (see `field_id`)."""
     messages = form_messages(model)
     errors: dict[str, str] = {}
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "form"
-        if field in errors:
+        location = tuple(error["loc"])
+        if not location:
+            location = ("form",)
+        top = str(location[0])
+        form_field = field_id(".".join(str(part) for part in location), field_ids or {})
+        if form_field in errors:
             continue
-        errors[field] = (
-            messages.get(f"{field}:{error.get('type')}")
-            or messages.get(field)
-            or _default_message(field, error)
-        )
+        kind = error.get("type")
+        candidates = [f"{_pattern(location)}:{kind}", _pattern(location)] if len(location) > 1 else []
+        candidates += [f"{top}:{kind}", top]
+        errors[form_field] = next(
+            (messages[key] for key in candidates if key in messages), None
+        ) or _default_message(str(next((p for p in reversed(location) if isinstance(p, str)), top)), error)
     return errors
 
 
@@ -101,14 +144,17 @@ def _default_message(field: str, error: Any) -> str:
     return f"{name}: {error.get('msg', 'is not valid')}"
 
 
-def validate_command(model: type[M], values: Mapping[str, Any]) -> CommandForm[M]:
+def validate_command(
+    model: type[M], values: Mapping[str, Any], field_ids: Mapping[str, str] | None = None
+) -> CommandForm[M]:
     """The command from these values, or its errors (never raises a validation error)."""
     typed = {key: value for key, value in values.items() if isinstance(value, str)}
+    ids = dict(field_ids or {})
     try:
         # Form values are always text: "3" is the number 3 here, though a strict JSON body refuses it.
-        return CommandForm(model.model_validate(dict(values), strict=False), typed, {})
+        return CommandForm(model.model_validate(dict(values), strict=False), typed, {}, ids)
     except ValidationError as exc:
-        return CommandForm(None, typed, nhs_errors(model, exc))
+        return CommandForm(None, typed, nhs_errors(model, exc, ids), ids)
 
 
 class _CommandFormDependency(Generic[M]):
@@ -117,24 +163,35 @@ class _CommandFormDependency(Generic[M]):
     Empty fields are left out, so the model's defaults and "required" rules apply as they do to JSON.
     Also found by the write-route test, which checks a page and its API twin use the same model."""
 
-    def __init__(self, model: type[M], *, read: Callable[[FormData], dict[str, Any]] | None = None) -> None:
+    def __init__(self, model: type[M], *, read: Reader | None = None) -> None:
         self.model = model
         self.read = read
 
     async def __call__(self, request: Request) -> CommandForm[M]:
         form = await request.form()
-        if self.read is not None:
-            values = self.read(form)
+        return self.validate(form)
+
+    def validate(self, form: FormData) -> CommandForm[M]:
+        read = self.read(form) if self.read is not None else None
+        if isinstance(read, FormRead):
+            values, field_ids = read.values, read.field_ids
+        elif read is not None:
+            values, field_ids = read, {}
         else:
             values = {key: value for key, value in form.items() if key != "csrf_token" and value != ""}
-        result = validate_command(self.model, values)
+            field_ids = {}
+        result = validate_command(self.model, values, field_ids)
         raw = {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
-        return CommandForm(result.command, raw, result.errors)
+        return CommandForm(result.command, raw, result.errors, result.field_ids)
 
 
-def command_form(model: type[M], *, read: Callable[[FormData], dict[str, Any]] | None = None) -> Any:
+Reader = Callable[[FormData], "dict[str, Any] | FormRead"]
+
+
+def command_form(model: type[M], *, read: Reader | None = None) -> Any:
     """The dependency that reads a page's form as `model` (see _CommandFormDependency); `read`
-    turns the form into the model's fields where they are not one box each (a date in three)."""
+    turns the form into the model's fields where they are not one box each (a date in three), or
+    returns a FormRead naming the form field of each nested location (lines of a risk's assurances)."""
     return _CommandFormDependency(model, read=read)
 
 

@@ -46,6 +46,11 @@ PAIRS = {
     ("POST", "/assessments/{assessment_id}/actions"): ("POST", "/api/v1/assessments/{assessment_id}/actions"),
     ("POST", "/actions/{action_id}/edit"): ("PATCH", "/api/v1/actions/{action_id}"),
     ("POST", "/actions/{action_id}/notes"): ("POST", "/api/v1/actions/{action_id}/notes"),
+    ("POST", "/assessments/{assessment_id}/actions/suggested"): (
+        "POST",
+        "/api/v1/assessments/{assessment_id}/actions/suggested",
+    ),
+    ("POST", "/trusts/{ods_code}/baf-risk/edit"): ("PUT", "/api/v1/organisations/{ods_code}/baf-risk"),
     ("POST", "/admin/cycles/close"): ("POST", "/api/v1/admin/cycles/close"),
     ("POST", "/trusts/{ods_code}/assessments"): ("POST", "/api/v1/organisations/{ods_code}/assessments"),
     ("POST", "/admin/assessments/{assessment_id}/reopen"): (
@@ -79,8 +84,6 @@ NOT_YET = {
     ("POST", "/admin/cycles/new"),
     ("POST", "/admin/trusts/import"),
     ("POST", "/admin/frameworks/check"),
-    ("POST", "/assessments/{assessment_id}/actions/suggested"),
-    ("POST", "/trusts/{ods_code}/baf-risk/edit"),
 }
 
 
