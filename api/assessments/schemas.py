@@ -72,6 +72,9 @@ class EvidencePublic(BaseModel):
     id: int
     kind: str
     title: str
+    carried_forward_from: str | None = Field(
+        None, description="The year (cycle) this item was carried forward from, if it was"
+    )
     url: str | None
     content_type: str | None
     size_bytes: int | None
