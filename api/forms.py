@@ -7,6 +7,7 @@ every other request on this worker.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -123,7 +124,12 @@ def nhs_errors(
         if form_field in errors:
             continue
         kind = error.get("type")
-        candidates = [f"{_pattern(location)}:{kind}", _pattern(location)] if len(location) > 1 else []
+        candidates = []
+        if len(location) > 1:
+            # The whole location ("assurances.*.source"), then its last field name ("level" of
+            # "answers.<criterion key>.level", where the key is a dict key, not a position).
+            leaf = next((str(part) for part in reversed(location) if isinstance(part, str)), top)
+            candidates += [f"{_pattern(location)}:{kind}", _pattern(location), f"{leaf}:{kind}", leaf]
         candidates += [f"{top}:{kind}", top]
         errors[form_field] = next(
             (messages[key] for key in candidates if key in messages), None
@@ -169,10 +175,14 @@ class _CommandFormDependency(Generic[M]):
 
     async def __call__(self, request: Request) -> CommandForm[M]:
         form = await request.form()
-        return self.validate(form)
+        return self.validate(form, request.path_params)
 
-    def validate(self, form: FormData) -> CommandForm[M]:
-        read = self.read(form) if self.read is not None else None
+    def validate(self, form: FormData, path_params: Mapping[str, Any] | None = None) -> CommandForm[M]:
+        read = None
+        if self.read is not None:
+            # A read may also take the path's parameters (the criterion a field name is built from).
+            takes_path = len(inspect.signature(self.read).parameters) > 1
+            read = self.read(form, dict(path_params or {})) if takes_path else self.read(form)  # type: ignore[call-arg]
         if isinstance(read, FormRead):
             values, field_ids = read.values, read.field_ids
         elif read is not None:
@@ -185,13 +195,14 @@ class _CommandFormDependency(Generic[M]):
         return CommandForm(result.command, raw, result.errors, result.field_ids)
 
 
-Reader = Callable[[FormData], "dict[str, Any] | FormRead"]
+Reader = Callable[..., "dict[str, Any] | FormRead"]
 
 
 def command_form(model: type[M], *, read: Reader | None = None) -> Any:
     """The dependency that reads a page's form as `model` (see _CommandFormDependency); `read`
     turns the form into the model's fields where they are not one box each (a date in three), or
-    returns a FormRead naming the form field of each nested location (lines of a risk's assurances)."""
+    returns a FormRead naming the form field of each nested location (lines of a risk's assurances).
+    `read(form)`, or `read(form, path_params)` where field names carry a path parameter."""
     return _CommandFormDependency(model, read=read)
 
 

@@ -23,6 +23,10 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 # (page route, its JSON twin): the same write through two doors.
 PAIRS = {
+    ("POST", "/assessments/{assessment_id}/ratings/{criterion_key}"): (
+        "PUT",
+        "/api/v1/assessments/{assessment_id}/ratings/{criterion_key}",
+    ),
     ("POST", "/assessments/{assessment_id}/headline"): (
         "PUT",
         "/api/v1/assessments/{assessment_id}/headline",
@@ -66,20 +70,6 @@ PAIRS = {
 
 # Page writes still parsing their form by hand. Only ever remove lines.
 NOT_YET = {
-    ("POST", "/sign-in"),
-    ("POST", "/account/email"),
-    ("POST", "/forgot-password"),
-    ("POST", "/reset-password/{token}"),
-    ("POST", "/account/password"),
-    ("POST", "/invitation/{token}"),
-    ("POST", "/sign-in/two-factor"),
-    ("POST", "/account/two-factor/set-up"),
-    ("POST", "/account/two-factor/recovery-codes"),
-    ("POST", "/account/two-factor/turn-off"),
-    ("POST", "/trusts/{ods_code}/settings"),
-    ("POST", "/trusts/switch"),
-    ("POST", "/assessments/{assessment_id}/sections/{section_key}"),
-    ("POST", "/assessments/{assessment_id}/ratings/{criterion_key}"),
     ("POST", "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/files"),
     ("POST", "/admin/cycles/new"),
     ("POST", "/admin/trusts/import"),

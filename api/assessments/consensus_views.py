@@ -483,7 +483,7 @@ def save_consensus(
         )
     command = form.command
     try:
-        _save(session, access, key, command.level, command.rationale, command.version)
+        service.agree_consensus(session, access.principal, access.assessment.id, key, command)
     except Conflict as exc:
         if "current" not in exc.extra:
             return _signed_off_redirect(request, access, section_key)
@@ -503,37 +503,6 @@ def save_consensus(
             only=key,
         )
     return _answer(request, session, access, section_key, key, "saved", "criterion")
-
-
-def _save(
-    session: Session, access: AssessmentAccess, key: str, level: int, rationale: str, version: int
-) -> None:
-    try:
-        service.save_consensus(
-            session,
-            access.principal,
-            access.assessment.id,
-            key,
-            level=level,
-            rationale=rationale,
-            version=version,
-        )
-    except Conflict as exc:
-        current = exc.extra.get("current")
-        # Adding evidence first makes an empty row (no level, no rationale): nobody agreed anything
-        # there, so the page seen before it was made is not out of date.
-        if version == 0 and current and current["level"] is None and not current["rationale"]:
-            service.save_consensus(
-                session,
-                access.principal,
-                access.assessment.id,
-                key,
-                level=level,
-                rationale=rationale,
-                version=int(current["version"]),
-            )
-            return
-        raise
 
 
 # --- Evidence -------------------------------------------------------------------------------------------

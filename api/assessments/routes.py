@@ -250,15 +250,7 @@ def put_rating_deadline(
 def put_consensus(
     criterion_key: str, body: ConsensusUpdate, session: SessionDep, access: Manager
 ) -> ConsensusPublic:
-    consensus = service.save_consensus(
-        session,
-        access.principal,
-        access.assessment.id,
-        criterion_key,
-        level=body.level,
-        rationale=body.rationale,
-        version=body.version,
-    )
+    consensus = service.agree_consensus(session, access.principal, access.assessment.id, criterion_key, body)
     evidence = evidence_of(session, access.assessment.id).get(consensus.criterion_id, [])
     carried_from = cycle_names(session, evidence)
     return ConsensusPublic(

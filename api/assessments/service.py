@@ -29,6 +29,7 @@ from api.assessments.repository import (
     cycle_by_name,
     rating_members,
 )
+from api.assessments.schemas import ConsensusUpdate
 from api.assessments.spread import rating_closed, uk_today
 from api.audit.service import record
 from api.db import UTCDateTime, utcnow
@@ -494,6 +495,40 @@ def save_consensus(
     session.flush()
     session.refresh(consensus)
     return consensus
+
+
+def agree_consensus(
+    session: Session, principal: Principal, assessment_id: int, criterion_key: str, command: ConsensusUpdate
+) -> ConsensusRating:
+    """Record the board's agreed level and rationale (the page and the API), compare-and-set on
+    `command.version`.
+
+    Adding evidence first makes an empty row (no level, no rationale): nobody agreed anything there,
+    so a save against the statement as it was before that row (version 0) is not out of date, and is
+    made against the empty row instead of answering 409."""
+    try:
+        return save_consensus(
+            session,
+            principal,
+            assessment_id,
+            criterion_key,
+            level=command.level,
+            rationale=command.rationale,
+            version=command.version,
+        )
+    except Conflict as exc:
+        current = exc.extra.get("current")
+        if command.version == 0 and current and current["level"] is None and not current["rationale"]:
+            return save_consensus(
+                session,
+                principal,
+                assessment_id,
+                criterion_key,
+                level=command.level,
+                rationale=command.rationale,
+                version=int(current["version"]),
+            )
+        raise
 
 
 def _level_text(level: int | None) -> str:
