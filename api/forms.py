@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, StringConstraints, ValidationError
 from starlette.datastructures import FormData
 
 
@@ -25,7 +25,7 @@ async def read_form(request: Request) -> FormData:
 FormDep = Annotated[FormData, Depends(read_form)]
 
 
-def date_from_parts(day: str, month: str, year: str, what: str) -> date:
+def date_from_parts(day: str, month: str, year: str, what: str, example: str = "30 6 2027") -> date:
     """A date from the three boxes of an NHS.UK date input, or ValueError saying what is wrong in
     words for the error summary (`what`: "The rating deadline")."""
     parts = {"day": day.strip(), "month": month.strip(), "year": year.strip()}
@@ -40,7 +40,7 @@ def date_from_parts(day: str, month: str, year: str, what: str) -> date:
             raise ValueError
         return date(number["year"], number["month"], number["day"])
     except ValueError:
-        raise ValueError(f"{what} must be a real date, for example 30 6 2027") from None
+        raise ValueError(f"{what} must be a real date, for example {example}") from None
 
 
 # --- One command model per write ------------------------------------------------------------------
@@ -147,6 +147,9 @@ def _default_message(field: str, error: Any) -> str:
         return f"{name} must be {context.get('max_length', 0):,} characters or fewer"
     if kind == "string_too_short":
         return f"Enter {field.replace('_', ' ')}"
+    if kind == "value_error" and context.get("error"):
+        # A validator's own sentence, written for the page ("The date the cycle opens must include a month").
+        return str(context["error"])
     return f"{name}: {error.get('msg', 'is not valid')}"
 
 
@@ -216,3 +219,27 @@ def date_parts(form: FormData, prefix: str) -> str | None:
     if not (day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4):
         return f"{year}-{month}-{day}"
     return f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
+
+
+# --- Upload forms ---------------------------------------------------------------------------------------
+
+
+class FileUpload(BaseModel):
+    """An upload form's command: the name of the file chosen. The file itself stays an UploadFile the
+    route reads (its size and content are checked by the service that takes it); a form with no
+    file chosen is refused here, with the subclass's `form_messages["file_name"]`."""
+
+    file_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def file_name_of(field: str, field_id: str | None = None) -> Callable[[FormData], FormRead]:
+    """A `read` for an upload form: the name of the file in `field`, its errors shown on `field_id`
+    (the file input; `field` unless named)."""
+
+    def read(form: FormData) -> FormRead:
+        upload = form.get(field)
+        return FormRead(
+            {"file_name": getattr(upload, "filename", None) or ""}, {"file_name": field_id or field}
+        )
+
+    return read

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlmodel import Session
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.accounts.models import User
@@ -28,7 +29,7 @@ from api.assessments.repository import (
     criteria_of,
     evidence_of,
 )
-from api.assessments.schemas import ConsensusUpdate, LinkEvidenceCreate, ReopenRequest
+from api.assessments.schemas import ConsensusUpdate, EvidenceFileUpload, LinkEvidenceCreate, ReopenRequest
 from api.assessments.spread import (
     MIN_OTHER_RATERS,
     CriterionSpreadData,
@@ -40,7 +41,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import Principal, platform_role
 from api.errors import Conflict, FieldError, NotFound, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import CommandForm, FormRead, command_form, file_name_of
 from api.frameworks.models import Criterion, Framework, FrameworkSection
 from api.frameworks.schema import Framework as FrameworkDoc
 from api.frameworks.service import framework_document
@@ -545,6 +546,10 @@ def add_evidence_link(
     return _answer(request, session, access, section_key, key, "link", "evidence")
 
 
+def _upload_file_name(form: FormData, path: dict[str, str]) -> FormRead:
+    return file_name_of("file", f"{path.get('criterion_key', '')}-file")(form)
+
+
 @router.post(
     "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/files", name="add_evidence_file"
 )
@@ -554,14 +559,16 @@ def add_evidence_file(
     criterion_key: str,
     session: SessionDep,
     access: PageManager,
+    form: Annotated[
+        CommandForm[EvidenceFileUpload], Depends(command_form(EvidenceFileUpload, read=_upload_file_name))
+    ],
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
     key = criterion_key
     state = FormState()
-    if file is None or not file.filename:
-        state.evidence_errors[f"{key}-file"] = "Select a file to upload"
-    else:
+    state.evidence_errors.update(form.errors)
+    if form.command is not None and file is not None:
         # Synchronous route (thread pool): read at most one byte past the limit.
         data = file.file.read(evidence_service.MAX_UPLOAD_BYTES + 1)
         try:
@@ -570,7 +577,7 @@ def add_evidence_file(
                 access.principal,
                 access.assessment.id,
                 key,
-                filename=file.filename,
+                filename=form.command.file_name,
                 data=data,
                 upload_dir=request.app.state.settings.upload_dir,
             )

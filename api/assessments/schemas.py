@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from api.forms import FileUpload
 from api.integers import MAX_INTEGER
 
 MAX_COMMENT = 2000
@@ -100,6 +101,12 @@ class ConsensusUpdate(BaseModel):
     level: int = Field(ge=0, le=4)
     rationale: LongText = ""
     version: int = Field(ge=0, le=MAX_INTEGER)
+
+
+class EvidenceFileUpload(FileUpload):
+    """The evidence upload form (the page's; the API takes the file as multipart, with no other field)."""
+
+    form_messages: ClassVar[dict[str, str]] = {"file_name": "Select a file to upload"}
 
 
 class EvidencePublic(BaseModel):
