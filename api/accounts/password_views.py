@@ -102,12 +102,12 @@ def reset_password(
     token: str,
     form: Annotated[CommandForm[NewPassword], Depends(command_form(NewPassword))],
 ) -> Response:
-    password = form.command.password if form.command else ""
+    # Plain text fields, so the command is always read; the password's rules need the account.
+    command = form.command or NewPassword()
+    password = command.password
     try:
         link, user = password_reset.open_password_reset(session, token)
-        errors = new_password_errors(
-            password, form.command.confirm_password if form.command else "", user.email
-        )
+        errors = new_password_errors(password, command.confirm_password, user.email)
         if errors:
             return _link_page(
                 request,
