@@ -391,8 +391,9 @@ def _seed_action_plan(
     year's assessment, as opening it does), one new action this year, and a race equality risk in
     the board assurance framework whose gaps link to them. Written through the real services, so
     the audit log, carry-forward links and checks are what a board's own would be."""
-    from api.actions.service import ActionFields, add_note, carry_forward_actions, create_action
-    from api.baf.schemas import Assurance, BafRiskContent, Gap
+    from api.actions.schemas import ActionCreate
+    from api.actions.service import add_note, carry_forward_actions, create_action
+    from api.baf.schemas import Assurance, BafRiskUpdate, Gap
     from api.baf.service import save_baf_risk
     from api.scoring.models import StoredScore
 
@@ -418,12 +419,12 @@ def _seed_action_plan(
         assessment: Assessment, on: date, months: int, status: str, section: str | None, *text: str
     ) -> Any:
         title, description, owner = text
-        fields = ActionFields(
+        fields = ActionCreate(
             title=title,
             description=description,
             owner=owner,
             due_date=on + timedelta(days=30 * months),
-            status=status,
+            status=status,  # type: ignore[arg-type]
             section=section,
         )
         return create_action(session, chair, assessment, fields, today=on)
@@ -488,7 +489,8 @@ def _seed_action_plan(
         "Chair",
     )
     baf_action = next(a for a in carried if "assurance framework" in a.title)
-    content = BafRiskContent(
+    content = BafRiskUpdate(
+        version=0,
         description=(
             "If the board does not lead sustained action on race equality, then staff from ethnic "
             "minority backgrounds will continue to face discrimination and worse experiences at work, "
@@ -525,7 +527,7 @@ def _seed_action_plan(
             ),
         ],
     )
-    save_baf_risk(session, chair, organisation, content, version=0, today=today)
+    save_baf_risk(session, chair, organisation, content, today=today)
     session.flush()
     _date_demo_history(session, previous, last_year, today)
     return 5 + len(carried)

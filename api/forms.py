@@ -7,13 +7,14 @@ every other request on this worker.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, StringConstraints, ValidationError
 from starlette.datastructures import FormData
 
 
@@ -24,7 +25,7 @@ async def read_form(request: Request) -> FormData:
 FormDep = Annotated[FormData, Depends(read_form)]
 
 
-def date_from_parts(day: str, month: str, year: str, what: str) -> date:
+def date_from_parts(day: str, month: str, year: str, what: str, example: str = "30 6 2027") -> date:
     """A date from the three boxes of an NHS.UK date input, or ValueError saying what is wrong in
     words for the error summary (`what`: "The rating deadline")."""
     parts = {"day": day.strip(), "month": month.strip(), "year": year.strip()}
@@ -39,7 +40,7 @@ def date_from_parts(day: str, month: str, year: str, what: str) -> date:
             raise ValueError
         return date(number["year"], number["month"], number["day"])
     except ValueError:
-        raise ValueError(f"{what} must be a real date, for example 30 6 2027") from None
+        raise ValueError(f"{what} must be a real date, for example {example}") from None
 
 
 # --- One command model per write ------------------------------------------------------------------
@@ -56,35 +57,83 @@ M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
+class FormRead:
+    """What a `read` function gives when the model's fields are nested or lists: the values, and
+    which form field holds each location ("assurances.3" -> "assurance_2"), so an error deep in the
+    command (`assurances.3.source`) is shown beside the box the person typed it in."""
+
+    values: dict[str, Any]
+    field_ids: dict[str, str] = field(default_factory=dict)
+
+
+def field_id(location: str, field_ids: Mapping[str, str]) -> str:
+    """The form field for an error location: the longest prefix of it named in `field_ids`
+    ("gaps.2.action_ids" -> field_ids["gaps.2"]), else its top-level field ("controls.4" -> "controls")."""
+    parts = location.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in field_ids:
+            return field_ids[prefix]
+    return parts[0]
+
+
+@dataclass(frozen=True)
 class CommandForm(Generic[M]):
     command: M | None
     # What was typed, by form field, to show again beside the errors.
     values: dict[str, str]
     # Field -> the sentence for the error summary and the field.
     errors: dict[str, str]
+    # Location in the command -> form field, for nested and list fields (see FormRead).
+    field_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.command is not None
+
+    def field_for(self, location: str) -> str:
+        """The form field a service's FieldError location points at ("gaps.1.action_ids")."""
+        return field_id(location, self.field_ids)
 
 
 def form_messages(model: type[BaseModel]) -> dict[str, str]:
     return dict(getattr(model, "form_messages", {}) or {})
 
 
-def nhs_errors(model: type[BaseModel], exc: ValidationError) -> dict[str, str]:
-    """One sentence per field, from the model's `form_messages`, else from what pydantic found."""
+def _pattern(location: tuple[Any, ...]) -> str:
+    """A location with its list positions as `*`: ("assurances", 3, "source") -> "assurances.*.source"."""
+    return ".".join("*" if isinstance(part, int) else str(part) for part in location)
+
+
+def nhs_errors(
+    model: type[BaseModel], exc: ValidationError, field_ids: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """One sentence per form field, from the model's `form_messages`, else from what pydantic found.
+
+    A nested error's sentence is looked up by its location with list positions as `*`
+    ("assurances.*.source:string_too_long", then "assurances.*.source"), then by its top-level field;
+    it is shown against the form field `field_ids` names for it (see `field_id`)."""
     messages = form_messages(model)
     errors: dict[str, str] = {}
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "form"
-        if field in errors:
+        location = tuple(error["loc"])
+        if not location:
+            location = ("form",)
+        top = str(location[0])
+        form_field = field_id(".".join(str(part) for part in location), field_ids or {})
+        if form_field in errors:
             continue
-        errors[field] = (
-            messages.get(f"{field}:{error.get('type')}")
-            or messages.get(field)
-            or _default_message(field, error)
-        )
+        kind = error.get("type")
+        candidates = []
+        if len(location) > 1:
+            # The whole location ("assurances.*.source"), then its last field name ("level" of
+            # "answers.<criterion key>.level", where the key is a dict key, not a position).
+            leaf = next((str(part) for part in reversed(location) if isinstance(part, str)), top)
+            candidates += [f"{_pattern(location)}:{kind}", _pattern(location), f"{leaf}:{kind}", leaf]
+        candidates += [f"{top}:{kind}", top]
+        errors[form_field] = next(
+            (messages[key] for key in candidates if key in messages), None
+        ) or _default_message(str(next((p for p in reversed(location) if isinstance(p, str)), top)), error)
     return errors
 
 
@@ -98,17 +147,23 @@ def _default_message(field: str, error: Any) -> str:
         return f"{name} must be {context.get('max_length', 0):,} characters or fewer"
     if kind == "string_too_short":
         return f"Enter {field.replace('_', ' ')}"
+    if kind == "value_error" and context.get("error"):
+        # A validator's own sentence, written for the page ("The date the cycle opens must include a month").
+        return str(context["error"])
     return f"{name}: {error.get('msg', 'is not valid')}"
 
 
-def validate_command(model: type[M], values: Mapping[str, Any]) -> CommandForm[M]:
+def validate_command(
+    model: type[M], values: Mapping[str, Any], field_ids: Mapping[str, str] | None = None
+) -> CommandForm[M]:
     """The command from these values, or its errors (never raises a validation error)."""
     typed = {key: value for key, value in values.items() if isinstance(value, str)}
+    ids = dict(field_ids or {})
     try:
         # Form values are always text: "3" is the number 3 here, though a strict JSON body refuses it.
-        return CommandForm(model.model_validate(dict(values), strict=False), typed, {})
+        return CommandForm(model.model_validate(dict(values), strict=False), typed, {}, ids)
     except ValidationError as exc:
-        return CommandForm(None, typed, nhs_errors(model, exc))
+        return CommandForm(None, typed, nhs_errors(model, exc, ids), ids)
 
 
 class _CommandFormDependency(Generic[M]):
@@ -117,24 +172,40 @@ class _CommandFormDependency(Generic[M]):
     Empty fields are left out, so the model's defaults and "required" rules apply as they do to JSON.
     Also found by the write-route test, which checks a page and its API twin use the same model."""
 
-    def __init__(self, model: type[M], *, read: Callable[[FormData], dict[str, Any]] | None = None) -> None:
+    def __init__(self, model: type[M], *, read: Reader | None = None) -> None:
         self.model = model
         self.read = read
 
     async def __call__(self, request: Request) -> CommandForm[M]:
         form = await request.form()
+        return self.validate(form, request.path_params)
+
+    def validate(self, form: FormData, path_params: Mapping[str, Any] | None = None) -> CommandForm[M]:
+        read = None
         if self.read is not None:
-            values = self.read(form)
+            # A read may also take the path's parameters (the criterion a field name is built from).
+            takes_path = len(inspect.signature(self.read).parameters) > 1
+            read = self.read(form, dict(path_params or {})) if takes_path else self.read(form)  # type: ignore[call-arg]
+        if isinstance(read, FormRead):
+            values, field_ids = read.values, read.field_ids
+        elif read is not None:
+            values, field_ids = read, {}
         else:
             values = {key: value for key, value in form.items() if key != "csrf_token" and value != ""}
-        result = validate_command(self.model, values)
+            field_ids = {}
+        result = validate_command(self.model, values, field_ids)
         raw = {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
-        return CommandForm(result.command, raw, result.errors)
+        return CommandForm(result.command, raw, result.errors, result.field_ids)
 
 
-def command_form(model: type[M], *, read: Callable[[FormData], dict[str, Any]] | None = None) -> Any:
+Reader = Callable[..., "dict[str, Any] | FormRead"]
+
+
+def command_form(model: type[M], *, read: Reader | None = None) -> Any:
     """The dependency that reads a page's form as `model` (see _CommandFormDependency); `read`
-    turns the form into the model's fields where they are not one box each (a date in three)."""
+    turns the form into the model's fields where they are not one box each (a date in three), or
+    returns a FormRead naming the form field of each nested location (lines of a risk's assurances).
+    `read(form)`, or `read(form, path_params)` where field names carry a path parameter."""
     return _CommandFormDependency(model, read=read)
 
 
@@ -148,3 +219,27 @@ def date_parts(form: FormData, prefix: str) -> str | None:
     if not (day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4):
         return f"{year}-{month}-{day}"
     return f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
+
+
+# --- Upload forms ---------------------------------------------------------------------------------------
+
+
+class FileUpload(BaseModel):
+    """An upload form's command: the name of the file chosen. The file itself stays an UploadFile the
+    route reads (its size and content are checked by the service that takes it); a form with no
+    file chosen is refused here, with the subclass's `form_messages["file_name"]`."""
+
+    file_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def file_name_of(field: str, field_id: str | None = None) -> Callable[[FormData], FormRead]:
+    """A `read` for an upload form: the name of the file in `field`, its errors shown on `field_id`
+    (the file input; `field` unless named)."""
+
+    def read(form: FormData) -> FormRead:
+        upload = form.get(field)
+        return FormRead(
+            {"file_name": getattr(upload, "filename", None) or ""}, {"file_name": field_id or field}
+        )
+
+    return read

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from api.accounts.roles import ANALYST_ROLES, MANAGER_ROLES, PLATFORM_ADMIN
+from api.accounts.roles import ANALYST_ROLES, MANAGER_ROLES, PLATFORM_ADMIN, SECTOR_ANALYST
 
 
 def navigation_for(principal: Any | None, path: str) -> list[dict[str, Any]]:
@@ -42,9 +42,9 @@ def start_link_for(principal: Any | None) -> dict[str, str]:
         return {"href": "/sign-in", "text": "Sign in"}
     if principal.active_membership is not None:
         return {"href": f"/trusts/{principal.active_membership.ods_code}", "text": "Go to your board"}
-    if principal.user.platform_role == "platform_admin":
+    if principal.user.platform_role == PLATFORM_ADMIN:
         return {"href": "/admin", "text": "Go to admin"}
-    if principal.user.platform_role == "sector_analyst":
+    if principal.user.platform_role == SECTOR_ANALYST:
         return {"href": "/sector", "text": "Go to the sector view"}
     return {"href": "/trusts", "text": "Go to your trusts"}
 

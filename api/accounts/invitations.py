@@ -15,6 +15,7 @@ from api.accounts.links import INVITATION, LinkUnusable, _issue_link, _retire_li
 from api.accounts.members import _chairs_by_a_chair, board_role_for
 from api.accounts.models import ROLE_NAMES, Membership, OneTimeToken, User
 from api.accounts.passwords import _check_password, hash_password
+from api.accounts.roles import CHAIR, PLATFORM_ADMIN
 from api.accounts.wording import SERVICE_NAME, role_label, role_phrase, when
 from api.audit.service import record
 from api.db import utcnow
@@ -104,7 +105,7 @@ def invite_member(
     `email` must already be normalised (lower case). Already on this board: 409 naming them.
     A platform admin appoints only a board's first chair (`invite_first_chair`).
     """
-    if actor_role != "platform_admin":
+    if actor_role != PLATFORM_ADMIN:
         _chairs_by_a_chair(actor_role, role)
     board_role = board_role_for(role, board_role)
     user = session.exec(select(User).where(User.email == email)).first()
@@ -175,7 +176,7 @@ def invite_first_chair(
     chair = session.exec(
         select(User.name)
         .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
-        .where(Membership.organisation_id == organisation.id, Membership.role == "chair")
+        .where(Membership.organisation_id == organisation.id, Membership.role == CHAIR)
     ).first()
     if chair is not None:
         raise Conflict(
@@ -186,10 +187,10 @@ def invite_first_chair(
         settings,
         organisation=organisation,
         actor=actor,
-        actor_role="platform_admin",
+        actor_role=PLATFORM_ADMIN,
         email=email,
         name=name,
-        role="chair",
+        role=CHAIR,
         board_role=None,
         client_ip=client_ip,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -19,18 +19,17 @@ from api.accounts.links import LinkUnusable
 from api.accounts.models import ROLE_NAMES
 from api.accounts.passwords import new_password_errors
 from api.accounts.reauth import confirm_it_is_them
-from api.accounts.service import normalise_email
+from api.accounts.schemas import ForgottenPassword, InvitationAcceptance, NewPassword, PasswordChange
 from api.accounts.views import clear_session_cookie
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie, verify_csrf
 from api.db import SessionDep
 from api.deps import PageUser
-from api.errors import InputError
+from api.forms import CommandForm, command_form
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-MAX_NAME = 120
 # The link is in the address: keep it out of caches and out of the Referer header.
 LINK_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -50,16 +49,19 @@ def forgot_password_page(request: Request) -> Response:
 
 
 @router.post("/forgot-password")
-def forgot_password(request: Request, session: SessionDep, email: Annotated[str, Form()] = "") -> Response:
-    context = {"page_title": "Reset your password", "email": email}
-    if not email.strip():
-        context["errors"] = {"email": "Enter your email address"}
+def forgot_password(
+    request: Request,
+    session: SessionDep,
+    form: Annotated[CommandForm[ForgottenPassword], Depends(command_form(ForgottenPassword))],
+) -> Response:
+    if form.command is None:
+        context = {
+            "page_title": "Reset your password",
+            "email": form.values.get("email", ""),
+            "errors": form.errors,
+        }
         return render(request, "accounts/password_forgot.html", context, status_code=422)
-    try:
-        address = normalise_email(email)
-    except InputError:
-        context["errors"] = {"email": "Enter an email address in the correct format, like name@example.com"}
-        return render(request, "accounts/password_forgot.html", context, status_code=422)
+    address = form.command.email
     settings = request.app.state.settings
     password_reset.request_password_reset(session, settings, address, client_ip(request))
     # The same page whether or not there is an account: nobody learns who has one.
@@ -98,12 +100,14 @@ def reset_password(
     request: Request,
     session: SessionDep,
     token: str,
-    password: Annotated[str, Form()] = "",
-    confirm_password: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[NewPassword], Depends(command_form(NewPassword))],
 ) -> Response:
+    # Plain text fields, so the command is always read; the password's rules need the account.
+    command = form.command or NewPassword()
+    password = command.password
     try:
         link, user = password_reset.open_password_reset(session, token)
-        errors = new_password_errors(password, confirm_password, user.email)
+        errors = new_password_errors(password, command.confirm_password, user.email)
         if errors:
             return _link_page(
                 request,
@@ -137,13 +141,13 @@ def change_password(
     request: Request,
     session: SessionDep,
     principal: PageUser,
-    current_password: Annotated[str, Form()] = "",
-    new_password: Annotated[str, Form()] = "",
-    confirm_password: Annotated[str, Form()] = "",
-    code: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[PasswordChange], Depends(command_form(PasswordChange))],
 ) -> Response:
     user = principal.user
     ip = client_ip(request)
+    command = form.command or PasswordChange()
+    current_password, new_password = command.current_password, command.new_password
+    confirm_password, code = command.confirm_password, command.code
     # The sign-in checks, so guessing the current password or a code is delayed as at sign-in.
     confirmation = confirm_it_is_them(session, user, ip, current_password, code)
     errors = dict(confirmation.errors)
@@ -219,20 +223,18 @@ def accept_invitation(
     request: Request,
     session: SessionDep,
     token: str,
-    name: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    confirm_password: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[InvitationAcceptance], Depends(command_form(InvitationAcceptance))],
 ) -> Response:
+    name = form.values.get("name", "")
+    password = form.values.get("password", "")
     try:
         invitation = invitations.open_invitation(session, token)
-        full_name = " ".join(name.split())
-        errors: dict[str, str] = {}
-        if not full_name:
-            errors["name"] = "Enter your full name"
-        elif len(full_name) > MAX_NAME:
-            errors["name"] = f"Name must be {MAX_NAME} characters or fewer"
-        errors.update(new_password_errors(password, confirm_password, invitation.user.email))
-        if errors:
+        # The name by the command's rules; the password by the account's (it must not be like the address).
+        errors = dict(form.errors)
+        errors.update(
+            new_password_errors(password, form.values.get("confirm_password", ""), invitation.user.email)
+        )
+        if errors or form.command is None:
             return _link_page(
                 request,
                 "accounts/invitation_accept.html",
@@ -240,7 +242,7 @@ def accept_invitation(
                 status_code=422,
             )
         invitations.accept_invitation(
-            session, invitation, name=full_name, password=password, client_ip=client_ip(request)
+            session, invitation, name=form.command.name, password=password, client_ip=client_ip(request)
         )
     except LinkUnusable as exc:
         return _invitation_link_unusable(request, exc.status_code)

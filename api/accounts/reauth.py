@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from api.accounts.models import User
+from api.accounts.schemas import ENTER_CODE
 from api.accounts.signin import check_password, record_wrong_second_factor, wait_message
 from api.accounts.two_factor import verify_second_factor
 
 ENTER_PASSWORD = "Enter your password"
 WRONG_PASSWORD = "Your current password is not right"
-ENTER_CODE = "Enter the 6-digit code from your authenticator app"
 WRONG_CODE = "The code is not right. Check your app and try again"
 
 

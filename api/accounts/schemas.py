@@ -107,3 +107,94 @@ class MemberInvite(BaseModel):
     board_role: BoardRole | None = _board_role_field()
 
     _board_role_fits = field_validator("board_role")(_fits_the_role)
+
+
+# --- The person's own account: signing in, passwords, email, two-factor (pages only) ------------------
+#
+# These forms have no JSON twin (the API signs in through /auth/token, OAuth2's form). Each is one
+# command read with command_form. A rule that needs the account (is the password right, is it too
+# like the email address) is checked by the account services, in the order the pages always used:
+# fields such as `current_password` are plain text here so that order is kept.
+
+ENTER_CODE = "Enter the 6-digit code from your authenticator app"
+EMAIL_FORMAT = "Enter an email address in the correct format, like name@example.com"
+Typed = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class SignIn(BaseModel):
+    """The sign-in form: email address and password (`next`: where to go afterwards)."""
+
+    form_messages: ClassVar[dict[str, str]] = {
+        "email": "Enter your email address",
+        "password": "Enter your password",
+    }
+    email: Typed
+    password: Annotated[str, StringConstraints(min_length=1)]
+    next: str = ""
+
+
+class SecondFactorCode(BaseModel):
+    """A code from the authenticator app (or a recovery code), at sign-in or when setting it up."""
+
+    form_messages: ClassVar[dict[str, str]] = {"code": ENTER_CODE}
+    code: Typed
+    next: str = ""
+
+
+class IdentityCheck(BaseModel):
+    """The password (and code, with two-factor on) asked for again before a change to the account."""
+
+    current_password: str = ""
+    code: str = ""
+
+
+class PasswordChange(IdentityCheck):
+    new_password: str = ""
+    confirm_password: str = ""
+
+
+class NewPassword(BaseModel):
+    """A new password chosen through an emailed link (checked against the account by passwords.py)."""
+
+    password: str = ""
+    confirm_password: str = ""
+
+
+class ForgottenPassword(BaseModel):
+    form_messages: ClassVar[dict[str, str]] = {
+        "email:missing": "Enter your email address",
+        "email:string_too_short": "Enter your email address",
+        "email": EMAIL_FORMAT,
+    }
+    email: EmailAddress
+
+
+class EmailChange(IdentityCheck):
+    form_messages: ClassVar[dict[str, str]] = {
+        "email:missing": "Enter your new email address",
+        "email:string_too_short": "Enter your new email address",
+        "email": EMAIL_FORMAT,
+    }
+    email: EmailAddress
+
+
+class InvitationAcceptance(NewPassword):
+    """Accepting an invitation: the person's own name, and the password they choose."""
+
+    form_messages: ClassVar[dict[str, str]] = {
+        "name": "Enter your full name",
+        "name:string_too_long": f"Name must be {MAX_NAME} characters or fewer",
+    }
+    name: PersonName
+
+
+class TrustSettings(BaseModel):
+    """The chair's settings for the board: whether everyone must use two-factor authentication."""
+
+    require_two_factor: bool = False
+
+
+class TrustSwitch(BaseModel):
+    """The trust the person is looking at now, from the trust switcher."""
+
+    ods_code: str = ""

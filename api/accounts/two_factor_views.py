@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import segno
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -15,6 +15,7 @@ from starlette.responses import Response
 from api.accounts.models import Membership, RecoveryCode, User
 from api.accounts.principal import Principal
 from api.accounts.reauth import Confirmation, confirm_it_is_them
+from api.accounts.schemas import IdentityCheck, SecondFactorCode, TrustSettings
 from api.accounts.signin import record_waiting, record_wrong_second_factor, throttle_wait, wait_message
 from api.accounts.two_factor import (
     new_recovery_codes,
@@ -30,13 +31,14 @@ from api.client_ip import client_ip
 from api.csrf import csrf_token, verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import PageUser, PendingPageUser, RedirectTo, get_page_principal, passed_second_factor
+from api.errors import FieldError
+from api.forms import CommandForm, command_form
 from api.permissions import TrustManagerPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
-ENTER_CODE = "Enter the 6-digit code from your authenticator app"
 WRONG_CODE = "The code is not right. Check your app and try again"
 CANNOT_TURN_OFF = (
     "You cannot turn off two-factor authentication because your role, or a board you sit on, requires it"
@@ -118,16 +120,17 @@ def two_factor_sign_in(
     request: Request,
     session: SessionDep,
     principal: PendingPageUser,
-    code: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[SecondFactorCode], Depends(command_form(SecondFactorCode))],
 ) -> Response:
     user, web_session = principal.user, principal.web_session
     assert web_session is not None
+    next = form.values.get("next", "")
     target = safe_next(next) or "/home"
     if user.totp_enabled_at is None or passed_second_factor(user, web_session.second_factor_at):
         return RedirectResponse(target, status_code=303)
-    if not code.strip():
-        return _sign_in_page(request, session, safe_next(next), {"code": ENTER_CODE}, 422)
+    if form.command is None:
+        return _sign_in_page(request, session, safe_next(next), form.errors, 422)
+    code = form.command.code
     ip = client_ip(request)
     wait = throttle_wait(session, user.email, ip, user)
     if wait is not None:
@@ -205,7 +208,10 @@ def two_factor_set_up_page(request: Request, session: SessionDep, principal: Pen
 
 @router.post("/account/two-factor/set-up")
 def two_factor_set_up(
-    request: Request, session: SessionDep, principal: PendingPageUser, code: Annotated[str, Form()] = ""
+    request: Request,
+    session: SessionDep,
+    principal: PendingPageUser,
+    form: Annotated[CommandForm[SecondFactorCode], Depends(command_form(SecondFactorCode))],
 ) -> Response:
     user, web_session = principal.user, principal.web_session
     assert web_session is not None
@@ -213,9 +219,9 @@ def two_factor_set_up(
         return _already_on(principal)
     if user.totp_secret is None:
         return RedirectResponse("/account/two-factor/set-up", status_code=303)
-    if not code.strip():
-        return _set_up_page(request, session, principal, {"code": ENTER_CODE}, 422)
-    if not verify_totp(session, user, code, secret=user.totp_secret):
+    if form.command is None:
+        return _set_up_page(request, session, principal, form.errors, 422)
+    if not verify_totp(session, user, form.command.code, secret=user.totp_secret):
         return _set_up_page(request, session, principal, {"code": WRONG_CODE}, 422)
     now = utcnow()
     user.totp_enabled_at = now
@@ -310,14 +316,14 @@ def renew_recovery_codes(
     request: Request,
     session: SessionDep,
     principal: PageUser,
-    current_password: Annotated[str, Form()] = "",
-    code: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[IdentityCheck], Depends(command_form(IdentityCheck))],
 ) -> Response:
     user = principal.user
     if user.totp_enabled_at is None:
         return RedirectResponse("/account/two-factor", status_code=303)
     ip = client_ip(request)
-    confirmation = confirm_it_is_them(session, user, ip, current_password, code)
+    check = form.command or IdentityCheck()
+    confirmation = confirm_it_is_them(session, user, ip, check.current_password, check.code)
     if not confirmation.confirmed:
         return _refused(request, RECOVERY_CODES_PAGE, confirmation)
     codes = new_recovery_codes(session, user)
@@ -347,8 +353,7 @@ def turn_off_two_factor(
     request: Request,
     session: SessionDep,
     principal: PageUser,
-    current_password: Annotated[str, Form()] = "",
-    code: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[IdentityCheck], Depends(command_form(IdentityCheck))],
 ) -> Response:
     user = principal.user
     if user.totp_enabled_at is None:
@@ -356,7 +361,8 @@ def turn_off_two_factor(
     if second_factor_required(session, user):
         return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
     ip = client_ip(request)
-    confirmation = confirm_it_is_them(session, user, ip, current_password, code)
+    check = form.command or IdentityCheck()
+    confirmation = confirm_it_is_them(session, user, ip, check.current_password, check.code)
     if not confirmation.confirmed:
         return _refused(request, TURN_OFF_PAGE, confirmation)
     user.totp_secret = None
@@ -412,10 +418,12 @@ def save_trust_settings(
     request: Request,
     session: SessionDep,
     access: TrustManagerPage,
-    require_two_factor: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[TrustSettings], Depends(command_form(TrustSettings))],
 ) -> Response:
     organisation = access.organisation
-    required = require_two_factor == "yes"
+    if form.command is None:
+        raise FieldError("require_two_factor", "Select whether everyone on the board must use two-factor")
+    required = form.command.require_two_factor
     if organisation.require_two_factor != required:
         organisation.require_two_factor = required
         session.add(organisation)

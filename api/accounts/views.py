@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -13,7 +13,7 @@ from api.accounts import email_change
 from api.accounts.oidc import provider_for
 from api.accounts.reauth import confirm_it_is_them
 from api.accounts.roles import ANALYST_ROLES
-from api.accounts.service import normalise_email
+from api.accounts.schemas import EmailChange, SignIn
 from api.accounts.sessions import end_all_sessions, start_web_session
 from api.accounts.signin import check_password, wait_message
 from api.audit.service import record
@@ -21,7 +21,8 @@ from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie, verify_csrf
 from api.db import SessionDep
 from api.deps import MaybePageUser, PageUser, get_session_principal, passed_second_factor
-from api.errors import Conflict, InputError, Unprocessable
+from api.errors import Conflict, Unprocessable
+from api.forms import CommandForm, command_form
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -82,18 +83,18 @@ def sign_in_page(request: Request, principal: MaybePageUser, next: str | None = 
 def sign_in(
     request: Request,
     session: SessionDep,
-    email: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[SignIn], Depends(command_form(SignIn))],
 ) -> Response:
-    errors: dict[str, str] = {}
-    if not email.strip():
-        errors["email"] = "Enter your email address"
-    if not password:
-        errors["password"] = "Enter your password"
-    context = {"page_title": "Sign in", "next": safe_next(next), "email": email, "errors": errors}
-    if errors:
+    next = form.values.get("next", "")
+    context = {
+        "page_title": "Sign in",
+        "next": safe_next(next),
+        "email": form.values.get("email", ""),
+        "errors": form.errors,
+    }
+    if form.command is None:
         return render(request, "accounts/sign_in.html", context, status_code=422)
+    email, password = form.command.email, form.command.password
     ip = client_ip(request)
     admins_only = request.app.state.settings.password_sign_in == "platform_admins"
     outcome = check_password(session, email, password, ip, only_platform_admins=admins_only)
@@ -210,30 +211,22 @@ def change_email(
     request: Request,
     session: SessionDep,
     principal: PageUser,
-    email: Annotated[str, Form()] = "",
-    current_password: Annotated[str, Form()] = "",
-    code: Annotated[str, Form()] = "",
+    form: Annotated[CommandForm[EmailChange], Depends(command_form(EmailChange))],
 ) -> Response:
     user = principal.user
     ip = client_ip(request)
-    errors: dict[str, str] = {}
+    email = form.values.get("email", "")
+    errors = dict(form.errors)
     status = 422
-    if not email.strip():
-        errors["email"] = "Enter your new email address"
-    else:
-        try:
-            address = normalise_email(email)
-        except InputError:
-            errors["email"] = "Enter an email address in the correct format, like name@example.com"
-        else:
-            if address == user.email:
-                errors["email"] = "That is already your email address"
+    if form.command is not None and form.command.email == user.email:
+        errors["email"] = "That is already your email address"
     if not errors:
-        confirmation = confirm_it_is_them(session, user, ip, current_password, code)
+        assert form.command is not None
+        confirmation = confirm_it_is_them(session, user, ip, form.command.current_password, form.command.code)
         errors, status = confirmation.errors, confirmation.status_code
     if not errors:
         try:
-            email_change.change_email(session, request.app.state.settings, user, email, ip)
+            email_change.change_email(session, request.app.state.settings, user, form.command.email, ip)
         except (Conflict, Unprocessable) as exc:
             errors, status = {"email": exc.message}, exc.status_code
     if errors:

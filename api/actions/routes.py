@@ -92,20 +92,7 @@ def list_actions(
     ),
 )
 def create_action(body: ActionCreate, session: SessionDep, access: ManagerApi) -> ActionPublic:
-    action = service.create_action(
-        session,
-        access.principal.user,
-        access.assessment,
-        service.ActionFields(
-            title=body.title,
-            description=body.description,
-            owner=body.owner,
-            due_date=body.due_date,
-            status=body.status,
-            criteria=body.criteria,
-            section=body.section,
-        ),
-    )
+    action = service.create_action(session, access.principal.user, access.assessment, body)
     return _public(session, action)
 
 
@@ -152,14 +139,7 @@ def create_suggested_action(
     body: SuggestedActionCreate, session: SessionDep, access: ManagerApi
 ) -> ActionPublic:
     """Add a framework suggestion as an action, due in 3 months: then change it with PATCH."""
-    action = service.create_suggested_action(
-        session,
-        access.principal.user,
-        access.assessment,
-        criterion=body.criterion,
-        section=body.section,
-        index=body.index,
-    )
+    action = service.create_suggested_action(session, access.principal.user, access.assessment, body)
     return _public(session, action)
 
 
@@ -174,10 +154,7 @@ def get_action(session: SessionDep, access: ActionReaderApi) -> ActionPublic:
     responses=error_responses(described={409: "Stale version: the answer holds the current version"}),
 )
 def patch_action(body: ActionUpdate, session: SessionDep, access: ActionManagerApi) -> ActionPublic:
-    changes = body.model_dump(include=set(service.UPDATABLE) & body.model_fields_set)
-    action = service.update_action(
-        session, access.principal.user, access.action, changes, version=body.version
-    )
+    action = service.update_action(session, access.principal.user, access.action, body)
     return _public(session, action)
 
 

@@ -9,7 +9,7 @@ already filtered to the caller's trusts.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from api.accounts.models import Membership, User
 from api.accounts.principal import Principal
 from api.actions.models import STATUS_NAMES, Action, ActionCriterion, ActionNote
+from api.actions.schemas import ActionCreate, ActionUpdate, SuggestedActionCreate
 from api.assessments.models import Assessment, Cycle
 from api.assessments.repository import criteria_of
 from api.audit.service import record
@@ -324,19 +325,6 @@ def latest_assessment(session: Session, organisation_id: int) -> Assessment | No
 # --- Checking what was sent -------------------------------------------------------------------------
 
 
-@dataclass
-class ActionFields:
-    """An action's content as sent (API body or page form), before it is checked."""
-
-    title: str
-    description: str = ""
-    owner: str = ""
-    due_date: date | None = None
-    status: str = "not_started"
-    criteria: list[str] = field(default_factory=list)
-    section: str | None = None
-
-
 def _check_criteria(frame: Framing, keys: list[str]) -> list[str]:
     unique = list(dict.fromkeys(key.strip() for key in keys if key.strip()))
     for key in unique:
@@ -369,28 +357,28 @@ def create_action(
     session: Session,
     actor: User,
     assessment: Assessment,
-    fields: ActionFields,
+    command: ActionCreate,
     *,
     today: date | None = None,
     source: str | None = None,
 ) -> Action:
+    """Add the action `command` describes (its title, lengths and status already checked by the
+    model); here the rules that need the assessment: a due date from today, its own criteria."""
     today = today or today_in_uk()
     frame = framing(session, assessment)
-    title = fields.title.strip()
-    if not title:
-        raise FieldError("title", "Enter a title for the action")
-    due_date = _check_due_date(fields.due_date, today)
-    criteria = _check_criteria(frame, fields.criteria)
-    section = _check_section(frame, fields.section, criteria)
+    title = command.title
+    due_date = _check_due_date(command.due_date, today)
+    criteria = _check_criteria(frame, command.criteria)
+    section = _check_section(frame, command.section, criteria)
     now = utcnow()
     action = Action(
         assessment_id=assessment.id,
         organisation_id=assessment.organisation_id,
         title=title[:MAX_TITLE],
-        description=fields.description.strip(),
-        owner=fields.owner.strip(),
+        description=command.description,
+        owner=command.owner,
         due_date=due_date,
-        status=fields.status,
+        status=command.status,
         section_key=section,
         created_by_id=actor.id,
         created_at=now,
@@ -425,13 +413,14 @@ def update_action(
     session: Session,
     actor: User,
     action: Action,
-    changes: dict[str, Any],
+    command: ActionUpdate,
     *,
-    version: int,
     today: date | None = None,
 ) -> Action:
-    """Change the fields in `changes` (names of UPDATABLE); `version` is the version last seen."""
+    """Change the fields the command was sent with; `command.version` is the version last seen."""
     today = today or today_in_uk()
+    version = command.version
+    changes = command.model_dump(include=set(UPDATABLE) & command.model_fields_set)
     if action.version != version:
         raise Conflict("This action has changed since you opened it", current=_current(session, action))
     assessment = session.get(Assessment, action.assessment_id)
@@ -445,10 +434,7 @@ def update_action(
         ).all()
     )
     if "title" in changes:
-        title = (changes["title"] or "").strip()
-        if not title:
-            raise FieldError("title", "Enter a title for the action")
-        values["title"] = title[:MAX_TITLE]
+        values["title"] = changes["title"]
     for name in ("description", "owner"):
         if name in changes:
             values[name] = (changes[name] or "").strip()
@@ -675,7 +661,7 @@ def suggested_fields(
     section: str | None,
     index: int,
     today: date,
-) -> ActionFields:
+) -> ActionCreate:
     """The pre-filled action for one framework suggestion (the board edits it afterwards)."""
     frame = framing(session, assessment)
     due = add_months(today, SUGGESTED_DUE_IN_MONTHS)
@@ -691,7 +677,7 @@ def suggested_fields(
         text = definition.suggested_actions[index]
         section_row, criterion_row = frame.criteria[criterion]
         title = text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1].rsplit(" ", 1)[0] + "…"
-        return ActionFields(
+        return ActionCreate(
             title=title,
             description=f"{text}\n\nSuggested for the statement: {criterion_row.statement}",
             due_date=due,
@@ -706,7 +692,7 @@ def suggested_fields(
         raise FieldError("index", f"{section!r} has {len(resources)} resources")
     resource = resources[index]
     description = resource.description + (f"\n\n{resource.url}" if resource.url else "")
-    return ActionFields(
+    return ActionCreate(
         title=f"Review and use: {resource.title}"[:MAX_TITLE],
         description=description,
         due_date=due,
@@ -718,13 +704,12 @@ def create_suggested_action(
     session: Session,
     actor: User,
     assessment: Assessment,
+    command: SuggestedActionCreate,
     *,
-    criterion: str | None,
-    section: str | None,
-    index: int,
     today: date | None = None,
 ) -> Action:
     today = today or today_in_uk()
+    criterion, section, index = command.criterion, command.section, command.index
     fields = suggested_fields(
         session, assessment, criterion=criterion, section=section, index=index, today=today
     )

@@ -7,7 +7,6 @@ comes back with a problem keeps everything the person typed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,7 +18,13 @@ from starlette.responses import Response
 from api.accounts.roles import MANAGER_ROLES
 from api.actions import service
 from api.actions.models import ACTION_STATUSES, STATUS_NAMES, Action
-from api.actions.schemas import ACTION_FORM_MESSAGES, ActionCreate, ActionUpdate, NoteCreate
+from api.actions.schemas import (
+    ACTION_FORM_MESSAGES,
+    ActionCreate,
+    ActionUpdate,
+    NoteCreate,
+    SuggestedActionCreate,
+)
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep
@@ -196,17 +201,6 @@ class ActionForm:
             version=int(version) if version.isdigit() else 0,
         )
 
-    def due_date(self) -> date:
-        parts = (self.due_day, self.due_month, self.due_year)
-        if not any(parts):
-            raise FieldError("due_date", "Enter the date the action is due")
-        if not all(p.isdigit() for p in parts) or len(self.due_year) != 4:
-            raise FieldError("due_date", "The due date must be a real date, like 31 1 2027")
-        try:
-            return date(int(self.due_year), int(self.due_month), int(self.due_day))
-        except ValueError:
-            raise FieldError("due_date", "The due date must be a real date, like 31 1 2027") from None
-
 
 # The form field an error summary link points at, for each field a service error names.
 FORM_FIELD = {"due_date": "due_date_day", "criteria": "criteria", "section": "section", "title": "title"}
@@ -231,9 +225,11 @@ def _action_values(form: FormData) -> dict[str, Any]:
 
 
 def _edit_values(form: FormData) -> dict[str, Any]:
-    """As _action_values, for ActionUpdate: every field is sent, so an empty date is refused."""
+    """As _action_values, for ActionUpdate: every field is sent, so an empty date is refused and an
+    empty priority unlinks it."""
     values = _action_values(form)
     values.setdefault("due_date", None)
+    values.setdefault("section", None)
     values["version"] = _field(form, "version")
     return values
 
@@ -245,18 +241,6 @@ def _page_errors(errors: dict[str, str]) -> dict[str, str]:
         mapped.setdefault("due_date_day", ACTION_FORM_MESSAGES["due_date:missing"])
         del mapped["form"]
     return mapped
-
-
-def _fields(command: ActionCreate | ActionUpdate) -> service.ActionFields:
-    return service.ActionFields(
-        title=command.title or "",
-        description=command.description or "",
-        owner=command.owner or "",
-        due_date=command.due_date,
-        status=command.status or "not_started",
-        criteria=list(command.criteria or []),
-        section=command.section or None,
-    )
 
 
 def _form_context(
@@ -334,9 +318,7 @@ def create_action_page(
     errors = _page_errors(command.errors)
     if command.command is not None:
         try:
-            action = service.create_action(
-                session, access.principal.user, access.assessment, _fields(command.command)
-            )
+            action = service.create_action(session, access.principal.user, access.assessment, command.command)
         except FieldError as exc:
             errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
         else:
@@ -348,18 +330,16 @@ def create_action_page(
 
 @router.post("/assessments/{assessment_id}/actions/suggested", name="add_suggested_action")
 def add_suggested_action(
-    request: Request, session: SessionDep, access: ManagerPage, form: FormDep
+    session: SessionDep,
+    access: ManagerPage,
+    form: Annotated[CommandForm[SuggestedActionCreate], Depends(command_form(SuggestedActionCreate))],
 ) -> Response:
     """One click: the framework's suggestion becomes an action due in 3 months, then opens for editing."""
-    index = _field(form, "index")
-    action = service.create_suggested_action(
-        session,
-        access.principal.user,
-        access.assessment,
-        criterion=_field(form, "criterion") or None,
-        section=None if _field(form, "criterion") else (_field(form, "section") or ""),
-        index=int(index) if index.isdigit() else -1,
-    )
+    if form.command is None:
+        # The buttons' hidden fields were changed: there is no form of the person's own to show again.
+        field_name, message = next(iter(form.errors.items()))
+        raise FieldError(field_name, message)
+    action = service.create_suggested_action(session, access.principal.user, access.assessment, form.command)
     return RedirectResponse(f"/actions/{action.id}/edit?done=suggested", status_code=303)
 
 
@@ -471,23 +451,8 @@ def save_action(
     errors = _page_errors(command.errors)
     stale = None
     if command.command is not None:
-        fields = _fields(command.command)
         try:
-            service.update_action(
-                session,
-                access.principal.user,
-                access.action,
-                {
-                    "title": fields.title,
-                    "description": fields.description,
-                    "owner": fields.owner,
-                    "due_date": fields.due_date,
-                    "status": fields.status,
-                    "criteria": fields.criteria,
-                    "section": fields.section,
-                },
-                version=command.command.version,
-            )
+            service.update_action(session, access.principal.user, access.action, command.command)
         except FieldError as exc:
             errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
         except Conflict:

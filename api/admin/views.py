@@ -7,26 +7,34 @@ trust is in api/audit/views.py.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import RedirectResponse
 from sqlmodel import select
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.accounts import invitations
 from api.accounts.models import Membership
+from api.accounts.roles import CHAIR
 from api.admin import service
-from api.admin.schemas import CloseCycleRequest, FirstChairInvite, PlatformInvite
-from api.assessments.cycles import check_cycle_name, close_cycle, closed_on, is_closed, open_cycle
+from api.admin.schemas import (
+    CloseCycleRequest,
+    CycleOpen,
+    FirstChairInvite,
+    FrameworkFileCheck,
+    PlatformInvite,
+    TrustsImport,
+)
+from api.assessments.cycles import close_cycle, closed_on, is_closed, open_cycle
 from api.assessments.repository import cycle_by_name
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.errors import Conflict, InputError, NotFound, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import CommandForm, FormRead, command_form, file_name_of
 from api.organisations.models import Organisation
 from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
 from api.permissions import PlatformAdminPage
@@ -87,26 +95,25 @@ def overview(
 # --- Cycles --------------------------------------------------------------------------------------
 
 DATE_PARTS = ("day", "month", "year")
+# Where an error on a field of CycleOpen is shown: a date's on its day box.
+CYCLE_FIELD_IDS = {"opens_on": "opens_day", "closes_on": "closes_day"}
 
 
-def _read_date(values: dict[str, str], prefix: str, label: str, errors: dict[str, str]) -> date | None:
-    """A date from the three boxes of an NHS.UK date input; the error goes on the day box."""
-    parts = [values[f"{prefix}_{part}"] for part in DATE_PARTS]
-    if not any(parts):
-        errors[f"{prefix}_day"] = f"Enter the date the cycle {label}"
-        return None
-    missing = [part for part, value in zip(DATE_PARTS, parts, strict=True) if not value]
-    if missing:
-        errors[f"{prefix}_day"] = f"The date the cycle {label} must include a {missing[0]}"
-        return None
-    try:
-        day, month, year = (int(part) for part in parts)
-        if not 1000 <= year <= 9999:
-            raise ValueError
-        return date(year, month, day)
-    except ValueError:
-        errors[f"{prefix}_day"] = f"The date the cycle {label} must be a real date, for example 1 4 2027"
-        return None
+def _cycle_values(form: FormData) -> FormRead:
+    """The new-cycle form as CycleOpen: each date as its three boxes (day, month, year)."""
+
+    def text(name: str) -> str:
+        value = form.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    values: dict[str, Any] = {
+        "opens_on": tuple(text(f"opens_{part}") for part in DATE_PARTS),
+        "closes_on": tuple(text(f"closes_{part}") for part in DATE_PARTS),
+    }
+    for name in ("name", "framework"):
+        if text(name):
+            values[name] = form.get(name)
+    return FormRead(values, CYCLE_FIELD_IDS)
 
 
 def _cycle_form(request: Request, session: SessionDep, status_code: int = 200, **form: object) -> Response:
@@ -139,48 +146,25 @@ def new_cycle(
     request: Request,
     session: SessionDep,
     admin: PlatformAdminPage,
-    name: Annotated[str, Form()] = "",
-    opens_day: Annotated[str, Form()] = "",
-    opens_month: Annotated[str, Form()] = "",
-    opens_year: Annotated[str, Form()] = "",
-    closes_day: Annotated[str, Form()] = "",
-    closes_month: Annotated[str, Form()] = "",
-    closes_year: Annotated[str, Form()] = "",
-    framework: Annotated[str, Form()] = "",
+    command: Annotated[CommandForm[CycleOpen], Depends(command_form(CycleOpen, read=_cycle_values))],
 ) -> Response:
     values = {
-        "opens_day": opens_day.strip(),
-        "opens_month": opens_month.strip(),
-        "opens_year": opens_year.strip(),
-        "closes_day": closes_day.strip(),
-        "closes_month": closes_month.strip(),
-        "closes_year": closes_year.strip(),
+        f"{prefix}_{part}": command.values.get(f"{prefix}_{part}", "").strip()
+        for prefix in ("opens", "closes")
+        for part in DATE_PARTS
     }
-    errors: dict[str, str] = {}
-    if not name.strip():
-        errors["name"] = "Enter the name of the cycle, like 2027/28"
-    else:
-        try:
-            check_cycle_name(name)
-        except InputError as exc:
-            errors["name"] = _sentence(str(exc))
-    opens_on = _read_date(values, "opens", "opens", errors)
-    closes_on = _read_date(values, "closes", "closes", errors)
-    if opens_on and closes_on and closes_on <= opens_on:
-        errors["closes_day"] = "The date the cycle closes must be after the date it opens"
-    if not framework:
-        errors["framework"] = "Select the framework boards will answer in this cycle"
+    name, framework = command.values.get("name", ""), command.values.get("framework", "")
     form = {"name": name, "values": values, "framework": framework}
-    if errors:
-        return _cycle_form(request, session, 422, errors=errors, **form)
-    assert opens_on is not None and closes_on is not None
+    if command.command is None:
+        return _cycle_form(request, session, 422, errors=command.errors, **form)
+    cycle = command.command
     try:
         open_cycle(
             session,
-            name,
-            opens_on=opens_on,
-            closes_on=closes_on,
-            framework_key=framework,
+            cycle.name,
+            opens_on=cycle.opens_on,
+            closes_on=cycle.closes_on,
+            framework_key=cycle.framework,
             actor=admin.user,
             client_ip=client_ip(request),
         )
@@ -291,7 +275,7 @@ def trusts_page(
             "trusts": shown,
             # Trusts with a chair: the others offer "Invite the chair" (the chair then invites the board).
             "chaired": set(
-                session.exec(select(Membership.organisation_id).where(Membership.role == "chair")).all()
+                session.exec(select(Membership.organisation_id).where(Membership.role == CHAIR)).all()
             ),
             "chair_invited": done == "chair_invited",
             "days": request.app.state.settings.invitation_link_days,
@@ -355,12 +339,17 @@ def import_trusts(
     request: Request,
     session: SessionDep,
     admin: PlatformAdminPage,
+    command: Annotated[
+        CommandForm[TrustsImport], Depends(command_form(TrustsImport, read=file_name_of("csv_file")))
+    ],
     csv_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
+    if command.command is None:
+        return _import_form(request, 422, errors=command.errors)
     text, problem = _read_upload(csv_file, "CSV")
     if problem:
         return _import_form(request, 422, errors={"csv_file": problem})
-    file_name = (csv_file.filename if csv_file else None) or "the file"
+    file_name = command.command.file_name
     try:
         result = service.import_trusts(
             session, text=text, file_name=file_name, actor=admin.user, client_ip=client_ip(request)
@@ -422,12 +411,18 @@ def check_framework(
     request: Request,
     session: SessionDep,
     admin: PlatformAdminPage,
+    command: Annotated[
+        CommandForm[FrameworkFileCheck],
+        Depends(command_form(FrameworkFileCheck, read=file_name_of("framework_file"))),
+    ],
     framework_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
+    if command.command is None:
+        return _frameworks_page(request, session, 422, errors=command.errors)
     text, problem = _read_upload(framework_file, "YAML")
     if problem:
         return _frameworks_page(request, session, 422, errors={"framework_file": problem})
-    file_name = (framework_file.filename if framework_file else None) or "the file"
+    file_name = command.command.file_name
     check = service.check_framework(session, text, file_name)
     return render(
         request,

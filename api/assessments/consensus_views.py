@@ -6,33 +6,38 @@ these pages names a member, dates a rating or orders comments by person or time.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import RedirectResponse
-from sqlmodel import Session, select
+from sqlmodel import Session
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.accounts.models import User
-from api.accounts.principal import Principal
 from api.accounts.roles import CHAIR
+from api.assessments import carry_forward as carry_forward_service
 from api.assessments import evidence as evidence_service
 from api.assessments import service
+from api.assessments.carry_forward import LastYear, cycle_names, evidence_key, last_years
 from api.assessments.cycles import is_closed, late_submission_refusal
 from api.assessments.downloads import evidence_file_download
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
 from api.assessments.repository import (
-    assessment_for,
     assessment_for_admin,
     by_section,
     consensus_of,
     criteria_of,
     evidence_of,
-    previous_assessment,
 )
-from api.assessments.schemas import ConsensusUpdate, LinkEvidenceCreate, ReopenRequest, SignOffConfirmation
+from api.assessments.schemas import (
+    ConsensusUpdate,
+    EvidenceFileUpload,
+    LinkEvidenceCreate,
+    ReopenRequest,
+    SignOffConfirmation,
+)
 from api.assessments.signoff import sign_off_checks
 from api.assessments.spread import (
     MIN_OTHER_RATERS,
@@ -42,12 +47,11 @@ from api.assessments.spread import (
     empty_spread,
     rating_closed,
 )
-from api.audit.service import record
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError, NotFound, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import CommandForm, FormRead, command_form, file_name_of
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
@@ -74,8 +78,6 @@ DONE_MESSAGES = {
         "Check they are still true this year and change them if not."
     ),
 }
-# Carried-forward evidence is marked by this title suffix: there is no column for it (yet).
-CARRIED_SUFFIX = re.compile(r"^(?P<title>.*) \((?P<cycle>\d{4}/\d{2})\)$", re.S)
 READABLE_TYPES = {
     "application/pdf": "PDF",
     "image/png": "PNG",
@@ -117,22 +119,6 @@ def _signed_off_by(session: Session, assessment: Assessment) -> User | None:
 # --- What the section page shows for one criterion ------------------------------------------------
 
 
-def split_carried(title: str) -> tuple[str, str | None]:
-    """The title without its ' (2025/26)' mark, and the year it was carried forward from."""
-    match = CARRIED_SUFFIX.match(title)
-    return (match.group("title"), match.group("cycle")) if match else (title, None)
-
-
-def carried_title(title: str, cycle_name: str) -> str:
-    suffix = f" ({cycle_name})"
-    base, _ = split_carried(title)
-    return base[: 200 - len(suffix)] + suffix
-
-
-def _evidence_key(evidence: Evidence) -> tuple[str, str | None]:
-    return (evidence.kind, evidence.url if evidence.kind == "link" else evidence.stored_name)
-
-
 @dataclass(frozen=True)
 class EvidenceItem:
     evidence: Evidence
@@ -147,24 +133,11 @@ class EvidenceItem:
         return f"{kind}, {shown}"
 
 
-def _evidence_items(rows: list[Evidence]) -> list[EvidenceItem]:
-    items = []
-    for evidence in rows:
-        title, carried_from = split_carried(evidence.title)
-        items.append(EvidenceItem(evidence, title, carried_from))
-    return items
-
-
-@dataclass(frozen=True)
-class LastYear:
-    cycle: str
-    level: int | None
-    rationale: str
-    evidence: list[Evidence]
-
-    @property
-    def evidence_titles(self) -> list[str]:
-        return [split_carried(e.title)[0] for e in self.evidence]
+def _evidence_items(rows: list[Evidence], carried_from: dict[int, str]) -> list[EvidenceItem]:
+    return [
+        EvidenceItem(evidence, evidence.title, carried_from.get(evidence.carried_from_cycle_id or 0))
+        for evidence in rows
+    ]
 
 
 @dataclass
@@ -237,9 +210,9 @@ class CriterionView:
         if last is None:
             return False
         rationale_empty = not (self.consensus and self.consensus.rationale.strip())
-        have = {_evidence_key(item.evidence) for item in self.evidence}
+        have = {evidence_key(item.evidence) for item in self.evidence}
         return (rationale_empty and bool(last.rationale.strip())) or any(
-            _evidence_key(e) not in have for e in last.evidence
+            evidence_key(e) not in have for e in last.evidence
         )
 
     @property
@@ -255,35 +228,6 @@ class CriterionView:
         if low is None or high is None:
             return None
         return f"all chose {low}" if low == high else f"from {low} to {high}"
-
-
-def _last_years(
-    session: Session, assessment: Assessment, wanted: dict[str, list[str]]
-) -> dict[str, LastYear]:
-    """Last year's agreed rating per current criterion key, found by its key or a key it replaces."""
-    previous = previous_assessment(session, assessment)
-    if previous is None:
-        return {}
-    cycle = session.get(Cycle, previous.cycle_id)
-    assert cycle is not None
-    rows = session.exec(
-        select(Criterion.key, ConsensusRating)
-        .join(ConsensusRating, ConsensusRating.criterion_id == Criterion.id)
-        .where(ConsensusRating.assessment_id == previous.id)
-    ).all()
-    by_key = dict(rows)
-    evidence = evidence_of(session, previous.id)
-    found: dict[str, LastYear] = {}
-    for current_key, keys in wanted.items():
-        for key in keys:
-            consensus = by_key.get(key)
-            if consensus is None:
-                continue
-            items = evidence.get(consensus.criterion_id, [])
-            if consensus.level is not None or consensus.rationale.strip() or items:
-                found[current_key] = LastYear(cycle.name, consensus.level, consensus.rationale, items)
-                break
-    return found
 
 
 @dataclass
@@ -319,7 +263,8 @@ def section_data(
     for criterion in criteria:
         doc_criterion = doc.criterion(criterion.key)
         wanted[criterion.key] = [criterion.key, *(doc_criterion.replaces if doc_criterion else [])]
-    last_years = _last_years(session, assessment, wanted)
+    found_last_years = last_years(session, assessment, wanted)
+    carried_from = cycle_names(session, [e for rows in evidence.values() for e in rows])
     states = states or {}
     items = []
     for position, criterion in enumerate(criteria):
@@ -342,8 +287,8 @@ def section_data(
                 evidence_prompts=list(doc_criterion.evidence_prompts),
                 spread=spreads.get(criterion.id or 0) or empty_spread(closed),
                 consensus=agreed.get(criterion.id or 0),
-                evidence=_evidence_items(evidence.get(criterion.id or 0, [])),
-                last_year=last_years.get(criterion.key),
+                evidence=_evidence_items(evidence.get(criterion.id or 0, []), carried_from),
+                last_year=found_last_years.get(criterion.key),
                 next_href=next_href,
                 next_text=next_text,
                 state=states.get(criterion.key) or FormState(),
@@ -544,7 +489,9 @@ def save_consensus(
         )
     command = form.command
     try:
-        _save(session, access, key, command.level, command.rationale, command.version, settings.k_anonymity)
+        service.agree_consensus(
+            session, access.principal, access.assessment.id, key, command, k_anonymity=settings.k_anonymity
+        )
     except FieldError as refused:
         # The board's reason is needed where the level is far from the members' median.
         state.version = seen_version
@@ -578,45 +525,6 @@ def save_consensus(
             only=key,
         )
     return _answer(request, session, access, section_key, key, "saved", "criterion")
-
-
-def _save(
-    session: Session,
-    access: AssessmentAccess,
-    key: str,
-    level: int,
-    rationale: str,
-    version: int,
-    k_anonymity: int,
-) -> None:
-    try:
-        service.save_consensus(
-            session,
-            access.principal,
-            access.assessment.id,
-            key,
-            level=level,
-            rationale=rationale,
-            version=version,
-            k_anonymity=k_anonymity,
-        )
-    except Conflict as exc:
-        current = exc.extra.get("current")
-        # Adding evidence first makes an empty row (no level, no rationale): nobody agreed anything
-        # there, so the page seen before it was made is not out of date.
-        if version == 0 and current and current["level"] is None and not current["rationale"]:
-            service.save_consensus(
-                session,
-                access.principal,
-                access.assessment.id,
-                key,
-                level=level,
-                rationale=rationale,
-                version=int(current["version"]),
-                k_anonymity=k_anonymity,
-            )
-            return
-        raise
 
 
 # --- Evidence -------------------------------------------------------------------------------------------
@@ -659,6 +567,10 @@ def add_evidence_link(
     return _answer(request, session, access, section_key, key, "link", "evidence")
 
 
+def _upload_file_name(form: FormData, path: dict[str, str]) -> FormRead:
+    return file_name_of("file", f"{path.get('criterion_key', '')}-file")(form)
+
+
 @router.post(
     "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/files", name="add_evidence_file"
 )
@@ -668,14 +580,16 @@ def add_evidence_file(
     criterion_key: str,
     session: SessionDep,
     access: ManagerPage,
+    form: Annotated[
+        CommandForm[EvidenceFileUpload], Depends(command_form(EvidenceFileUpload, read=_upload_file_name))
+    ],
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     _criterion_in_section(session, access.assessment, section_key, criterion_key)
     key = criterion_key
     state = FormState()
-    if file is None or not file.filename:
-        state.evidence_errors[f"{key}-file"] = "Select a file to upload"
-    else:
+    state.evidence_errors.update(form.errors)
+    if form.command is not None and file is not None:
         # Synchronous route (thread pool): read at most one byte past the limit.
         data = file.file.read(evidence_service.MAX_UPLOAD_BYTES + 1)
         try:
@@ -684,7 +598,7 @@ def add_evidence_file(
                 access.principal,
                 access.assessment.id,
                 key,
-                filename=file.filename,
+                filename=form.command.file_name,
                 data=data,
             )
         except FieldError as exc:
@@ -731,7 +645,7 @@ def download_evidence(
 ) -> Response:
     """An uploaded file, for members of its own trust only (anyone else: 404)."""
     evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
-    return evidence_file_download(request, session, evidence, split_carried(evidence.title)[0])
+    return evidence_file_download(request, session, evidence, evidence.title)
 
 
 # --- Last year's rationale and evidence ---------------------------------------------------------------
@@ -750,93 +664,15 @@ def carry_forward(
     access: ManagerPage,
 ) -> Response:
     criterion = _criterion_in_section(session, access.assessment, section_key, criterion_key)
-    doc_criterion = _framework_doc(session, access.assessment).criterion(criterion.key)
-    keys = [criterion.key, *(doc_criterion.replaces if doc_criterion else [])]
-    last = _last_years(session, access.assessment, {criterion.key: keys}).get(criterion.key)
-    if last is None:
-        raise NotFound("There is nothing from last year for this statement")
     try:
-        copy_last_year(
-            session, access.principal, access.assessment.id, criterion.key, last, settings.k_anonymity
+        carry_forward_service.carry_forward(
+            session, access.principal, access.assessment.id, criterion.key, k_anonymity=settings.k_anonymity
         )
     except Conflict as exc:
         if "current" not in exc.extra:
             return _signed_off_redirect(request, access, section_key)
         raise
     return _answer(request, session, access, section_key, criterion.key, "carried", "criterion")
-
-
-def copy_last_year(
-    session: Session,
-    principal: Principal,
-    assessment_id: int,
-    criterion_key: str,
-    last: LastYear,
-    k_anonymity: int,
-) -> None:
-    """Copy last year's rationale (only into an empty one) and evidence (each item once).
-
-    A copied file keeps its stored name and gets its own copy of the bytes; its title ends in
-    ' (2025/26)'.
-    """
-    assessment = assessment_for(session, principal, assessment_id, lock=True)
-    service.require_manager(principal, assessment)
-    if assessment.status != "in_progress":
-        raise Conflict("This assessment has been signed off: nothing in it can change now")
-    criterion = service.criterion_for(session, assessment, criterion_key)
-    consensus = service.consensus_row(session, assessment, criterion)
-    if last.rationale.strip() and (consensus is None or not consensus.rationale.strip()):
-        service.save_consensus(
-            session,
-            principal,
-            assessment_id,
-            criterion_key,
-            level=consensus.level if consensus else None,
-            rationale=last.rationale,
-            version=consensus.version if consensus else 0,
-            k_anonymity=k_anonymity,
-        )
-    have = {_evidence_key(e) for e in evidence_of(session, assessment.id).get(criterion.id or 0, [])}
-    for old in last.evidence:
-        if _evidence_key(old) in have:
-            continue
-        have.add(_evidence_key(old))
-        title = carried_title(old.title, last.cycle)
-        if old.kind == "link":
-            evidence_service.add_link(
-                session, principal, assessment_id, criterion_key, title=title, url=old.url or ""
-            )
-            continue
-        consensus = service.consensus_row(session, assessment, criterion)
-        if consensus is None:
-            consensus = ConsensusRating(
-                assessment_id=assessment.id, criterion_id=criterion.id, updated_by_id=principal.user.id
-            )
-            session.add(consensus)
-            session.flush()
-        copied = Evidence(
-            consensus_rating_id=consensus.id,
-            kind="file",
-            title=title,
-            stored_name=old.stored_name,
-            content_type=old.content_type,
-            size_bytes=old.size_bytes,
-            sha256=old.sha256,
-            added_by_id=principal.user.id,
-        )
-        session.add(copied)
-        session.flush()
-        evidence_service.copy_file_content(session, old.id, copied.id)
-        record(
-            session,
-            "evidence.added",
-            actor=principal.user,
-            organisation_id=assessment.organisation_id,
-            object_type="evidence",
-            object_id=copied.id,
-            summary=f"Evidence file carried forward from {last.cycle} for {criterion_key}: {title}",
-        )
-    session.flush()
 
 
 # --- Sign-off -------------------------------------------------------------------------------------------

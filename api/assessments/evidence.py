@@ -360,8 +360,16 @@ def _consensus_for_evidence(
 
 
 def add_link(
-    session: Session, principal: Principal, assessment_id: int, criterion_key: str, *, title: str, url: str
+    session: Session,
+    principal: Principal,
+    assessment_id: int,
+    criterion_key: str,
+    *,
+    title: str,
+    url: str,
+    carried_from_cycle_id: int | None = None,
 ) -> Evidence:
+    """Add a link; `carried_from_cycle_id` when it is last year's, carried forward."""
     assessment, consensus, key = _consensus_for_evidence(session, principal, assessment_id, criterion_key)
     evidence = Evidence(
         consensus_rating_id=consensus.id,
@@ -369,6 +377,7 @@ def add_link(
         title=title.strip()[:200],
         url=url.strip(),
         added_by_id=principal.user.id,
+        carried_from_cycle_id=carried_from_cycle_id,
     )
     session.add(evidence)
     session.flush()

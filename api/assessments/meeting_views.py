@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 from starlette.responses import Response
 
+from api.accounts.roles import CHAIR
 from api.assessments import service
 from api.assessments.consensus_views import STALE_MESSAGE, FormState, section_data
 from api.assessments.models import Assessment, Cycle
@@ -142,7 +143,7 @@ def _render(
         "level_names": level_names,
         "rating_closed": rating_closed(assessment),
         "editable": assessment.status == "in_progress" and rating_closed(assessment),
-        "is_chair": access.membership.role == "chair",
+        "is_chair": access.membership.role == CHAIR,
         "min_others": MIN_OTHER_RATERS,
         "saved_number": numbers.get(saved) if saved else None,
         "errors": errors,

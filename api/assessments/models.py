@@ -149,6 +149,8 @@ class Evidence(SQLModel, table=True):
     sha256: str | None = Field(default=None, max_length=64)
     added_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The year this item was carried forward from (last year's evidence copied to this year's).
+    carried_from_cycle_id: int | None = Field(default=None, foreign_key="cycle.id")
 
 
 class EvidenceFileContent(SQLModel, table=True):

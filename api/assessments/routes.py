@@ -14,6 +14,7 @@ from api.accounts.principal import Principal
 from api.accounts.roles import MANAGER_ROLES, RATER_ROLES
 from api.assessments import evidence as evidence_service
 from api.assessments import service
+from api.assessments.carry_forward import cycle_names
 from api.assessments.downloads import evidence_file_download
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, Rating
 from api.assessments.repository import (
@@ -108,11 +109,13 @@ def assessment_public(
     )
 
 
-def _evidence_public(evidence: Evidence) -> EvidencePublic:
+def _evidence_public(evidence: Evidence, carried_from: dict[int, str] | None = None) -> EvidencePublic:
+    """`carried_from`: cycle names by id, for evidence carried forward from an earlier year."""
     return EvidencePublic(
         id=evidence.id,
         kind=evidence.kind,
         title=evidence.title,
+        carried_forward_from=(carried_from or {}).get(evidence.carried_from_cycle_id or 0),
         url=evidence.url,
         content_type=evidence.content_type,
         size_bytes=evidence.size_bytes,
@@ -201,6 +204,7 @@ def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpre
     closed = rating_closed(access.assessment)
     agreed = consensus_of(session, access.assessment.id)
     evidence = evidence_of(session, access.assessment.id)
+    carried_from = cycle_names(session, [e for rows in evidence.values() for e in rows])
     answer = []
     for _section, criterion in criteria_of(session, access.assessment):
         data = spreads.get(criterion.id) or empty_spread(closed)
@@ -226,7 +230,7 @@ def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpre
                     level=consensus.level,
                     rationale=consensus.rationale,
                     version=consensus.version,
-                    evidence=[_evidence_public(e) for e in evidence.get(criterion.id, [])],
+                    evidence=[_evidence_public(e, carried_from) for e in evidence.get(criterion.id, [])],
                 )
                 if consensus
                 else None,
@@ -271,23 +275,17 @@ def put_rating_deadline(
 def put_consensus(
     criterion_key: str, body: ConsensusUpdate, session: SessionDep, settings: SettingsDep, access: ManagerApi
 ) -> ConsensusPublic:
-    consensus = service.save_consensus(
-        session,
-        access.principal,
-        access.assessment.id,
-        criterion_key,
-        level=body.level,
-        rationale=body.rationale,
-        version=body.version,
-        k_anonymity=settings.k_anonymity,
+    consensus = service.agree_consensus(
+        session, access.principal, access.assessment.id, criterion_key, body, k_anonymity=settings.k_anonymity
     )
     evidence = evidence_of(session, access.assessment.id).get(consensus.criterion_id, [])
+    carried_from = cycle_names(session, evidence)
     return ConsensusPublic(
         criterion_key=criterion_key,
         level=consensus.level,
         rationale=consensus.rationale,
         version=consensus.version,
-        evidence=[_evidence_public(e) for e in evidence],
+        evidence=[_evidence_public(e, carried_from) for e in evidence],
     )
 
 

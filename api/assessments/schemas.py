@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from api.forms import FileUpload
 from api.integers import MAX_INTEGER
 
-Comment = Annotated[str, StringConstraints(max_length=2000)]
+MAX_COMMENT = 2000
+Comment = Annotated[str, StringConstraints(max_length=MAX_COMMENT)]
 LongText = Annotated[str, StringConstraints(max_length=5000)]
 
 
@@ -23,12 +25,45 @@ class AssessmentCreate(BaseModel):
     )
 
 
+# What a member reads when a rating is refused (the section page and its autosave; api/forms.py).
+RATING_FORM_MESSAGES = {
+    "level:missing": "Choose a level, or not yet known, to save your comment",
+    "level": "Choose a level from 0 to 4, or not yet known",
+    "comment:string_too_long": f"Comment must be {MAX_COMMENT} characters or fewer",
+    "version": "Reload the page and try again",
+}
+
+
 class RatingUpdate(BaseModel):
+    form_messages: ClassVar[dict[str, str]] = RATING_FORM_MESSAGES
     # Strict: a JSON true or "3" is a wrong type, not level 1 or 3.
     model_config = ConfigDict(extra="forbid", strict=True)
     level: int | None = Field(ge=0, le=4, description="0 to 4, or null for not yet known")
     comment: Comment = ""
     version: int = Field(ge=0, le=MAX_INTEGER, description="The version you last saw: 0 for a first answer")
+
+
+class SectionAnswer(BaseModel):
+    """One statement's answer on the section page without JavaScript: a level ("unknown" for not
+    yet known), or nothing (`level` None) when it was left unanswered."""
+
+    level: Literal["0", "1", "2", "3", "4", "unknown"] | None = None
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_COMMENT)] = ""
+    version: int = Field(0, ge=0, le=MAX_INTEGER)
+
+    @property
+    def level_value(self) -> int | None:
+        """The level as stored: None for not yet known."""
+        return None if self.level in (None, "unknown") else int(self.level)
+
+
+class SectionRatings(BaseModel):
+    """Every answer of one section, saved at once from the page without JavaScript (the page with
+    JavaScript saves each as it changes, as RatingUpdate). `action`: "overview" goes back to the list."""
+
+    form_messages: ClassVar[dict[str, str]] = RATING_FORM_MESSAGES
+    answers: dict[str, SectionAnswer] = Field(default_factory=dict)
+    action: str = ""
 
 
 class RatingPublic(BaseModel):
@@ -80,10 +115,19 @@ class ConsensusUpdate(BaseModel):
     version: int = Field(ge=0, le=MAX_INTEGER)
 
 
+class EvidenceFileUpload(FileUpload):
+    """The evidence upload form (the page's; the API takes the file as multipart, with no other field)."""
+
+    form_messages: ClassVar[dict[str, str]] = {"file_name": "Select a file to upload"}
+
+
 class EvidencePublic(BaseModel):
     id: int
     kind: str
     title: str
+    carried_forward_from: str | None = Field(
+        None, description="The year (cycle) this item was carried forward from, if it was"
+    )
     url: str | None
     content_type: str | None
     size_bytes: int | None

@@ -31,6 +31,7 @@ from api.assessments.repository import (
     cycle_by_name,
     rating_members,
 )
+from api.assessments.schemas import ConsensusUpdate
 from api.assessments.spread import (
     board_ratings,
     criterion_spread,
@@ -523,6 +524,48 @@ def _require_reason_when_far(
     if far_from_median(level, seen):
         assert seen.median is not None
         raise FieldError("rationale", needs_rationale_text(seen.median))
+
+
+def agree_consensus(
+    session: Session,
+    principal: Principal,
+    assessment_id: int,
+    criterion_key: str,
+    command: ConsensusUpdate,
+    *,
+    k_anonymity: int,
+) -> ConsensusRating:
+    """Record the board's agreed level and rationale (the page and the API), compare-and-set on
+    `command.version`.
+
+    Adding evidence first makes an empty row (no level, no rationale): nobody agreed anything there,
+    so a save against the statement as it was before that row (version 0) is not out of date, and is
+    made against the empty row instead of answering 409."""
+    try:
+        return save_consensus(
+            session,
+            principal,
+            assessment_id,
+            criterion_key,
+            level=command.level,
+            rationale=command.rationale,
+            version=command.version,
+            k_anonymity=k_anonymity,
+        )
+    except Conflict as exc:
+        current = exc.extra.get("current")
+        if command.version == 0 and current and current["level"] is None and not current["rationale"]:
+            return save_consensus(
+                session,
+                principal,
+                assessment_id,
+                criterion_key,
+                level=command.level,
+                rationale=command.rationale,
+                version=int(current["version"]),
+                k_anonymity=k_anonymity,
+            )
+        raise
 
 
 def _level_text(level: int | None) -> str:

@@ -18,13 +18,20 @@ from api.accounts.roles import CHAIR, MANAGER_ROLES, RATER_ROLES
 from api.assessments import service
 from api.assessments.models import Cycle, Rating
 from api.assessments.repository import criteria_of, my_ratings
-from api.assessments.schemas import AssessmentCreate, HeadlineUpdate
+from api.assessments.schemas import (
+    RATING_FORM_MESSAGES,
+    AssessmentCreate,
+    HeadlineUpdate,
+    RatingUpdate,
+    SectionAnswer,
+    SectionRatings,
+)
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError, NotFound
-from api.forms import CommandForm, FormDep, command_form
+from api.forms import CommandForm, FormRead, command_form
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
@@ -34,7 +41,6 @@ from api.templating import render
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 NOT_YET_KNOWN = "unknown"
-MAX_COMMENT = 2000
 
 
 @dataclass
@@ -268,20 +274,43 @@ def section_page(request: Request, section_key: str, session: SessionDep, access
     return render(request, "assessments/section.html", _section_context(session, access, section_key))
 
 
-def _parse_level(raw: str | None) -> tuple[bool, int | None]:
-    """(answered, level): "unknown" is "not yet known"; an empty value is no answer."""
-    if raw is None or raw == "":
-        return False, None
-    if raw == NOT_YET_KNOWN:
-        return True, None
-    if raw in ("0", "1", "2", "3", "4"):
-        return True, int(raw)
-    raise FieldError("level", "Choose a level from 0 to 4, or not yet known")
-
-
 def _field(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+ANSWER_FIELDS = ("level", "comment", "version")
+
+
+def _section_values(form: FormData) -> FormRead:
+    """The section form as SectionRatings: `level__<criterion key>` and its comment and version are
+    one answer; each answer's errors are shown on its own radios or comment box."""
+    answers: dict[str, dict[str, str]] = {}
+    for name, value in form.multi_items():
+        field, _, key = name.partition("__")
+        if field in ANSWER_FIELDS and key and isinstance(value, str) and value != "":
+            answers.setdefault(key, {})[field] = value
+    field_ids = {}
+    for key in answers:
+        field_ids |= {
+            f"answers.{key}.level": f"level__{key}",
+            f"answers.{key}.version": f"level__{key}",
+            f"answers.{key}.comment": f"comment__{key}",
+        }
+    return FormRead({"answers": answers, "action": _field(form, "action")}, field_ids)
+
+
+def _rating_values(form: FormData, path: dict[str, str]) -> FormRead:
+    """One statement's autosave as RatingUpdate: "unknown" is not yet known, no level is no answer."""
+    key = path.get("criterion_key", "")
+    values: dict[str, Any] = {
+        "comment": _field(form, f"comment__{key}").strip(),
+        "version": _field(form, f"version__{key}") or "0",
+    }
+    level = _field(form, f"level__{key}")
+    if level:
+        values["level"] = None if level == NOT_YET_KNOWN else level
+    return FormRead(values)
 
 
 @router.post("/assessments/{assessment_id}/sections/{section_key}")
@@ -291,58 +320,49 @@ def save_section(
     session: SessionDep,
     settings: SettingsDep,
     access: RaterSavingPage,
-    form: FormDep,
+    form: Annotated[CommandForm[SectionRatings], Depends(command_form(SectionRatings, read=_section_values))],
 ) -> Response:
     """Without JavaScript: save every answered criterion of the section, then go on."""
     context = _section_context(session, access, section_key)
-    errors: dict[str, str] = {}
+    errors = dict(form.errors)
     typed: dict[int, dict[str, Any]] = {}
     for item in context["items"]:
         criterion: Criterion = item["criterion"]
-        raw_level = _field(form, f"level__{criterion.key}") or None
-        comment = _field(form, f"comment__{criterion.key}").strip()
-        typed[criterion.id] = {"level": raw_level, "comment": comment}
-        try:
-            answered, level = _parse_level(raw_level)
-        except FieldError as exc:
-            errors[f"level__{criterion.key}"] = exc.message
+        typed[criterion.id] = {
+            "level": form.values.get(f"level__{criterion.key}") or None,
+            "comment": form.values.get(f"comment__{criterion.key}", "").strip(),
+        }
+        if form.command is None:
             continue
-        if len(comment) > MAX_COMMENT:
-            errors[f"comment__{criterion.key}"] = f"Comment must be {MAX_COMMENT} characters or fewer"
+        answer = form.command.answers.get(criterion.key, SectionAnswer())
+        if answer.level is None:
+            if answer.comment:
+                errors[f"level__{criterion.key}"] = RATING_FORM_MESSAGES["level:missing"]
             continue
-        unchanged = item["level"] == raw_level and item["comment"] == comment
-        if not answered and not comment:
-            continue
-        if not answered:
-            errors[f"level__{criterion.key}"] = "Choose a level, or not yet known, to save your comment"
-            continue
-        if unchanged:
+        if item["level"] == answer.level and item["comment"] == answer.comment:
             continue
         try:
-            version = int(_field(form, f"version__{criterion.key}") or 0)
             service.save_rating(
                 session,
                 access.principal,
                 access.assessment,
                 criterion.key,
-                level=level,
-                comment=comment,
-                version=version,
+                level=answer.level_value,
+                comment=answer.comment,
+                version=answer.version,
                 k_anonymity=settings.k_anonymity,
             )
         except Conflict:
             errors[f"level__{criterion.key}"] = (
                 "You changed this answer on another device. Your answer here is kept: check it and save again"
             )
-        except ValueError:
-            errors[f"level__{criterion.key}"] = "Reload the page and try again"
     if errors:
         context = _section_context(session, access, section_key, typed)
         context["errors"] = errors
         return render(request, "assessments/section.html", context, status_code=422)
     target = (
         f"/assessments/{access.assessment.id}/sections/{context['next_section'].key}"
-        if context["next_section"] and _field(form, "action") != "overview"
+        if context["next_section"] and form.command is not None and form.command.action != "overview"
         else f"/assessments/{access.assessment.id}"
     )
     return RedirectResponse(target, status_code=303)
@@ -355,28 +375,24 @@ def autosave_rating(
     session: SessionDep,
     settings: SettingsDep,
     access: RaterSavingPage,
-    form: FormDep,
+    form: Annotated[CommandForm[RatingUpdate], Depends(command_form(RatingUpdate, read=_rating_values))],
 ) -> Response:
     """htmx autosave of one criterion: answers the fragment with the new version and status."""
-    raw_level = _field(form, f"level__{criterion_key}") or None
-    comment = _field(form, f"comment__{criterion_key}").strip()
-    version_text = _field(form, f"version__{criterion_key}") or "0"
+    version_text = form.values.get(f"version__{criterion_key}") or "0"
     context: dict[str, Any] = {"key": criterion_key, "version": version_text, "saved_at": None, "error": None}
     status = 200
     try:
-        answered, level = _parse_level(raw_level)
-        if len(comment) > MAX_COMMENT:
-            raise FieldError("comment", f"Comment must be {MAX_COMMENT} characters or fewer")
-        if not answered:
-            raise FieldError("level", "Choose a level, or not yet known, to save your comment")
+        if form.command is None:
+            name, message = next(iter(form.errors.items()))
+            raise FieldError(name, message)
         rating = service.save_rating(
             session,
             access.principal,
             access.assessment,
             criterion_key,
-            level=level,
-            comment=comment,
-            version=int(version_text) if version_text.isdigit() else -1,
+            level=form.command.level,
+            comment=form.command.comment,
+            version=form.command.version,
             k_anonymity=settings.k_anonymity,
         )
         context.update(version=rating.version, saved_at=rating.updated_at or utcnow())

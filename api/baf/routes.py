@@ -92,10 +92,7 @@ def get_baf_risk(session: SessionDep, access: TrustMemberApi) -> BafRiskPublic:
     ),
 )
 def put_baf_risk(body: BafRiskUpdate, session: SessionDep, access: TrustManagerApi) -> BafRiskPublic:
-    content = BafRiskContent.model_validate(body.model_dump(exclude={"version"}))
-    row = service.save_baf_risk(
-        session, access.principal.user, access.organisation, content, version=body.version
-    )
+    row = service.save_baf_risk(session, access.principal.user, access.organisation, body)
     return risk_public(access.organisation.ods_code, service.risk_view(session, row))
 
 

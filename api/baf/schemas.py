@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.integers import MAX_INTEGER, RowId
 
 MatrixValue = Annotated[int, Field(ge=1, le=5, description="1 to 5 on the NHS 5×5 matrix")]
-Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+MAX_LINE = 1000
+Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_LINE)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 
 
@@ -27,10 +28,34 @@ class Gap(BaseModel):
     action_ids: list[RowId] = Field(default_factory=list, max_length=50, description="Actions of this trust")
 
 
+# What a person reads when the edit page is refused, by field (api/forms.py). A control, a source of
+# assurance and a gap are each one line of a list: "controls.*" is any of them.
+RISK_FORM_MESSAGES = {
+    "description": "Describe the risk: its cause, the event and its effect",
+    "description:string_too_long": "The description must be 5,000 characters or fewer",
+    "strategic_objective": "The strategic objective must be 5,000 characters or fewer",
+    "lead": "The lead must be 200 characters or fewer",
+    **{
+        f"{stage}_{axis}": f"Select the {axis} of the {stage} risk, from 1 to 5"
+        for stage in ("inherent", "residual", "target")
+        for axis in ("likelihood", "consequence")
+    },
+    "controls.*:string_too_long": f"Each control must be {MAX_LINE:,} characters or fewer",
+    "controls:too_long": "List 50 controls or fewer",
+    "assurances.*.source:string_too_long": f"Each source of assurance must be {MAX_LINE:,} characters or fewer",
+    "assurances:too_long": "List 60 sources of assurance or fewer",
+    "gaps.*.text:string_too_short": "Describe the gap, or untick the actions linked to it",
+    "gaps.*.text:string_too_long": f"Each gap must be {MAX_LINE:,} characters or fewer",
+    "gaps:too_long": "List 50 gaps or fewer",
+    "version": "Reload the page and try again",
+}
+
+
 class BafRiskContent(BaseModel):
     """Everything a version of the risk holds."""
 
     model_config = ConfigDict(extra="forbid")
+    form_messages: ClassVar[dict[str, str]] = RISK_FORM_MESSAGES
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
     strategic_objective: LongText = ""
     lead: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""

@@ -22,7 +22,7 @@ from api.assessments.models import Assessment, Cycle
 from api.audit.service import record
 from api.baf.matrix import Position
 from api.baf.models import CONTENT_FIELDS, BafRisk, BafRiskVersion
-from api.baf.schemas import BafRiskContent
+from api.baf.schemas import BafRiskContent, BafRiskUpdate
 from api.db import utcnow
 from api.errors import Conflict, FieldError
 from api.organisations.models import Organisation
@@ -256,25 +256,25 @@ def save_baf_risk(
     session: Session,
     actor: User,
     organisation: Organisation,
-    content: BafRiskContent,
+    command: BafRiskUpdate,
     *,
-    version: int,
     today: date | None = None,
 ) -> BafRisk:
     """Record a new version of the trust's risk in the current cycle.
 
-    `version` is the version of the risk the person last saw (0 when none was recorded); saving over
+    `command.version` is the version of the risk the person last saw (0 when none was recorded); saving over
     an earlier cycle's risk starts this cycle's at version 1 and leaves the earlier one as it was.
     """
     cycle = current_cycle(session, today)
     if cycle is None:
         raise Conflict("No assessment year has started yet, so there is no year to record the risk in")
-    _check_action_ids(session, organisation.id, content)
+    _check_action_ids(session, organisation.id, command)
+    version = command.version
     current = latest_risk_row(session, organisation.id)
     seen = current.version if current else 0
     if version != seen:
         raise Conflict("The risk has changed since you opened it", current={"version": seen})
-    values = content.model_dump()
+    values = command.model_dump(exclude={"version"})
     values["assurances"] = [{"line": a["line"], "source": a["source"]} for a in values["assurances"]]
     values["gaps"] = [
         {"kind": g["kind"], "text": g["text"], "action_ids": list(dict.fromkeys(g["action_ids"]))}

@@ -19,11 +19,11 @@ from api.actions.models import Action
 from api.actions.service import latest_assessment
 from api.assessments.models import Assessment, Cycle
 from api.baf import matrix, service
-from api.baf.schemas import Assurance, BafRiskContent, Gap
+from api.baf.schemas import BafRiskUpdate
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import Conflict, FieldError
-from api.forms import FormDep
+from api.forms import CommandForm, FormDep, FormRead, command_form
 from api.permissions import TrustAccess, TrustManagerPage, TrustMemberPage
 from api.templating import render
 
@@ -39,7 +39,7 @@ GAP_KINDS = (("control", "Gaps in control"), ("assurance", "Gaps in assurance"))
 # Blank gap spaces shown under the saved ones; saving shows two more.
 SPARE_GAPS = 2
 MAX_GAPS = 50
-MAX_LINE = 1000
+
 STALE_MESSAGE = (
     "Someone else saved the risk while you were editing. What you typed is kept below: check it "
     "against what they saved, then save again"
@@ -225,56 +225,33 @@ def _lines(value: str) -> list[str]:
     return [line.strip() for line in value.split("\n") if line.strip()]
 
 
-def _check(typed: RiskForm) -> tuple[dict[str, str], BafRiskContent | None, list[str]]:
-    """Errors by field id, the content to save, and each gap's field id in the content's order."""
-    errors: dict[str, str] = {}
-    if not typed.description:
-        errors["description"] = "Describe the risk: its cause, the event and its effect"
-    elif len(typed.description) > 5000:
-        errors["description"] = "The description must be 5,000 characters or fewer"
-    if len(typed.strategic_objective) > 5000:
-        errors["strategic_objective"] = "The strategic objective must be 5,000 characters or fewer"
-    if len(typed.lead) > 200:
-        errors["lead"] = "The lead must be 200 characters or fewer"
-    for stage, _name, _hint in STAGES:
-        for axis in ("likelihood", "consequence"):
-            if typed.scores.get(f"{stage}_{axis}") not in ("1", "2", "3", "4", "5"):
-                errors[f"{stage}_{axis}"] = f"Select the {axis} of the {stage} risk, from 1 to 5"
-    controls = _lines(typed.controls)
-    if any(len(line) > MAX_LINE for line in controls):
-        errors["controls"] = f"Each control must be {MAX_LINE} characters or fewer"
-    elif len(controls) > 50:
-        errors["controls"] = "List 50 controls or fewer"
-    assurances = []
+def _risk_values(form: FormData) -> FormRead:
+    """The edit form as BafRiskUpdate's fields: a line of a box is a control or a source of
+    assurance, a gap space with text (or linked actions) is a gap; each nested location is named
+    with the box it came from, so its error shows there."""
+    typed = RiskForm.from_form(form)
+    values: dict[str, Any] = {
+        "description": typed.description,
+        "strategic_objective": typed.strategic_objective,
+        "lead": typed.lead,
+        **{name: value for name, value in typed.scores.items() if value},
+        "controls": _lines(typed.controls),
+        "version": typed.version,
+    }
+    field_ids: dict[str, str] = {}
+    assurances: list[dict[str, Any]] = []
     for line in (1, 2, 3):
-        sources = _lines(typed.assurances[line])
-        if any(len(source) > MAX_LINE for source in sources):
-            errors[f"assurance_{line}"] = f"Each source of assurance must be {MAX_LINE} characters or fewer"
-        assurances += [Assurance(line=line, source=source) for source in sources]
-    gaps, gap_ids = [], []
+        for source in _lines(typed.assurances[line]):
+            field_ids[f"assurances.{len(assurances)}"] = f"assurance_{line}"
+            assurances.append({"line": line, "source": source})
+    gaps: list[dict[str, Any]] = []
     for kind, _title in GAP_KINDS:
         for slot in typed.gaps[kind]:
-            if not slot.text:
-                if slot.action_ids:
-                    errors[f"{slot.id}_text"] = "Describe the gap, or untick the actions linked to it"
-                continue
-            if len(slot.text) > MAX_LINE:
-                errors[f"{slot.id}_text"] = f"Each gap must be {MAX_LINE} characters or fewer"
-                continue
-            gaps.append(Gap(kind=kind, text=slot.text, action_ids=slot.action_ids))  # type: ignore[arg-type]
-            gap_ids.append(slot.id)
-    if errors:
-        return errors, None, gap_ids
-    content = BafRiskContent(
-        description=typed.description,
-        strategic_objective=typed.strategic_objective,
-        lead=typed.lead,
-        **{name: int(value) for name, value in typed.scores.items()},
-        controls=controls,
-        assurances=assurances,
-        gaps=gaps,
-    )
-    return errors, content, gap_ids
+            if slot.text or slot.action_ids:
+                field_ids[f"gaps.{len(gaps)}"] = f"{slot.id}_text"
+                gaps.append({"kind": kind, "text": slot.text, "action_ids": slot.action_ids})
+    values.update(assurances=assurances, gaps=gaps)
+    return FormRead(values, field_ids)
 
 
 def _action_options(session: Session, organisation_id: int, typed: RiskForm) -> list[dict[str, Any]]:
@@ -329,21 +306,26 @@ def edit_baf_risk(request: Request, session: SessionDep, access: TrustManagerPag
 
 @router.post("/trusts/{ods_code}/baf-risk/edit", name="save_baf_risk")
 def save_baf_risk_page(
-    request: Request, session: SessionDep, access: TrustManagerPage, form: FormDep
+    request: Request,
+    session: SessionDep,
+    access: TrustManagerPage,
+    form: FormDep,
+    command: Annotated[CommandForm[BafRiskUpdate], Depends(command_form(BafRiskUpdate, read=_risk_values))],
 ) -> Response:
     typed = RiskForm.from_form(form)
-    errors, content, gap_ids = _check(typed)
+    errors = dict(command.errors)
     stale = None
-    if content is not None:
+    if command.command is not None:
         try:
             service.save_baf_risk(
-                session, access.principal.user, access.organisation, content, version=typed.version
+                session,
+                access.principal.user,
+                access.organisation,
+                command.command,
             )
         except FieldError as exc:
-            # gaps.N.action_ids: the Nth gap saved, which is a slot on the form.
-            parts = exc.field.split(".")
-            slot = gap_ids[int(parts[1])] if parts[0] == "gaps" and len(parts) > 1 else None
-            errors[f"{slot}_text" if slot else exc.field] = exc.message
+            # gaps.N.action_ids: the Nth gap saved, which is a space on the form.
+            errors[command.field_for(exc.field)] = exc.message
         except Conflict as exc:
             if "current" not in exc.extra:
                 errors["description"] = exc.message

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from api.accounts.models import User
-from api.accounts.principal import Principal
 from api.client_ip import client_ip
 from api.data_protection import service
 from api.data_protection.schemas import ErasePerson, ErasurePublic
@@ -15,11 +14,9 @@ from api.db import SessionDep
 from api.deps import CurrentUser
 from api.errors import NotFound, error_responses
 from api.integers import can_name_a_row
-from api.permissions import platform_role
+from api.permissions import PlatformAdminApi
 
 router = APIRouter(prefix="/api/v1", tags=["data protection"])
-
-PlatformAdmin = Annotated[Principal, Depends(platform_role("platform_admin"))]
 
 
 @router.get("/me/data", responses=error_responses(401))
@@ -43,7 +40,7 @@ def person_to_erase(session: SessionDep, user_id: int) -> User:
     ),
 )
 def erase_person_route(
-    request: Request, user_id: int, body: ErasePerson, session: SessionDep, admin: PlatformAdmin
+    request: Request, user_id: int, body: ErasePerson, session: SessionDep, admin: PlatformAdminApi
 ) -> ErasurePublic:
     """Erase a person's name and email; their ratings stay, anonymous, so no figure changes. Final."""
     user = person_to_erase(session, user_id)

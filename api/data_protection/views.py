@@ -11,7 +11,6 @@ from sqlmodel import col, func, select
 from starlette.responses import Response
 
 from api.accounts.models import Membership, User
-from api.accounts.principal import Principal
 from api.accounts.service import normalise_email
 from api.audit.service import record
 from api.client_ip import client_ip
@@ -24,12 +23,10 @@ from api.deps import PageUser
 from api.errors import Conflict, InputError
 from api.forms import CommandForm, command_form
 from api.organisations.models import Organisation
-from api.permissions import platform_role
+from api.permissions import PlatformAdminPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
-
-PageAdmin = Annotated[Principal, Depends(platform_role("platform_admin", page=True))]
 
 
 @router.get("/account/data", name="download_my_data")
@@ -55,7 +52,7 @@ def download_my_data(request: Request, session: SessionDep, principal: PageUser)
 
 @router.get("/admin/erase", name="admin_find_person_to_erase")
 def find_person_page(
-    request: Request, session: SessionDep, admin: PageAdmin, email: str | None = None
+    request: Request, session: SessionDep, admin: PlatformAdminPage, email: str | None = None
 ) -> Response:
     """Find the account to erase by its email address."""
     errors: dict[str, str] = {}
@@ -109,7 +106,7 @@ def _erase_page(
 
 
 @router.get("/admin/people/{user_id}/erase", name="admin_erase_person")
-def erase_page(request: Request, session: SessionDep, admin: PageAdmin, user_id: int) -> Response:
+def erase_page(request: Request, session: SessionDep, admin: PlatformAdminPage, user_id: int) -> Response:
     return _erase_page(request, session, person_to_erase(session, user_id), admin.user.id)
 
 
@@ -117,7 +114,7 @@ def erase_page(request: Request, session: SessionDep, admin: PageAdmin, user_id:
 def erase(
     request: Request,
     session: SessionDep,
-    admin: PageAdmin,
+    admin: PlatformAdminPage,
     user_id: int,
     form: Annotated[CommandForm[ErasePerson], Depends(command_form(ErasePerson))],
 ) -> Response:

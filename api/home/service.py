@@ -13,6 +13,7 @@ from datetime import date
 from sqlmodel import Session, col, func, select
 
 from api.accounts.principal import TrustMembership
+from api.accounts.roles import CHAIR, MANAGER_ROLES, RATER_ROLES
 from api.actions.models import Action
 from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, ConsensusRating, Cycle
@@ -24,8 +25,8 @@ from api.reminders.service import closing_day
 from api.scoring.maths import band, one_decimal
 from api.scoring.models import OVERALL_KEY, StoredScore
 
-MANAGERS = ("chair", "board_secretary")
-RATERS = ("chair", "board_member")
+MANAGERS = MANAGER_ROLES
+RATERS = RATER_ROLES
 # The peer group a position is given against: NHS England's own broad types (acute, non-acute,
 # ambulance), the comparison boards recognise.
 POSITION_GROUP = "trust_type"
@@ -251,7 +252,7 @@ def _in_the_year(
                 )
             return
         everyone = year.members_finished >= year.members_total
-        if year.membership.role == "chair":
+        if year.membership.role == CHAIR:
             if everyone:
                 year.next_step = NextStep(
                     "Close rating and agree the board's ratings", f"{base}/close-rating"
@@ -271,7 +272,7 @@ def _in_the_year(
     year.summary = f"{year.agreed} of {year.statements} ratings agreed"
     if year.is_manager and year.agreed < year.statements:
         year.next_step = NextStep("Agree the board's ratings", f"{base}/consensus")
-    elif year.membership.role == "chair":
+    elif year.membership.role == CHAIR:
         year.next_step = NextStep("Sign off the assessment", f"{base}/submit")
         year.summary = "Every rating is agreed: ready to sign off"
     elif year.is_manager:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import select
 from starlette.responses import Response
 
+from api.accounts.schemas import TrustSwitch
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import PageUser
 from api.errors import NotFound
+from api.forms import CommandForm, command_form
 from api.home.service import board_year
 from api.organisations.types import PEER_TYPES, SIZE_BANDS, TRUST_TYPES
 from api.permissions import TrustMemberPage
@@ -31,8 +33,12 @@ def your_trusts(request: Request, session: SessionDep, principal: PageUser) -> R
 
 
 @router.post("/trusts/switch", name="switch_trust")
-def switch_trust(session: SessionDep, principal: PageUser, ods_code: Annotated[str, Form()] = "") -> Response:
-    membership = principal.membership_by_code(ods_code)
+def switch_trust(
+    session: SessionDep,
+    principal: PageUser,
+    form: Annotated[CommandForm[TrustSwitch], Depends(command_form(TrustSwitch))],
+) -> Response:
+    membership = principal.membership_by_code(form.command.ods_code if form.command else "")
     if membership is None:
         raise NotFound("No trust with that code among your boards")
     assert principal.web_session is not None

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from api.accounts.models import Membership, User
 from api.accounts.principal import Principal
+from api.accounts.roles import BOARD_SECRETARY, CHAIR
 from api.accounts.wording import SERVICE_NAME
 from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, AssessmentRater, Cycle, MemberResponse
@@ -180,9 +181,7 @@ def send_reminder(
             reason="already_reminded_today",
         )
     membership = principal.membership_for(assessment.organisation_id)
-    role = {"chair": "chair", "board_secretary": "board secretary"}.get(
-        membership.role if membership else "", ""
-    )
+    role = {CHAIR: "chair", BOARD_SECRETARY: "board secretary"}.get(membership.role if membership else "", "")
     _send_rating_reminder(
         session,
         settings,
@@ -254,7 +253,7 @@ def _chairs(session: Session, organisation_id: int) -> list[User]:
             .join(Membership, col(Membership.user_id) == User.id)
             .where(
                 Membership.organisation_id == organisation_id,
-                Membership.role == "chair",
+                Membership.role == CHAIR,
                 col(User.is_active).is_(True),
             )
             .order_by(col(User.id))

@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from api.accounts.models import Membership, User
+from api.accounts.roles import RATER_ROLES
 from api.actions.models import Action, ActionCriterion, ActionNote
 from api.assessments.models import (
     Assessment,
@@ -106,7 +107,7 @@ def content_facts(session: Session, subject: Subject) -> tuple[object, ...]:
             *agg(Membership, Membership.user_id, Membership.organisation_id == org_id),
             select(func.count())
             .select_from(Membership)
-            .where(Membership.organisation_id == org_id, Membership.role.in_(("chair", "board_member")))  # type: ignore[attr-defined]
+            .where(Membership.organisation_id == org_id, Membership.role.in_(RATER_ROLES))  # type: ignore[attr-defined]
             .scalar_subquery(),
             *agg(Action, Action.version, Action.assessment_id == assessment_id),
             select(func.count())

@@ -27,6 +27,7 @@ from api.assessments.models import (
     Assessment,
     AssessmentRater,
     ConsensusRating,
+    Cycle,
     Evidence,
     EvidenceFileContent,
     Rating,
@@ -153,6 +154,21 @@ def evidence_titles(board: Board, key: str) -> list[str]:
         board.engine,
         select(Evidence.title)
         .join(ConsensusRating, ConsensusRating.id == Evidence.consensus_rating_id)
+        .where(
+            ConsensusRating.assessment_id == board.assessment_id,
+            ConsensusRating.criterion_id == board.criterion_ids[key],
+        )
+        .order_by(Evidence.id),
+    )
+
+
+def carried_evidence(board: Board, key: str) -> list[tuple[str, str | None]]:
+    """This year's evidence for `key`: its title, and the year it was carried forward from."""
+    return query(
+        board.engine,
+        select(Evidence.title, Cycle.name)
+        .join(ConsensusRating, ConsensusRating.id == Evidence.consensus_rating_id)
+        .outerjoin(Cycle, Cycle.id == Evidence.carried_from_cycle_id)
         .where(
             ConsensusRating.assessment_id == board.assessment_id,
             ConsensusRating.criterion_id == board.criterion_ids[key],
@@ -722,7 +738,7 @@ def test_last_year_is_offered_and_copied_only_into_an_empty_rationale(
     assert response.status_code == 303
     stored = consensus(board, empty_key)
     assert stored is not None and stored.rationale == "Reasoning from last year" and stored.level is None
-    assert evidence_titles(board, empty_key) == ["Board paper (2025/26)", "minutes.pdf (2025/26)"]
+    assert carried_evidence(board, empty_key) == [("Board paper", "2025/26"), ("minutes.pdf", "2025/26")]
     block = block_of(client.get(response.headers["location"]).text, empty_key)
     tags = re.findall(
         r'<strong class="nhsuk-tag nhsuk-tag--grey[^"]*">\s*Carried forward from 2025/26', block
@@ -737,7 +753,26 @@ def test_last_year_is_offered_and_copied_only_into_an_empty_rationale(
 
     # A second press copies nothing twice.
     post_form(client, board.section_url, f"{board.save_url(empty_key)}/carry-forward", {})
-    assert evidence_titles(board, empty_key) == ["Board paper (2025/26)", "minutes.pdf (2025/26)"]
+    assert carried_evidence(board, empty_key) == [("Board paper", "2025/26"), ("minutes.pdf", "2025/26")]
+
+
+def test_a_title_the_board_types_with_a_year_on_the_end_is_not_taken_for_carried_evidence(
+    client: TestClient, board: Board, db: Session, settings: Settings
+) -> None:
+    key = board.keys[0]
+    last_year(board, db, key)
+    sign_in(client, "chair@airedale.example")
+    added = post_form(
+        client,
+        board.section_url,
+        f"{board.save_url(key)}/links",
+        {"title": "Pay gap report (2025/26)", "url": "https://example.org/pay-gap"},
+    )
+    assert added.status_code == 303
+    assert carried_evidence(board, key) == [("Pay gap report (2025/26)", None)]
+    block = block_of(client.get(board.section_url).text, key)
+    assert "Pay gap report (2025/26)" in block
+    assert not re.search(r'nhsuk-tag--grey[^"]*">\s*Carried forward from', block)
 
 
 def test_carry_forward_never_overwrites_this_years_rationale(
@@ -757,7 +792,7 @@ def test_carry_forward_never_overwrites_this_years_rationale(
         "This year's own words",
         4,
     )
-    assert evidence_titles(board, key) == ["Board paper (2025/26)", "minutes.pdf (2025/26)"]
+    assert carried_evidence(board, key) == [("Board paper", "2025/26"), ("minutes.pdf", "2025/26")]
 
 
 @pytest.mark.changes_reference_data

@@ -201,6 +201,24 @@ def test_chair_adds_link_shown_with_the_agreed_rating(board: Board, aid: int, ke
     assert event.actor_id == board.chair.id
 
 
+def test_agreeing_a_level_after_evidence_went_in_first_is_not_refused_as_stale(
+    board: Board, aid: int, key: str
+) -> None:
+    # Adding evidence first makes an empty agreed rating (version 1, nothing agreed): a save made
+    # against the statement as it was (version 0) goes through; once a level is agreed, it is stale.
+    assert add_link(board, board.chair, aid, key, "Minutes", "https://example.org/m").status_code == 201
+    url = f"/api/v1/assessments/{aid}/consensus/{key}"
+    saved = board.client.put(
+        url, json={"level": 2, "rationale": "", "version": 0}, headers=board.chair.headers
+    )
+    assert saved.status_code == 200, saved.text
+    assert (saved.json()["level"], saved.json()["version"]) == (2, 2)
+    stale = board.client.put(
+        url, json={"level": 3, "rationale": "", "version": 0}, headers=board.chair.headers
+    )
+    assert stale.status_code == 409
+
+
 def test_board_secretary_adds_link(board: Board, aid: int, key: str) -> None:
     assert add_link(board, board.secretary, aid, key, "Minutes", "http://example.org/m").status_code == 201
 

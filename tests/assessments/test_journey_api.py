@@ -513,7 +513,8 @@ SPREAD_KEYS = {
     "consensus",
 }
 CONSENSUS_KEYS = {"criterion_key", "level", "rationale", "version", "evidence"}
-EVIDENCE_KEYS = {"id", "kind", "title", "url", "content_type", "size_bytes"}
+# carried_forward_from is a year (the cycle the item was carried from), never a person or a time.
+EVIDENCE_KEYS = {"id", "kind", "title", "url", "content_type", "size_bytes", "carried_forward_from"}
 
 
 def all_keys(value: object) -> set[str]:

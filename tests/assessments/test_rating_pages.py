@@ -313,3 +313,31 @@ def test_the_headline_answer_autosaves_with_htmx_like_every_rating(
     response = db.exec(select(MemberResponse).where(MemberResponse.respondent_id == board["ned"].id)).one()
     db.refresh(response)
     assert (response.headline_score, response.version) == (8, 2)
+
+
+def test_a_refused_answer_says_why_by_the_ratings_command_and_saves_nothing(
+    client: TestClient, db: Session, board: dict
+) -> None:
+    # Both doors read RatingUpdate's rules: the autosave answers its sentence, the section page shows
+    # it on the statement's own radios or comment box.
+    sign_in(client, "ned@rcf.example.org")
+    first, second = board["criteria"][:2]
+    token = csrf_from(_section(client, board["assessment"].id).text)
+    too_long = _autosave(client, board["assessment"].id, first, "2", 0, token, comment="x" * 2001)
+    assert too_long.status_code == 422
+    assert "Not saved: comment must be 2000 characters or fewer" in too_long.text
+    no_level = _autosave(client, board["assessment"].id, first, "", 0, token, comment="A thought")
+    assert no_level.status_code == 422 and "Not saved: choose a level, or not yet known" in no_level.text
+    data = {
+        "csrf_token": token,
+        f"level__{first}": "7",
+        f"version__{first}": "0",
+        f"level__{second}": "2",
+        f"comment__{second}": "y" * 2001,
+    }
+    response = client.post(f"/assessments/{board['assessment'].id}/sections/{SECTION}", data=data)
+    assert response.status_code == 422
+    assert f'href="#level__{first}"' in response.text and f'href="#comment__{second}"' in response.text
+    assert "Choose a level from 0 to 4, or not yet known" in response.text
+    assert "Comment must be 2000 characters or fewer" in response.text
+    assert db.exec(select(Rating)).all() == []

@@ -16,7 +16,7 @@ from api.accounts.models import User
 from api.audit.models import AuditEvent
 from api.baf import service as baf_service
 from api.baf.models import BafRisk, BafRiskVersion
-from api.baf.schemas import BafRiskContent
+from api.baf.schemas import BafRiskUpdate
 from api.organisations.models import Organisation
 from api.settings import Settings
 from tests.actions.helpers import Plan, add_previous_assessment, build_plan, errors_of
@@ -268,8 +268,8 @@ def test_last_years_risk_is_shown_until_this_years_is_saved_and_each_year_keeps_
     with Session(clean_database) as session:
         chair = session.get(User, board.chair.id)
         rcf = session.exec(select(Organisation).where(Organisation.ods_code == "RCF")).one()
-        content = BafRiskContent.model_validate({k: v for k, v in risk_body().items() if k != "version"})
-        baf_service.save_baf_risk(session, chair, rcf, content, version=0, today=date(2025, 6, 1))
+        command = BafRiskUpdate.model_validate(risk_body() | {"version": 0})
+        baf_service.save_baf_risk(session, chair, rcf, command, today=date(2025, 6, 1))
         session.commit()
     shown = board.get(URL, board.neds[0]).json()
     assert (shown["cycle"], shown["current_cycle"], shown["version"]) == ("2025/26", False, 1)

@@ -191,3 +191,30 @@ def test_a_board_member_cannot_edit_and_another_trust_gets_404(board: Board, bro
         assert other.post(EDIT, data={**form(version="1"), "csrf_token": token}).status_code == 404
     (risk,) = query(board.engine, select(BafRisk))
     assert (risk.lead, risk.version) == ("Director of People", 1)
+
+
+def test_an_error_in_one_line_of_a_list_is_shown_beside_the_box_it_was_typed_in(
+    board: Board, browser: TestClient
+) -> None:
+    # The command holds assurances as one list (line 1's, then line 2's): the third source is the
+    # second line of the "line 2" box, and a too-long gap is the second control gap space.
+    sign_in(browser, board.chair.email)
+    too_long = "x" * 1001
+    response = post_edit(
+        browser,
+        form(
+            assurance_2=f"WRES results at board\n{too_long}",
+            control_gap_count="2",
+            control_gap_1_text=too_long,
+            controls=f"WRES action plan\n{too_long}",
+        ),
+    )
+    assert response.status_code == 422
+    html = response.text
+    summary = html[html.index("There is a problem") :]
+    assert 'href="#assurance_2"' in summary and 'href="#assurance_1"' not in summary
+    assert "Each source of assurance must be 1,000 characters or fewer" in html
+    assert 'href="#control_gap_1_text"' in summary and "Each gap must be 1,000 characters or fewer" in html
+    assert 'href="#controls"' in summary and "Each control must be 1,000 characters or fewer" in html
+    assert too_long in html and "WRES results at board" in html
+    assert query(board.engine, select(BafRisk)) == []
