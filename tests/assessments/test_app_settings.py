@@ -61,7 +61,9 @@ def _sign_off_on_the_page(board: Board, assessment_id: int) -> None:
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
     assert token
     posted = board.client.post(
-        f"/assessments/{assessment_id}/submit", data={"csrf_token": token[1]}, follow_redirects=False
+        f"/assessments/{assessment_id}/submit",
+        data={"csrf_token": token[1], "confirmed": "true"},
+        follow_redirects=False,
     )
     assert posted.status_code == 303, posted.text
 

@@ -1002,7 +1002,10 @@ def test_after_sign_off_the_overview_shows_a_clean_banner_and_the_confirmation_l
     agree_all(board, level=3)
     sign_in(client, "chair@airedale.example")
     check = client.get(f"/assessments/{board.assessment_id}/submit")
-    client.post(f"/assessments/{board.assessment_id}/submit", data={"csrf_token": csrf_from(check.text)})
+    client.post(
+        f"/assessments/{board.assessment_id}/submit",
+        data={"csrf_token": csrf_from(check.text), "confirmed": "true"},
+    )
 
     overview = client.get(f"/assessments/{board.assessment_id}").text
     assert "&lt;p&gt;" not in overview and "&lt;/p&gt;" not in overview
