@@ -153,6 +153,19 @@ def _add_rows_the_demo_leaves_out(conn: Connection) -> None:
         "scheduled_reminder", assessment_id=last_assessment, user_id=user_id, kind="closing_14", created_at=at
     )
     add(
+        "rendered_export",
+        assessment_id=last_assessment,
+        kind="board_report",
+        content_version="a" * 64,
+        framework_version="race-equality-board-v1@1",
+        snapshot_batch="3|2026-11-30",
+        viewer_part="",
+        body=b"%PDF-1.7 kept",
+        created_at=at,
+    )
+    add("export_lock", user_id=user_id, token="t" * 32, expires_at=at + timedelta(minutes=1))
+    add("cached_response", key="heatmap|2026/27|trust_type|10", fingerprint="f", body="{}", created_at=at)
+    add(
         "oidc_sign_in_request",
         state_hash="c" * 64,
         nonce="n" * 43,
