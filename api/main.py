@@ -27,9 +27,11 @@ from api.admin.views import router as admin_pages
 from api.api_docs import OPENAPI_URL
 from api.api_docs import router as api_docs_pages
 from api.assessments.consensus_views import router as consensus_pages
+from api.assessments.evidence_views import router as evidence_pages
 from api.assessments.meeting_views import router as meeting_pages
 from api.assessments.rating_window_views import router as rating_window_pages
 from api.assessments.routes import router as assessments_api
+from api.assessments.signoff_views import router as signoff_pages
 from api.assessments.views import router as assessments_pages
 from api.audit.routes import router as audit_api
 from api.audit.views import router as audit_pages
@@ -213,6 +215,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(benchmarking_pages)
     app.include_router(sector_pages)
     app.include_router(consensus_pages)
+    app.include_router(evidence_pages)
+    app.include_router(signoff_pages)
     app.include_router(rating_window_pages)
     app.include_router(meeting_pages)
     app.include_router(audit_pages)

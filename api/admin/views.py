@@ -1,7 +1,7 @@
 """Pages for platform admins: the overview, opening a cycle, trusts (and importing them), frameworks
 (and checking a new file), and the people with platform roles.
 
-Reopening a submitted assessment is in api/assessments/consensus_views.py; the audit log of every
+Reopening a submitted assessment is in api/assessments/signoff_views.py; the audit log of every
 trust is in api/audit/views.py.
 """
 
