@@ -1,4 +1,5 @@
-"""Two-factor pages: the code at sign-in, setting up an authenticator app, recovery codes, the trust rule."""
+"""Two-factor pages: the code at sign-in, setting up an authenticator app, recovery codes and turning it off
+(the trust's rule for its board is in trust_settings_views.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Pages of the action plan: the list with filters and suggestions, adding, one action, editing.
+"""Pages of the action plan: the list with filters and suggestions, and adding an action (one action's
+pages are in action_views.py).
 
 Everyone on the board reads; the chair and the board secretary add, change and delete. A form that
 comes back with a problem keeps everything the person typed.

@@ -1,4 +1,5 @@
-"""Pages for each member's own ratings: the task list, one section per page, the headline question.
+"""Pages for each member's own ratings: the task list and one section per page (the headline question
+is in headline_views.py).
 
 Autosave: each criterion posts itself (htmx, on change) and gets back its new version and a
 "Saved at HH:MM" status. Without JavaScript the section's "Save and continue" button saves the lot.
