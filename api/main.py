@@ -18,18 +18,25 @@ from api.accounts.members_views import router as members_pages
 from api.accounts.oidc_views import router as oidc_pages
 from api.accounts.password_views import router as password_pages
 from api.accounts.routes import router as accounts_api
+from api.accounts.trust_settings_views import router as trust_settings_pages
 from api.accounts.two_factor_views import router as two_factor_pages
 from api.accounts.views import router as accounts_pages
+from api.actions.action_views import router as action_pages
 from api.actions.routes import router as actions_api
 from api.actions.views import router as actions_pages
+from api.admin.people_views import router as admin_people_pages
 from api.admin.routes import router as admin_api
+from api.admin.trusts_views import router as admin_trusts_pages
 from api.admin.views import router as admin_pages
 from api.api_docs import OPENAPI_URL
 from api.api_docs import router as api_docs_pages
 from api.assessments.consensus_views import router as consensus_pages
+from api.assessments.evidence_views import router as evidence_pages
+from api.assessments.headline_views import router as headline_pages
 from api.assessments.meeting_views import router as meeting_pages
 from api.assessments.rating_window_views import router as rating_window_pages
 from api.assessments.routes import router as assessments_api
+from api.assessments.signoff_views import router as signoff_pages
 from api.assessments.views import router as assessments_pages
 from api.audit.routes import router as audit_api
 from api.audit.views import router as audit_pages
@@ -206,19 +213,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(password_pages)
     app.include_router(members_pages)
     app.include_router(two_factor_pages)
+    app.include_router(trust_settings_pages)
     app.include_router(organisations_pages)
     app.include_router(assessments_pages)
+    app.include_router(headline_pages)
     app.include_router(reminders_pages)
     app.include_router(scoring_pages)
     app.include_router(benchmarking_pages)
     app.include_router(sector_pages)
     app.include_router(consensus_pages)
+    app.include_router(evidence_pages)
+    app.include_router(signoff_pages)
     app.include_router(rating_window_pages)
     app.include_router(meeting_pages)
     app.include_router(audit_pages)
     app.include_router(admin_pages)
+    app.include_router(admin_trusts_pages)
+    app.include_router(admin_people_pages)
     app.include_router(data_protection_pages)
     app.include_router(actions_pages)
+    app.include_router(action_pages)
     app.include_router(baf_pages)
     app.include_router(reports_pages)
     if settings.api_docs_enabled:

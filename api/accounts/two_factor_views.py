@@ -1,4 +1,5 @@
-"""Two-factor pages: the code at sign-in, setting up an authenticator app, recovery codes, the trust rule."""
+"""Two-factor pages: the code at sign-in, setting up an authenticator app, recovery codes and turning it off
+(the trust's rule for its board is in trust_settings_views.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.responses import Response
 
-from api.accounts.models import Membership, RecoveryCode, User
+from api.accounts.models import RecoveryCode, User
 from api.accounts.principal import Principal
 from api.accounts.reauth import Confirmation, confirm_it_is_them
-from api.accounts.schemas import IdentityCheck, SecondFactorCode, TrustSettings
+from api.accounts.schemas import IdentityCheck, SecondFactorCode
 from api.accounts.signin import record_waiting, record_wrong_second_factor, throttle_wait, wait_message
 from api.accounts.two_factor import (
     new_recovery_codes,
@@ -31,9 +32,7 @@ from api.client_ip import client_ip
 from api.csrf import csrf_token, verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import PageUser, PendingPageUser, RedirectTo, get_page_principal, passed_second_factor
-from api.errors import FieldError
 from api.forms import CommandForm, command_form
-from api.permissions import TrustManagerPage
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -45,13 +44,13 @@ CANNOT_TURN_OFF = (
 )
 
 
-def _no_store(response: Response) -> Response:
+def no_store(response: Response) -> Response:
     """Pages showing a secret key or recovery codes must not be kept in a browser's cache."""
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _chrome(request: Request, session: Session) -> dict[str, Any]:
+def page_chrome(request: Request, session: Session) -> dict[str, Any]:
     """Someone part-way through signing in sees no navigation: only the way to sign out."""
     try:
         get_page_principal(request, session)
@@ -98,7 +97,7 @@ def _sign_in_page(
         "page_title": "Enter your two-factor code",
         "next": next,
         "errors": errors or {},
-        **_chrome(request, session),
+        **page_chrome(request, session),
     }
     return render(request, "accounts/two_factor_sign_in.html", context, status_code=status)
 
@@ -188,9 +187,9 @@ def _set_up_page(
         "qr_code_svg": _qr_code_svg(provisioning_uri(user, user.totp_secret)),
         "secret_key": _grouped(user.totp_secret),
         "errors": errors or {},
-        **_chrome(request, session),
+        **page_chrome(request, session),
     }
-    return _no_store(render(request, "accounts/two_factor_set_up.html", context, status_code=status))
+    return no_store(render(request, "accounts/two_factor_set_up.html", context, status_code=status))
 
 
 @router.get("/account/two-factor/set-up", name="two_factor_set_up")
@@ -244,7 +243,7 @@ def two_factor_set_up(
 
 def _recovery_codes_page(request: Request, codes: list[str], heading: str) -> Response:
     context = {"page_title": "Save your recovery codes", "codes": codes, "banner_heading": heading}
-    return _no_store(render(request, "accounts/two_factor_recovery_codes.html", context))
+    return no_store(render(request, "accounts/two_factor_recovery_codes.html", context))
 
 
 # --- Managing it --------------------------------------------------------------------------------
@@ -381,64 +380,3 @@ def turn_off_two_factor(
         client_ip=ip,
     )
     return RedirectResponse("/account/two-factor", status_code=303)
-
-
-# --- A trust's rule for its board ---------------------------------------------------------------
-
-
-def _members_without_two_factor(session: Session, organisation_id: int) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(Membership)
-        .join(User, User.id == Membership.user_id)  # type: ignore[arg-type]
-        .where(
-            Membership.organisation_id == organisation_id,
-            User.is_active.is_(True),  # type: ignore[attr-defined]
-            User.totp_enabled_at.is_(None),  # type: ignore[union-attr]
-        )
-    ).one()
-
-
-@router.get("/trusts/{ods_code}/settings", name="trust_settings")
-def trust_settings_page(
-    request: Request, session: SessionDep, access: TrustManagerPage, saved: bool = False
-) -> Response:
-    organisation = access.organisation
-    context = {
-        "page_title": f"Settings for {organisation.name}",
-        "organisation": organisation,
-        "saved": saved,
-        "members_without_two_factor": _members_without_two_factor(session, organisation.id),
-    }
-    return render(request, "organisations/settings.html", context)
-
-
-@router.post("/trusts/{ods_code}/settings")
-def save_trust_settings(
-    request: Request,
-    session: SessionDep,
-    access: TrustManagerPage,
-    form: Annotated[CommandForm[TrustSettings], Depends(command_form(TrustSettings))],
-) -> Response:
-    organisation = access.organisation
-    if form.command is None:
-        raise FieldError("require_two_factor", "Select whether everyone on the board must use two-factor")
-    required = form.command.require_two_factor
-    if organisation.require_two_factor != required:
-        organisation.require_two_factor = required
-        session.add(organisation)
-        record(
-            session,
-            "trust.two_factor_required" if required else "trust.two_factor_optional",
-            actor=access.principal.user,
-            organisation_id=organisation.id,
-            object_type="organisation",
-            object_id=organisation.id,
-            summary=(
-                "Required two-factor authentication for everyone on the board"
-                if required
-                else "Made two-factor authentication optional for the board"
-            ),
-            client_ip=client_ip(request),
-        )
-    return RedirectResponse(f"/trusts/{organisation.ods_code}/settings?saved=true", status_code=303)

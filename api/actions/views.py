@@ -1,4 +1,5 @@
-"""Pages of the action plan: the list with filters and suggestions, adding, one action, editing.
+"""Pages of the action plan: the list with filters and suggestions, and adding an action (one action's
+pages are in action_views.py).
 
 Everyone on the board reads; the chair and the board secretary add, change and delete. A form that
 comes back with a problem keeps everything the person typed.
@@ -17,23 +18,18 @@ from starlette.responses import Response
 
 from api.accounts.roles import MANAGER_ROLES
 from api.actions import service
-from api.actions.models import ACTION_STATUSES, STATUS_NAMES, Action
+from api.actions.models import ACTION_STATUSES, STATUS_NAMES
 from api.actions.schemas import (
     ACTION_FORM_MESSAGES,
     ActionCreate,
-    ActionUpdate,
-    NoteCreate,
     SuggestedActionCreate,
 )
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep
-from api.errors import Conflict, FieldError
+from api.errors import FieldError
 from api.forms import CommandForm, FormDep, command_form, date_parts
 from api.permissions import (
-    ActionAccess,
-    ActionManagerPage,
-    ActionReaderPage,
     AssessmentAccess,
     ManagerPage,
     MemberPage,
@@ -70,17 +66,17 @@ STALE_MESSAGE = (
 templates.env.globals["needs_action"] = service.needs_action
 
 
-def _is_manager(role: str) -> bool:
+def manages_actions(role: str) -> bool:
     return role in MANAGER_ROLES
 
 
-def _cycle(session: Session, assessment: Assessment) -> Cycle:
+def cycle_of(session: Session, assessment: Assessment) -> Cycle:
     cycle = session.get(Cycle, assessment.cycle_id)
     assert cycle is not None
     return cycle
 
 
-def _field(form: FormData, name: str) -> str:
+def form_field(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
 
@@ -124,11 +120,11 @@ def action_plan(
     all_actions = (
         actions if not (status or owner or priority) else service.actions_for_assessment(session, assessment)
     )
-    is_manager = _is_manager(access.membership.role)
+    is_manager = manages_actions(access.membership.role)
     context = {
         "page_title": "Action plan",
         "assessment": assessment,
-        "cycle": _cycle(session, assessment),
+        "cycle": cycle_of(session, assessment),
         "membership": access.membership,
         "is_manager": is_manager,
         "actions": actions,
@@ -187,16 +183,16 @@ class ActionForm:
 
     @classmethod
     def from_form(cls, form: FormData) -> ActionForm:
-        version = _field(form, "version")
+        version = form_field(form, "version")
         return cls(
-            title=_field(form, "title"),
-            description=_field(form, "description"),
-            owner=_field(form, "owner"),
-            due_day=_field(form, "due_date_day"),
-            due_month=_field(form, "due_date_month"),
-            due_year=_field(form, "due_date_year"),
-            status=_field(form, "status"),
-            section=_field(form, "section"),
+            title=form_field(form, "title"),
+            description=form_field(form, "description"),
+            owner=form_field(form, "owner"),
+            due_day=form_field(form, "due_date_day"),
+            due_month=form_field(form, "due_date_month"),
+            due_year=form_field(form, "due_date_year"),
+            status=form_field(form, "status"),
+            section=form_field(form, "section"),
             criteria=[v for v in form.getlist("criteria") if isinstance(v, str) and v],
             version=int(version) if version.isdigit() else 0,
         )
@@ -206,7 +202,7 @@ class ActionForm:
 FORM_FIELD = {"due_date": "due_date_day", "criteria": "criteria", "section": "section", "title": "title"}
 
 
-def _action_values(form: FormData) -> dict[str, Any]:
+def action_values(form: FormData) -> dict[str, Any]:
     """The action form as ActionCreate's fields: the due date's three boxes as one date."""
     typed = ActionForm.from_form(form)
     values: dict[str, Any] = {
@@ -224,17 +220,17 @@ def _action_values(form: FormData) -> dict[str, Any]:
     return values
 
 
-def _edit_values(form: FormData) -> dict[str, Any]:
-    """As _action_values, for ActionUpdate: every field is sent, so an empty date is refused and an
+def edit_values(form: FormData) -> dict[str, Any]:
+    """As action_values, for ActionUpdate: every field is sent, so an empty date is refused and an
     empty priority unlinks it."""
-    values = _action_values(form)
+    values = action_values(form)
     values.setdefault("due_date", None)
     values.setdefault("section", None)
-    values["version"] = _field(form, "version")
+    values["version"] = form_field(form, "version")
     return values
 
 
-def _page_errors(errors: dict[str, str]) -> dict[str, str]:
+def page_errors_of(errors: dict[str, str]) -> dict[str, str]:
     """The command's errors by the form field the error summary links to."""
     mapped = {FORM_FIELD.get(name, name): message for name, message in errors.items()}
     if "form" in mapped:  # ActionUpdate refuses a null due date as a whole-model rule
@@ -243,7 +239,7 @@ def _page_errors(errors: dict[str, str]) -> dict[str, str]:
     return mapped
 
 
-def _form_context(
+def form_context(
     session: Session, access: AssessmentAccess, typed: ActionForm, errors: dict[str, str] | None = None
 ) -> dict[str, Any]:
     assessment = access.assessment
@@ -264,7 +260,7 @@ def _form_context(
         )
     return {
         "assessment": assessment,
-        "cycle": _cycle(session, assessment),
+        "cycle": cycle_of(session, assessment),
         "membership": access.membership,
         "form": typed,
         "errors": errors or {},
@@ -294,7 +290,7 @@ def new_action(
         typed.section = frame.criteria[criterion][0].key
     if section in frame.sections:
         typed.section = section
-    context = _form_context(session, access, typed)
+    context = form_context(session, access, typed)
     context.update(
         page_title="Add an action",
         suggestions=service.suggestions_for(
@@ -312,10 +308,10 @@ def create_action_page(
     session: SessionDep,
     access: ManagerPage,
     form: FormDep,
-    command: Annotated[CommandForm[ActionCreate], Depends(command_form(ActionCreate, read=_action_values))],
+    command: Annotated[CommandForm[ActionCreate], Depends(command_form(ActionCreate, read=action_values))],
 ) -> Response:
     typed = ActionForm.from_form(form)
-    errors = _page_errors(command.errors)
+    errors = page_errors_of(command.errors)
     if command.command is not None:
         try:
             action = service.create_action(session, access.principal.user, access.assessment, command.command)
@@ -323,7 +319,7 @@ def create_action_page(
             errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
         else:
             return RedirectResponse(f"/actions/{action.id}?done=created", status_code=303)
-    context = _form_context(session, access, typed, errors)
+    context = form_context(session, access, typed, errors)
     context.update(page_title="Add an action", suggestions=[])
     return render(request, "actions/new.html", context, status_code=422)
 
@@ -341,146 +337,3 @@ def add_suggested_action(
         raise FieldError(field_name, message)
     action = service.create_suggested_action(session, access.principal.user, access.assessment, form.command)
     return RedirectResponse(f"/actions/{action.id}/edit?done=suggested", status_code=303)
-
-
-# --- One action ----------------------------------------------------------------------------------------------
-
-
-def _action_context(session: Session, access: ActionAccess) -> dict[str, Any]:
-    view = service.action_view(session, access.action)
-    assessment = session.get(Assessment, access.action.assessment_id)
-    assert assessment is not None
-    return {
-        "action": view,
-        "assessment": assessment,
-        "cycle": _cycle(session, assessment),
-        "membership": access.membership,
-        "is_manager": _is_manager(access.membership.role),
-    }
-
-
-@router.get("/actions/{action_id}", name="action_page")
-def action_page(
-    request: Request,
-    session: SessionDep,
-    access: ActionReaderPage,
-    done: Annotated[str, Query(max_length=20)] = "",
-) -> Response:
-    context = _action_context(session, access)
-    context.update(page_title=context["action"].title, done=DONE_MESSAGES.get(done), note_form={}, errors={})
-    return render(request, "actions/action.html", context)
-
-
-def _note_values(form: FormData) -> dict[str, Any]:
-    """The note form as NoteCreate's fields: the date's three boxes as one date (none: today)."""
-    values: dict[str, Any] = {"text": _field(form, "text")}
-    noted_on = date_parts(form, "noted_on")
-    if noted_on is not None:
-        values["noted_on"] = noted_on
-    return values
-
-
-@router.post("/actions/{action_id}/notes", name="add_action_note")
-def add_note_page(
-    request: Request,
-    session: SessionDep,
-    access: ActionManagerPage,
-    form: FormDep,
-    command: Annotated[CommandForm[NoteCreate], Depends(command_form(NoteCreate, read=_note_values))],
-) -> Response:
-    note = {
-        "text": _field(form, "text"),
-        "day": _field(form, "noted_on_day"),
-        "month": _field(form, "noted_on_month"),
-        "year": _field(form, "noted_on_year"),
-    }
-    errors = {
-        ("noted_on_day" if name == "noted_on" else name): message for name, message in command.errors.items()
-    }
-    if command.command is not None:
-        try:
-            service.add_note(
-                session, access.principal.user, access.action, command.command.text, command.command.noted_on
-            )
-        except FieldError as exc:
-            errors["noted_on_day" if exc.field == "noted_on" else exc.field] = exc.message
-        else:
-            return RedirectResponse(f"/actions/{access.action.id}?done=note#notes", status_code=303)
-    context = _action_context(session, access)
-    context.update(page_title=context["action"].title, done=None, note_form=note, errors=errors)
-    return render(request, "actions/action.html", context, status_code=422)
-
-
-# --- Editing ---------------------------------------------------------------------------------------------------
-
-
-def _edit_context(
-    session: Session, access: ActionAccess, typed: ActionForm, errors: dict[str, str]
-) -> dict[str, Any]:
-    assessment = session.get(Assessment, access.action.assessment_id)
-    assert assessment is not None
-    context = _form_context(
-        session, AssessmentAccess(access.principal, assessment, access.membership), typed, errors
-    )
-    context.update(action=service.action_view(session, access.action), page_title="Change the action")
-    return context
-
-
-@router.get("/actions/{action_id}/edit", name="edit_action")
-def edit_action(
-    request: Request,
-    session: SessionDep,
-    access: ActionManagerPage,
-    done: Annotated[str, Query(max_length=20)] = "",
-) -> Response:
-    typed = ActionForm.of(service.action_view(session, access.action))
-    context = _edit_context(session, access, typed, {})
-    context.update(done=DONE_MESSAGES.get(done), stale=None)
-    return render(request, "actions/edit.html", context)
-
-
-@router.post("/actions/{action_id}/edit", name="save_action")
-def save_action(
-    request: Request,
-    session: SessionDep,
-    access: ActionManagerPage,
-    form: FormDep,
-    command: Annotated[CommandForm[ActionUpdate], Depends(command_form(ActionUpdate, read=_edit_values))],
-) -> Response:
-    typed = ActionForm.from_form(form)
-    errors = _page_errors(command.errors)
-    stale = None
-    if command.command is not None:
-        try:
-            service.update_action(session, access.principal.user, access.action, command.command)
-        except FieldError as exc:
-            errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
-        except Conflict:
-            errors["title"] = STALE_MESSAGE
-            stale = service.action_view(session, access.action)
-            typed.version = stale.version
-        else:
-            return RedirectResponse(f"/actions/{access.action.id}?done=saved", status_code=303)
-    context = _edit_context(session, access, typed, errors)
-    context.update(done=None, stale=stale)
-    return render(request, "actions/edit.html", context, status_code=409 if stale else 422)
-
-
-# --- Deleting --------------------------------------------------------------------------------------------------
-
-
-@router.get("/actions/{action_id}/delete", name="delete_action_confirm")
-def delete_action_confirm(request: Request, session: SessionDep, access: ActionManagerPage) -> Response:
-    context = _action_context(session, access)
-    context.update(page_title=f"Delete {access.action.title}")
-    return render(request, "actions/delete.html", context)
-
-
-@router.post("/actions/{action_id}/delete", name="delete_action_page")
-def delete_action_page(session: SessionDep, access: ActionManagerPage) -> Response:
-    assessment_id = access.action.assessment_id
-    service.delete_action(session, access.principal.user, access.action)
-    return RedirectResponse(f"/assessments/{assessment_id}/actions?done=deleted", status_code=303)
-
-
-__all__ = ["Action", "router"]

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from api.accounts.roles import CHAIR
 from api.assessments import service
-from api.assessments.consensus_views import STALE_MESSAGE, FormState, section_data
+from api.assessments.consensus_page import STALE_MESSAGE, FormState, section_data
 from api.assessments.models import Assessment, Cycle
 from api.assessments.repository import consensus_of, criteria_of
 from api.assessments.schemas import ConsensusUpdate

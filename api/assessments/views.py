@@ -1,4 +1,5 @@
-"""Pages for each member's own ratings: the task list, one section per page, the headline question.
+"""Pages for each member's own ratings: the task list and one section per page (the headline question
+is in headline_views.py).
 
 Autosave: each criterion posts itself (htmx, on change) and gets back its new version and a
 "Saved at HH:MM" status. Without JavaScript the section's "Save and continue" button saves the lot.
@@ -21,7 +22,6 @@ from api.assessments.repository import criteria_of, my_ratings
 from api.assessments.schemas import (
     RATING_FORM_MESSAGES,
     AssessmentCreate,
-    HeadlineUpdate,
     RatingUpdate,
     SectionAnswer,
     SectionRatings,
@@ -66,7 +66,7 @@ def _sections(session: Any, access: AssessmentAccess) -> list[SectionStatus]:
     return list(grouped.values())
 
 
-def _context(session: Any, access: AssessmentAccess) -> dict[str, Any]:
+def assessment_context(session: Any, access: AssessmentAccess) -> dict[str, Any]:
     assessment = access.assessment
     cycle = session.get(Cycle, assessment.cycle_id)
     framework = session.get(FrameworkRecord, assessment.framework_id)
@@ -115,7 +115,7 @@ def open_assessment_page(
 
 @router.get("/assessments/{assessment_id}", name="assessment_overview")
 def overview(request: Request, session: SessionDep, access: MemberPage) -> Response:
-    context = _context(session, access)
+    context = assessment_context(session, access)
     sections = _sections(session, access) if context["is_rater"] else []
     headline, _version = service.my_headline(session, access.assessment.id, access.principal.user.id)
     finished, members = service.board_progress(session, access.assessment)
@@ -138,86 +138,6 @@ def overview(request: Request, session: SessionDep, access: MemberPage) -> Respo
     return render(request, "assessments/overview.html", context)
 
 
-# --- The headline question ----------------------------------------------------------------------------
-
-
-@router.get("/assessments/{assessment_id}/headline", name="headline_question")
-def headline_page(request: Request, session: SessionDep, access: RaterPage) -> Response:
-    score, version = service.my_headline(session, access.assessment.id, access.principal.user.id)
-    context = _context(session, access)
-    context.update(page_title="How embedded is race equality?", score=score, version=version)
-    return render(request, "assessments/headline.html", context)
-
-
-@router.post("/assessments/{assessment_id}/headline")
-def save_headline_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: RaterPage,
-    form: Annotated[CommandForm[HeadlineUpdate], Depends(command_form(HeadlineUpdate))],
-) -> Response:
-    context = _context(session, access)
-    typed_version = form.values.get("version", "0")
-    version = int(typed_version) if typed_version.isdigit() else 0
-    context.update(page_title="How embedded is race equality?", score=None, version=version)
-    command = form.command
-    autosave = request.headers.get("HX-Request") == "true"
-    if command is None:
-        if autosave:
-            return _headline_status(
-                request,
-                version,
-                error=f"Not saved: {next(iter(form.errors.values())).lower()}",
-                status_code=422,
-            )
-        context["errors"] = {"score": next(iter(form.errors.values()))}
-        return render(request, "assessments/headline.html", context, status_code=422)
-    try:
-        saved = service.save_headline(
-            session,
-            access.principal,
-            access.assessment.id,
-            score=command.score,
-            version=command.version,
-            k_anonymity=settings.k_anonymity,
-        )
-    except Conflict as exc:
-        if autosave:
-            closed = exc.extra.get("rating_closed") or exc.extra.get("status")
-            return _headline_status(
-                request,
-                version,
-                error="Not saved: rating has closed for this assessment, so your answer cannot change"
-                if closed
-                else "Not saved: you changed this answer on another device or tab. Reload the page to see your latest answer",
-                status_code=409,
-            )
-        current = exc.extra.get("current") or {}
-        context.update(score=command.score, version=current.get("version", command.version))
-        context["errors"] = {
-            "score": "Rating has closed for this assessment, so your answer cannot change"
-            if exc.extra.get("rating_closed") or exc.extra.get("status")
-            else "You changed this answer on another device. Check the number below and save again"
-        }
-        return render(request, "assessments/headline.html", context, status_code=409)
-    if autosave:
-        return _headline_status(request, saved.version, saved_at=utcnow())
-    return RedirectResponse(f"/assessments/{access.assessment.id}", status_code=303)
-
-
-def _headline_status(
-    request: Request, version: int, *, saved_at: Any = None, error: str | None = None, status_code: int = 200
-) -> Response:
-    """htmx autosave of the headline answer: the new version and what happened, as for a rating."""
-    return render(
-        request,
-        "assessments/_headline_autosave.html",
-        {"version": version, "saved_at": saved_at, "error": error},
-        status_code=status_code,
-    )
-
-
 # --- One section per page -------------------------------------------------------------------------------
 
 
@@ -231,7 +151,7 @@ def _section_or_404(sections: list[SectionStatus], section_key: str) -> tuple[in
 def _section_context(
     session: Any, access: AssessmentAccess, section_key: str, answers: dict[int, dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    context = _context(session, access)
+    context = assessment_context(session, access)
     sections = _sections(session, access)
     index, entry = _section_or_404(sections, section_key)
     doc: FrameworkDefinition = context["doc"]

@@ -1,0 +1,187 @@
+"""One action's pages: reading it with its notes, adding a note, editing and deleting it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from api.actions import service
+from api.actions.models import Action
+from api.actions.schemas import (
+    ActionUpdate,
+    NoteCreate,
+)
+from api.actions.views import (
+    DONE_MESSAGES,
+    FORM_FIELD,
+    STALE_MESSAGE,
+    ActionForm,
+    cycle_of,
+    edit_values,
+    form_context,
+    form_field,
+    manages_actions,
+    page_errors_of,
+)
+from api.assessments.models import Assessment
+from api.csrf import verify_csrf
+from api.db import SessionDep
+from api.errors import Conflict, FieldError
+from api.forms import CommandForm, FormDep, command_form, date_parts
+from api.permissions import (
+    ActionAccess,
+    ActionManagerPage,
+    ActionReaderPage,
+    AssessmentAccess,
+)
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+# --- One action ----------------------------------------------------------------------------------------------
+
+
+def _action_context(session: Session, access: ActionAccess) -> dict[str, Any]:
+    view = service.action_view(session, access.action)
+    assessment = session.get(Assessment, access.action.assessment_id)
+    assert assessment is not None
+    return {
+        "action": view,
+        "assessment": assessment,
+        "cycle": cycle_of(session, assessment),
+        "membership": access.membership,
+        "is_manager": manages_actions(access.membership.role),
+    }
+
+
+@router.get("/actions/{action_id}", name="action_page")
+def action_page(
+    request: Request,
+    session: SessionDep,
+    access: ActionReaderPage,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    context = _action_context(session, access)
+    context.update(page_title=context["action"].title, done=DONE_MESSAGES.get(done), note_form={}, errors={})
+    return render(request, "actions/action.html", context)
+
+
+def _note_values(form: FormData) -> dict[str, Any]:
+    """The note form as NoteCreate's fields: the date's three boxes as one date (none: today)."""
+    values: dict[str, Any] = {"text": form_field(form, "text")}
+    noted_on = date_parts(form, "noted_on")
+    if noted_on is not None:
+        values["noted_on"] = noted_on
+    return values
+
+
+@router.post("/actions/{action_id}/notes", name="add_action_note")
+def add_note_page(
+    request: Request,
+    session: SessionDep,
+    access: ActionManagerPage,
+    form: FormDep,
+    command: Annotated[CommandForm[NoteCreate], Depends(command_form(NoteCreate, read=_note_values))],
+) -> Response:
+    note = {
+        "text": form_field(form, "text"),
+        "day": form_field(form, "noted_on_day"),
+        "month": form_field(form, "noted_on_month"),
+        "year": form_field(form, "noted_on_year"),
+    }
+    errors = {
+        ("noted_on_day" if name == "noted_on" else name): message for name, message in command.errors.items()
+    }
+    if command.command is not None:
+        try:
+            service.add_note(
+                session, access.principal.user, access.action, command.command.text, command.command.noted_on
+            )
+        except FieldError as exc:
+            errors["noted_on_day" if exc.field == "noted_on" else exc.field] = exc.message
+        else:
+            return RedirectResponse(f"/actions/{access.action.id}?done=note#notes", status_code=303)
+    context = _action_context(session, access)
+    context.update(page_title=context["action"].title, done=None, note_form=note, errors=errors)
+    return render(request, "actions/action.html", context, status_code=422)
+
+
+# --- Editing ---------------------------------------------------------------------------------------------------
+
+
+def _edit_context(
+    session: Session, access: ActionAccess, typed: ActionForm, errors: dict[str, str]
+) -> dict[str, Any]:
+    assessment = session.get(Assessment, access.action.assessment_id)
+    assert assessment is not None
+    context = form_context(
+        session, AssessmentAccess(access.principal, assessment, access.membership), typed, errors
+    )
+    context.update(action=service.action_view(session, access.action), page_title="Change the action")
+    return context
+
+
+@router.get("/actions/{action_id}/edit", name="edit_action")
+def edit_action(
+    request: Request,
+    session: SessionDep,
+    access: ActionManagerPage,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    typed = ActionForm.of(service.action_view(session, access.action))
+    context = _edit_context(session, access, typed, {})
+    context.update(done=DONE_MESSAGES.get(done), stale=None)
+    return render(request, "actions/edit.html", context)
+
+
+@router.post("/actions/{action_id}/edit", name="save_action")
+def save_action(
+    request: Request,
+    session: SessionDep,
+    access: ActionManagerPage,
+    form: FormDep,
+    command: Annotated[CommandForm[ActionUpdate], Depends(command_form(ActionUpdate, read=edit_values))],
+) -> Response:
+    typed = ActionForm.from_form(form)
+    errors = page_errors_of(command.errors)
+    stale = None
+    if command.command is not None:
+        try:
+            service.update_action(session, access.principal.user, access.action, command.command)
+        except FieldError as exc:
+            errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
+        except Conflict:
+            errors["title"] = STALE_MESSAGE
+            stale = service.action_view(session, access.action)
+            typed.version = stale.version
+        else:
+            return RedirectResponse(f"/actions/{access.action.id}?done=saved", status_code=303)
+    context = _edit_context(session, access, typed, errors)
+    context.update(done=None, stale=stale)
+    return render(request, "actions/edit.html", context, status_code=409 if stale else 422)
+
+
+# --- Deleting --------------------------------------------------------------------------------------------------
+
+
+@router.get("/actions/{action_id}/delete", name="delete_action_confirm")
+def delete_action_confirm(request: Request, session: SessionDep, access: ActionManagerPage) -> Response:
+    context = _action_context(session, access)
+    context.update(page_title=f"Delete {access.action.title}")
+    return render(request, "actions/delete.html", context)
+
+
+@router.post("/actions/{action_id}/delete", name="delete_action_page")
+def delete_action_page(session: SessionDep, access: ActionManagerPage) -> Response:
+    assessment_id = access.action.assessment_id
+    service.delete_action(session, access.principal.user, access.action)
+    return RedirectResponse(f"/assessments/{assessment_id}/actions?done=deleted", status_code=303)
+
+
+__all__ = ["Action", "router"]

@@ -1,0 +1,125 @@
+"""Admin pages for the people with platform roles (sector analysts and platform admins): the list,
+inviting one, and removing a role."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from api.admin import service
+from api.admin.schemas import (
+    PlatformInvite,
+)
+from api.admin.views import (
+    done_message,
+)
+from api.client_ip import client_ip
+from api.csrf import verify_csrf
+from api.db import SessionDep
+from api.errors import Conflict, Unprocessable
+from api.forms import CommandForm, command_form
+from api.permissions import PlatformAdminPage
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+# --- People with platform roles ------------------------------------------------------------------
+
+
+@router.get("/admin/people", name="admin_people")
+def people_page(
+    request: Request, session: SessionDep, admin: PlatformAdminPage, done: str | None = None
+) -> Response:
+    return render(
+        request,
+        "admin/people.html",
+        {
+            "page_title": "People with platform roles",
+            "people": service.platform_people(session),
+            "me": admin.user.id,
+            "days": request.app.state.settings.invitation_link_days,
+            "done": done_message(request, done),
+        },
+    )
+
+
+def _invite_form(request: Request, status_code: int = 200, **form: object) -> Response:
+    return render(
+        request,
+        "admin/people_invite.html",
+        {
+            "page_title": "Invite a sector analyst or platform admin",
+            "days": request.app.state.settings.invitation_link_days,
+            "purposes": service.ROLE_PURPOSES,
+            **form,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/people/invite", name="admin_invite_person")
+def invite_page(request: Request, admin: PlatformAdminPage) -> Response:
+    return _invite_form(request)
+
+
+@router.post("/admin/people/invite")
+def invite(
+    request: Request,
+    session: SessionDep,
+    admin: PlatformAdminPage,
+    form: Annotated[CommandForm[PlatformInvite], Depends(command_form(PlatformInvite))],
+) -> Response:
+    typed = {name: form.values.get(name, "") for name in ("email", "name", "role")}
+    if form.command is None:
+        return _invite_form(request, 422, errors=form.errors, **typed)
+    try:
+        invitation = service.invite_platform_user(
+            session,
+            request.app.state.settings,
+            actor=admin.user,
+            email=form.command.email,
+            name=form.command.name,
+            role=form.command.role,
+            client_ip=client_ip(request),
+        )
+    except (Conflict, Unprocessable) as exc:
+        field = exc.extra.get("field", "email")
+        return _invite_form(request, exc.status_code, errors={field: exc.message}, **typed)
+    done = "invited" if invitation.link_sent else "added"
+    return RedirectResponse(f"/admin/people?done={done}", status_code=303)
+
+
+def _remove_page(
+    request: Request, person: service.PlatformPerson, status_code: int = 200, **extra: object
+) -> Response:
+    return render(
+        request,
+        "admin/people_remove.html",
+        {
+            "page_title": f"Are you sure you want to remove the {person.role_name.lower()} role from {person.name}?",
+            "person": person,
+            **extra,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/people/{user_id}/remove", name="admin_remove_person")
+def remove_page(request: Request, session: SessionDep, admin: PlatformAdminPage, user_id: int) -> Response:
+    _user, person = service.platform_person(session, user_id)
+    return _remove_page(request, person, me=admin.user.id)
+
+
+@router.post("/admin/people/{user_id}/remove")
+def remove(request: Request, session: SessionDep, admin: PlatformAdminPage, user_id: int) -> Response:
+    user, person = service.platform_person(session, user_id)
+    try:
+        service.remove_platform_role(session, user=user, actor=admin.user, client_ip=client_ip(request))
+    except Conflict as exc:
+        return _remove_page(
+            request, person, exc.status_code, me=admin.user.id, errors={"remove": exc.message}
+        )
+    return RedirectResponse("/admin/people?done=removed", status_code=303)

@@ -1,0 +1,233 @@
+"""Admin pages for trusts: the list (searched, 25 a page), importing trusts from CSV, and inviting a
+trust's first chair."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import RedirectResponse
+from sqlmodel import select
+from starlette.responses import Response
+
+from api.accounts import invitations
+from api.accounts.models import Membership
+from api.accounts.roles import CHAIR
+from api.admin import service
+from api.admin.schemas import (
+    FirstChairInvite,
+    TrustsImport,
+)
+from api.admin.views import (
+    MAX_LISTED_ERRORS,
+    as_sentence,
+    read_upload,
+)
+from api.client_ip import client_ip
+from api.csrf import verify_csrf
+from api.db import SessionDep
+from api.errors import Conflict, InputError, NotFound, Unprocessable
+from api.forms import CommandForm, command_form, file_name_of
+from api.organisations.models import Organisation
+from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
+from api.permissions import PlatformAdminPage
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+TRUSTS_PER_PAGE = 25
+
+
+@router.get("/admin/trusts", name="admin_trusts")
+def trusts_page(
+    request: Request,
+    session: SessionDep,
+    admin: PlatformAdminPage,
+    q: str = "",
+    trust_type: str = "",
+    region: str = "",
+    page: str = "1",
+    done: str = "",
+) -> Response:
+    # A value not in the lists (an old bookmark, a typed address) means "any".
+    search = service.TrustSearch(
+        text=q.strip()[:200],
+        trust_type=trust_type if trust_type in TRUST_TYPES else "",
+        region=region if region in REGIONS else "",
+    )
+    rows = service.trust_rows(session, search)
+    pages = max(1, -(-len(rows) // TRUSTS_PER_PAGE))
+    # A page number that is not one (typed, or past the end after a search) shows the nearest page.
+    number = min(max(int(page) if page.isdigit() and len(page) < 6 else 1, 1), pages)
+    shown = rows[(number - 1) * TRUSTS_PER_PAGE : number * TRUSTS_PER_PAGE]
+
+    def page_href(n: int) -> str:
+        query = {"q": search.text, "trust_type": search.trust_type, "region": search.region, "page": n}
+        return "/admin/trusts?" + urlencode({k: v for k, v in query.items() if v})
+
+    return render(
+        request,
+        "admin/trusts.html",
+        {
+            "page_title": "Trusts",
+            "search": search,
+            "trusts": shown,
+            # Trusts with a chair: the others offer "Invite the chair" (the chair then invites the board).
+            "chaired": set(
+                session.exec(select(Membership.organisation_id).where(Membership.role == CHAIR)).all()
+            ),
+            "chair_invited": done == "chair_invited",
+            "days": request.app.state.settings.invitation_link_days,
+            "total": len(rows),
+            "first_shown": (number - 1) * TRUSTS_PER_PAGE + 1,
+            "pagination": {
+                "items": [
+                    {"number": n, "href": page_href(n), "current": n == number} for n in range(1, pages + 1)
+                ],
+                "previous": {"href": page_href(number - 1)} if number > 1 else {},
+                "next": {"href": page_href(number + 1)} if number < pages else {},
+            }
+            if pages > 1
+            else None,
+            "cycles": service.all_cycles(session),
+            "trust_types": TRUST_TYPES,
+            "regions": REGIONS,
+            "size_bands": SIZE_BANDS,
+            "filtered": bool(search.text or search.trust_type or search.region),
+        },
+    )
+
+
+def _import_form(request: Request, status_code: int = 200, **context: object) -> Response:
+    return render(
+        request,
+        "admin/trusts_import.html",
+        {
+            "page_title": "Import trusts from a CSV file",
+            "trust_types": TRUST_TYPES,
+            "regions": REGIONS,
+            "size_bands": SIZE_BANDS,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/trusts/import", name="admin_import_trusts")
+def import_page(request: Request, admin: PlatformAdminPage) -> Response:
+    return _import_form(request)
+
+
+@router.post("/admin/trusts/import")
+def import_trusts(
+    request: Request,
+    session: SessionDep,
+    admin: PlatformAdminPage,
+    command: Annotated[
+        CommandForm[TrustsImport], Depends(command_form(TrustsImport, read=file_name_of("csv_file")))
+    ],
+    csv_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    if command.command is None:
+        return _import_form(request, 422, errors=command.errors)
+    text, problem = read_upload(csv_file, "CSV")
+    if problem:
+        return _import_form(request, 422, errors={"csv_file": problem})
+    file_name = command.command.file_name
+    try:
+        result = service.import_trusts(
+            session, text=text, file_name=file_name, actor=admin.user, client_ip=client_ip(request)
+        )
+    except InputError as exc:
+        problems = [as_sentence(line) for line in str(exc).splitlines() if line.strip()]
+        listed = problems[:MAX_LISTED_ERRORS]
+        if len(problems) > len(listed):
+            listed.append(f"And {len(problems) - len(listed)} more problems")
+        return _import_form(
+            request,
+            422,
+            errors={
+                "csv_file": (
+                    f"{file_name} has {len(problems)} problem{'s' if len(problems) != 1 else ''}. "
+                    "Nothing has been imported. Correct the file and upload it again"
+                )
+            },
+            row_errors=listed,
+            file_name=file_name,
+        )
+    total = result.added + result.updated
+    return render(
+        request,
+        "admin/trusts_imported.html",
+        {
+            "page_title": (
+                f"{total} organisation{'s' if total != 1 else ''} imported "
+                f"({result.added} new, {result.updated} updated)"
+            ),
+            "result": result,
+            "total": total,
+            "file_name": file_name,
+        },
+    )
+
+
+# --- A trust's first chair -------------------------------------------------------------------------
+
+
+def _organisation_or_404(session: SessionDep, ods_code: str) -> Organisation:
+    organisation = session.exec(select(Organisation).where(Organisation.ods_code == ods_code.upper())).first()
+    if organisation is None:
+        raise NotFound("No trust with that ODS code")
+    return organisation
+
+
+def _first_chair_form(
+    request: Request, organisation: Organisation, status_code: int = 200, **form: object
+) -> Response:
+    return render(
+        request,
+        "admin/trust_invite_chair.html",
+        {
+            "page_title": f"Invite the chair of {organisation.name}",
+            "organisation": organisation,
+            "days": request.app.state.settings.invitation_link_days,
+            **form,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/trusts/{ods_code}/invite-chair", name="admin_invite_chair")
+def invite_chair_page(
+    request: Request, session: SessionDep, admin: PlatformAdminPage, ods_code: str
+) -> Response:
+    return _first_chair_form(request, _organisation_or_404(session, ods_code))
+
+
+@router.post("/admin/trusts/{ods_code}/invite-chair")
+def invite_chair(
+    request: Request,
+    session: SessionDep,
+    admin: PlatformAdminPage,
+    ods_code: str,
+    form: Annotated[CommandForm[FirstChairInvite], Depends(command_form(FirstChairInvite))],
+) -> Response:
+    organisation = _organisation_or_404(session, ods_code)
+    typed = {name: form.values.get(name, "") for name in ("email", "name")}
+    if form.command is None:
+        return _first_chair_form(request, organisation, 422, errors=form.errors, **typed)
+    try:
+        invitations.invite_first_chair(
+            session,
+            request.app.state.settings,
+            organisation=organisation,
+            actor=admin.user,
+            email=form.command.email,
+            name=form.command.name,
+            client_ip=client_ip(request),
+        )
+    except (Conflict, Unprocessable) as exc:
+        field = exc.extra.get("field", "email")
+        return _first_chair_form(request, organisation, exc.status_code, errors={field: exc.message}, **typed)
+    return RedirectResponse(f"/admin/trusts?q={organisation.ods_code}&done=chair_invited", status_code=303)

@@ -1,0 +1,379 @@
+"""What the consensus pages show and how they answer: the section data, the rendering of a section
+or one statement's block for htmx, and the redirects after a change. Shared by the consensus,
+evidence, sign-off and meeting-mode views; no routes here.
+
+The spread of members' ratings is shown as counts, median, range and comments only: nothing on
+these pages names a member, dates a rating or orders comments by person or time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+from starlette.responses import Response
+
+from api.accounts.models import User
+from api.accounts.roles import CHAIR
+from api.assessments.carry_forward import LastYear, cycle_names, evidence_key, last_years
+from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
+from api.assessments.repository import (
+    by_section,
+    consensus_of,
+    criteria_of,
+    evidence_of,
+)
+from api.assessments.spread import (
+    MIN_OTHER_RATERS,
+    CriterionSpreadData,
+    board_spread,
+    empty_spread,
+    rating_closed,
+)
+from api.db import SessionDep
+from api.errors import NotFound
+from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
+from api.frameworks.schema import FrameworkDefinition
+from api.frameworks.service import framework_document
+from api.organisations.models import Organisation
+from api.permissions import AssessmentAccess
+from api.templating import render
+
+MAX_RATIONALE = 5000
+STALE_MESSAGE = (
+    "Someone else changed this agreed rating while you were editing. Their version is shown below; "
+    "your text is kept in the box so you can copy it"
+)
+# What the success banner says after a form without JavaScript redirects back (?done=...).
+DONE_MESSAGES = {
+    "saved": "The agreed level has been saved.",
+    "link": "The link has been added.",
+    "file": "The file has been uploaded.",
+    "removed": "The evidence has been removed.",
+    "carried": (
+        "Last year's rationale and evidence have been copied. "
+        "Check they are still true this year and change them if not."
+    ),
+}
+READABLE_TYPES = {
+    "application/pdf": "PDF",
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel",
+}
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def section_url(assessment_id: int, section_key: str) -> str:
+    return f"/assessments/{assessment_id}/consensus/{section_key}"
+
+
+def level_names_of(doc: FrameworkDefinition) -> dict[int, str]:
+    return {level.level: level.name for level in doc.levels}
+
+
+def framework_doc(session: Session, assessment: Assessment) -> FrameworkDefinition:
+    framework = session.get(FrameworkRecord, assessment.framework_id)
+    assert framework is not None
+    return framework_document(framework)
+
+
+def assessment_names(session: Session, assessment: Assessment) -> tuple[Organisation, Cycle]:
+    organisation = session.get(Organisation, assessment.organisation_id)
+    cycle = session.get(Cycle, assessment.cycle_id)
+    assert organisation is not None and cycle is not None
+    return organisation, cycle
+
+
+def signer_of(session: Session, assessment: Assessment) -> User | None:
+    return session.get(User, assessment.submitted_by_id) if assessment.submitted_by_id else None
+
+
+# --- What the section page shows for one criterion ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    evidence: Evidence
+    title: str
+    carried_from: str | None
+
+    @property
+    def size_text(self) -> str:
+        kind = READABLE_TYPES.get(self.evidence.content_type or "", "File")
+        size = self.evidence.size_bytes or 0
+        shown = f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} KB"
+        return f"{kind}, {shown}"
+
+
+def evidence_items_of(rows: list[Evidence], carried_from: dict[int, str]) -> list[EvidenceItem]:
+    return [
+        EvidenceItem(evidence, evidence.title, carried_from.get(evidence.carried_from_cycle_id or 0))
+        for evidence in rows
+    ]
+
+
+@dataclass
+class FormState:
+    """What the person sent, kept when the page comes back with a problem."""
+
+    level: str | None = None
+    rationale: str | None = None
+    version: int | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    evidence_errors: dict[str, str] = field(default_factory=dict)
+    stale: bool = False
+    link_title: str = ""
+    link_url: str = ""
+    done: str | None = None
+
+
+@dataclass
+class CriterionView:
+    key: str
+    number: str
+    statement: str
+    guidance: str
+    descriptors: dict[int, str]
+    evidence_prompts: list[str]
+    spread: CriterionSpreadData
+    consensus: ConsensusRating | None
+    evidence: list[EvidenceItem]
+    last_year: LastYear | None
+    next_href: str
+    next_text: str
+    state: FormState
+
+    @property
+    def agreed(self) -> bool:
+        return self.consensus is not None and self.consensus.level is not None
+
+    @property
+    def form_level(self) -> str | None:
+        if self.state.level is not None:
+            return self.state.level
+        if self.consensus is not None and self.consensus.level is not None:
+            return str(self.consensus.level)
+        return None
+
+    @property
+    def form_rationale(self) -> str:
+        if self.state.rationale is not None:
+            return self.state.rationale
+        return self.consensus.rationale if self.consensus else ""
+
+    @property
+    def form_version(self) -> int:
+        if self.state.version is not None:
+            return self.state.version
+        return self.consensus.version if self.consensus else 0
+
+    @property
+    def rationale_is_last_years(self) -> bool:
+        return bool(
+            self.last_year
+            and self.consensus
+            and self.last_year.rationale.strip()
+            and self.consensus.rationale.strip() == self.last_year.rationale.strip()
+        )
+
+    @property
+    def can_carry_forward(self) -> bool:
+        last = self.last_year
+        if last is None:
+            return False
+        rationale_empty = not (self.consensus and self.consensus.rationale.strip())
+        have = {evidence_key(item.evidence) for item in self.evidence}
+        return (rationale_empty and bool(last.rationale.strip())) or any(
+            evidence_key(e) not in have for e in last.evidence
+        )
+
+    @property
+    def median_text(self) -> str | None:
+        median = self.spread.median
+        if median is None:
+            return None
+        return str(int(median)) if float(median).is_integer() else f"{median:.1f}"
+
+    @property
+    def range_text(self) -> str | None:
+        low, high = self.spread.low, self.spread.high
+        if low is None or high is None:
+            return None
+        return f"all chose {low}" if low == high else f"from {low} to {high}"
+
+
+@dataclass
+class SectionData:
+    section: FrameworkSection
+    summary: str
+    items: list[CriterionView]
+    previous_section: FrameworkSection | None
+    next_section: FrameworkSection | None
+    agreed: int
+
+
+def section_data(
+    session: Session,
+    assessment: Assessment,
+    section_key: str,
+    viewer_id: int,
+    states: dict[str, FormState] | None = None,
+) -> SectionData:
+    sections = by_section(criteria_of(session, assessment))
+    index = next((i for i, (s, _c) in enumerate(sections) if s.key == section_key), None)
+    if index is None:
+        raise NotFound("No section with that name in this assessment")
+    section, criteria = sections[index]
+    next_section = sections[index + 1][0] if index + 1 < len(sections) else None
+    doc = framework_doc(session, assessment)
+    doc_section = next(s for s in doc.sections if s.key == section.key)
+    spreads = board_spread(session, assessment, viewer_id)
+    closed = rating_closed(assessment)
+    agreed = consensus_of(session, assessment.id)
+    evidence = evidence_of(session, assessment.id)
+    wanted = {}
+    for criterion in criteria:
+        doc_criterion = doc.criterion(criterion.key)
+        wanted[criterion.key] = [criterion.key, *(doc_criterion.replaces if doc_criterion else [])]
+    found_last_years = last_years(session, assessment, wanted)
+    carried_from = cycle_names(session, [e for rows in evidence.values() for e in rows])
+    states = states or {}
+    items = []
+    for position, criterion in enumerate(criteria):
+        doc_criterion = doc.criterion(criterion.key)
+        assert doc_criterion is not None
+        if position + 1 < len(criteria):
+            next_href, next_text = f"#{criteria[position + 1].key}", "Go to the next statement"
+        elif next_section is not None:
+            next_href = section_url(assessment.id, next_section.key)
+            next_text = f"Go to the next section: {next_section.title}"
+        else:
+            next_href, next_text = f"/assessments/{assessment.id}/consensus", "Back to all sections"
+        items.append(
+            CriterionView(
+                key=criterion.key,
+                number=f"{section.number}.{position + 1}",
+                statement=criterion.statement,
+                guidance=doc_criterion.guidance,
+                descriptors=doc_criterion.descriptors,
+                evidence_prompts=list(doc_criterion.evidence_prompts),
+                spread=spreads.get(criterion.id or 0) or empty_spread(closed),
+                consensus=agreed.get(criterion.id or 0),
+                evidence=evidence_items_of(evidence.get(criterion.id or 0, []), carried_from),
+                last_year=found_last_years.get(criterion.key),
+                next_href=next_href,
+                next_text=next_text,
+                state=states.get(criterion.key) or FormState(),
+            )
+        )
+    return SectionData(
+        section=section,
+        summary=doc_section.summary,
+        items=items,
+        previous_section=sections[index - 1][0] if index > 0 else None,
+        next_section=next_section,
+        agreed=sum(1 for item in items if item.agreed),
+    )
+
+
+def render_section(
+    request: Request,
+    session: SessionDep,
+    access: AssessmentAccess,
+    section_key: str,
+    *,
+    states: dict[str, FormState] | None = None,
+    status_code: int = 200,
+    block: str | None = None,
+    only: str | None = None,
+) -> Response:
+    """The section page, or (for htmx) one criterion's block or its evidence block."""
+    assessment = access.assessment
+    data = section_data(session, assessment, section_key, access.principal.user.id, states)
+    organisation, cycle = assessment_names(session, assessment)
+    items = data.items
+    fragment = is_htmx(request) and block is not None
+    if fragment:
+        items = [item for item in items if item.key == only]
+    page_errors: dict[str, str] = {}
+    for item in data.items:
+        page_errors.update(item.state.errors)
+        page_errors.update(item.state.evidence_errors)
+    context: dict[str, Any] = {
+        "page_title": f"{data.section.number}. {data.section.title} – agree the board's ratings",
+        "assessment": assessment,
+        "organisation": organisation,
+        "cycle": cycle,
+        "section": data.section,
+        "section_summary": data.summary,
+        "items": items,
+        "agreed": data.agreed,
+        "total": len(data.items),
+        "previous_section": data.previous_section,
+        "next_section": data.next_section,
+        "editable": assessment.status == "in_progress",
+        "rating_closed": rating_closed(assessment),
+        "is_chair": access.membership.role == CHAIR,
+        "min_others": MIN_OTHER_RATERS,
+        "level_names": level_names_of(framework_doc(session, assessment)),
+        "page_errors": page_errors,
+        "error_summary": bool(page_errors),
+        "fragment": fragment,
+        "done_messages": DONE_MESSAGES,
+    }
+    if fragment:
+        context["item"] = items[0]
+    # htmx swaps only 2xx answers: a problem comes back as 200 with the error summary in the fragment.
+    return render(
+        request,
+        "assessments/consensus_section.html",
+        context,
+        status_code=200 if fragment else status_code,
+        block=block,
+    )
+
+
+def done_redirect(
+    request: Request, access: AssessmentAccess, section_key: str, key: str, done: str
+) -> Response:
+    url = f"{section_url(access.assessment.id, section_key)}?done={done}&criterion={key}#{key}"
+    return RedirectResponse(url, status_code=303)
+
+
+def criterion_in_section(session: Session, assessment: Assessment, section_key: str, key: str) -> Criterion:
+    for section, criterion in criteria_of(session, assessment):
+        if section.key == section_key and criterion.key == key:
+            return criterion
+    raise NotFound("No statement with that name in this section")
+
+
+def answer_after_change(
+    request: Request,
+    session: SessionDep,
+    access: AssessmentAccess,
+    section_key: str,
+    key: str,
+    done: str,
+    block: str,
+) -> Response:
+    """After a change: htmx gets the block back; a plain form goes back to the page (303)."""
+    if is_htmx(request):
+        states = {key: FormState(done=done)}
+        return render_section(request, session, access, section_key, states=states, block=block, only=key)
+    return done_redirect(request, access, section_key, key, done)
+
+
+def signed_off_redirect(request: Request, access: AssessmentAccess, section_key: str) -> Response:
+    """A change after sign-off: show the (now read-only) page rather than an error htmx would hide."""
+    url = section_url(access.assessment.id, section_key)
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)

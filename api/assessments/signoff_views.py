@@ -1,0 +1,211 @@
+"""Signing off: the chair's check page, the sign-off itself and its confirmation; and a platform
+admin reopening a submitted assessment."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+from starlette.responses import Response
+
+from api.assessments import service
+from api.assessments.consensus_page import (
+    assessment_names,
+    framework_doc,
+    level_names_of,
+    section_url,
+    signer_of,
+)
+from api.assessments.cycles import is_closed, late_submission_refusal
+from api.assessments.models import Assessment
+from api.assessments.repository import (
+    assessment_for_admin,
+    by_section,
+    consensus_of,
+    criteria_of,
+)
+from api.assessments.schemas import (
+    ReopenRequest,
+    SignOffConfirmation,
+)
+from api.assessments.signoff import sign_off_checks
+from api.assessments.spread import (
+    rating_closed,
+)
+from api.csrf import verify_csrf
+from api.db import SessionDep, utcnow
+from api.deps import SettingsDep
+from api.errors import Conflict, Unprocessable
+from api.forms import CommandForm, command_form
+from api.permissions import ChairPage, ManagerPage, PlatformAdminPage
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+# --- Sign-off -------------------------------------------------------------------------------------------
+
+
+def _submit_context(session: Session, assessment: Assessment, viewer_id: int) -> dict[str, Any]:
+    organisation, cycle = assessment_names(session, assessment)
+    missing_ids = {c.id for c in service.missing_consensus(session, assessment)}
+    agreed = consensus_of(session, assessment.id)
+    level_names = level_names_of(framework_doc(session, assessment))
+    sections = []
+    missing = []
+    for section, criteria in by_section(criteria_of(session, assessment)):
+        rows = []
+        for position, criterion in enumerate(criteria, start=1):
+            number = f"{section.number}.{position}"
+            href = f"{section_url(assessment.id, section.key)}#{criterion.key}"
+            if criterion.id in missing_ids:
+                missing.append({"number": number, "statement": criterion.statement, "href": href})
+            else:
+                level = agreed[criterion.id or 0].level
+                rows.append(
+                    {
+                        "number": number,
+                        "statement": criterion.statement,
+                        "level": level,
+                        "level_name": level_names.get(level or 0, ""),
+                        "href": href,
+                    }
+                )
+        sections.append({"section": section, "rows": rows})
+    return {
+        "assessment": assessment,
+        "organisation": organisation,
+        "cycle": cycle,
+        "sections": sections,
+        "missing": missing,
+        "rating_closed": rating_closed(assessment),
+        "checks": sign_off_checks(session, assessment, viewer_id),
+        "level_names": level_names,
+        "errors": {},
+    }
+
+
+@router.get("/assessments/{assessment_id}/submit", name="submit_assessment")
+def submit_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
+    assessment = access.assessment
+    if assessment.status == "submitted":
+        return RedirectResponse(f"/assessments/{assessment.id}/submitted", status_code=303)
+    context = _submit_context(session, assessment, access.principal.user.id)
+    context["page_title"] = "Check the agreed ratings before you submit"
+    context["closed"] = late_submission_refusal(
+        session, context["cycle"], assessment.id, request.app.state.settings.k_anonymity, utcnow().date()
+    )
+    return render(request, "assessments/submit.html", context)
+
+
+@router.post("/assessments/{assessment_id}/submit")
+def submit(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    access: ChairPage,
+    form: Annotated[CommandForm[SignOffConfirmation], Depends(command_form(SignOffConfirmation))],
+) -> Response:
+    viewer_id = access.principal.user.id
+    if access.assessment.status != "submitted":
+        context = _submit_context(session, access.assessment, viewer_id)
+        context["page_title"] = "Check the agreed ratings before you submit"
+        confirmed = form.command is not None and form.command.confirmed
+        ready = not context["missing"] and not context["checks"].blocked
+        if (
+            ready
+            and context["checks"].warnings
+            and not confirmed
+            and not is_closed(context["cycle"], utcnow().date())
+        ):
+            # The chair signs off with the board's gaps in view, not past them.
+            context["errors"] = {"confirmed": SignOffConfirmation.form_messages["confirmed"]}
+            context["error_summary"] = True
+            return render(request, "assessments/submit.html", context, status_code=422)
+    try:
+        service.submit(session, access.principal, access.assessment.id, k_anonymity=settings.k_anonymity)
+    except Unprocessable:
+        # Someone cleared or never agreed a level, or a far level has no reason: show the list again.
+        context = _submit_context(session, access.assessment, viewer_id)
+        context["page_title"] = "Check the agreed ratings before you submit"
+        return render(request, "assessments/submit.html", context, status_code=422)
+    except Conflict as refused:
+        context = _submit_context(session, access.assessment, viewer_id)
+        if not is_closed(context["cycle"], utcnow().date()):
+            raise
+        context["page_title"] = "Check the agreed ratings before you submit"
+        context["closed"] = refused.message
+        return render(request, "assessments/submit.html", context, status_code=409)
+    return RedirectResponse(f"/assessments/{access.assessment.id}/submitted", status_code=303)
+
+
+@router.get("/assessments/{assessment_id}/submitted", name="assessment_submitted")
+def submitted_page(request: Request, session: SessionDep, access: ManagerPage) -> Response:
+    assessment = access.assessment
+    if assessment.status != "submitted":
+        return RedirectResponse(f"/assessments/{assessment.id}/consensus", status_code=303)
+    organisation, cycle = assessment_names(session, assessment)
+    return render(
+        request,
+        "assessments/submitted.html",
+        {
+            "page_title": "Assessment submitted",
+            "assessment": assessment,
+            "organisation": organisation,
+            "cycle": cycle,
+            "signed_off_by": signer_of(session, assessment),
+        },
+    )
+
+
+# --- Reopening (platform admin) -----------------------------------------------------------------------
+
+
+def _reopen_context(session: Session, assessment: Assessment) -> dict[str, Any]:
+    organisation, cycle = assessment_names(session, assessment)
+    return {
+        "page_title": f"Reopen the {cycle.name} assessment of {organisation.name}",
+        "assessment": assessment,
+        "organisation": organisation,
+        "cycle": cycle,
+        "signed_off_by": signer_of(session, assessment),
+    }
+
+
+@router.get("/admin/assessments/{assessment_id}/reopen", name="reopen_assessment")
+def reopen_page(
+    request: Request, assessment_id: int, session: SessionDep, admin: PlatformAdminPage
+) -> Response:
+    assessment = assessment_for_admin(session, assessment_id)
+    return render(request, "admin/reopen.html", {**_reopen_context(session, assessment), "reason": ""})
+
+
+@router.post("/admin/assessments/{assessment_id}/reopen")
+def reopen(
+    request: Request,
+    assessment_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    admin: PlatformAdminPage,
+    form: Annotated[CommandForm[ReopenRequest], Depends(command_form(ReopenRequest))],
+) -> Response:
+    assessment = assessment_for_admin(session, assessment_id)
+    context = {**_reopen_context(session, assessment), "reason": form.values.get("reason", "")}
+    if form.command is None:
+        return render(
+            request,
+            "admin/reopen.html",
+            {**context, "errors": form.errors, "error_summary": True},
+            status_code=422,
+        )
+    try:
+        service.reopen(session, admin.user, assessment, form.command.reason, k_anonymity=settings.k_anonymity)
+    except Conflict:
+        # Already reopened (by someone else, or a second press): the page says so.
+        return render(request, "admin/reopen.html", context, status_code=409)
+    return render(
+        request,
+        "admin/reopened.html",
+        {**context, "page_title": "Assessment reopened", "reason": form.command.reason},
+    )
