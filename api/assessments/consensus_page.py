@@ -341,6 +341,31 @@ def render_section(
     )
 
 
+def render_statement(
+    request: Request,
+    session: SessionDep,
+    access: AssessmentAccess,
+    section_key: str,
+    key: str,
+    state: FormState,
+    *,
+    status_code: int,
+    block: str = "criterion",
+) -> Response:
+    """One statement's block (or its evidence block) again, with what was typed and why it was not
+    saved: the whole page without htmx."""
+    return render_section(
+        request,
+        session,
+        access,
+        section_key,
+        states={key: state},
+        status_code=status_code,
+        block=block,
+        only=key,
+    )
+
+
 def done_redirect(
     request: Request, access: AssessmentAccess, section_key: str, key: str, done: str
 ) -> Response:

@@ -21,6 +21,7 @@ from api.assessments.consensus_page import (
     assessment_names,
     criterion_in_section,
     render_section,
+    render_statement,
     signed_off_redirect,
     signer_of,
 )
@@ -125,16 +126,7 @@ def save_consensus(
     seen_version = int(typed_version) if typed_version.isdigit() else 0
     if form.command is None:
         state.version = seen_version
-        return render_section(
-            request,
-            session,
-            access,
-            section_key,
-            states={key: state},
-            status_code=422,
-            block="criterion",
-            only=key,
-        )
+        return render_statement(request, session, access, section_key, key, state, status_code=422)
     command = form.command
     try:
         service.agree_consensus(
@@ -144,16 +136,7 @@ def save_consensus(
         # The board's reason is needed where the level is far from the members' median.
         state.version = seen_version
         state.errors[f"{key}-rationale"] = refused.message
-        return render_section(
-            request,
-            session,
-            access,
-            section_key,
-            states={key: state},
-            status_code=422,
-            block="criterion",
-            only=key,
-        )
+        return render_statement(request, session, access, section_key, key, state, status_code=422)
     except Conflict as exc:
         if "current" not in exc.extra:
             return signed_off_redirect(request, access, section_key)
@@ -162,14 +145,5 @@ def save_consensus(
         state.version = int(current.get("version") or 0)
         state.stale = True
         state.errors[f"{key}-rationale"] = STALE_MESSAGE
-        return render_section(
-            request,
-            session,
-            access,
-            section_key,
-            states={key: state},
-            status_code=409,
-            block="criterion",
-            only=key,
-        )
+        return render_statement(request, session, access, section_key, key, state, status_code=409)
     return answer_after_change(request, session, access, section_key, key, "saved", "criterion")

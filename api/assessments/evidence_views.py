@@ -15,7 +15,7 @@ from api.assessments.consensus_page import (
     FormState,
     answer_after_change,
     criterion_in_section,
-    render_section,
+    render_statement,
     signed_off_redirect,
 )
 from api.assessments.downloads import evidence_file_download
@@ -52,15 +52,8 @@ def add_evidence_link(
     for name, message in form.errors.items():
         state.evidence_errors[f"{key}-link-{name}"] = message
     if form.command is None:
-        return render_section(
-            request,
-            session,
-            access,
-            section_key,
-            states={key: state},
-            status_code=422,
-            block="evidence",
-            only=key,
+        return render_statement(
+            request, session, access, section_key, key, state, status_code=422, block="evidence"
         )
     try:
         command = form.command
@@ -111,15 +104,8 @@ def add_evidence_file(
         except Conflict:
             return signed_off_redirect(request, access, section_key)
     if state.evidence_errors:
-        return render_section(
-            request,
-            session,
-            access,
-            section_key,
-            states={key: state},
-            status_code=422,
-            block="evidence",
-            only=key,
+        return render_statement(
+            request, session, access, section_key, key, state, status_code=422, block="evidence"
         )
     return answer_after_change(request, session, access, section_key, key, "file", "evidence")
 
