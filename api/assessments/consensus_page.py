@@ -324,6 +324,7 @@ def render_section(
         "is_chair": access.membership.role == CHAIR,
         "min_others": MIN_OTHER_RATERS,
         "level_names": level_names_of(framework_doc(session, assessment)),
+        "rating_rule": framework_doc(session, assessment).rule_for_rating,
         "page_errors": page_errors,
         "error_summary": bool(page_errors),
         "fragment": fragment,

@@ -110,7 +110,8 @@ def _render(
     organisation = session.get(Organisation, assessment.organisation_id)
     cycle = session.get(Cycle, assessment.cycle_id)
     assert framework is not None and organisation is not None and cycle is not None
-    level_names = {level.level: level.name for level in framework_document(framework).levels}
+    definition = framework_document(framework)
+    level_names = {level.level: level.name for level in definition.levels}
     agreed = consensus_of(session, assessment.id)  # type: ignore[arg-type]
     agreed_count = sum(
         1 for _s, c in pairs if (row := agreed.get(c.id or 0)) is not None and row.level is not None
@@ -141,6 +142,7 @@ def _render(
         "previous": _link(assessment, previous_key, numbers),
         "next": _link(assessment, next_key, numbers),
         "level_names": level_names,
+        "rating_rule": definition.rule_for_rating,
         "rating_closed": rating_closed(assessment),
         "editable": assessment.status == "in_progress" and rating_closed(assessment),
         "is_chair": access.membership.role == CHAIR,

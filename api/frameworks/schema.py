@@ -197,6 +197,13 @@ class Section(_Strict):
     criteria: list[Criterion] = Field(min_length=3, max_length=5)
 
 
+# The rule every version rates by; version 2 states it in its own file (rating_rule).
+DEFAULT_RATING_RULE = (
+    "Choose the highest level whose conditions are all met. If any part of a level is missing, choose "
+    "the level below it."
+)
+
+
 class FrameworkDefinition(_Strict):
     key: str = Field(pattern=KEY_PATTERN, max_length=64)
     version: int = Field(ge=1)
@@ -274,6 +281,12 @@ class FrameworkDefinition(_Strict):
     @property
     def baf(self) -> Section:
         return next(s for s in self.sections if s.kind == "baf")
+
+    @property
+    def rule_for_rating(self) -> str:
+        """How to choose a level, for every rating page: the framework's own words (version 2), or
+        the same rule in plain words for a version that does not state it."""
+        return self.rating_rule or DEFAULT_RATING_RULE
 
     def criterion(self, key: str) -> Criterion | None:
         for section in self.sections:

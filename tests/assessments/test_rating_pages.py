@@ -341,3 +341,30 @@ def test_a_refused_answer_says_why_by_the_ratings_command_and_saves_nothing(
     assert "Choose a level from 0 to 4, or not yet known" in response.text
     assert "Comment must be 2000 characters or fewer" in response.text
     assert db.exec(select(Rating)).all() == []
+
+
+def test_every_rating_page_states_the_rating_rule(client: TestClient, db: Session, board: dict) -> None:
+    from html import unescape
+
+    from api.frameworks.models import FrameworkRecord
+    from api.frameworks.service import framework_document
+
+    sign_in(client, "ned@rcf.example.org")
+    framework = db.get(FrameworkRecord, board["assessment"].framework_id)
+    rule = framework_document(framework).rule_for_rating
+    page = unescape(_section(client, board["assessment"].id).text)
+
+    assert rule.startswith("Choose the highest level whose conditions are all met")
+    assert f'<p class="app-rating-rule"><strong>{rule}</strong></p>' in page
+
+
+def test_a_framework_that_does_not_state_the_rule_rates_by_the_same_rule() -> None:
+    from api.frameworks.loader import load_framework_file
+    from api.frameworks.schema import DEFAULT_RATING_RULE
+    from tests.conftest import FRAMEWORKS_DIR
+
+    v1 = load_framework_file(FRAMEWORKS_DIR / "race-equality-board-v1.yaml")
+    v2 = load_framework_file(FRAMEWORKS_DIR / "race-equality-board-v2.yaml")
+
+    assert v1.rating_rule is None and v1.rule_for_rating == DEFAULT_RATING_RULE
+    assert v2.rule_for_rating == v2.rating_rule and v2.rating_rule.startswith("Choose the highest level")
