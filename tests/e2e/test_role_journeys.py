@@ -89,6 +89,14 @@ def sign_in_from_home(walk: Journey, email: str, totp_secret: str | None = None)
         page.get_by_role("button", name="Continue").click()
 
 
+def rate_section(page: Page, board: Board, section: str, level: str) -> None:
+    """Choose `level` for each statement of the section; each saves as it is chosen (autosave)."""
+    page.wait_for_load_state("load")  # htmx is ready: a choice made before it would not save
+    for criterion in board.in_section(section):
+        page.locator(f"input[name='level__{criterion.key}'][value='{level}']").check()
+        expect(page.locator(f"#autosave-{criterion.key}")).to_contain_text("Saved at")
+
+
 def agree(board: Board, criterion_ids: list[int], level: int = 2) -> None:
     """The board agreed these statements at an earlier meeting, with its reasons."""
     with Session(board.engine) as session:
@@ -107,6 +115,7 @@ def agree(board: Board, criterion_ids: list[int], level: int = 2) -> None:
 
 def agree_in_section(page: Page, board: Board, section: str, skip: set[str]) -> None:
     """On the section's agreeing page, agree each statement not yet agreed, with a rationale."""
+    page.wait_for_load_state("load")  # htmx is ready: each save swaps in its statement
     for criterion in board.in_section(section):
         if criterion.key in skip:
             continue
@@ -136,6 +145,7 @@ def test_the_chair_walks_the_year_from_sign_in_to_the_action_plan(
     walk.step("assessment")
     page.get_by_role("main").get_by_role("button", name="Start with the opening question").click()
     expect(page).to_have_url(re.compile(r"/headline$"))
+    page.wait_for_load_state("load")  # htmx is ready: choosing a number saves it
     page.locator("input[name='score'][value='7']").check()
     expect(page.locator("#autosave-headline")).to_contain_text("Saved at")
     walk.step("opening-question")
@@ -143,9 +153,7 @@ def test_the_chair_walks_the_year_from_sign_in_to_the_action_plan(
     walk.step("assessment-after-opening-question")
     page.get_by_role("main").get_by_role("button", name=re.compile(r"^Continue with")).click()
     expect(page).to_have_url(re.compile(rf"/sections/{first}$"))
-    for criterion in board.in_section(first):
-        page.locator(f"input[name='level__{criterion.key}'][value='2']").check()
-        expect(page.locator(f"#autosave-{criterion.key}")).to_contain_text("Saved at")
+    rate_section(page, board, first, "2")
     walk.step("section-rated")
 
     page.get_by_role("link", name="Back to your assessment").click()
@@ -254,6 +262,7 @@ def test_a_ned_on_two_boards_picks_the_board_waiting_rates_and_reads_the_results
     # The 0–10 question first: it saves as soon as a number is chosen.
     page.get_by_role("main").get_by_role("button", name="Start with the opening question").click()
     expect(page).to_have_url(re.compile(r"/headline$"))
+    page.wait_for_load_state("load")  # htmx is ready: choosing a number saves it
     page.locator("input[name='score'][value='7']").check()
     expect(page.locator("#autosave-headline")).to_contain_text("Saved at")
     walk.step("opening-question")
@@ -266,9 +275,7 @@ def test_a_ned_on_two_boards_picks_the_board_waiting_rates_and_reads_the_results
     page.get_by_role("button", name="Save and continue").click()
     page.get_by_role("main").get_by_role("button", name=re.compile(r"^Continue with")).click()
     expect(page).to_have_url(re.compile(rf"/sections/{last}$"))
-    for criterion in board.in_section(last):
-        page.locator(f"input[name='level__{criterion.key}'][value='3']").check()
-        expect(page.locator(f"#autosave-{criterion.key}")).to_contain_text("Saved at")
+    rate_section(page, board, last, "3")
     walk.step("last-section-rated")
     page.get_by_role("link", name="Back to your assessment").click()
     expect(page.get_by_text("You have answered every statement")).to_be_visible()
