@@ -8,7 +8,7 @@ WORKERS ?= 1
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TEST_DATABASE_URL
 # Two workers on the two cores; a module stays on one worker (module-scoped fixtures).
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
 
 .PHONY: run test test-sqlite test-postgresql bench lint vendor install install-dev lock lock-check clean-db
 
