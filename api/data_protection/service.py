@@ -45,6 +45,7 @@ from api.errors import Conflict
 from api.frameworks.models import Criterion
 from api.mail import OutboxEmail
 from api.organisations.models import Organisation
+from api.reports.models import ExportLock, RenderedExport
 
 # What an erased person is called wherever their name used to be.
 ERASED_NAME = "Erased person"
@@ -132,6 +133,16 @@ def _erase(session: Session, user: User, now: datetime) -> Erasure:
         .where(col(AssessmentRater.user_id) == user_id)
         .values(user_id=stand_in.id)
     )
+    # Board reports and workbooks kept for the person's boards may print their name: render afresh.
+    their_boards = select(Membership.organisation_id).where(col(Membership.user_id) == user_id)
+    session.exec(
+        delete(RenderedExport).where(  # type: ignore[call-overload]
+            col(RenderedExport.assessment_id).in_(
+                select(Assessment.id).where(col(Assessment.organisation_id).in_(their_boards))
+            )
+        )
+    )
+    session.exec(delete(ExportLock).where(col(ExportLock.user_id) == user_id))  # type: ignore[call-overload]
     for table, column in (
         (Membership, Membership.user_id),
         (WebSession, WebSession.user_id),

@@ -158,3 +158,20 @@ def test_only_a_platform_admin_may_erase_and_some_people_cannot_be_erased(board:
     assert only_chair.status_code == 409 and "only chair" in only_chair.json()["detail"]
     assert _erase(board, board.neds[0].id, "not-an-address").status_code == 422
     assert _erase(board, 10**12, "a@b.example").status_code == 404
+
+
+def test_erasing_a_member_drops_the_board_reports_kept_for_their_board(
+    board: Board, rated: int, clean_database: Engine
+) -> None:
+    from api.reports.models import RenderedExport
+
+    report = board.get(f"/api/v1/assessments/{rated}/export.xlsx", board.chair)
+    assert report.status_code == 200
+    kept = select(func.count()).select_from(RenderedExport).where(RenderedExport.assessment_id == rated)
+    assert query(clean_database, kept) == [1]
+
+    person = board.neds[0]
+    assert _erase(board, person.id, person.email).status_code == 200
+
+    # A kept file may print the person's name: it goes, and the next download renders afresh.
+    assert query(clean_database, kept) == [0]
