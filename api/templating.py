@@ -14,10 +14,12 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     PackageLoader,
+    pass_context,
     select_autoescape,
 )
 from jinja2_fragments.fastapi import Jinja2Blocks
 from starlette.responses import Response
+from starlette.routing import NoMatchFound
 
 from api.accounts.models import BOARD_ROLES, ROLE_NAMES
 from api.csrf import csrf_token
@@ -70,10 +72,34 @@ def _errors_list(errors: dict[str, str]) -> list[dict[str, str]]:
     return [{"text": message, "href": f"#{field}"} for field, message in errors.items()]
 
 
+@pass_context
+def _path_for(context: Any, name: str, /, **path_params: Any) -> str:
+    """The path of the named route, for links, form actions and htmx URLs: `path_for('results',
+    assessment_id=assessment.id)` gives `/assessments/7/results`.
+
+    Starlette's `url_for` gives an absolute URL built from the request's host; links inside the
+    service stay relative paths, so they are the same behind any proxy and in every test. A wrong
+    name or a missing parameter fails loudly (NoMatchFound) instead of linking nowhere."""
+    return str(context["request"].app.url_path_for(name, **path_params))
+
+
+@pass_context
+def _has_route(context: Any, name: str) -> bool:
+    """Whether the app has the named route: the API documentation page is only there when
+    API_DOCS (or development) turns it on, so its footer link is only there then too."""
+    try:
+        context["request"].app.url_path_for(name)
+    except NoMatchFound:
+        return False
+    return True
+
+
 templates.env.filters["date"] = _format_date
 templates.env.filters["time"] = _format_time
 templates.env.filters["regex_wrap_li"] = lambda text: f"<li>{text}</li>"
 templates.env.globals["errors_list"] = _errors_list
+templates.env.globals["path_for"] = _path_for
+templates.env.globals["has_route"] = _has_route
 templates.env.globals["role_names"] = ROLE_NAMES
 templates.env.globals["start_link_for"] = start_link_for
 templates.env.globals["board_role_names"] = BOARD_ROLES

@@ -42,6 +42,19 @@ def test_production_serves_no_api_description_or_documentation(production: TestC
         assert production.get(path).status_code == 404, path
 
 
+FOOTER_DOCS_LINK = re.compile(r'<a class="nhsuk-footer__list-item-link" href="/docs">\s*API documentation')
+
+
+@pytest.mark.parametrize(("client_name", "linked"), [("production", False), ("production_with_docs", True)])
+def test_the_footer_links_to_the_documentation_only_where_it_is_served(
+    request: pytest.FixtureRequest, client_name: str, linked: bool
+) -> None:
+    client: TestClient = request.getfixturevalue(client_name)
+    page = client.get("/about")
+    assert page.status_code == 200
+    assert bool(FOOTER_DOCS_LINK.search(page.text)) is linked
+
+
 def test_development_turned_off_by_the_setting_serves_none(
     settings: Settings, clean_database: Engine
 ) -> None:

@@ -94,12 +94,12 @@ def _invite_form(request: Request, access: TrustAccess, status_code: int = 200, 
     )
 
 
-@router.get("/trusts/{ods_code}/members/invite", name="invite_member")
+@router.get("/trusts/{ods_code}/members/invite", name="invite_member_page")
 def invite_page(request: Request, access: TrustManagerPage) -> Response:
     return _invite_form(request, access)
 
 
-@router.post("/trusts/{ods_code}/members/invite")
+@router.post("/trusts/{ods_code}/members/invite", name="send_member_invitation")
 def invite(
     request: Request,
     session: SessionDep,
@@ -131,7 +131,7 @@ def invite(
     )
 
 
-@router.post("/trusts/{ods_code}/members/{membership_id}/resend", name="resend_invitation")
+@router.post("/trusts/{ods_code}/members/{membership_id}/resend", name="resend_invitation_page")
 def resend(request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
     try:
@@ -179,7 +179,7 @@ def role_page(
     return _role_form(request, access, members.board_member_view(membership, user))
 
 
-@router.post("/trusts/{ods_code}/members/{membership_id}/role")
+@router.post("/trusts/{ods_code}/members/{membership_id}/role", name="change_member_role_save")
 def change_role(
     request: Request,
     session: SessionDep,
@@ -234,7 +234,7 @@ def _remove_page(
     )
 
 
-@router.get("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member")
+@router.get("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member_page")
 def remove_page(
     request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int
 ) -> Response:
@@ -242,7 +242,7 @@ def remove_page(
     return _remove_page(request, access, members.board_member_view(membership, user))
 
 
-@router.post("/trusts/{ods_code}/members/{membership_id}/remove")
+@router.post("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member_from_board")
 def remove(request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
     member = members.board_member_view(membership, user)

@@ -65,7 +65,7 @@ def invite_page(request: Request, admin: PlatformAdminPage) -> Response:
     return _invite_form(request)
 
 
-@router.post("/admin/people/invite")
+@router.post("/admin/people/invite", name="admin_send_platform_invitation")
 def invite(
     request: Request,
     session: SessionDep,
@@ -113,7 +113,7 @@ def remove_page(request: Request, session: SessionDep, admin: PlatformAdminPage,
     return _remove_page(request, person, me=admin.user.id)
 
 
-@router.post("/admin/people/{user_id}/remove")
+@router.post("/admin/people/{user_id}/remove", name="admin_remove_platform_role")
 def remove(request: Request, session: SessionDep, admin: PlatformAdminPage, user_id: int) -> Response:
     user, person = service.platform_person(session, user_id)
     try:

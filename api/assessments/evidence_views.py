@@ -130,7 +130,7 @@ def remove_evidence(
     return answer_after_change(request, session, access, section_key, criterion_key, "removed", "evidence")
 
 
-@router.get("/assessments/{assessment_id}/evidence/{evidence_id}/download", name="download_evidence")
+@router.get("/assessments/{assessment_id}/evidence/{evidence_id}/download", name="download_evidence_file")
 def download_evidence(
     request: Request, evidence_id: int, session: SessionDep, access: MemberPage
 ) -> Response:

@@ -49,7 +49,7 @@ def _back_to_consensus(access: AssessmentAccess) -> Response:
     return RedirectResponse(f"/assessments/{access.assessment.id}/consensus", status_code=303)
 
 
-@router.get("/assessments/{assessment_id}/close-rating", name="close_rating")
+@router.get("/assessments/{assessment_id}/close-rating", name="close_rating_page")
 def close_rating_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
     if rating_closed(access.assessment):
         return _back_to_consensus(access)
@@ -57,7 +57,7 @@ def close_rating_page(request: Request, session: SessionDep, access: ChairPage) 
     return render(request, "assessments/close_rating.html", context)
 
 
-@router.post("/assessments/{assessment_id}/close-rating")
+@router.post("/assessments/{assessment_id}/close-rating", name="close_rating_save")
 def close_rating(
     request: Request,
     session: SessionDep,

@@ -86,7 +86,7 @@ def _submit_context(session: Session, assessment: Assessment, viewer_id: int) ->
     }
 
 
-@router.get("/assessments/{assessment_id}/submit", name="submit_assessment")
+@router.get("/assessments/{assessment_id}/submit", name="submit_assessment_page")
 def submit_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
     assessment = access.assessment
     if assessment.status == "submitted":
@@ -99,7 +99,7 @@ def submit_page(request: Request, session: SessionDep, access: ChairPage) -> Res
     return render(request, "assessments/submit.html", context)
 
 
-@router.post("/assessments/{assessment_id}/submit")
+@router.post("/assessments/{assessment_id}/submit", name="sign_off_and_submit")
 def submit(
     request: Request,
     session: SessionDep,
@@ -173,7 +173,7 @@ def _reopen_context(session: Session, assessment: Assessment) -> dict[str, Any]:
     }
 
 
-@router.get("/admin/assessments/{assessment_id}/reopen", name="reopen_assessment")
+@router.get("/admin/assessments/{assessment_id}/reopen", name="reopen_assessment_page")
 def reopen_page(
     request: Request, assessment_id: int, session: SessionDep, admin: PlatformAdminPage
 ) -> Response:
@@ -181,7 +181,7 @@ def reopen_page(
     return render(request, "admin/reopen.html", {**_reopen_context(session, assessment), "reason": ""})
 
 
-@router.post("/admin/assessments/{assessment_id}/reopen")
+@router.post("/admin/assessments/{assessment_id}/reopen", name="admin_reopen_assessment")
 def reopen(
     request: Request,
     assessment_id: int,

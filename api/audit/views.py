@@ -240,7 +240,7 @@ def _valid_filters(request: Request, kinds: dict[str, Kind] = KINDS) -> FilterFo
 # --- Routes --------------------------------------------------------------------------------------
 
 
-@router.get("/trusts/{ods_code}/audit", name="trust_audit_log")
+@router.get("/trusts/{ods_code}/audit", name="trust_audit_log_page")
 def trust_audit_log(request: Request, session: SessionDep, access: TrustLogReaderPage) -> Response:
     form = read_filters(request.query_params)
     organisation = access.organisation
@@ -281,7 +281,7 @@ def trust_audit_log_csv(request: Request, session: SessionDep, access: TrustLogR
     return csv_download(entries, filename, platform=False)
 
 
-@router.get("/admin/audit", name="admin_audit_log")
+@router.get("/admin/audit", name="admin_audit_log_page")
 def admin_audit_log(request: Request, session: SessionDep, principal: PlatformAdminPage) -> Response:
     form = read_filters(request.query_params, PLATFORM_KINDS)
     log = None

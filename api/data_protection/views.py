@@ -110,7 +110,7 @@ def erase_page(request: Request, session: SessionDep, admin: PlatformAdminPage, 
     return _erase_page(request, session, person_to_erase(session, user_id), admin.user.id)
 
 
-@router.post("/admin/people/{user_id}/erase")
+@router.post("/admin/people/{user_id}/erase", name="admin_erase_person_details")
 def erase(
     request: Request,
     session: SessionDep,
