@@ -37,6 +37,8 @@ def open_first_section(page: Page, board: Board) -> str:
     first = board.sections[0]
     page.locator(f"a[href='{board.url('/sections/' + first)}']").click()
     expect(page).to_have_url(re.compile(rf"/sections/{first}$"))
+    # htmx is ready only once the page has loaded: a choice made before that would not be posted.
+    page.wait_for_load_state("load")
     return first
 
 
