@@ -36,6 +36,7 @@ from api.assessments.models import (
 )
 from api.benchmarking.service import refresh_snapshots
 from api.errors import InputError
+from api.frameworks.lineage import carry_between
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.service import sync_frameworks
 from api.organisations.models import Organisation
@@ -251,7 +252,8 @@ class _Trust:
     name: str
     trust_type: str
     maturity: list[float]
-    section_offsets: dict[int, float]
+    # By section key, the same in every framework version.
+    section_offsets: dict[str, float]
     headline_offset: float
     statuses: list[str | None]
     neds: int
@@ -294,8 +296,9 @@ def seed_demo(
     # Everything dated is placed before this, so the open cycle never shows future activity.
     now = datetime.combine(today, time(0), UTC) - timedelta(hours=2)
 
-    framework = _latest_loaded_framework(session, frameworks_dir)
-    sections, criteria = _framework_rows(session, framework)
+    frameworks = _cycle_frameworks(session, frameworks_dir)
+    rows = {f.id: _framework_rows(session, f) for f in frameworks}
+    all_sections = [s for sections, _ in rows.values() for s in sections]
 
     import_organisations(session, parse_organisations_csv(read_csv_file(SHIPPED_CSV)))
     session.exec(
@@ -305,9 +308,10 @@ def seed_demo(
     )
     organisations = session.exec(select(Organisation).order_by(Organisation.ods_code)).all()
 
-    cycle_ids = _insert_cycles(session, framework)
-    section_tendency = {s.id: _section_tendency(s, rng) for s in sections}
-    criterion_offset = {c.id: rng.gauss(0, 0.15) for c in criteria}
+    cycle_ids = _insert_cycles(session, frameworks)
+    # Keyed by section and criterion key, so a board's profile carries across framework versions.
+    section_tendency = {key: _section_tendency(s, rng) for key, s in _by_key(all_sections).items()}
+    criterion_offset = _criterion_offsets(session, rng, frameworks, rows)
     trusts = [_plan_trust(rng, o, section_tendency) for o in organisations]
     chair_trust, ned_trust = _choose_demo_trusts(rng, trusts)
 
@@ -316,7 +320,7 @@ def seed_demo(
     memberships = _insert_memberships(session, trusts, users, user_ids)
 
     plans = _plan_assessments(rng, trusts, now)
-    assessment_ids = _insert_assessments(session, plans, cycle_ids, framework, users, user_ids)
+    assessment_ids = _insert_assessments(session, plans, cycle_ids, frameworks, users, user_ids)
     writer = _Writer(session)
     consensus_evidence: list[tuple[int, int, list[dict[str, Any]]]] = []
     for plan in plans:
@@ -325,8 +329,7 @@ def seed_demo(
             writer,
             plan,
             assessment_ids[(plan.trust.organisation_id, plan.cycle_index)],
-            sections,
-            criteria,
+            *rows[frameworks[plan.cycle_index].id],
             criterion_offset,
             [user_ids[u["email"]] for u in users],
             consensus_evidence,
@@ -336,13 +339,13 @@ def seed_demo(
     evidence = _insert_evidence(session, consensus_evidence)
     _store_scores_and_snapshots(session, assessment_ids, plans, cycle_ids, today, k_anonymity)
     session.flush()
-    titles = {section.key: section.title for section in sections}
+    titles = {section.key: section.title for section in rows[frameworks[-1].id][0]}
     actions = _seed_action_plan(session, chair_trust, assessment_ids, titles, today)
 
     sign_ins = _sign_ins(chair_trust.name, ned_trust.name if ned_trust is not None else None)
     return DemoResult(
         password=DEMO_PASSWORD,
-        framework_key=framework.key,
+        framework_key=frameworks[-1].key,
         sign_ins=sign_ins,
         organisations=len(organisations),
         users=len(users),
@@ -619,16 +622,42 @@ def _refuse_non_empty(session: Session) -> None:
         raise InputError("the database already has organisations: seed-demo only fills an empty database")
 
 
-# Every demo cycle is on version 1 until the demo's 2026/27 cycle moves to version 2 (issue 17).
-DEMO_FRAMEWORK_KEY = "race-equality-board-v1"
+# The framework each demo cycle used: the two closed years on version 1, the open year on version 2,
+# as a real sector moves (a framework version is fixed for a cycle once it opens).
+DEMO_FRAMEWORK_KEYS = ("race-equality-board-v1", "race-equality-board-v1", "race-equality-board-v2")
 
 
-def _latest_loaded_framework(session: Session, frameworks_dir: Path) -> FrameworkRecord:
+def _cycle_frameworks(session: Session, frameworks_dir: Path) -> list[FrameworkRecord]:
+    """One framework per demo cycle; a key that is not loaded falls back to the latest version."""
     frameworks = sync_frameworks(session, frameworks_dir)
     if not frameworks:
         raise InputError(f"{frameworks_dir}: no framework files (*.yaml) to seed the demo with")
-    pinned = [f for f in frameworks if f.key == DEMO_FRAMEWORK_KEY]
-    return pinned[0] if pinned else max(frameworks, key=lambda f: (f.version, f.id or 0))
+    by_key = {f.key: f for f in frameworks}
+    latest = max(frameworks, key=lambda f: (f.version, f.id or 0))
+    return [by_key.get(key, latest) for key in DEMO_FRAMEWORK_KEYS]
+
+
+def _by_key(sections: Sequence[FrameworkSection]) -> dict[str, FrameworkSection]:
+    """The first section with each key (a later version keeps its keys)."""
+    found: dict[str, FrameworkSection] = {}
+    for section in sections:
+        found.setdefault(section.key, section)
+    return found
+
+
+def _criterion_offsets(
+    session: Session, rng: Random, frameworks: Sequence[FrameworkRecord], rows: dict[int | None, Any]
+) -> dict[int | None, float]:
+    """How much easier or harder each statement is than its priority. A later version's statement
+    that continues earlier ones (`replaces`) keeps their offset, so a board's trend carries across."""
+    first = frameworks[0]
+    base = {c.key: rng.gauss(0, 0.15) for c in rows[first.id][1]}
+    offsets: dict[int | None, float] = {}
+    for framework in {f.id: f for f in frameworks}.values():
+        carried = base if framework.id == first.id else carry_between(session, framework, first, base)
+        for criterion in rows[framework.id][1]:
+            offsets[criterion.id] = carried[criterion.key] if criterion.key in carried else rng.gauss(0, 0.15)
+    return offsets
 
 
 def _framework_rows(
@@ -649,7 +678,7 @@ def _framework_rows(
     return sections, criteria
 
 
-def _insert_cycles(session: Session, framework: FrameworkRecord) -> list[int]:
+def _insert_cycles(session: Session, frameworks: Sequence[FrameworkRecord]) -> list[int]:
     cycles = [
         Cycle(
             name=plan.name,
@@ -658,7 +687,7 @@ def _insert_cycles(session: Session, framework: FrameworkRecord) -> list[int]:
             framework_id=framework.id,
             created_at=datetime.combine(plan.opens_on - timedelta(days=21), time(10), UTC),
         )
-        for plan in _CYCLES
+        for plan, framework in zip(_CYCLES, frameworks, strict=True)
     ]
     session.add_all(cycles)
     session.flush()
@@ -675,17 +704,13 @@ def _section_tendency(section: FrameworkSection, rng: Random) -> float:
     return rng.gauss(0, 0.2)
 
 
-def _plan_trust(rng: Random, organisation: Organisation, section_tendency: dict[int | None, float]) -> _Trust:
+def _plan_trust(rng: Random, organisation: Organisation, section_tendency: dict[str, float]) -> _Trust:
     maturity = [min(3.2, max(0.3, rng.gauss(_BASE_MATURITY, 0.5)))]
     for _ in _CYCLES[1:]:
         # Most boards improve a little each year; some stall or slip back.
         step = rng.uniform(0.1, 0.4) if rng.random() < 0.8 else rng.uniform(-0.15, 0.05)
         maturity.append(maturity[-1] + step)
-    section_offsets = {
-        section_id: tendency + rng.gauss(0, 0.25)
-        for section_id, tendency in section_tendency.items()
-        if section_id is not None
-    }
+    section_offsets = {key: tendency + rng.gauss(0, 0.25) for key, tendency in section_tendency.items()}
     statuses: list[str | None] = []
     for plan in _CYCLES:
         draw = rng.random()
@@ -861,7 +886,7 @@ def _insert_assessments(
     session: Session,
     plans: list[_AssessmentPlan],
     cycle_ids: list[int],
-    framework: FrameworkRecord,
+    frameworks: Sequence[FrameworkRecord],
     users: list[dict[str, Any]],
     user_ids: dict[str, int],
 ) -> dict[tuple[int, int], int]:
@@ -876,7 +901,7 @@ def _insert_assessments(
             {
                 "organisation_id": plan.trust.organisation_id,
                 "cycle_id": cycle_ids[plan.cycle_index],
-                "framework_id": framework.id,
+                "framework_id": frameworks[plan.cycle_index].id,
                 "status": plan.status,
                 "opened_by_id": chair_id,
                 "opened_at": plan.opened_at,
@@ -979,29 +1004,34 @@ def _write_assessment(
     trust = plan.trust
     is_chair_trust, is_ned_trust = demo
     applicable = [c for c in criteria if not c.applies_to or trust.trust_type in c.applies_to]
+    section_key = {s.id: s.key for s in sections}
     section_order = [s.id for s in sections if any(c.section_id == s.id for c in applicable)]
     maturity = trust.maturity[plan.cycle_index]
     submitted = plan.status == "submitted"
     rating_ends = _rating_ends(plan)
-    levels: dict[int | None, list[int]] = {c.id: [] for c in applicable}
+    # Members rate what they can judge; fact items (framework version 2) are answered once for the
+    # board from its records by the chair or secretary, below.
+    rated = [c for c in applicable if c.kind != "fact"]
+    facts = [c for c in applicable if c.kind == "fact"]
+    levels: dict[int | None, list[int]] = {c.id: [] for c in rated}
 
     for member in trust.members:
         if not member.rates:
             continue
         respondent_id = user_id_of[member.user_index]
         if submitted:
-            done = len(applicable)
+            done = len(rated)
         else:
             draw = rng.random()
             if draw < 0.35:
-                done = len(applicable)
+                done = len(rated)
             elif draw < 0.75:
-                done = rng.randint(1, len(applicable) - 1)
+                done = rng.randint(1, len(rated) - 1)
             else:
                 done = 0
             if is_chair_trust and member.is_demo:
                 # The demo chair has finished and can lead consensus; the demo NED can carry on.
-                done = len(applicable) if member.board_role == BOARD_ROLE_CHAIR else len(applicable) // 2
+                done = len(rated) if member.board_role == BOARD_ROLE_CHAIR else len(rated) // 2
             elif is_ned_trust and member.is_demo:
                 done = 0
         started = _between(rng, plan.opened_at + timedelta(hours=2), rating_ends)
@@ -1013,7 +1043,7 @@ def _write_assessment(
             _HEADLINE_BASE + 1.4 * (maturity - _BASE_MATURITY) + trust.headline_offset + member.headline_bias,
             1.4,
         )
-        answers_headline = done == len(applicable) or (done > 0 and rng.random() < 0.5)
+        answers_headline = done == len(rated) or (done > 0 and rng.random() < 0.5)
         writer.add(
             MemberResponse,
             {
@@ -1021,14 +1051,14 @@ def _write_assessment(
                 "respondent_id": respondent_id,
                 "board_role": member.board_role,
                 "headline_score": min(10, max(0, round(headline))) if answers_headline else None,
-                "completed_at": finished if done == len(applicable) else None,
+                "completed_at": finished if done == len(rated) else None,
                 "version": 1,
             },
         )
-        for criterion in applicable[:done]:
+        for criterion in rated[:done]:
             value = (
                 maturity
-                + trust.section_offsets[criterion.section_id]
+                + trust.section_offsets[section_key[criterion.section_id]]
                 + criterion_offset[criterion.id]
                 + member.level_bias
                 + rng.gauss(0, 0.6)
@@ -1050,14 +1080,17 @@ def _write_assessment(
                 },
             )
 
-    if submitted:
-        agreed = applicable
-    else:
-        first_sections = 2 if is_chair_trust else rng.choice((0, 0, 1, 2, 3))
-        agreed = [c for c in applicable if c.section_id in section_order[:first_sections]]
     chair_id = user_id_of[trust.chair.user_index]
     secretary_id = user_id_of[trust.secretary.user_index]
-    cycle = _CYCLES[plan.cycle_index]
+    if submitted:
+        agreed, answered = rated, facts
+    else:
+        first_sections = 2 if is_chair_trust else rng.choice((0, 0, 1, 2, 3))
+        agreed = [c for c in rated if c.section_id in section_order[:first_sections]]
+        # The secretary files the board's records while members rate.
+        fact_sections = 6 if is_chair_trust else rng.choice((0, 2, 4, 8, 11))
+        answered = [c for c in facts if c.section_id in section_order[:fact_sections]]
+    decisions: list[tuple[Criterion, int, datetime, int]] = []
     for criterion in agreed:
         known = levels[criterion.id]
         if not known:
@@ -1066,50 +1099,91 @@ def _write_assessment(
         if rng.random() < 0.08:
             # The board debated and moved off the median.
             level = min(4, max(0, level + rng.choice((-1, 1))))
-        agreed_at = _between(rng, rating_ends, plan.ends_at - timedelta(hours=1))
-        talked_of = max(
-            datetime.combine(cycle.opens_on, time(9), UTC),
-            agreed_at - timedelta(days=rng.randint(7, 120)),
+        decisions.append(
+            (criterion, level, _between(rng, rating_ends, plan.ends_at - timedelta(hours=1)), chair_id)
         )
-        pool = _RATIONALES_LOW if level <= 1 else _RATIONALES_MID if level == 2 else _RATIONALES_HIGH
-        rationale = rng.choice(pool).format(
-            month=talked_of.strftime("%B %Y"),
-            wres_year=cycle.opens_on.year,
-            survey_year=cycle.opens_on.year - 1,
+    for criterion in answered:
+        value = (
+            maturity
+            + trust.section_offsets[section_key[criterion.section_id]]
+            + criterion_offset[criterion.id]
         )
-        writer.add(
-            ConsensusRating,
-            {
-                "assessment_id": assessment_id,
-                "criterion_id": criterion.id,
-                "level": level,
-                "rationale": rationale,
-                "version": 1,
-                "updated_by_id": chair_id,
-                "updated_at": agreed_at,
-            },
+        answered_at = _between(rng, plan.opened_at + timedelta(days=3), plan.ends_at - timedelta(hours=1))
+        by = secretary_id if rng.random() < 0.7 else chair_id
+        decisions.append((criterion, _level(value + rng.gauss(0, 0.4)), answered_at, by))
+    for criterion, level, agreed_at, by in decisions:
+        _write_decision(
+            rng,
+            writer,
+            plan,
+            assessment_id,
+            criterion,
+            level,
+            agreed_at,
+            by,
+            (secretary_id, chair_id),
+            consensus_evidence,
         )
-        if rng.random() < 0.6 and criterion.id is not None:
-            links = []
-            for title, path in rng.sample(_EVIDENCE_LINKS, rng.randint(1, 2)):
-                names = {
-                    "month_name": talked_of.strftime("%B"),
-                    "year": talked_of.year,
-                    "prev_year": talked_of.year - 1,
-                    "mm": f"{talked_of.month:02d}",
+
+
+def _write_decision(
+    rng: Random,
+    writer: _Writer,
+    plan: _AssessmentPlan,
+    assessment_id: int,
+    criterion: Criterion,
+    level: int,
+    agreed_at: datetime,
+    by: int,
+    people: tuple[int, int],
+    consensus_evidence: list[tuple[int, int, list[dict[str, Any]]]],
+) -> None:
+    """The board's level for one statement, with its rationale and, often, evidence links."""
+    trust = plan.trust
+    cycle = _CYCLES[plan.cycle_index]
+    talked_of = max(
+        datetime.combine(cycle.opens_on, time(9), UTC),
+        agreed_at - timedelta(days=rng.randint(7, 120)),
+    )
+    pool = _RATIONALES_LOW if level <= 1 else _RATIONALES_MID if level == 2 else _RATIONALES_HIGH
+    rationale = rng.choice(pool).format(
+        month=talked_of.strftime("%B %Y"),
+        wres_year=cycle.opens_on.year,
+        survey_year=cycle.opens_on.year - 1,
+    )
+    writer.add(
+        ConsensusRating,
+        {
+            "assessment_id": assessment_id,
+            "criterion_id": criterion.id,
+            "level": level,
+            "rationale": rationale,
+            "version": 1,
+            "updated_by_id": by,
+            "updated_at": agreed_at,
+        },
+    )
+    if rng.random() < 0.6 and criterion.id is not None:
+        secretary_id, chair_id = people
+        links = []
+        for title, path in rng.sample(_EVIDENCE_LINKS, rng.randint(1, 2)):
+            names = {
+                "month_name": talked_of.strftime("%B"),
+                "year": talked_of.year,
+                "prev_year": talked_of.year - 1,
+                "mm": f"{talked_of.month:02d}",
+            }
+            links.append(
+                {
+                    "kind": "link",
+                    "title": title.format(**names),
+                    "url": f"https://intranet.{trust.ods_code.lower()}.example.org/" + path.format(**names),
+                    # The board secretary does most of the filing.
+                    "added_by_id": secretary_id if rng.random() < 0.7 else chair_id,
+                    "created_at": agreed_at - timedelta(minutes=rng.randint(5, 240)),
                 }
-                links.append(
-                    {
-                        "kind": "link",
-                        "title": title.format(**names),
-                        "url": f"https://intranet.{trust.ods_code.lower()}.example.org/"
-                        + path.format(**names),
-                        # The board secretary does most of the filing.
-                        "added_by_id": secretary_id if rng.random() < 0.7 else chair_id,
-                        "created_at": agreed_at - timedelta(minutes=rng.randint(5, 240)),
-                    }
-                )
-            consensus_evidence.append((assessment_id, criterion.id, links))
+            )
+        consensus_evidence.append((assessment_id, criterion.id, links))
 
 
 def _insert_evidence(

@@ -15,7 +15,9 @@ from api.assessments.models import Assessment, ConsensusRating, Cycle, MemberRes
 from api.cli import app
 from api.db import make_engine, metadata
 from api.demo import DEMO_PASSWORD
+from api.frameworks.models import Criterion, FrameworkRecord
 from api.organisations.models import Organisation
+from api.scoring.models import StoredScore
 from api.settings import get_settings
 from tests.conftest import TEST_SECRET
 from tests.databases import fresh_database
@@ -218,3 +220,102 @@ def test_the_demo_chairs_board_has_an_action_plan_carried_forward_and_a_baf_risk
         )
         linked = {i for gap in risk.gaps for i in gap["action_ids"]}
         assert linked and linked <= {a.id for a in this_year}
+
+
+def test_the_open_year_is_on_version_2_and_earlier_years_on_version_1(seeded: dict) -> None:
+    with Session(seeded["engine_a"]) as session:
+        framework_of = {
+            cycle.name: session.get(FrameworkRecord, cycle.framework_id).key  # type: ignore[union-attr]
+            for cycle in session.exec(select(Cycle)).all()
+        }
+        assert framework_of == {
+            "2024/25": "race-equality-board-v1",
+            "2025/26": "race-equality-board-v1",
+            "2026/27": "race-equality-board-v2",
+        }
+        cycle_framework = {c.id: c.framework_id for c in session.exec(select(Cycle)).all()}
+        for assessment in session.exec(select(Assessment)).all():
+            assert assessment.framework_id == cycle_framework[assessment.cycle_id]
+
+
+def test_on_version_2_members_rate_perception_items_and_the_board_answers_fact_items_once(
+    seeded: dict,
+) -> None:
+    with Session(seeded["engine_a"]) as session:
+        v2 = session.exec(
+            select(FrameworkRecord).where(FrameworkRecord.key == "race-equality-board-v2")
+        ).one()
+        kind = {
+            c.id: c.kind for c in session.exec(select(Criterion).where(Criterion.framework_id == v2.id)).all()
+        }
+        rated_kinds = {
+            kind[criterion_id]
+            for criterion_id in session.exec(
+                select(Rating.criterion_id)
+                .join(Assessment)
+                .where(Assessment.framework_id == v2.id)
+                .distinct()
+            ).all()
+        }
+        assert rated_kinds == {"perception"}
+        answered = session.exec(
+            select(ConsensusRating.criterion_id, ConsensusRating.updated_by_id, Assessment.status)
+            .join(Assessment)
+            .where(Assessment.framework_id == v2.id)
+        ).all()
+        facts = [row for row in answered if kind[row[0]] == "fact"]
+        assert facts, "no fact item was answered for any board"
+        # Boards still rating have fact items answered already: the secretary files them from records.
+        assert any(status == "in_progress" for _, _, status in facts)
+        secretaries = set(
+            session.exec(select(Membership.user_id).where(Membership.board_role == "secretary")).all()
+        )
+        assert sum(by in secretaries for _, by, _ in facts) > len(facts) / 2
+        signed_off = session.exec(
+            select(Assessment).where(Assessment.framework_id == v2.id, Assessment.status == "submitted")
+        ).all()
+        assert signed_off
+        for assessment in signed_off[:5]:
+            agreed = set(
+                session.exec(
+                    select(ConsensusRating.criterion_id).where(ConsensusRating.assessment_id == assessment.id)
+                ).all()
+            )
+            assert {c for c, k in kind.items() if k == "fact"} <= agreed | _not_applicable(
+                session, assessment, v2
+            )
+
+
+def _not_applicable(session: Session, assessment: Assessment, framework: FrameworkRecord) -> set[int | None]:
+    trust_type = session.get(Organisation, assessment.organisation_id).trust_type  # type: ignore[union-attr]
+    return {
+        c.id
+        for c in session.exec(select(Criterion).where(Criterion.framework_id == framework.id)).all()
+        if c.applies_to and trust_type not in c.applies_to
+    }
+
+
+def test_scores_carry_across_the_move_to_version_2(seeded: dict) -> None:
+    """A board's profile continues through the new version: last year's weakest priorities are,
+    for most boards, still below their strongest."""
+    with Session(seeded["engine_a"]) as session:
+        cycles = {c.name: c.id for c in session.exec(select(Cycle)).all()}
+        scores: dict[tuple[int, str], dict[str, float]] = {}
+        for organisation_id, name, section_key, score in session.exec(
+            select(Assessment.organisation_id, Cycle.name, StoredScore.section_key, StoredScore.score)
+            .join(Assessment, Assessment.id == StoredScore.assessment_id)
+            .join(Cycle, Cycle.id == Assessment.cycle_id)
+            .where(StoredScore.kind == "priority", Cycle.id.in_([cycles["2025/26"], cycles["2026/27"]]))  # type: ignore[attr-defined]
+        ).all():
+            scores.setdefault((organisation_id, name), {})[section_key] = float(score)
+        pairs = [
+            (scores[(o, "2025/26")], scores[(o, "2026/27")])
+            for (o, name) in scores
+            if name == "2026/27" and (o, "2025/26") in scores
+        ]
+        assert len(pairs) > 20
+        agree = 0
+        for before, after in pairs:
+            low, high = min(before, key=before.__getitem__), max(before, key=before.__getitem__)
+            agree += after[low] < after[high]
+        assert agree > 0.7 * len(pairs)
