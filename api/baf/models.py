@@ -79,7 +79,8 @@ class BafRisk(SQLModel, table=True):
     appetite_level: str | None = Field(default=None, max_length=20)
     appetite_low: int | None = None
     appetite_high: int | None = None
-    appetite_rationale: str = Field(default="", sa_type=Text)
+    # NULL when not recorded (the API answers "").
+    appetite_rationale: str | None = Field(default=None, sa_type=Text)
     target_date: date | None = None
     # ["WRES action plan", ...]
     controls: list[str] = Field(default_factory=list, sa_type=JSON)
@@ -87,7 +88,7 @@ class BafRisk(SQLModel, table=True):
     # chooses the line of each source.
     assurances: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     # The committee that oversees the risk for the board, and the level of assurance it last gave.
-    lead_committee: str = Field(default="", max_length=200)
+    lead_committee: str | None = Field(default=None, max_length=200)
     assurance_level: str | None = Field(default=None, max_length=20)
     # [{"kind": "control" | "assurance", "text": "...", "action_ids": [1, 2]}]
     gaps: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)

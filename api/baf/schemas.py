@@ -52,6 +52,11 @@ RISK_FORM_MESSAGES = {
         for stage in ("inherent", "residual", "target")
         for axis in ("likelihood", "consequence")
     },
+    # Inherent scores are optional, but come as a pair.
+    **{
+        f"inherent_{axis}:missing": f"Select the {axis} of the inherent risk too, or neither (it is optional)"
+        for axis in ("likelihood", "consequence")
+    },
     "controls.*:string_too_long": f"Each control must be {MAX_LINE:,} characters or fewer",
     "controls:too_long": "List 50 controls or fewer",
     "assurances.*.source:string_too_long": f"Each source of assurance must be {MAX_LINE:,} characters or fewer",
@@ -133,14 +138,7 @@ class BafRiskContent(BaseModel):
         problems: list[tuple[str, str, str]] = []
         if (self.inherent_likelihood is None) != (self.inherent_consequence is None):
             missing = "inherent_likelihood" if self.inherent_likelihood is None else "inherent_consequence"
-            axis = missing.split("_")[1]
-            problems.append(
-                (
-                    missing,
-                    "missing",
-                    f"Select the {axis} of the inherent risk too, or neither (it is optional)",
-                )
-            )
+            problems.append((missing, "missing", messages[f"{missing}:missing"]))
         stated = {
             "appetite_level": self.appetite_level,
             "appetite_low": self.appetite_low,

@@ -210,11 +210,11 @@ def risk_view(session: Session, row: BafRisk, *, today: date | None = None) -> B
         residual=residual,  # type: ignore[arg-type]
         target=target,  # type: ignore[arg-type]
         appetite=appetite_of(row),
-        appetite_rationale=row.appetite_rationale,
+        appetite_rationale=row.appetite_rationale or "",
         target_date=row.target_date,
         controls=list(row.controls),
         assurances=[AssuranceView(int(a["line"]), a["source"]) for a in row.assurances],
-        lead_committee=row.lead_committee,
+        lead_committee=row.lead_committee or "",
         assurance_level=row.assurance_level,
         gaps=[
             GapView(
@@ -281,12 +281,18 @@ def _linked_actions(
     return {original: found[current] for original, current in latest.items() if current in found}
 
 
+# Text fields stored as NULL when empty (the columns came after the first risks were recorded).
+TEXT_OR_NULL = ("appetite_rationale", "lead_committee")
+
+
 # --- Saving ------------------------------------------------------------------------------------------------
 
 
 def _content(row: BafRisk) -> dict[str, Any]:
     """The version's content as JSON: the date to reach target as an ISO date."""
     content = {name: getattr(row, name) for name in CONTENT_FIELDS}
+    for name in TEXT_OR_NULL:
+        content[name] = content[name] or ""
     if content["target_date"] is not None:
         content["target_date"] = content["target_date"].isoformat()
     return content
@@ -343,6 +349,8 @@ def save_baf_risk(
     _check_target_date(command, current, today or today_in_uk())
     values = command.model_dump(exclude={"version"})
     values["assurances"] = [{"line": a["line"], "source": a["source"]} for a in values["assurances"]]
+    for name in TEXT_OR_NULL:  # "" is stored as NULL: not recorded
+        values[name] = values[name] or None
     values["gaps"] = [
         {"kind": g["kind"], "text": g["text"], "action_ids": list(dict.fromkeys(g["action_ids"]))}
         for g in values["gaps"]

@@ -5,8 +5,9 @@ Revision ID: 9eba0612dfa8
 Revises: 9d2c4e6f8a10
 Create Date: 2026-12-06 17:00:00.000000+00:00
 
-Existing risks keep everything they had: the new columns are empty (no appetite, no assurance level,
-no lead committee, no date), which the pages show as "Not recorded". Versions already kept in
+Existing risks keep everything they had: the new columns are all nullable and empty (NULL: no
+appetite, rationale, date, lead committee or assurance level recorded), which the pages show as "Not
+recorded"; the service also stores an empty rationale or committee as NULL. Versions already kept in
 baf_risk_version hold no appetite fields and are read as none recorded. Downgrading drops the new
 columns; a risk saved without inherent scores gets its residual scores as inherent ones, since the
 earlier schema requires them (the nearest honest value: the risk before controls was at least as
@@ -51,14 +52,13 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("appetite_low", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("appetite_high", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("appetite_rationale", sa.Text(), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("appetite_rationale", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("target_date", sa.Date(), nullable=True))
         batch_op.add_column(
             sa.Column(
                 "lead_committee",
                 sqlmodel.sql.sqltypes.AutoString(length=200),
-                nullable=False,
-                server_default="",
+                nullable=True,
             )
         )
         batch_op.add_column(

@@ -52,7 +52,7 @@ def test_existing_risks_keep_their_content_and_read_as_no_appetite_recorded(tmp_
             row = conn.execute(
                 text(f"SELECT description, inherent_likelihood, residual_likelihood, {COLUMNS} FROM baf_risk")
             ).one()
-        assert tuple(row) == ("Recorded before", 4, 3, None, None, None, "", None, "", None)
+        assert tuple(row) == ("Recorded before", 4, 3, None, None, None, None, None, None, None)
         with engine.begin() as conn:
             conn.execute(text("UPDATE baf_risk SET inherent_likelihood = NULL, inherent_consequence = NULL"))
         for bad in (

@@ -179,7 +179,9 @@ def test_inherent_scores_are_optional_but_come_as_a_pair(board: Board) -> None:
     half = put(board, version=1, inherent_likelihood=4, inherent_consequence=None)
     assert half.status_code == 422 and list(errors_of(half)) == ["inherent_consequence"]
     other_half = put(board, version=1, inherent_likelihood=None, inherent_consequence=4)
-    assert list(errors_of(other_half)) == ["inherent_likelihood"]
+    assert errors_of(other_half) == {
+        "inherent_likelihood": "Select the likelihood of the inherent risk too, or neither (it is optional)"
+    }
     assert list(errors_of(put(board, version=1, inherent_likelihood=6))) == ["inherent_likelihood"]
     history = board.get(f"{URL}/history", board.chair).json()
     assert history[0]["inherent_score"] is None and history[0]["content"]["inherent_likelihood"] is None
@@ -325,7 +327,11 @@ def test_out_of_appetite_without_a_date_or_reason_shows_the_error_summary_and_ke
         ({"appetite_low": "9"}, "appetite_high", "the same as the lowest or more"),
         ({"appetite_level": ""}, "appetite_level", "risk appetite for this risk, or clear its range"),
         ({"target_date_month": "13"}, "target_date_day", "must be a real date"),
-        ({"inherent_consequence": ""}, "inherent_consequence", "Select the consequence of the inherent risk"),
+        (
+            {"inherent_consequence": ""},
+            "inherent_consequence",
+            "Select the consequence of the inherent risk too, or neither",
+        ),
     ],
 )
 def test_each_appetite_problem_on_the_form_links_to_its_field(
