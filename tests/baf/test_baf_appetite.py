@@ -327,6 +327,7 @@ def test_out_of_appetite_without_a_date_or_reason_shows_the_error_summary_and_ke
         ({"appetite_low": "9"}, "appetite_high", "the same as the lowest or more"),
         ({"appetite_level": ""}, "appetite_level", "risk appetite for this risk, or clear its range"),
         ({"target_date_month": "13"}, "target_date_day", "must be a real date"),
+        ({"target_date_year": "2020"}, "target_date_day", "must be today or in the future"),
         (
             {"inherent_consequence": ""},
             "inherent_consequence",
