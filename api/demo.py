@@ -507,6 +507,16 @@ def _seed_action_plan(
         residual_consequence=4,
         target_likelihood=2,
         target_consequence=3,
+        appetite_level="cautious",
+        appetite_low=4,
+        appetite_high=6,
+        appetite_rationale=(
+            "Above appetite while the gap in progression to senior bands persists; the talent programme "
+            "and the board's objectives should bring it to target within the year."
+        ),
+        target_date=today + timedelta(days=365),
+        lead_committee="People Committee",
+        assurance_level="limited",
         controls=[
             "Board race equality objective with quarterly measures",
             "Reverse mentoring for board members",
@@ -516,6 +526,7 @@ def _seed_action_plan(
             Assurance(line=1, source="Quarterly WRES dashboard to the People Committee"),
             Assurance(line=2, source="Freedom to Speak Up Guardian's report on race-related concerns"),
             Assurance(line=3, source="Internal audit of recruitment and disciplinary processes"),
+            Assurance(line=3, source="NHS Staff Survey results by ethnicity"),
         ],
         gaps=[
             Gap(

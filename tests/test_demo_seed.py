@@ -218,6 +218,9 @@ def test_the_demo_chairs_board_has_an_action_plan_carried_forward_and_a_baf_risk
         assert (
             cycles[risk.cycle_id] == "2026/27" and risk.residual_likelihood * risk.residual_consequence == 12
         )
+        # Above its "cautious 4–6" appetite, with the reason, a date, and the lead committee's assurance.
+        assert (risk.appetite_level, risk.appetite_high, risk.assurance_level) == ("cautious", 6, "limited")
+        assert risk.appetite_rationale and risk.target_date is not None
         linked = {i for gap in risk.gaps for i in gap["action_ids"]}
         assert linked and linked <= {a.id for a in this_year}
 

@@ -80,3 +80,61 @@ def bands() -> list[Band]:
         for key in ordered
         if any(rating(s) == key for s in possible)
     ]
+
+
+# --- Risk appetite -------------------------------------------------------------------------------------------
+#
+# How much risk the board will accept on the way to an objective: a level in words and a range of
+# scores on the matrix ("Cautious 4–6"). The levels are the HM Treasury Orange Book's (risk appetite
+# guidance, 2020), which many NHS trusts use; the Good Governance Institute's matrix names similar
+# ones (avoid, minimal, cautious, open, seek). Change them here and in schemas.AppetiteLevel.
+APPETITE_LEVELS = {
+    "averse": ("Averse", "Avoiding risk and uncertainty is a key objective"),
+    "minimal": ("Minimal", "Ultra-safe options with a low degree of inherent risk"),
+    "cautious": ("Cautious", "Safe options with a low degree of residual risk"),
+    "open": ("Open", "Willing to consider every option and choose the one most likely to succeed"),
+    "eager": ("Eager", "Keen to innovate, accepting greater risk for greater reward"),
+}
+# Where the residual (current) score sits against the range: in appetite only within it.
+APPETITE_STATUSES = {
+    "within": ("In appetite", "The residual score is within the range"),
+    "above": ("Out of appetite", "The residual score is above the range"),
+    "below": ("Out of appetite", "The residual score is below the range"),
+}
+
+
+@dataclass(frozen=True)
+class Appetite:
+    """The board's risk appetite for a risk: a level and the range of scores it will accept."""
+
+    level: str
+    low: int
+    high: int
+
+    @property
+    def level_name(self) -> str:
+        return APPETITE_LEVELS[self.level][0]
+
+    @property
+    def range_text(self) -> str:
+        return f"{self.low}–{self.high}" if self.low != self.high else str(self.low)
+
+    @property
+    def text(self) -> str:
+        """ "Cautious 4–6"."""
+        return f"{self.level_name} {self.range_text}"
+
+    def status(self, risk_score: int) -> str:
+        """within, above or below: where a (current) score sits against the range."""
+        if risk_score > self.high:
+            return "above"
+        if risk_score < self.low:
+            return "below"
+        return "within"
+
+
+def appetite(level: str | None, low: int | None, high: int | None) -> Appetite | None:
+    """The appetite as recorded, or None when the board has not recorded one."""
+    if level is None or low is None or high is None:
+        return None
+    return Appetite(level, low, high)

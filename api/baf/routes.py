@@ -36,21 +36,26 @@ def risk_public(ods_code: str, view: service.BafRiskView) -> BafRiskPublic:
         strategic_objective=view.strategic_objective,
         lead=view.lead,
         **{
-            f"{stage}_{name}": getattr(position, attribute)
+            f"{stage}_{name}": getattr(position, name) if position is not None else None
             for stage, position in (
                 ("inherent", view.inherent),
                 ("residual", view.residual),
                 ("target", view.target),
             )
-            for name, attribute in (
-                ("likelihood", "likelihood"),
-                ("consequence", "consequence"),
-                ("score", "score"),
-                ("rating", "rating"),
-            )
+            for name in ("likelihood", "consequence", "score", "rating")
         },
+        appetite_level=view.appetite.level if view.appetite else None,  # type: ignore[arg-type]
+        appetite_low=view.appetite.low if view.appetite else None,
+        appetite_high=view.appetite.high if view.appetite else None,
+        appetite=view.appetite.text if view.appetite else None,
+        appetite_status=view.appetite_status,  # type: ignore[arg-type]
+        in_appetite=view.in_appetite,
+        appetite_rationale=view.appetite_rationale,
+        target_date=view.target_date,
         controls=view.controls,
         assurances=[Assurance(line=a.line, source=a.source) for a in view.assurances],
+        lead_committee=view.lead_committee,
+        assurance_level=view.assurance_level,  # type: ignore[arg-type]
         gaps=[
             GapPublic(
                 kind=gap.kind,  # type: ignore[arg-type]
@@ -87,7 +92,8 @@ def get_baf_risk(session: SessionDep, access: TrustMemberApi) -> BafRiskPublic:
     responses=error_responses(
         described={
             409: "Stale version (the answer holds the current one), or no cycle has started",
-            422: "A likelihood or consequence outside 1–5, or another trust's action in a gap",
+            422: "A likelihood or consequence outside 1–5, an appetite range outside 1–25 or upside down, "
+            "no rationale or date to reach target when out of appetite, or another trust's action in a gap",
         }
     ),
 )
@@ -111,12 +117,15 @@ def get_baf_risk_history(session: SessionDep, access: TrustMemberApi) -> list[Ba
             description=entry.content["description"],
             strategic_objective=entry.content["strategic_objective"],
             lead=entry.content["lead"],
-            inherent_score=entry.inherent.score,
-            inherent_rating=entry.inherent.rating,
+            inherent_score=entry.inherent.score if entry.inherent else None,
+            inherent_rating=entry.inherent.rating if entry.inherent else None,
             residual_score=entry.residual.score,
             residual_rating=entry.residual.rating,
             target_score=entry.target.score,
             target_rating=entry.target.rating,
+            appetite=entry.appetite.text if entry.appetite else None,
+            in_appetite=None if entry.appetite_status is None else entry.appetite_status == "within",
+            assurance_level=entry.assurance_level,  # type: ignore[arg-type]
             content=BafRiskContent.model_validate(entry.content),
         )
         for entry in service.risk_history(session, access.organisation.id)

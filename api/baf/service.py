@@ -20,17 +20,25 @@ from api.actions.models import Action
 from api.actions.service import is_overdue, today_in_uk
 from api.assessments.models import Assessment, Cycle
 from api.audit.service import record
-from api.baf.matrix import Position
+from api.baf.matrix import APPETITE_STATUSES, Appetite, Position, appetite
 from api.baf.models import CONTENT_FIELDS, BafRisk, BafRiskVersion
 from api.baf.schemas import BafRiskContent, BafRiskUpdate
 from api.db import utcnow
 from api.errors import Conflict, FieldError
 from api.organisations.models import Organisation
 
+# The three lines of assurance. The trust chooses the line of each source (many file the staff
+# survey as independent, others as oversight): nothing here ties a source to a line.
 LINES = {
     1: "First line (management)",
     2: "Second line (oversight and monitoring)",
     3: "Third line (independent)",
+}
+# The level of assurance the lead committee gives the board on the risk.
+ASSURANCE_LEVELS = {
+    "significant": ("Significant", "The controls work and the risk is being managed well"),
+    "reasonable": ("Reasonable", "The controls mostly work; the gaps are known and being closed"),
+    "limited": ("Limited", "Gaps in control or in assurance put the objective at risk; the board should act"),
 }
 
 
@@ -99,15 +107,47 @@ class BafRiskView:
     description: str
     strategic_objective: str
     lead: str
-    inherent: Position
+    inherent: Position | None  # None when not recorded (it is optional)
     residual: Position
     target: Position
+    appetite: Appetite | None
+    appetite_rationale: str
+    target_date: date | None
     controls: list[str]
     assurances: list[AssuranceView]
+    lead_committee: str
+    assurance_level: str | None
     gaps: list[GapView]
     version: int
     updated_at: datetime
     updated_by: str | None
+
+    @property
+    def appetite_status(self) -> str | None:
+        """within, above or below the appetite range (the residual score); None without an appetite."""
+        return self.appetite.status(self.residual.score) if self.appetite else None
+
+    @property
+    def in_appetite(self) -> bool | None:
+        return None if self.appetite_status is None else self.appetite_status == "within"
+
+    @property
+    def appetite_status_name(self) -> str:
+        """ "In appetite", "Out of appetite" or "No risk appetite recorded"."""
+        return (
+            APPETITE_STATUSES[self.appetite_status][0]
+            if self.appetite_status
+            else "No risk appetite recorded"
+        )
+
+    @property
+    def appetite_status_reason(self) -> str:
+        """Why, in words: "The residual score is above the range"; empty without an appetite."""
+        return APPETITE_STATUSES[self.appetite_status][1] if self.appetite_status else ""
+
+    @property
+    def assurance_level_name(self) -> str:
+        return ASSURANCE_LEVELS[self.assurance_level][0] if self.assurance_level else "Not recorded"
 
     def assurances_on_line(self, line: int) -> list[str]:
         return [a.source for a in self.assurances if a.line == line]
@@ -121,12 +161,20 @@ class BafRiskView:
         return [g for g in self.gaps if g.kind == "assurance"]
 
 
-def positions(content: dict[str, Any] | BafRisk) -> tuple[Position, Position, Position]:
-    get = content.get if isinstance(content, dict) else lambda name: getattr(content, name)
+def positions(content: dict[str, Any] | BafRisk) -> tuple[Position | None, Position, Position]:
+    """The inherent (None when not recorded), residual and target positions of a risk or a version."""
+    get = content.get if isinstance(content, dict) else lambda name: getattr(content, name, None)
     return tuple(  # type: ignore[return-value]
         Position(get(f"{stage}_likelihood"), get(f"{stage}_consequence"))
+        if get(f"{stage}_likelihood") is not None
+        else None
         for stage in ("inherent", "residual", "target")
     )
+
+
+def appetite_of(content: dict[str, Any] | BafRisk) -> Appetite | None:
+    get = content.get if isinstance(content, dict) else lambda name: getattr(content, name, None)
+    return appetite(get("appetite_level"), get("appetite_low"), get("appetite_high"))
 
 
 def current_baf_risk(
@@ -159,10 +207,15 @@ def risk_view(session: Session, row: BafRisk, *, today: date | None = None) -> B
         strategic_objective=row.strategic_objective,
         lead=row.lead,
         inherent=inherent,
-        residual=residual,
-        target=target,
+        residual=residual,  # type: ignore[arg-type]
+        target=target,  # type: ignore[arg-type]
+        appetite=appetite_of(row),
+        appetite_rationale=row.appetite_rationale or "",
+        target_date=row.target_date,
         controls=list(row.controls),
         assurances=[AssuranceView(int(a["line"]), a["source"]) for a in row.assurances],
+        lead_committee=row.lead_committee or "",
+        assurance_level=row.assurance_level,
         gaps=[
             GapView(
                 kind=gap["kind"],
@@ -228,11 +281,30 @@ def _linked_actions(
     return {original: found[current] for original, current in latest.items() if current in found}
 
 
+# Text fields stored as NULL when empty (the columns came after the first risks were recorded).
+TEXT_OR_NULL = ("appetite_rationale", "lead_committee")
+
+
 # --- Saving ------------------------------------------------------------------------------------------------
 
 
 def _content(row: BafRisk) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in CONTENT_FIELDS}
+    """The version's content as JSON: the date to reach target as an ISO date."""
+    content = {name: getattr(row, name) for name in CONTENT_FIELDS}
+    for name in TEXT_OR_NULL:
+        content[name] = content[name] or ""
+    if content["target_date"] is not None:
+        content["target_date"] = content["target_date"].isoformat()
+    return content
+
+
+def _check_target_date(command: BafRiskContent, current: BafRisk | None, today: date) -> None:
+    """A new date to reach target must not be in the past; one already saved may stay as it is."""
+    if command.target_date is None or command.target_date >= today:
+        return
+    if current is not None and current.target_date == command.target_date:
+        return
+    raise FieldError("target_date", "The date to reach target must be today or in the future")
 
 
 def _check_action_ids(session: Session, organisation_id: int, content: BafRiskContent) -> None:
@@ -274,14 +346,17 @@ def save_baf_risk(
     seen = current.version if current else 0
     if version != seen:
         raise Conflict("The risk has changed since you opened it", current={"version": seen})
+    _check_target_date(command, current, today or today_in_uk())
     values = command.model_dump(exclude={"version"})
     values["assurances"] = [{"line": a["line"], "source": a["source"]} for a in values["assurances"]]
+    for name in TEXT_OR_NULL:  # "" is stored as NULL: not recorded
+        values[name] = values[name] or None
     values["gaps"] = [
         {"kind": g["kind"], "text": g["text"], "action_ids": list(dict.fromkeys(g["action_ids"]))}
         for g in values["gaps"]
     ]
     now = utcnow()
-    old_residual = positions(current)[1].score if current else None
+    old_residual = positions(current)[1].score if current else None  # type: ignore[union-attr]
     if current is None or current.cycle_id != cycle.id:
         row = BafRisk(
             organisation_id=organisation.id,
@@ -325,7 +400,7 @@ def save_baf_risk(
         session.expire(current)
         row = current
     session.refresh(row)
-    new_residual = positions(row)[1].score
+    new_residual = positions(row)[1].score  # type: ignore[union-attr]
     record(
         session,
         "baf_risk.updated",
@@ -342,6 +417,8 @@ def save_baf_risk(
             "version": row.version,
             "old_residual_score": old_residual,
             "new_residual_score": new_residual,
+            "appetite_status": command.appetite_status,
+            "assurance_level": command.assurance_level,
         },
     )
     session.flush()
@@ -363,16 +440,28 @@ class HistoryEntry:
     content: dict[str, Any]
 
     @property
-    def inherent(self) -> Position:
+    def inherent(self) -> Position | None:
         return positions(self.content)[0]
 
     @property
     def residual(self) -> Position:
-        return positions(self.content)[1]
+        return positions(self.content)[1]  # type: ignore[return-value]
 
     @property
     def target(self) -> Position:
-        return positions(self.content)[2]
+        return positions(self.content)[2]  # type: ignore[return-value]
+
+    @property
+    def appetite(self) -> Appetite | None:
+        return appetite_of(self.content)
+
+    @property
+    def appetite_status(self) -> str | None:
+        return self.appetite.status(self.residual.score) if self.appetite else None
+
+    @property
+    def assurance_level(self) -> str | None:
+        return self.content.get("assurance_level")
 
 
 def risk_history(session: Session, organisation_id: int) -> list[HistoryEntry]:

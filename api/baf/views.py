@@ -23,7 +23,7 @@ from api.baf.schemas import BafRiskUpdate
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, FormDep, FormRead, command_form
+from api.forms import CommandForm, FormDep, FormRead, command_form, date_parts
 from api.permissions import TrustAccess, TrustManagerPage, TrustMemberPage
 from api.templating import render
 
@@ -68,6 +68,8 @@ def heat_grid(risk: service.BafRiskView | None) -> list[tuple[int, str, list[Gri
     if risk is not None:
         for key, name, _hint in STAGES:
             position = getattr(risk, key)
+            if position is None:  # an inherent risk not recorded
+                continue
             marks.setdefault((position.likelihood, position.consequence), []).append(name.split(" ")[0])
     return [
         (
@@ -95,6 +97,8 @@ def _matrix_context() -> dict[str, Any]:
         "bands": matrix.bands(),
         "stages": STAGES,
         "lines": service.LINES,
+        "appetite_levels": matrix.APPETITE_LEVELS,
+        "assurance_levels": service.ASSURANCE_LEVELS,
     }
 
 
@@ -146,8 +150,16 @@ class RiskForm:
     strategic_objective: str = ""
     lead: str = ""
     scores: dict[str, str] = field(default_factory=dict)
+    appetite_level: str = ""
+    appetite_low: str = ""
+    appetite_high: str = ""
+    appetite_rationale: str = ""
+    # The date to reach target, as its three boxes.
+    target_date: dict[str, str] = field(default_factory=lambda: {"day": "", "month": "", "year": ""})
     controls: str = ""
     assurances: dict[int, str] = field(default_factory=lambda: {1: "", 2: "", 3: ""})
+    lead_committee: str = ""
+    assurance_level: str = ""
     gaps: dict[str, list[GapSlot]] = field(default_factory=lambda: {"control": [], "assurance": []})
     version: int = 0
 
@@ -158,8 +170,9 @@ class RiskForm:
         scores = {}
         for stage, _name, _hint in STAGES:
             position = getattr(risk, stage)
-            scores[f"{stage}_likelihood"] = str(position.likelihood)
-            scores[f"{stage}_consequence"] = str(position.consequence)
+            if position is not None:
+                scores[f"{stage}_likelihood"] = str(position.likelihood)
+                scores[f"{stage}_consequence"] = str(position.consequence)
         gaps: dict[str, list[GapSlot]] = {"control": [], "assurance": []}
         for gap in risk.gaps:
             slots = gaps[gap.kind]
@@ -172,8 +185,19 @@ class RiskForm:
             strategic_objective=risk.strategic_objective,
             lead=risk.lead,
             scores=scores,
+            appetite_level=risk.appetite.level if risk.appetite else "",
+            appetite_low=str(risk.appetite.low) if risk.appetite else "",
+            appetite_high=str(risk.appetite.high) if risk.appetite else "",
+            appetite_rationale=risk.appetite_rationale,
+            target_date=(
+                {"day": str(due.day), "month": str(due.month), "year": str(due.year)}
+                if (due := risk.target_date)
+                else {"day": "", "month": "", "year": ""}
+            ),
             controls="\n".join(risk.controls),
             assurances={line: "\n".join(risk.assurances_on_line(line)) for line in (1, 2, 3)},
+            lead_committee=risk.lead_committee,
+            assurance_level=risk.assurance_level or "",
             gaps=gaps,
             version=risk.version,
         ).with_spares()
@@ -214,8 +238,15 @@ class RiskForm:
                 for stage, _n, _h in STAGES
                 for axis in ("likelihood", "consequence")
             },
+            appetite_level=text("appetite_level"),
+            appetite_low=text("appetite_low"),
+            appetite_high=text("appetite_high"),
+            appetite_rationale=text("appetite_rationale"),
+            target_date={part: text(f"target_date_{part}") for part in ("day", "month", "year")},
             controls=text("controls"),
             assurances={line: text(f"assurance_{line}") for line in (1, 2, 3)},
+            lead_committee=text("lead_committee"),
+            assurance_level=text("assurance_level"),
             gaps=gaps,
             version=int(version) if version.isdigit() else 0,
         )
@@ -235,10 +266,21 @@ def _risk_values(form: FormData) -> FormRead:
         "strategic_objective": typed.strategic_objective,
         "lead": typed.lead,
         **{name: value for name, value in typed.scores.items() if value},
+        **{
+            name: value
+            for name in ("appetite_level", "appetite_low", "appetite_high", "assurance_level")
+            if (value := getattr(typed, name))
+        },
+        "appetite_rationale": typed.appetite_rationale,
         "controls": _lines(typed.controls),
+        "lead_committee": typed.lead_committee,
         "version": typed.version,
     }
-    field_ids: dict[str, str] = {}
+    target_date = date_parts(form, "target_date")
+    if target_date is not None:
+        values["target_date"] = target_date
+    # The date's errors are shown on its first box.
+    field_ids: dict[str, str] = {"target_date": "target_date_day"}
     assurances: list[dict[str, Any]] = []
     for line in (1, 2, 3):
         for source in _lines(typed.assurances[line]):

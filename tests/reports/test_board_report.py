@@ -147,6 +147,44 @@ def test_action_plan_and_baf_risk_appear_when_they_exist(
         assert expected in baf, expected
 
 
+def test_the_baf_risk_in_the_report_gives_its_appetite_and_the_lead_committees_assurance(
+    client: TestClient, db: Session, board: ExportsBoard
+) -> None:
+    db.add(
+        BafRisk(
+            organisation_id=organisation(db, TRUST).id,
+            cycle_id=board.cycle.id,
+            description="Ethnic minority staff may keep facing worse experiences at work.",
+            residual_likelihood=3,
+            residual_consequence=4,
+            target_likelihood=2,
+            target_consequence=2,
+            appetite_level="cautious",
+            appetite_low=4,
+            appetite_high=6,
+            appetite_rationale="Progression gaps persist while the talent programme starts",
+            target_date=date(2027, 3, 31),
+            assurances=[{"line": 3, "source": "NHS Staff Survey results by ethnicity"}],
+            lead_committee="People Committee",
+            assurance_level="limited",
+        )
+    )
+    db.commit()
+    text = " ".join(report_pages(client, board))
+    baf = text[text.rindex("Race equality risk on the board assurance framework") :]
+    for expected in (
+        "Inherent before any controls Not recorded",  # inherent scores are optional
+        "Risk appetite Cautious 4–6",
+        "In or out of appetite Out of appetite: the residual score is above the range (residual 12)",
+        "Progression gaps persist while the talent programme starts",
+        "Date to reach target 31 March 2027",
+        "Third line (independent) NHS Staff Survey results by ethnicity",  # the trust's choice of line
+        "Lead committee People Committee",
+        "Lead committee's level of assurance Limited",
+    ):
+        assert expected in baf, expected
+
+
 def _submit_peer(db: Session, cycle: Cycle, trust: Organisation, overall: float) -> None:
     assessment = Assessment(
         organisation_id=trust.id, cycle_id=cycle.id, framework_id=cycle.framework_id, status="submitted"
