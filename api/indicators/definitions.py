@@ -190,6 +190,7 @@ NOTE_MAX = 1000
 # --- Showing a figure -----------------------------------------------------------------------------------
 
 NOT_RECORDED = "Not recorded"
+MINUS = "\u2212"
 
 
 def number_text(value: float) -> str:
@@ -204,5 +205,6 @@ def measure_text(measure: Measure, value: float | None) -> str:
     if measure.kind == "percent":
         return f"{number_text(value)}%"
     if measure.kind == "gap":
-        return f"{'+' if value > 0 else ''}{number_text(value)} percentage points"
+        # A typographic minus: read aloud as "minus", and a spreadsheet never takes it for a formula.
+        return f"{MINUS if value < 0 else ''}{number_text(abs(value))} percentage points"
     return number_text(value)
