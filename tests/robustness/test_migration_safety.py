@@ -189,7 +189,7 @@ def _add_rows_the_demo_leaves_out(conn: Connection) -> None:
     add("recovery_code", user_id=user_id, code_hash="$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")
     add(
         "board_indicators",
-        assessment_id=last_assessment,
+        assessment_id=first_assessment,  # the demo records this year's; an earlier year's too
         organisation_id=organisation_id,
         wres_1_bme_workforce=24.5,
         wres_2=1.62,
