@@ -199,7 +199,7 @@ def save_indicators(
         object_id=assessment.id,
         summary=(
             f"WRES indicators and EDI improvement plan progress ({cycle.name if cycle else ''}) {how}: "
-            f"{recorded} of {len(MEASURE_FIELDS)} WRES figures, {len(hia)} of 6 high impact actions"
+            f"{recorded} of {len(MEASURE_FIELDS)} WRES figures, {len(hia)} of {len(HIGH_IMPACT_ACTIONS)} high impact actions"
         ),
         details={"version": row.version, "wres_figures": recorded, "high_impact_actions": len(hia)},
     )
