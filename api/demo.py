@@ -341,6 +341,7 @@ def seed_demo(
     session.flush()
     titles = {section.key: section.title for section in rows[frameworks[-1].id][0]}
     actions = _seed_action_plan(session, chair_trust, assessment_ids, titles, today)
+    _seed_indicators(session, chair_trust, assessment_ids, today)
 
     sign_ins = _sign_ins(chair_trust.name, ned_trust.name if ned_trust is not None else None)
     return DemoResult(
@@ -545,6 +546,46 @@ def _seed_action_plan(
     session.flush()
     _date_demo_history(session, previous, last_year, today)
     return 5 + len(carried)
+
+
+def _seed_indicators(
+    session: Session, trust: _Trust, assessment_ids: dict[tuple[int, int], int], today: date
+) -> None:
+    """The demo chair's board's WRES figures and high impact action progress for this year, some
+    left unrecorded (as boards often have them), through the real service (docs/indicators.md)."""
+    from api.indicators.models import BoardIndicators
+    from api.indicators.schemas import IndicatorsUpdate
+    from api.indicators.service import save_indicators
+
+    chair = session.exec(select(User).where(User.email == DEMO_CHAIR_EMAIL)).one()
+    current = session.get(Assessment, assessment_ids[(trust.organisation_id, len(_CYCLES) - 1)])
+    assert current is not None
+    figures = IndicatorsUpdate.model_validate(
+        {
+            "version": 0,
+            "wres_1_bme_workforce": 23.8,
+            "wres_1_bme_senior": 11.2,
+            "wres_2": 1.58,
+            "wres_3": 1.31,
+            "wres_4": 1.04,
+            "wres_5_white": 27.6,
+            "wres_5_bme": 31.9,
+            "wres_6_white": 21.4,
+            "wres_6_bme": 28.7,
+            "wres_7_white": 58.3,
+            "wres_7_bme": 44.1,
+            "wres_9": -9.6,
+            "hia_1_status": "achieved",
+            "hia_1_note": "Every board member has an EDI objective, reviewed at appraisal",
+            "hia_2_status": "in_progress",
+            "hia_3_status": "in_progress",
+            "hia_6_status": "not_started",
+        }
+    )
+    save_indicators(session, chair, current, figures)
+    # Dated by the demo, not the clock, so two loads with one seed are the same (_date_demo_history).
+    when = datetime.combine(today, time(0), UTC) - timedelta(hours=3)
+    session.exec(update(BoardIndicators).values(created_at=when, updated_at=when))
 
 
 def _date_demo_history(session: Session, previous: Assessment, last_year: date, today: date) -> None:

@@ -53,6 +53,8 @@ from api.deps import RedirectTo
 from api.errors import ERROR_DESCRIPTIONS, DomainError, ErrorBody, FieldError, error_responses
 from api.frameworks.routes import router as frameworks_api
 from api.home.views import router as home_pages
+from api.indicators.routes import router as indicators_api
+from api.indicators.views import router as indicators_pages
 from api.observability import ObservabilityMiddleware, count_snapshot_refreshes, metrics_registry
 from api.observability import router as observability_routes
 from api.organisations.routes import router as organisations_api
@@ -203,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_api)
     app.include_router(actions_api)
     app.include_router(baf_api)
+    app.include_router(indicators_api)
     app.include_router(reports_api)
     app.include_router(frameworks_api)
     app.include_router(organisations_api)
@@ -234,6 +237,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(actions_pages)
     app.include_router(action_pages)
     app.include_router(baf_pages)
+    app.include_router(indicators_pages)
     app.include_router(reports_pages)
     if settings.api_docs_enabled:
         app.include_router(api_docs_pages)

@@ -24,6 +24,7 @@ from api.baf.models import BafRisk, BafRiskVersion
 from api.benchmarking.models import PeerSnapshot
 from api.db import metadata
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
+from api.indicators.models import BoardIndicators
 from api.mail import OutboxEmail
 from api.organisations.models import Organisation
 from api.reminders.models import Reminder, ScheduledReminder
@@ -37,6 +38,7 @@ __all__ = [
     "ActionNote",
     "BafRisk",
     "BafRiskVersion",
+    "BoardIndicators",
     "ApiToken",
     "OneTimeToken",
     "OutboxEmail",

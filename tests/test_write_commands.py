@@ -55,6 +55,10 @@ PAIRS = {
         "/api/v1/assessments/{assessment_id}/actions/suggested",
     ),
     ("POST", "/trusts/{ods_code}/baf-risk/edit"): ("PUT", "/api/v1/organisations/{ods_code}/baf-risk"),
+    ("POST", "/assessments/{assessment_id}/indicators"): (
+        "PUT",
+        "/api/v1/assessments/{assessment_id}/indicators",
+    ),
     ("POST", "/admin/cycles/close"): ("POST", "/api/v1/admin/cycles/close"),
     ("POST", "/trusts/{ods_code}/assessments"): ("POST", "/api/v1/organisations/{ods_code}/assessments"),
     ("POST", "/admin/assessments/{assessment_id}/reopen"): (

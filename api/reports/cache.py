@@ -5,8 +5,8 @@ A board report or workbook is rendered again only when something it shows has ch
 - `content_version`: SHA-256 of one query's aggregates over everything the file shows: the
   assessment's own row (status, sign-off, rating window, version), the members' ratings, the
   consensus, evidence, who finished, the board's members, the action plan, the BAF risk, the
-  trust's name, the cycles and the trust's assessments in other cycles (the trend), the k setting
-  and the UK day (the file says when it was downloaded). Every write that can race bumps a row's
+  board's WRES indicators and high impact action progress, the trust's name, the cycles and the
+  trust's assessments in other cycles (the trend), the k setting and the UK day (the file says when it was downloaded). Every write that can race bumps a row's
   `version` (compare-and-set), and a row added or removed changes a count or the largest id.
 - `framework_version`: the framework's key, version and content fingerprint.
 - `snapshot_batch`: the peer snapshots the benchmark and trend figures came from (their number,
@@ -50,6 +50,7 @@ from api.assessments.spread import MIN_OTHER_RATERS, board_ratings, uk_today
 from api.baf.models import BafRisk
 from api.benchmarking.models import PeerSnapshot
 from api.db import utcnow
+from api.indicators.models import BoardIndicators
 from api.organisations.models import Organisation
 from api.reports.models import ExportLock, RenderedExport
 from api.reports.subject import Subject
@@ -116,6 +117,7 @@ def content_facts(session: Session, subject: Subject) -> tuple[object, ...]:
             .scalar_subquery(),
             *agg(ActionNote, ActionNote.id, ActionNote.action_id.in_(action_ids)),  # type: ignore[attr-defined]
             *agg(BafRisk, BafRisk.version, BafRisk.organisation_id == org_id),
+            *agg(BoardIndicators, BoardIndicators.version, BoardIndicators.assessment_id == assessment_id),
             *agg(Cycle, Cycle.version),
             *agg(Assessment, Assessment.version, Assessment.organisation_id == org_id),
         )  # fmt: skip

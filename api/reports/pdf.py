@@ -29,6 +29,7 @@ from api.benchmarking.groups import GROUP_KIND_NAMES, GROUP_KINDS
 from api.benchmarking.service import Benchmark, benchmark, trend
 from api.charts import BenchmarkRow, TrendPoint, benchmark_chart, trend_chart
 from api.db import utcnow
+from api.indicators.service import related_indicators
 from api.reports.subject import Subject, action_plan, baf_risk_for, long_date, quarter_name
 from api.scoring.report import CriterionResult, ScoreReport, SectionResult, score_report
 from api.templating import TEMPLATES_DIR, templates
@@ -141,6 +142,7 @@ def report_context(session: Session, subject: Subject) -> dict[str, Any]:
         "actions": actions,
         "overdue": sum(1 for a in actions or [] if a.overdue),
         "baf_risk": baf_risk_for(session, subject),
+        "related": related_indicators(session, assessment, subject.doc),
         "baf_lines": LINES,
         "baf_bands": bands(),
         "headline": _headline(report),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl import Workbook
@@ -36,6 +36,7 @@ from api.assessments.spread import (
 from api.benchmarking.groups import GROUP_KINDS
 from api.benchmarking.service import benchmark, trend
 from api.db import utcnow
+from api.indicators.service import related_indicators
 from api.reports.subject import Subject, action_plan, consensus_rows, long_date, quarter_name, section_label
 from api.scoring.maths import one_decimal
 from api.scoring.report import score_report
@@ -129,6 +130,8 @@ class WorkbookData:
     trend: list[Any]
     actions: list[Any]
     downloaded_on: str
+    # Section key -> its related indicators (api/indicators/service.py); empty for version 1.
+    related: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def workbook_data(session: Session, subject: Subject) -> WorkbookData:
@@ -171,6 +174,7 @@ def workbook_data(session: Session, subject: Subject) -> WorkbookData:
         trend=trend(session, subject.organisation.id or 0, "all", subject.k),
         actions=action_plan(session, assessment),
         downloaded_on=long_date(utcnow()),
+        related=related_indicators(session, assessment, subject.doc),
     )
 
 
@@ -181,6 +185,8 @@ def render_workbook(data: WorkbookData) -> bytes:
     summary.title = "Summary"
     _summary(summary, data)
     _scores(workbook.create_sheet("Scores"), data.report)
+    if data.related:
+        _indicators(workbook.create_sheet("Indicators"), data)
     _consensus(workbook.create_sheet("Consensus"), data)
     _spread(workbook.create_sheet("Rating spread"), data)
     _evidence(workbook.create_sheet("Evidence"), data)
@@ -235,6 +241,13 @@ def _summary(sheet: Worksheet, subject: WorkbookData) -> None:
     for line in (
         "Scores: the board's agreed scores by section, as shown on the results page."
         + (" Provisional until the chair signs off." if not subject.submitted else ""),
+        *(
+            [
+                "Indicators: each priority's related WRES figures and EDI improvement plan progress, as the board recorded them."
+            ]
+            if subject.related
+            else []
+        ),
         "Consensus: the board's agreed level, rationale and evidence count for each criterion.",
         f"Rating spread: how members' own ratings are spread, without names or times. Where fewer than "
         f"{MIN_OTHER_RATERS} members other than you have rated a criterion, or while rating is open, only the number who "
@@ -293,6 +306,39 @@ def _scores(sheet: Worksheet, report: Any) -> None:
         (9, 46, 26, 14, 13, 14, 16, 20, 20),
         wrap=(2,),
         one_decimal_columns=(4, 7, 8),
+    )
+
+
+def _indicators(sheet: Worksheet, data: WorkbookData) -> None:
+    """Each priority's related indicators beside its score: the WRES figures and high impact action
+    progress the board recorded ("Not recorded" where missing), then the standards named only."""
+    rows = []
+    for section in data.report.sections:
+        for item in data.related.get(section.key, []):
+            rows.append(
+                [
+                    section.number if section.kind == "priority" else "",
+                    section.title,
+                    section.score.shown,
+                    section.score.band or "",
+                    item.name,
+                    item.value if item.value is not None else "Named for reference (no figure kept here)",
+                ]
+            )
+    _table(
+        sheet,
+        (
+            "Number",
+            "Section",
+            "Score (0 to 4)",
+            "Band",
+            "Related indicator",
+            f"Recorded for {data.cycle_name}",
+        ),
+        rows,
+        (9, 40, 14, 14, 60, 50),
+        wrap=(2, 5, 6),
+        one_decimal_columns=(3,),
     )
 
 

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from api.assessments.models import Cycle
 from api.assessments.spread import MIN_OTHER_RATERS, board_headline
 from api.db import SessionDep
+from api.indicators.service import related_indicators
 from api.permissions import MemberPage
 from api.scoring.maths import DISAGREEMENT_RULE
 from api.scoring.report import score_report
@@ -36,5 +37,6 @@ def results_page(request: Request, session: SessionDep, access: MemberPage) -> R
             "headline": board_headline(session, access.assessment, access.principal.user.id),
             "disagreement_rule": DISAGREEMENT_RULE,
             "min_others": MIN_OTHER_RATERS,
+            "related": related_indicators(session, access.assessment),
         },
     )

@@ -188,6 +188,21 @@ def _add_rows_the_demo_leaves_out(conn: Connection) -> None:
     )
     add("recovery_code", user_id=user_id, code_hash="$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")
     add(
+        "board_indicators",
+        assessment_id=first_assessment,  # the demo records this year's; an earlier year's too
+        organisation_id=organisation_id,
+        wres_1_bme_workforce=24.5,
+        wres_2=1.62,
+        wres_5_white=28.1,
+        wres_5_bme=30.4,
+        wres_9=-6.5,
+        hia={"1": {"status": "in_progress", "note": "Objectives at appraisal"}},
+        version=2,
+        created_at=at,
+        updated_by_id=user_id,
+        updated_at=at,
+    )
+    add(
         "web_session",
         token_hash="c" * 64,
         user_id=user_id,

@@ -1,0 +1,162 @@
+"""The page of the board's WRES indicators and EDI improvement plan progress for the assessment's year.
+
+Every board member reads it; the chair and the board secretary see it as a form (and a CSV upload).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from api.accounts.roles import MANAGER_ROLES
+from api.admin.views import MAX_LISTED_ERRORS, as_sentence, read_upload
+from api.csrf import verify_csrf
+from api.db import SessionDep
+from api.errors import Conflict
+from api.forms import CommandForm, FormRead, command_form
+from api.indicators import service
+from api.indicators.csv_import import ImportRefused
+from api.indicators.definitions import HIA_STATUSES, NOTE_MAX, number_text
+from api.indicators.schemas import IndicatorsUpdate, WresImport
+from api.permissions import AssessmentAccess, ManagerPage, MemberPage
+from api.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+STALE_MESSAGE = (
+    "Someone else saved the indicators while you were editing. What you typed is kept below: check it "
+    "against what they saved, then save again"
+)
+DONE = {
+    "saved": "The indicators have been saved.",
+    "imported": "The WRES figures in the file have been recorded.",
+}
+
+
+def _typed(view: service.IndicatorsView) -> dict[str, str]:
+    """The form's boxes as the saved record fills them."""
+    typed = {
+        field: ("" if value is None else number_text(value) if isinstance(value, float) else str(value))
+        for field, value in view.values.items()
+    }
+    typed["version"] = str(view.version)
+    return typed
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    access: AssessmentAccess,
+    *,
+    typed: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    row_errors: list[str] | None = None,
+    stale: bool = False,
+    done: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    view = service.indicators_view(session, access.assessment)
+    return render(
+        request,
+        "indicators/indicators.html",
+        {
+            "page_title": f"WRES indicators and EDI improvement plan {view.cycle}",
+            "assessment": access.assessment,
+            "membership": access.membership,
+            "is_manager": access.membership.role in MANAGER_ROLES,
+            "view": view,
+            "form": typed if typed is not None else _typed(view),
+            "errors": errors or {},
+            "row_errors": row_errors or [],
+            "stale": view if stale else None,
+            "statuses": HIA_STATUSES,
+            "note_max": NOTE_MAX,
+            "done": DONE.get(done or ""),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/assessments/{assessment_id}/indicators", name="indicators")
+def indicators_page(request: Request, session: SessionDep, access: MemberPage, done: str = "") -> Response:
+    return _page(request, session, access, done=done[:20])
+
+
+def _saved(access: AssessmentAccess, done: str) -> Response:
+    return RedirectResponse(f"/assessments/{access.assessment.id}/indicators?done={done}", status_code=303)
+
+
+@router.post("/assessments/{assessment_id}/indicators", name="save_indicators")
+def save_indicators_page(
+    request: Request,
+    session: SessionDep,
+    access: ManagerPage,
+    form: Annotated[CommandForm[IndicatorsUpdate], Depends(command_form(IndicatorsUpdate))],
+) -> Response:
+    typed = dict(form.values)
+    if form.command is None:
+        return _page(request, session, access, typed=typed, errors=form.errors, status_code=422)
+    try:
+        service.save_indicators(session, access.principal.user, access.assessment, form.command)
+    except Conflict as exc:
+        current = exc.extra.get("current") or {}
+        typed["version"] = str(
+            current.get("version") or service.indicators_view(session, access.assessment).version
+        )
+        errors = {"wres_1_bme_workforce": STALE_MESSAGE}
+        return _page(request, session, access, typed=typed, errors=errors, stale=True, status_code=409)
+    return _saved(access, "saved")
+
+
+def _upload_values(form: FormData) -> FormRead:
+    upload = form.get("csv_file")
+    version = form.get("version")
+    return FormRead(
+        {
+            "file_name": getattr(upload, "filename", None) or "",
+            "version": version if isinstance(version, str) else "",
+        },
+        {"file_name": "csv_file", "version": "csv_file"},
+    )
+
+
+@router.post("/assessments/{assessment_id}/indicators/import", name="import_indicators")
+def import_indicators_page(
+    request: Request,
+    session: SessionDep,
+    access: ManagerPage,
+    command: Annotated[CommandForm[WresImport], Depends(command_form(WresImport, read=_upload_values))],
+    csv_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    if command.command is None:
+        return _page(request, session, access, errors=command.errors, status_code=422)
+    text, problem = read_upload(csv_file, "CSV")
+    if problem:
+        return _page(request, session, access, errors={"csv_file": problem}, status_code=422)
+    file_name = command.command.file_name
+    try:
+        service.import_wres(
+            session, access.principal.user, access.assessment, text=text, version=command.command.version
+        )
+    except ImportRefused as exc:
+        problems = [as_sentence(str(p)) for p in exc.problems]
+        listed = problems[:MAX_LISTED_ERRORS]
+        if len(problems) > len(listed):
+            listed.append(f"And {len(problems) - len(listed)} more problems")
+        summary = (
+            f"{file_name} has {len(problems)} problem{'s' if len(problems) != 1 else ''}. "
+            "Nothing has been recorded. Correct the file and upload it again"
+        )
+        return _page(
+            request, session, access, errors={"csv_file": summary}, row_errors=listed, status_code=422
+        )
+    except Conflict:
+        errors = {
+            "csv_file": "Someone else saved the indicators since you opened this page. Check them, then upload the file again"
+        }
+        return _page(request, session, access, errors=errors, stale=True, status_code=409)
+    return _saved(access, "imported")
