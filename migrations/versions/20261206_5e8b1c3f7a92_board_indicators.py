@@ -2,7 +2,7 @@
 progress a board records for an assessment's year (issue 17)
 
 Revision ID: 5e8b1c3f7a92
-Revises: 9d2c4e6f8a10
+Revises: 9eba0612dfa8
 Create Date: 2026-12-06 16:45:41.127567+00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import api.db
 
 revision: str = "5e8b1c3f7a92"
-down_revision: str | Sequence[str] | None = "9d2c4e6f8a10"
+down_revision: str | Sequence[str] | None = "9eba0612dfa8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
