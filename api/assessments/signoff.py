@@ -5,6 +5,9 @@ median with no rationale (the board must say why it differs from its own members
 *warnings* the chair confirms with the board in view: members who have not finished rating, agreed
 levels with no rationale, and priorities with no evidence at all.
 
+A fact item (framework version 2, answered for the board from its records) has no members' median, so
+it can only be a warning (no rationale), never blocking.
+
 Like the consensus pages, nothing here says what any member rated: the median is used only where the
 viewer may see the spread (`spread.board_spread`), and members are named only as not finished.
 """
@@ -18,7 +21,7 @@ from sqlmodel import Session
 from api.assessments.models import Assessment
 from api.assessments.repository import by_section, consensus_of, criteria_of, evidence_of
 from api.assessments.service import members_not_finished
-from api.assessments.spread import board_spread, empty_spread, far_from_median, rating_closed
+from api.assessments.spread import board_spread, far_from_median, rating_closed, spread_of
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def sign_off_checks(session: Session, assessment: Assessment, viewer_id: int) ->
             consensus = agreed.get(criterion.id or 0)
             if consensus is None or consensus.level is None or consensus.rationale.strip():
                 continue
-            seen = spreads.get(criterion.id or 0) or empty_spread(closed)
+            # A fact item has no members' median (spread_of): it is never "far" from one.
+            seen = spread_of(spreads, criterion, closed)
             point = StatementPoint(
                 criterion.key,
                 f"{section.number}.{position}",
