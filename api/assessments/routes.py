@@ -428,6 +428,7 @@ def get_sign_off_checks(session: SessionDep, access: ManagerApi) -> SignOffCheck
             SignOffSection(section_key=s.key, number=s.number, title=s.title)
             for s in checks.sections_without_evidence
         ],
+        answered_from_records_without_evidence=_points(checks.records_without_evidence),
         blocked=checks.blocked,
     )
 

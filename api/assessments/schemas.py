@@ -276,6 +276,10 @@ class SignOffChecksPublic(BaseModel):
         description="Levels 1.5 or more from the members' median with no rationale: these block sign-off"
     )
     sections_without_evidence: list[SignOffSection]
+    answered_from_records_without_evidence: list[SignOffPoint] = Field(
+        default_factory=list,
+        description="Fact items (framework version 2) answered for the board from records with no evidence",
+    )
     blocked: bool
 
 
