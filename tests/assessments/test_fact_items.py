@@ -277,6 +277,11 @@ def test_an_answered_fact_item_scores_like_an_agreed_rating_and_sign_off_warns_o
     without = {p["criterion_key"] for p in checks["answered_from_records_without_evidence"]}
     assert without == set(_facts(board, aid))
     assert checks["far_from_median_without_rationale"] == []
+    sign_in(board.client, board.chair.email)
+    page = board.client.get(f"/assessments/{aid}/submit")
+    facts = _facts(board, aid)
+    assert f"{len(facts)} answers from records have no evidence" in page.text
+    assert page.text.count("(answered for the board from records)") == len(facts)
     submitted = board.submit(aid)
     assert submitted.status_code == 200, submitted.text
     scores = board.get(f"/api/v1/assessments/{aid}/scores", board.neds[0]).json()
