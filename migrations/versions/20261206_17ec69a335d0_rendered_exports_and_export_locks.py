@@ -12,6 +12,7 @@ from alembic import op
 
 import api.db
 
+
 revision: str = "17ec69a335d0"
 down_revision: str | Sequence[str] | None = "9c4e2f7a1b38"
 branch_labels: str | Sequence[str] | None = None
