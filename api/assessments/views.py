@@ -177,6 +177,11 @@ def _section_context(
             }
         )
     context.update(
+        from_records=sum(
+            1
+            for section, criterion in criteria_of(session, access.assessment)
+            if section.id == entry.section.id and not criterion.member_rated
+        ),
         page_title=entry.section.title,
         section=entry.section,
         section_doc=next(s for s in doc.sections if s.key == entry.section.key),

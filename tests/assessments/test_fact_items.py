@@ -186,6 +186,7 @@ def test_a_members_pages_ask_only_perception_items(board: Board, aid: int) -> No
     assert section.status_code == 200
     assert f'name="level__{PERCEPTION}"' in section.text
     assert f'name="level__{FACT}"' not in section.text
+    assert "This priority has 4 more that rest on the board's records" in section.text
     autosave = board.client.post(
         f"/assessments/{aid}/ratings/{FACT}",
         data={f"level__{FACT}": "3", f"version__{FACT}": "0"},
