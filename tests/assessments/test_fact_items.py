@@ -9,6 +9,9 @@ stored with the agreed rating and never changes the level. Version 1 behaves as 
 
 from __future__ import annotations
 
+import io
+
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
@@ -346,3 +349,12 @@ def test_version_1_has_no_sharing_flag_and_every_member_rates_every_statement(bo
     items = board.get(f"/api/v1/assessments/{aid}/consensus", board.chair).json()
     assert not any(i["answered_from_records"] for i in items)
     assert {i["kind"] for i in items} == {None}
+
+
+def test_the_workbooks_rating_spread_marks_fact_items_answered_from_records(board: Board, aid: int) -> None:
+    response = board.get(f"/api/v1/assessments/{aid}/export.xlsx", board.chair)
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content))["Rating spread"]
+    notes = {row[1]: row[14] for row in sheet.iter_rows(values_only=True) if row[1] in (FACT, PERCEPTION)}
+    assert notes[FACT].startswith("Answered for the board from records")
+    assert not str(notes[PERCEPTION]).startswith("Answered for the board from records")
