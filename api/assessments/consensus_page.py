@@ -27,11 +27,12 @@ from api.assessments.repository import (
     evidence_of,
 )
 from api.assessments.spread import (
+    FROM_RECORDS_TEXT,
     MIN_OTHER_RATERS,
     CriterionSpreadData,
     board_spread,
-    empty_spread,
     rating_closed,
+    spread_of,
 )
 from api.db import SessionDep
 from api.errors import NotFound
@@ -50,6 +51,7 @@ STALE_MESSAGE = (
 # What the success banner says after a form without JavaScript redirects back (?done=...).
 DONE_MESSAGES = {
     "saved": "The agreed level has been saved.",
+    "answered": "The board's answer has been saved.",
     "link": "The link has been added.",
     "file": "The file has been uploaded.",
     "removed": "The evidence has been removed.",
@@ -126,6 +128,7 @@ class FormState:
 
     level: str | None = None
     rationale: str | None = None
+    shared: bool | None = None
     version: int | None = None
     errors: dict[str, str] = field(default_factory=dict)
     evidence_errors: dict[str, str] = field(default_factory=dict)
@@ -133,6 +136,16 @@ class FormState:
     link_title: str = ""
     link_url: str = ""
     done: str | None = None
+
+
+def typed_state(values: dict[str, str]) -> FormState:
+    """A consensus form as typed (level, rationale, the sharing box), to show again with a problem."""
+    shared = values.get("shared")
+    return FormState(
+        level=values.get("level") or None,
+        rationale=values.get("rationale", ""),
+        shared=None if shared is None else shared == "true",
+    )
 
 
 @dataclass
@@ -150,6 +163,9 @@ class CriterionView:
     next_href: str
     next_text: str
     state: FormState
+    # A fact item (framework version 2): answered once for the board from its records, by the chair
+    # or the board secretary; members do not rate it, so there is no spread to show.
+    from_records: bool = False
 
     @property
     def agreed(self) -> bool:
@@ -168,6 +184,12 @@ class CriterionView:
         if self.state.rationale is not None:
             return self.state.rationale
         return self.consensus.rationale if self.consensus else ""
+
+    @property
+    def form_shared(self) -> bool:
+        if self.state.shared is not None:
+            return self.state.shared
+        return bool(self.consensus and self.consensus.shared)
 
     @property
     def form_version(self) -> int:
@@ -219,6 +241,10 @@ class SectionData:
     next_section: FrameworkSection | None
     agreed: int
 
+    @property
+    def from_records(self) -> int:
+        return sum(1 for item in self.items if item.from_records)
+
 
 def section_data(
     session: Session,
@@ -265,13 +291,14 @@ def section_data(
                 guidance=doc_criterion.guidance,
                 descriptors=doc_criterion.descriptors,
                 evidence_prompts=list(doc_criterion.evidence_prompts),
-                spread=spreads.get(criterion.id or 0) or empty_spread(closed),
+                spread=spread_of(spreads, criterion, closed),
                 consensus=agreed.get(criterion.id or 0),
                 evidence=evidence_items_of(evidence.get(criterion.id or 0, []), carried_from),
                 last_year=found_last_years.get(criterion.key),
                 next_href=next_href,
                 next_text=next_text,
                 state=states.get(criterion.key) or FormState(),
+                from_records=not criterion.member_rated,
             )
         )
     return SectionData(
@@ -299,6 +326,7 @@ def render_section(
     assessment = access.assessment
     data = section_data(session, assessment, section_key, access.principal.user.id, states)
     organisation, cycle = assessment_names(session, assessment)
+    doc = framework_doc(session, assessment)
     items = data.items
     fragment = is_htmx(request) and block is not None
     if fragment:
@@ -323,8 +351,11 @@ def render_section(
         "rating_closed": rating_closed(assessment),
         "is_chair": access.membership.role == CHAIR,
         "min_others": MIN_OTHER_RATERS,
-        "level_names": level_names_of(framework_doc(session, assessment)),
-        "rating_rule": framework_doc(session, assessment).rule_for_rating,
+        "level_names": level_names_of(doc),
+        "rating_rule": doc.rule_for_rating,
+        "sharing_flag": doc.sharing_flag,
+        "from_records_text": FROM_RECORDS_TEXT,
+        "from_records": data.from_records,
         "page_errors": page_errors,
         "error_summary": bool(page_errors),
         "fragment": fragment,

@@ -24,6 +24,7 @@ from api.assessments.consensus_page import (
     render_statement,
     signed_off_redirect,
     signer_of,
+    typed_state,
 )
 from api.assessments.repository import (
     by_section,
@@ -57,11 +58,15 @@ def consensus_overview(request: Request, session: SessionDep, access: ManagerPag
     organisation, cycle = assessment_names(session, assessment)
     agreed = consensus_of(session, assessment.id)
     sections = []
-    total = left = 0
+    total = left = records_total = records_answered = 0
     for section, criteria in by_section(criteria_of(session, assessment)):
-        done = sum(
-            1 for c in criteria if (row := agreed.get(c.id or 0)) is not None and row.level is not None
-        )
+        answered = {
+            c.id for c in criteria if (row := agreed.get(c.id or 0)) is not None and row.level is not None
+        }
+        done = len(answered)
+        facts = [c for c in criteria if not c.member_rated]
+        records_total += len(facts)
+        records_answered += sum(1 for c in facts if c.id in answered)
         sections.append({"section": section, "agreed": done, "total": len(criteria)})
         total += len(criteria)
         left += len(criteria) - done
@@ -77,6 +82,8 @@ def consensus_overview(request: Request, session: SessionDep, access: ManagerPag
             "sections": sections,
             "total": total,
             "left": left,
+            "records_total": records_total,
+            "records_answered": records_answered,
             "members_finished": finished,
             "members": members,
             "not_finished": service.members_not_finished(session, assessment),
@@ -117,9 +124,9 @@ def save_consensus(
     access: ManagerPage,
     form: Annotated[CommandForm[ConsensusUpdate], Depends(command_form(ConsensusUpdate))],
 ) -> Response:
-    criterion_in_section(session, access.assessment, section_key, criterion_key)
+    criterion = criterion_in_section(session, access.assessment, section_key, criterion_key)
     key = criterion_key
-    state = FormState(level=form.values.get("level") or None, rationale=form.values.get("rationale", ""))
+    state = typed_state(form.values)
     for name, message in form.errors.items():
         state.errors[f"{key}-{'rationale' if name == 'rationale' else 'level'}"] = message
     typed_version = form.values.get("version", "0")
@@ -146,4 +153,5 @@ def save_consensus(
         state.stale = True
         state.errors[f"{key}-rationale"] = STALE_MESSAGE
         return render_statement(request, session, access, section_key, key, state, status_code=409)
-    return answer_after_change(request, session, access, section_key, key, "saved", "criterion")
+    done = "saved" if criterion.member_rated else "answered"
+    return answer_after_change(request, session, access, section_key, key, done, "criterion")

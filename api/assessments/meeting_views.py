@@ -4,7 +4,8 @@ Made for a projector: the statement, how members rated it as a large chart with 
 year's agreed level and rationale, then the level and the board's reason. Previous and next go through
 the whole framework in order; the arrow keys do the same when nobody is typing (meeting.js). Opens
 once rating has closed, for the chair and the board secretary. It shows exactly what the section pages
-show (the spread as the viewer may see it) and saves through the same consensus command and service.
+show (the spread as the viewer may see it; for a fact item, the board's answer from its records and its
+evidence, never an empty spread) and saves through the same consensus command and service.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.responses import Response
 
 from api.accounts.roles import CHAIR
 from api.assessments import service
-from api.assessments.consensus_page import STALE_MESSAGE, FormState, section_data
+from api.assessments.consensus_page import STALE_MESSAGE, FormState, section_data, typed_state
 from api.assessments.models import Assessment, Cycle
 from api.assessments.repository import consensus_of, criteria_of
 from api.assessments.schemas import ConsensusUpdate
@@ -143,6 +144,7 @@ def _render(
         "next": _link(assessment, next_key, numbers),
         "level_names": level_names,
         "rating_rule": definition.rule_for_rating,
+        "sharing_flag": definition.sharing_flag,
         "rating_closed": rating_closed(assessment),
         "editable": assessment.status == "in_progress" and rating_closed(assessment),
         "is_chair": access.membership.role == CHAIR,
@@ -176,7 +178,7 @@ def meeting_save(
     index = next((i for i, (_s, c) in enumerate(pairs) if c.key == key), None)
     if index is None:
         raise NotFound("No statement with that name in this assessment")
-    state = FormState(level=form.values.get("level") or None, rationale=form.values.get("rationale", ""))
+    state = typed_state(form.values)
     typed_version = form.values.get("version", "0")
     state.version = int(typed_version) if typed_version.isdigit() else 0
     for name, message in form.errors.items():
@@ -197,6 +199,7 @@ def meeting_save(
             rationale=command.rationale,
             version=command.version,
             k_anonymity=settings.k_anonymity,
+            shared=command.shared,
         )
     except FieldError as refused:
         state.errors[f"{key}-rationale"] = refused.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from api.db import UTCDateTime, utcnow
@@ -111,7 +112,9 @@ class Rating(SQLModel, table=True):
 
 
 class ConsensusRating(SQLModel, table=True):
-    """The board's agreed level for one criterion, with rationale and evidence."""
+    """The board's agreed level for one criterion, with rationale and evidence. For a fact item
+    (framework version 2) it is the board's answer from its records, given once by the chair or the
+    board secretary: members do not rate a fact item, so there is no spread behind it."""
 
     __tablename__ = "consensus_rating"
     __table_args__ = (
@@ -125,6 +128,9 @@ class ConsensusRating(SQLModel, table=True):
     # Null while the board has written a rationale or added evidence but not agreed a level.
     level: int | None = None
     rationale: str = Field(default="", sa_type=Text)
+    # Framework version 2's optional flag: the trust has shared this practice with other trusts.
+    # Recorded beside the level, never a condition of it (false where the framework has no flag).
+    shared: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     version: int = Field(default=1)
     updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

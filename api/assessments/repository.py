@@ -12,10 +12,13 @@ from api.accounts.roles import RATER_ROLES
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence, MemberResponse, Rating
 from api.errors import NotFound
 from api.frameworks.models import Criterion, FrameworkSection
+from api.frameworks.schema import FACT
 from api.integers import can_name_a_row
 from api.organisations.models import Organisation
 
 RATING_ROLES = RATER_ROLES
+# In SQL, Criterion.member_rated: not a fact item (a version 1 criterion's kind is null).
+MEMBER_RATED = Criterion.kind.is_distinct_from(FACT)  # type: ignore[union-attr]
 
 
 def readable_assessments(principal: Principal) -> SelectOfScalar[Assessment]:
@@ -87,6 +90,16 @@ def criteria_of(session: Session, assessment: Assessment) -> list[tuple[Framewor
     ]
 
 
+def rated_criteria_of(session: Session, assessment: Assessment) -> list[tuple[FrameworkSection, Criterion]]:
+    """What each member rates: criteria_of less the fact items (framework version 2), which the chair
+    or the board secretary answers once for the board. Every criterion of version 1."""
+    return [
+        (section, criterion)
+        for section, criterion in criteria_of(session, assessment)
+        if criterion.member_rated
+    ]
+
+
 def by_section(
     pairs: list[tuple[FrameworkSection, Criterion]],
 ) -> list[tuple[FrameworkSection, list[Criterion]]]:
@@ -97,13 +110,13 @@ def by_section(
     return list(grouped.values())
 
 
-def applicable_criterion_ids(session: Session, assessment: Assessment) -> set[int]:
-    """The ids of the criteria that apply to this trust (as criteria_of decides), in one light
-    query: no sections, no criterion texts."""
+def rated_criterion_ids(session: Session, assessment: Assessment) -> set[int]:
+    """The ids of the criteria each member rates (as rated_criteria_of decides), in one light query:
+    no sections, no criterion texts."""
     trust_type = select(Organisation.trust_type).where(Organisation.id == assessment.organisation_id)
     rows = session.exec(
         select(Criterion.id, Criterion.applies_to, trust_type.scalar_subquery()).where(
-            Criterion.framework_id == assessment.framework_id
+            Criterion.framework_id == assessment.framework_id, MEMBER_RATED
         )
     ).all()
     return {criterion_id for criterion_id, applies_to, trust in rows if not applies_to or trust in applies_to}

@@ -23,6 +23,7 @@ from api.assessments.repository import (
     criteria_of,
     evidence_of,
     my_ratings,
+    rated_criteria_of,
 )
 from api.assessments.schemas import (
     AssessmentCreate,
@@ -31,6 +32,7 @@ from api.assessments.schemas import (
     CloseRating,
     ConsensusPublic,
     ConsensusUpdate,
+    CriterionPublic,
     CriterionSpread,
     EvidencePublic,
     HeadlinePublic,
@@ -48,7 +50,7 @@ from api.assessments.schemas import (
     SignOffSection,
 )
 from api.assessments.signoff import StatementPoint, sign_off_checks
-from api.assessments.spread import board_spread, empty_spread, rating_closed
+from api.assessments.spread import board_spread, rating_closed, spread_of
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.frameworks.models import FrameworkRecord
@@ -138,9 +140,31 @@ def get_assessment(session: SessionDep, access: MemberApi) -> AssessmentPublic:
     return assessment_public(session, access.assessment, access.principal)
 
 
+@router.get("/assessments/{assessment_id}/criteria", response_model=list[CriterionPublic])
+def get_criteria(
+    session: SessionDep, access: MemberApi, members_rate: bool | None = None
+) -> list[CriterionPublic]:
+    """The assessment's statements in order, each saying who answers it: every member (`members_rate`:
+    a perception item, or any version 1 criterion), or the board once from its records (a fact item,
+    answered by the chair or the board secretary through PUT .../consensus/{criterion_key}).
+    `?members_rate=true` lists only what each member rates."""
+    return [
+        CriterionPublic(
+            key=criterion.key,
+            section_key=section.key,
+            statement=criterion.statement,
+            kind=criterion.kind,
+            members_rate=criterion.member_rated,
+        )
+        for section, criterion in criteria_of(session, access.assessment)
+        if members_rate is None or criterion.member_rated == members_rate
+    ]
+
+
 @router.get("/assessments/{assessment_id}/ratings", response_model=list[RatingPublic])
 def get_my_ratings(session: SessionDep, access: RaterApi) -> list[RatingPublic]:
-    keys = {criterion.id: criterion.key for _s, criterion in criteria_of(session, access.assessment)}
+    """Your own ratings, of the statements members rate (never a fact item)."""
+    keys = {criterion.id: criterion.key for _s, criterion in rated_criteria_of(session, access.assessment)}
     return [
         RatingPublic(criterion_key=keys[r.criterion_id], level=r.level, comment=r.comment, version=r.version)
         for r in my_ratings(session, access.assessment.id, access.principal.user.id)
@@ -152,7 +176,11 @@ def get_my_ratings(session: SessionDep, access: RaterApi) -> list[RatingPublic]:
     "/assessments/{assessment_id}/ratings/{criterion_key}",
     response_model=RatingPublic,
     responses={
-        409: {"description": "Stale version (the answer holds the current value) or already submitted"}
+        409: {"description": "Stale version (the answer holds the current value) or already submitted"},
+        422: {
+            "description": "Not a criterion of this assessment, or a fact item (members do not rate it: "
+            "the chair or the board secretary answers it once for the board), naming `criterion_key`"
+        },
     },
 )
 def put_rating(
@@ -199,7 +227,9 @@ def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpre
     """Per criterion: the spread of members' ratings (no names) and the agreed level so far.
 
     While members are rating, only how many have rated; the spread once rating has closed, for
-    criteria at least 5 members other than you rated (docs/anonymity.md)."""
+    criteria at least 5 members other than you rated (docs/anonymity.md). A fact item (framework
+    version 2) has no spread (`answered_from_records`, `hidden_because` "records"): its `consensus`
+    is the board's answer from its records, with its evidence."""
     spreads = board_spread(session, access.assessment, access.principal.user.id)
     closed = rating_closed(access.assessment)
     agreed = consensus_of(session, access.assessment.id)
@@ -207,11 +237,13 @@ def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpre
     carried_from = cycle_names(session, [e for rows in evidence.values() for e in rows])
     answer = []
     for _section, criterion in criteria_of(session, access.assessment):
-        data = spreads.get(criterion.id) or empty_spread(closed)
+        data = spread_of(spreads, criterion, closed)
         consensus: ConsensusRating | None = agreed.get(criterion.id)
         answer.append(
             CriterionSpread(
                 criterion_key=criterion.key,
+                kind=criterion.kind,
+                answered_from_records=not criterion.member_rated,
                 rated=data.rated,
                 shown=data.shown,
                 hidden_because=data.hidden_because,
@@ -229,6 +261,7 @@ def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpre
                     criterion_key=criterion.key,
                     level=consensus.level,
                     rationale=consensus.rationale,
+                    shared=consensus.shared,
                     version=consensus.version,
                     evidence=[_evidence_public(e, carried_from) for e in evidence.get(criterion.id, [])],
                 )
@@ -271,10 +304,18 @@ def put_rating_deadline(
     return assessment_public(session, assessment, access.principal)
 
 
-@router.put("/assessments/{assessment_id}/consensus/{criterion_key}", response_model=ConsensusPublic)
+@router.put(
+    "/assessments/{assessment_id}/consensus/{criterion_key}",
+    response_model=ConsensusPublic,
+    responses={409: {"description": "Stale version (the answer holds the current value) or signed off"}},
+)
 def put_consensus(
     criterion_key: str, body: ConsensusUpdate, session: SessionDep, settings: SettingsDep, access: ManagerApi
 ) -> ConsensusPublic:
+    """The board's agreed level, rationale and sharing flag for one statement (chair or board
+    secretary). For a fact item (framework version 2) this is the board's answer from its records,
+    given once, at any time before sign-off: a second answer updates the same record (compare-and-set
+    on `version`). Evidence goes on the same record (.../links, .../files)."""
     consensus = service.agree_consensus(
         session, access.principal, access.assessment.id, criterion_key, body, k_anonymity=settings.k_anonymity
     )
@@ -284,6 +325,7 @@ def put_consensus(
         criterion_key=criterion_key,
         level=consensus.level,
         rationale=consensus.rationale,
+        shared=consensus.shared,
         version=consensus.version,
         evidence=[_evidence_public(e, carried_from) for e in evidence],
     )
@@ -386,6 +428,7 @@ def get_sign_off_checks(session: SessionDep, access: ManagerApi) -> SignOffCheck
             SignOffSection(section_key=s.key, number=s.number, title=s.title)
             for s in checks.sections_without_evidence
         ],
+        answered_from_records_without_evidence=_points(checks.records_without_evidence),
         blocked=checks.blocked,
     )
 

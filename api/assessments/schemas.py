@@ -102,9 +102,14 @@ class SignOffConfirmation(BaseModel):
 
 
 class ConsensusUpdate(BaseModel):
+    """The board's agreed level for one statement; for a fact item (framework version 2), the
+    board's answer from its records. One record per statement: a second save is a compare-and-set
+    update of it."""
+
     form_messages: ClassVar[dict[str, str]] = {
         "level": "Select the level the board agreed",
         "rationale": "The rationale must be 5,000 characters or fewer",
+        "shared": "Tick the box if the trust has shared this practice with other trusts, or leave it empty",
         "version": "Reload the page and try again",
     }
 
@@ -112,6 +117,12 @@ class ConsensusUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     level: int = Field(ge=0, le=4)
     rationale: LongText = ""
+    shared: bool | None = Field(
+        None,
+        description="Framework version 2's optional flag: the trust has shared this practice with other "
+        "trusts. Never changes the level. Null or left out keeps it as it was; true is refused (422) "
+        "where the framework has no such flag",
+    )
     version: int = Field(ge=0, le=MAX_INTEGER)
 
 
@@ -137,6 +148,7 @@ class ConsensusPublic(BaseModel):
     criterion_key: str
     level: int | None
     rationale: str
+    shared: bool = Field(False, description="Shared with other trusts (framework version 2's optional flag)")
     version: int
     evidence: list[EvidencePublic] = []
 
@@ -146,17 +158,43 @@ class LevelCount(BaseModel):
     count: int
 
 
+class CriterionPublic(BaseModel):
+    """One statement of the assessment, and who answers it."""
+
+    key: str
+    section_key: str
+    statement: str
+    kind: Literal["fact", "perception"] | None = Field(
+        description="Framework version 2: fact (answered once for the board from its records) or "
+        "perception (rated by every member); null in version 1, where every member rates every statement"
+    )
+    members_rate: bool = Field(
+        description="Each member rates it; false for a fact item, which the chair or the board secretary "
+        "answers for the board (PUT .../consensus/{criterion_key})"
+    )
+
+
 class CriterionSpread(BaseModel):
     """How the board rated one criterion, with no names, times or order."""
 
     criterion_key: str
+    kind: Literal["fact", "perception"] | None = Field(
+        None, description="Framework version 2: fact or perception; null in version 1"
+    )
+    answered_from_records: bool = Field(
+        False,
+        description="A fact item: members do not rate it, so there is no spread; `consensus` is the "
+        "board's answer from its records, with its evidence",
+    )
     rated: int = Field(description="Members on the board when the assessment opened who have rated")
     shown: bool = Field(
         description="False while rating is open, or when fewer than 5 members other than you have "
         "rated: then only `rated` is given"
     )
     hidden_because: str | None = Field(
-        default=None, description="`open` (rating has not closed) or `too_few`; null when shown"
+        default=None,
+        description="`open` (rating has not closed), `too_few`, or `records` (a fact item, which members "
+        "do not rate); null when shown",
     )
     late_rated: int = Field(
         default=0,
@@ -238,6 +276,10 @@ class SignOffChecksPublic(BaseModel):
         description="Levels 1.5 or more from the members' median with no rationale: these block sign-off"
     )
     sections_without_evidence: list[SignOffSection]
+    answered_from_records_without_evidence: list[SignOffPoint] = Field(
+        default_factory=list,
+        description="Fact items (framework version 2) answered for the board from records with no evidence",
+    )
     blocked: bool
 
 

@@ -24,11 +24,12 @@ from api.accounts.roles import BOARD_MEMBER, BOARD_SECRETARY, CHAIR, MANAGER_ROL
 from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, AssessmentRater, ConsensusRating, Cycle, MemberResponse, Rating
 from api.assessments.repository import (
+    MEMBER_RATED,
     RATING_ROLES,
-    applicable_criterion_ids,
     assessment_for,
     criteria_of,
     cycle_by_name,
+    rated_criterion_ids,
     rating_members,
 )
 from api.assessments.schemas import ConsensusUpdate
@@ -57,7 +58,12 @@ def _rating_public(rating: Rating | None) -> dict[str, object] | None:
 def _consensus_public(consensus: ConsensusRating | None) -> dict[str, object] | None:
     if consensus is None:
         return None
-    return {"level": consensus.level, "rationale": consensus.rationale, "version": consensus.version}
+    return {
+        "level": consensus.level,
+        "rationale": consensus.rationale,
+        "shared": consensus.shared,
+        "version": consensus.version,
+    }
 
 
 # --- Opening ---------------------------------------------------------------------------------------
@@ -147,6 +153,24 @@ def criterion_for(session: Session, assessment: Assessment, criterion_key: str) 
     raise FieldError("criterion_key", f"{criterion_key!r} is not a criterion of this assessment", "path")
 
 
+def fact_item_refusal(criterion_key: str) -> FieldError:
+    """What a member is told who tries to rate a fact item (the API's 422, the page's message)."""
+    return FieldError(
+        "criterion_key",
+        f"{criterion_key!r} is answered once for the board from its records, by the chair or the board "
+        "secretary: members do not rate it",
+        "path",
+    )
+
+
+def member_rated_criterion(session: Session, assessment: Assessment, criterion_key: str) -> Criterion:
+    """criterion_for, refusing a fact item (422): members rate only perception items (version 2)."""
+    criterion = criterion_for(session, assessment, criterion_key)
+    if not criterion.member_rated:
+        raise fact_item_refusal(criterion_key)
+    return criterion
+
+
 def _require_in_progress(session: Session, assessment: Assessment, k_anonymity: int) -> None:
     """Open for changes; `k_anonymity` is the app's, for the final figures a closed year takes."""
     if assessment.status != "in_progress":
@@ -179,7 +203,8 @@ def _require_rater(principal: Principal, assessment: Assessment) -> None:
 
 # The compare-and-set of a changed answer, built once (autosave runs it for nearly every save). It
 # finds the criterion by key in the same statement: a row can only exist for a criterion that
-# applied when it was first answered (save_rating checks that), so the key needs no other check.
+# applied when it was first answered (save_rating checks that), so the key needs no other check;
+# a fact item is never matched (members do not rate it), so it goes on to save_rating's refusal.
 _CHANGE_RATING = (
     update(Rating)
     .where(
@@ -190,6 +215,7 @@ _CHANGE_RATING = (
         .where(
             Criterion.framework_id == bindparam("b_framework_id"),
             Criterion.key == bindparam("b_criterion_key"),
+            MEMBER_RATED,
         )
         .scalar_subquery(),
         Rating.version == bindparam("b_version"),  # type: ignore[arg-type]
@@ -275,8 +301,9 @@ def save_rating(
             execution_options={"synchronize_session": False, "populate_existing": True},
         ).first()
     if rating is None:
-        # Nothing matched: an unknown key (422), a stale version (409) or a first answer (insert).
-        criterion = criterion_for(session, assessment, criterion_key)
+        # Nothing matched: an unknown key or a fact item (422), a stale version (409) or a first
+        # answer (insert).
+        criterion = member_rated_criterion(session, assessment, criterion_key)
         if version != 0:
             existing = _my_rating(session, assessment.id, user_id, criterion.id)
             raise Conflict("This answer has changed since you opened it", current=_rating_public(existing))
@@ -361,7 +388,7 @@ def _touch_response(session: Session, principal: Principal, assessment: Assessme
     response = _response_row(session, principal, assessment)
     if response.completed_at is not None or response.headline_score is None:
         return
-    applicable = applicable_criterion_ids(session, assessment)
+    applicable = rated_criterion_ids(session, assessment)
     answered = set(
         session.exec(
             select(Rating.criterion_id).where(
@@ -438,12 +465,20 @@ def save_consensus(
     rationale: str,
     version: int,
     k_anonymity: int,
+    shared: bool | None = None,
 ) -> ConsensusRating:
+    """The board's agreed level for a criterion; for a fact item (version 2), the board's answer
+    from its records: the same record, answered once, by the same people (the chair or the board
+    secretary), at any time before sign-off. `shared`: the optional sharing flag (None keeps it)."""
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     require_manager(principal, assessment)
     _require_in_progress(session, assessment, k_anonymity)
     criterion = criterion_for(session, assessment, criterion_key)
-    _require_reason_when_far(session, principal, assessment, criterion, level, rationale)
+    if shared:
+        _require_sharing_flag(session, assessment)
+    if criterion.member_rated:
+        # A fact item has no members' ratings, so no median to be far from.
+        _require_reason_when_far(session, principal, assessment, criterion, level, rationale)
     existing = consensus_row(session, assessment, criterion)
     now = utcnow()
     old_level = existing.level if existing else None
@@ -455,6 +490,7 @@ def save_consensus(
             criterion_id=criterion.id,
             level=level,
             rationale=rationale,
+            shared=bool(shared),
             version=1,
             updated_by_id=principal.user.id,
             updated_at=now,
@@ -479,6 +515,7 @@ def save_consensus(
             .values(
                 level=level,
                 rationale=rationale,
+                shared=existing.shared if shared is None else shared,
                 version=version + 1,
                 updated_by_id=principal.user.id,
                 updated_at=now,
@@ -500,12 +537,38 @@ def save_consensus(
         organisation_id=assessment.organisation_id,
         object_type="assessment",
         object_id=assessment.id,
-        summary=f"Agreed rating for {criterion.key}: {_level_text(old_level)} → {_level_text(level)}",
-        details={"criterion": criterion.key, "old_level": old_level, "new_level": level},
+        summary=f"{'Answer from records' if not criterion.member_rated else 'Agreed rating'} for "
+        f"{criterion.key}: {_level_text(old_level)} → {_level_text(level)}",
+        details=_consensus_details(criterion, old_level, level, shared),
     )
     session.flush()
     session.refresh(consensus)
     return consensus
+
+
+def _consensus_details(
+    criterion: Criterion, old_level: int | None, level: int | None, shared: bool | None
+) -> dict[str, object]:
+    """The audit event's details: the levels, and (framework version 2) the kind and sharing flag."""
+    details: dict[str, object] = {"criterion": criterion.key, "old_level": old_level, "new_level": level}
+    if criterion.kind is not None:
+        details["kind"] = criterion.kind
+    if shared is not None:
+        details["shared"] = shared
+    return details
+
+
+def _require_sharing_flag(session: Session, assessment: Assessment) -> None:
+    """The sharing flag is recorded only where the assessment's framework has one (version 2)."""
+    from api.frameworks.models import FrameworkRecord
+    from api.frameworks.service import framework_document
+
+    framework = session.get(FrameworkRecord, assessment.framework_id)
+    assert framework is not None
+    if framework_document(framework).sharing_flag is None:
+        raise FieldError(
+            "shared", "This assessment's framework has no sharing flag: leave shared out or set it false"
+        )
 
 
 def _require_reason_when_far(
@@ -551,6 +614,7 @@ def agree_consensus(
             rationale=command.rationale,
             version=command.version,
             k_anonymity=k_anonymity,
+            shared=command.shared,
         )
     except Conflict as exc:
         current = exc.extra.get("current")
@@ -564,6 +628,7 @@ def agree_consensus(
                 rationale=command.rationale,
                 version=int(current["version"]),
                 k_anonymity=k_anonymity,
+                shared=command.shared,
             )
         raise
 
@@ -838,7 +903,8 @@ class Progress:
 
 
 def my_progress(session: Session, assessment: Assessment, user_id: int) -> Progress:
-    applicable = {criterion.id for _s, criterion in criteria_of(session, assessment)}
+    """What the member has rated of what they rate (fact items are not theirs to answer)."""
+    applicable = rated_criterion_ids(session, assessment)
     answered = set(
         session.exec(
             select(Rating.criterion_id).where(

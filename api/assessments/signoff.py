@@ -5,20 +5,23 @@ median with no rationale (the board must say why it differs from its own members
 *warnings* the chair confirms with the board in view: members who have not finished rating, agreed
 levels with no rationale, and priorities with no evidence at all.
 
+A fact item (framework version 2, answered for the board from its records) has no members' median, so
+it is never blocking: it can be a warning (no rationale, or no evidence attached to the answer).
+
 Like the consensus pages, nothing here says what any member rated: the median is used only where the
 viewer may see the spread (`spread.board_spread`), and members are named only as not finished.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
 from api.assessments.models import Assessment
 from api.assessments.repository import by_section, consensus_of, criteria_of, evidence_of
 from api.assessments.service import members_not_finished
-from api.assessments.spread import board_spread, empty_spread, far_from_median, rating_closed
+from api.assessments.spread import board_spread, far_from_median, rating_closed, spread_of
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class SignOffChecks:
     without_rationale: list[StatementPoint]
     far_without_rationale: list[StatementPoint]
     sections_without_evidence: list[SectionPoint]
+    # Fact items (framework version 2) answered for the board from records with no evidence attached:
+    # the answer rests on records, so the board should be able to point to them.
+    records_without_evidence: list[StatementPoint] = field(default_factory=list)
 
     @property
     def blocked(self) -> bool:
@@ -54,7 +60,12 @@ class SignOffChecks:
 
     @property
     def warnings(self) -> int:
-        return len(self.not_finished) + len(self.without_rationale) + len(self.sections_without_evidence)
+        return (
+            len(self.not_finished)
+            + len(self.without_rationale)
+            + len(self.sections_without_evidence)
+            + len(self.records_without_evidence)
+        )
 
 
 def sign_off_checks(session: Session, assessment: Assessment, viewer_id: int) -> SignOffChecks:
@@ -66,14 +77,29 @@ def sign_off_checks(session: Session, assessment: Assessment, viewer_id: int) ->
     without_rationale: list[StatementPoint] = []
     far: list[StatementPoint] = []
     bare_sections: list[SectionPoint] = []
+    records_bare: list[StatementPoint] = []
     for section, criteria in by_section(criteria_of(session, assessment)):
         if not any(evidence.get(criterion.id or 0) for criterion in criteria):
             bare_sections.append(SectionPoint(section.key, section.number, section.title, section.kind))
         for position, criterion in enumerate(criteria, start=1):
             consensus = agreed.get(criterion.id or 0)
-            if consensus is None or consensus.level is None or consensus.rationale.strip():
+            if consensus is None or consensus.level is None:
                 continue
-            seen = spreads.get(criterion.id or 0) or empty_spread(closed)
+            if not criterion.member_rated and not evidence.get(criterion.id or 0):
+                records_bare.append(
+                    StatementPoint(
+                        criterion.key,
+                        f"{section.number}.{position}",
+                        criterion.statement,
+                        section.key,
+                        consensus.level,
+                        None,
+                    )
+                )
+            if consensus.rationale.strip():
+                continue
+            # A fact item has no members' median (spread_of): it is never "far" from one.
+            seen = spread_of(spreads, criterion, closed)
             point = StatementPoint(
                 criterion.key,
                 f"{section.number}.{position}",
@@ -88,6 +114,7 @@ def sign_off_checks(session: Session, assessment: Assessment, viewer_id: int) ->
         without_rationale=without_rationale,
         far_without_rationale=far,
         sections_without_evidence=bare_sections,
+        records_without_evidence=records_bare,
     )
 
 

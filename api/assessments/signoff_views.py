@@ -69,6 +69,7 @@ def _submit_context(session: Session, assessment: Assessment, viewer_id: int) ->
                         "statement": criterion.statement,
                         "level": level,
                         "level_name": level_names.get(level or 0, ""),
+                        "from_records": not criterion.member_rated,
                         "href": href,
                     }
                 )

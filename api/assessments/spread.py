@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 
 from api.assessments.models import Assessment, AssessmentRater, MemberResponse, Rating
 from api.db import utcnow
+from api.frameworks.models import Criterion
 from api.scoring.maths import disagreement, spread
 
 # A spread is shown only when at least this many members, other than the person looking, rated.
@@ -65,8 +66,9 @@ class CriterionSpreadData:
     comments: list[str] | None
     # Ratings by people who joined after the assessment opened: counted, never shown.
     late_rated: int = 0
-    # Why the spread is not shown: "open" (rating has not closed) or "too_few" (fewer than
-    # MIN_OTHER_RATERS others rated); None when shown.
+    # Why the spread is not shown: "open" (rating has not closed), "too_few" (fewer than
+    # MIN_OTHER_RATERS others rated) or "records" (a fact item: members do not rate it, the board
+    # answers it once from its records); None when shown.
     hidden_because: str | None = None
 
 
@@ -172,6 +174,25 @@ def empty_spread(closed: bool = False) -> CriterionSpreadData:
     )
 
 
+# A fact item (framework version 2) has no members' spread: the board answers it from its records.
+FROM_RECORDS = "records"
+FROM_RECORDS_TEXT = "Answered for the board from records"
+
+
+def records_spread() -> CriterionSpreadData:
+    """A fact item's spread: nobody rates it, so there is nothing to show (never an empty chart)."""
+    return CriterionSpreadData(0, False, None, None, None, None, None, None, None, 0, FROM_RECORDS)
+
+
+def spread_of(
+    spreads: dict[int, CriterionSpreadData], criterion: Criterion, closed: bool
+) -> CriterionSpreadData:
+    """One criterion's spread from board_spread's: a fact item's is records_spread()."""
+    if not criterion.member_rated:
+        return records_spread()
+    return spreads.get(criterion.id or 0) or empty_spread(closed)
+
+
 def spread_hidden_text(data: CriterionSpreadData) -> str:
     """Why a criterion's spread is not shown, in words for a page or an export."""
     late = (
@@ -180,6 +201,8 @@ def spread_hidden_text(data: CriterionSpreadData) -> str:
         if data.late_rated
         else ""
     )
+    if data.hidden_because == FROM_RECORDS:
+        return f"{FROM_RECORDS_TEXT}: members do not rate this statement"
     if data.hidden_because == "open":
         return f"Shown when rating closes. {data.rated} member{'s' if data.rated != 1 else ''} rated so far{late}"
     if data.rated == 0:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from api.accounts.roles import CHAIR, MANAGER_ROLES, RATER_ROLES
 from api.assessments import service
 from api.assessments.models import Cycle, Rating
-from api.assessments.repository import criteria_of, my_ratings
+from api.assessments.repository import criteria_of, my_ratings, rated_criteria_of
 from api.assessments.schemas import (
     RATING_FORM_MESSAGES,
     AssessmentCreate,
@@ -57,9 +57,11 @@ class SectionStatus:
 
 
 def _sections(session: Any, access: AssessmentAccess) -> list[SectionStatus]:
+    """The sections with statements each member rates: a section whose statements are all fact
+    items (framework version 2, answered once for the board from its records) is not a member's."""
     answered = {r.criterion_id for r in my_ratings(session, access.assessment.id, access.principal.user.id)}
     grouped: dict[int, SectionStatus] = {}
-    for section, criterion in criteria_of(session, access.assessment):
+    for section, criterion in rated_criteria_of(session, access.assessment):
         entry = grouped.setdefault(section.id, SectionStatus(section, [], 0))
         entry.criteria.append(criterion)
         entry.answered += criterion.id in answered
@@ -123,7 +125,11 @@ def overview(request: Request, session: SessionDep, access: MemberPage) -> Respo
     answered = sum(s.answered for s in sections)
     total = sum(len(s.criteria) for s in sections)
     next_section = next((s for s in sections if s.status != "Completed"), None)
+    from_records = sum(
+        1 for _s, criterion in criteria_of(session, access.assessment) if not criterion.member_rated
+    )
     context.update(
+        from_records=from_records,
         page_title=f"{context['cycle'].name} assessment",
         sections=sections,
         headline=headline,
@@ -171,6 +177,11 @@ def _section_context(
             }
         )
     context.update(
+        from_records=sum(
+            1
+            for section, criterion in criteria_of(session, access.assessment)
+            if section.id == entry.section.id and not criterion.member_rated
+        ),
         page_title=entry.section.title,
         section=entry.section,
         section_doc=next(s for s in doc.sections if s.key == entry.section.key),

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from api.db import UTCDateTime, utcnow
+from api.frameworks.schema import FACT
 
 
 class FrameworkRecord(SQLModel, table=True):
@@ -55,3 +56,9 @@ class Criterion(SQLModel, table=True):
     # Framework version 2: fact (answered once for the board by the chair or secretary) or perception
     # (rated by every member). Null in version 1, where every member rates every criterion.
     kind: str | None = Field(default=None, max_length=20)
+
+    @property
+    def member_rated(self) -> bool:
+        """Every member rates it: a perception item, or any version 1 criterion. A fact item is
+        answered once for the board (its consensus record), by the chair or the board secretary."""
+        return self.kind != FACT

@@ -19,6 +19,7 @@ Indicator = Literal["embedded_in_business", "race_equality_in_baf", "board_diver
 # objectives, training records, minutes, the BAF) and is answered once for the board; a `perception`
 # is rated by every member.
 CriterionKind = Literal["fact", "perception"]
+FACT = "fact"
 
 # The closed vocabulary of `maps_to`: the national standards a criterion relates to, so results,
 # exports and the board report can show the related indicators beside a score.
@@ -158,7 +159,7 @@ class Criterion(_Strict):
     @property
     def member_rated(self) -> bool:
         """Every member rates it (a perception item, or any version 1 criterion)."""
-        return self.kind != "fact"
+        return self.kind != FACT
 
 
 class EmbeddedRule(_Strict):

@@ -68,6 +68,8 @@ class BoardYear:
     members_total: int = 0
     agreed: int = 0
     statements: int = 0
+    # What this member rates: every statement, less the fact items (framework version 2).
+    my_statements: int = 0
     my_answered: int = 0
     my_headline_answered: bool = False
     my_finished: bool = False
@@ -216,7 +218,8 @@ def _in_the_year(
     year.rating_closes = closing_day(assessment, year.cycle)
     if year.is_rater:
         mine = my_progress(session, assessment, user_id)
-        year.my_answered, year.my_headline_answered, year.my_finished = (
+        year.my_statements, year.my_answered, year.my_headline_answered, year.my_finished = (
+            mine.total,
             mine.answered,
             mine.headline_answered,
             mine.finished,
@@ -238,11 +241,11 @@ def _in_the_year(
         return
     if year.rating_open:
         year.status = "Members are rating"
-        left = year.statements - year.my_answered
+        left = year.my_statements - year.my_answered
         if year.is_rater and not year.my_finished:
             if year.my_answered == 0 and not year.my_headline_answered:
                 year.next_step = NextStep("Rate the board", base)
-                year.summary = f"{_plural(year.statements, 'statement', 'statements')} waiting for you"
+                year.summary = f"{_plural(year.my_statements, 'statement', 'statements')} waiting for you"
             else:
                 year.next_step = NextStep("Continue rating", base)
                 year.summary = (

@@ -31,6 +31,7 @@ from api.assessments.spread import (
     board_spread,
     empty_spread,
     rating_closed,
+    records_spread,
     spread_hidden_text,
 )
 from api.benchmarking.groups import GROUP_KINDS
@@ -160,7 +161,9 @@ def workbook_data(session: Session, subject: Subject) -> WorkbookData:
         finished=finished,
         members=members,
         consensus=consensus_rows(session, subject, report),
-        spreads=board_spread(session, assessment, subject.viewer_id),
+        spreads=board_spread(session, assessment, subject.viewer_id)
+        # A fact item (framework version 2) has no members' spread: "Answered for the board from records".
+        | {c.id or 0: records_spread() for _s, c in criteria_of(session, assessment) if not c.member_rated},
         closed=rating_closed(assessment),
         criteria=[
             (section_label(section), criterion.id or 0, criterion.key, criterion.statement)

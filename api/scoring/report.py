@@ -56,6 +56,11 @@ class CriterionResult:
     gap: float | None
     disagreement: bool
     has_evidence: bool
+    # A fact item (framework version 2): answered for the board from its records, so no members'
+    # figures; it scores like any agreed level.
+    from_records: bool = False
+    # Framework version 2's optional flag: the trust has shared this practice with other trusts.
+    shared: bool = False
     # Orders the statements the board should discuss first; (0, 0.0) where the reader may not see
     # members' figures.
     discussion_weight: tuple[int, float] = (0, 0.0)
@@ -82,6 +87,11 @@ class SectionResult:
     @property
     def disagreement(self) -> bool:
         return any(c.disagreement for c in self.criteria)
+
+    @property
+    def all_from_records(self) -> bool:
+        """Every statement is a fact item: there are no members' figures for this section at all."""
+        return bool(self.criteria) and all(c.from_records for c in self.criteria)
 
 
 @dataclass
@@ -176,7 +186,12 @@ def score_report(session: Session, assessment: Assessment, viewer_id: int | None
         levels = [c.consensus for c in result.criteria]
         value = stored.get(result.key) if submitted else mean_or_none(levels)
         result.score = Score(value)
-        result.gap = _gap(value, result.members_median)
+        # The gap compares like with like: the agreed levels of the statements members rated (all of
+        # them in version 1; fact items, answered from records, have no members' view to compare).
+        rated = value
+        if any(c.from_records for c in result.criteria):
+            rated = mean_or_none(c.consensus for c in result.criteria if not c.from_records)
+        result.gap = _gap(rated, result.members_median)
 
     ordered = sorted(sections.values(), key=lambda s: s.number)
     priority_scores = [s.score.value for s in ordered if s.kind == "priority" and s.score.value is not None]
@@ -242,5 +257,7 @@ def _criterion(
         gap=_gap(level, median),
         disagreement=shown and disagreement(answers, level),
         has_evidence=bool(evidence.get(criterion.id)),
+        from_records=not criterion.member_rated,
+        shared=bool(consensus and consensus.shared),
         discussion_weight=discussion_weight(answers, level) if shown else (0, 0.0),
     )

@@ -28,6 +28,15 @@ class CriterionScorePublic(BaseModel):
     gap: float | None = Field(description="Agreed level minus the members' median as shown, to one decimal")
     disagreement: bool = Field(description="Flagged for discussion: " + DISAGREEMENT_RULE)
     unevidenced: bool = Field(description="Agreed at level 3 or 4 with no evidence")
+    answered_from_records: bool = Field(
+        False,
+        description="A fact item (framework version 2): answered once for the board from its records, so "
+        "no members' figures; scored like any agreed level",
+    )
+    shared: bool = Field(
+        False,
+        description="Shared with other trusts (framework version 2's optional flag; never changes the level)",
+    )
 
 
 class SectionScorePublic(ScorePublic):
@@ -35,7 +44,10 @@ class SectionScorePublic(ScorePublic):
     title: str
     members_median: float | None = Field(description="Median of members' own section means, to one decimal")
     members_iqr: float | None = Field(description="To one decimal")
-    gap: float | None = Field(description="Section score minus the members' median, both as shown")
+    gap: float | None = Field(
+        description="Section score minus the members' median, both as shown; where some statements are "
+        "fact items (framework version 2), the mean agreed level of the statements members rated"
+    )
     disagreement: bool
     criteria: list[CriterionScorePublic]
 
@@ -66,6 +78,8 @@ def _criterion(result: CriterionResult) -> CriterionScorePublic:
         gap=result.gap,
         disagreement=result.disagreement,
         unevidenced=result.unevidenced,
+        answered_from_records=result.from_records,
+        shared=result.shared,
     )
 
 

@@ -34,6 +34,8 @@ def results_page(request: Request, session: SessionDep, access: MemberPage) -> R
             "report": report,
             "flagged": flagged,
             "unevidenced": unevidenced,
+            "shared": [(s, c) for s in report.sections for c in s.criteria if c.shared],
+            "from_records": any(c.from_records for s in report.sections for c in s.criteria),
             "headline": board_headline(session, access.assessment, access.principal.user.id),
             "disagreement_rule": DISAGREEMENT_RULE,
             "min_others": MIN_OTHER_RATERS,

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, ConsensusRating
+from api.assessments.models import Assessment
 from api.db import make_engine
 from api.frameworks.models import Criterion, FrameworkSection
 from api.migrate import downgrade, upgrade
@@ -52,11 +52,18 @@ def test_title_suffixes_become_the_carried_from_cycle_and_come_back_on_downgrade
                 .join(FrameworkSection, FrameworkSection.id == Criterion.section_id)
                 .where(FrameworkSection.framework_id == this.framework_id)
             ).first()
-            consensus = ConsensusRating(assessment_id=assessment.id, criterion_id=criterion_id)
-            db.add(consensus)
-            db.commit()
-            last_id, consensus_id = last.id, consensus.id
+            last_id, assessment_id = last.id, assessment.id
         with engine.begin() as conn:
+            # In SQL, not through the model: the table as it was at BEFORE (the model has columns
+            # added since, such as the sharing flag).
+            conn.execute(
+                text(
+                    "INSERT INTO consensus_rating (assessment_id, criterion_id, rationale, version, updated_at) "
+                    "VALUES (:a, :c, '', 1, :at)"
+                ),
+                {"a": assessment_id, "c": criterion_id, "at": "2026-05-01 09:00:00"},
+            )
+            consensus_id = conn.execute(text("SELECT id FROM consensus_rating")).scalar_one()
             for title in TITLES:
                 conn.execute(
                     text(

@@ -511,8 +511,10 @@ SPREAD_KEYS = {
     "disagreement",
     "comments",
     "consensus",
+    "kind",
+    "answered_from_records",
 }
-CONSENSUS_KEYS = {"criterion_key", "level", "rationale", "version", "evidence"}
+CONSENSUS_KEYS = {"criterion_key", "level", "rationale", "shared", "version", "evidence"}
 # carried_forward_from is a year (the cycle the item was carried from), never a person or a time.
 EVIDENCE_KEYS = {"id", "kind", "title", "url", "content_type", "size_bytes", "carried_forward_from"}
 
@@ -601,6 +603,7 @@ def test_consensus_is_versioned_and_each_change_audited_with_levels_and_actor(bo
         "criterion_key": key,
         "level": 3,
         "rationale": "Evidence in the March paper",
+        "shared": False,
         "version": 1,
         "evidence": [],
     }
@@ -608,7 +611,12 @@ def test_consensus_is_versioned_and_each_change_audited_with_levels_and_actor(bo
     assert second.json()["version"] == 2 and second.json()["level"] == 2
     stale = board.agree(board.chair, aid, key, 4, 1)
     assert stale.status_code == 409
-    assert stale.json()["current"] == {"level": 2, "rationale": "Revised after challenge", "version": 2}
+    assert stale.json()["current"] == {
+        "level": 2,
+        "rationale": "Revised after challenge",
+        "shared": False,
+        "version": 2,
+    }
     (row,) = query(board.engine, select(ConsensusRating))
     assert (row.level, row.version, row.updated_by_id) == (2, 2, board.secretary.id)
     changed = events(board.engine, "consensus.changed")

@@ -266,8 +266,10 @@ def _criterion_result(  # noqa: ANN202
     viewer: int | None = None,
     closed: bool = True,
 ):
-    criterion = SimpleNamespace(id=criterion_id, key=f"c{criterion_id}", statement="A criterion")
-    consensus = {criterion_id: SimpleNamespace(level=agreed)}
+    criterion = SimpleNamespace(
+        id=criterion_id, key=f"c{criterion_id}", statement="A criterion", member_rated=True
+    )
+    consensus = {criterion_id: SimpleNamespace(level=agreed, shared=False)}
     return _criterion(criterion, consensus, {}, _board({criterion_id: ratings}, closed), viewer)
 
 
