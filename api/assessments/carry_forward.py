@@ -17,7 +17,9 @@ from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
 from api.assessments.repository import assessment_for, evidence_of, previous_assessment
 from api.audit.service import record
 from api.errors import Conflict, NotFound
+from api.frameworks.lineage import lookup_keys
 from api.frameworks.models import Criterion, FrameworkRecord
+from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
 
 
@@ -66,6 +68,60 @@ def last_years(session: Session, assessment: Assessment, wanted: dict[str, list[
                 )
                 break
     return found
+
+
+def last_years_for(session: Session, assessment: Assessment, keys: list[str]) -> dict[str, LastYear]:
+    """Last year's agreed rating for each of these current criterion keys, through `replaces`."""
+    doc = framework_doc(session, assessment)
+    return last_years(session, assessment, {key: lookup_keys(doc, key) for key in keys})
+
+
+def level_four_notes(doc: FrameworkDefinition, found: dict[str, LastYear], keys: list[str]) -> dict[str, str]:
+    """Why level 4 (Embedded) is not yet supported, per criterion key, under a framework's generic
+    level-4 rule (version 2: level 3 held for two yearly cycles in a row, this one included).
+
+    Only last year is looked at, which is all version 2's rule of two cycles needs. A board new to the
+    service has no last year on record: it may still hold the evidence, so this is a prompt to say so
+    in the rationale (and a sign-off warning), never a block.
+    """
+    rule = doc.embedded_rule
+    if rule is None:
+        return {}
+    notes: dict[str, str] = {}
+    for key in keys:
+        last = found.get(key)
+        if doc.allows_embedded([last.level] if last else []):
+            continue
+        if last is not None and last.level is not None:
+            seen = f"In {last.cycle} the board agreed level {last.level}."
+        else:
+            seen = "There is no agreed level from last year on record."
+        notes[key] = (
+            f"Level 4 needs level 3 held for {rule.sustained_cycles} yearly cycles in a row, this one "
+            f"included. {seen} If the board has evidence from before, say so in the rationale."
+        )
+    return notes
+
+
+def is_new_statement(
+    doc: FrameworkDefinition, key: str, previous: Assessment | None, framework_id: int
+) -> bool:
+    """A statement new in this framework version (it continues none of the last version's), where
+    the board's previous assessment used an earlier version: there is nothing to compare."""
+    criterion = doc.criterion(key)
+    return (
+        previous is not None
+        and previous.framework_id != framework_id
+        and criterion is not None
+        and not criterion.replaces
+    )
+
+
+def framework_doc(session: Session, assessment: Assessment) -> FrameworkDefinition:
+    """The validated framework document an assessment is on."""
+    framework = session.get(FrameworkRecord, assessment.framework_id)
+    assert framework is not None
+    return framework_document(framework)
 
 
 def cycle_names(session: Session, rows: list[Evidence]) -> dict[int, str]:

@@ -18,13 +18,22 @@ from starlette.responses import Response
 
 from api.accounts.models import User
 from api.accounts.roles import CHAIR
-from api.assessments.carry_forward import LastYear, cycle_names, evidence_key, last_years
+from api.assessments.carry_forward import (
+    LastYear,
+    cycle_names,
+    evidence_key,
+    framework_doc,
+    is_new_statement,
+    last_years,
+    level_four_notes,
+)
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
 from api.assessments.repository import (
     by_section,
     consensus_of,
     criteria_of,
     evidence_of,
+    previous_assessment,
 )
 from api.assessments.spread import (
     FROM_RECORDS_TEXT,
@@ -36,9 +45,8 @@ from api.assessments.spread import (
 )
 from api.db import SessionDep
 from api.errors import NotFound
-from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
+from api.frameworks.models import Criterion, FrameworkSection
 from api.frameworks.schema import FrameworkDefinition
-from api.frameworks.service import framework_document
 from api.organisations.models import Organisation
 from api.permissions import AssessmentAccess
 from api.templating import render
@@ -79,12 +87,6 @@ def section_url(assessment_id: int, section_key: str) -> str:
 
 def level_names_of(doc: FrameworkDefinition) -> dict[int, str]:
     return {level.level: level.name for level in doc.levels}
-
-
-def framework_doc(session: Session, assessment: Assessment) -> FrameworkDefinition:
-    framework = session.get(FrameworkRecord, assessment.framework_id)
-    assert framework is not None
-    return framework_document(framework)
 
 
 def assessment_names(session: Session, assessment: Assessment) -> tuple[Organisation, Cycle]:
@@ -166,6 +168,10 @@ class CriterionView:
     # A fact item (framework version 2): answered once for the board from its records, by the chair
     # or the board secretary; members do not rate it, so there is no spread to show.
     from_records: bool = False
+    # Under version 2's generic level-4 rule, why level 4 is not yet supported (shown by level 4).
+    level_four_note: str | None = None
+    # New in this framework version, where last year's assessment used an earlier one.
+    new_statement: bool = False
 
     @property
     def agreed(self) -> bool:
@@ -270,6 +276,8 @@ def section_data(
         doc_criterion = doc.criterion(criterion.key)
         wanted[criterion.key] = [criterion.key, *(doc_criterion.replaces if doc_criterion else [])]
     found_last_years = last_years(session, assessment, wanted)
+    level_four = level_four_notes(doc, found_last_years, [c.key for c in criteria])
+    previous = previous_assessment(session, assessment)
     carried_from = cycle_names(session, [e for rows in evidence.values() for e in rows])
     states = states or {}
     items = []
@@ -295,6 +303,8 @@ def section_data(
                 consensus=agreed.get(criterion.id or 0),
                 evidence=evidence_items_of(evidence.get(criterion.id or 0, []), carried_from),
                 last_year=found_last_years.get(criterion.key),
+                level_four_note=level_four.get(criterion.key),
+                new_statement=is_new_statement(doc, criterion.key, previous, assessment.framework_id),
                 next_href=next_href,
                 next_text=next_text,
                 state=states.get(criterion.key) or FormState(),

@@ -429,6 +429,7 @@ def get_sign_off_checks(session: SessionDep, access: ManagerApi) -> SignOffCheck
             for s in checks.sections_without_evidence
         ],
         answered_from_records_without_evidence=_points(checks.records_without_evidence),
+        level_four_not_sustained=_points(checks.level_four_unsupported),
         blocked=checks.blocked,
     )
 

@@ -280,6 +280,11 @@ class SignOffChecksPublic(BaseModel):
         default_factory=list,
         description="Fact items (framework version 2) answered for the board from records with no evidence",
     )
+    level_four_not_sustained: list[SignOffPoint] = Field(
+        default_factory=list,
+        description="Level 4 agreed where the framework's level-4 rule (level 3 held for two yearly cycles, "
+        "framework version 2) is not shown by last year's agreed level: a warning, not a block",
+    )
     blocked: bool
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from api.assessments.carry_forward import framework_doc, last_years_for, level_four_notes
 from api.assessments.models import Assessment
 from api.assessments.repository import by_section, consensus_of, criteria_of, evidence_of
 from api.assessments.service import members_not_finished
@@ -53,6 +54,9 @@ class SignOffChecks:
     # Fact items (framework version 2) answered for the board from records with no evidence attached:
     # the answer rests on records, so the board should be able to point to them.
     records_without_evidence: list[StatementPoint] = field(default_factory=list)
+    # Level 4 agreed where the framework's level-4 rule (level 3 held for two yearly cycles) is not
+    # supported by last year's agreed level: a warning, as the board may hold evidence from before.
+    level_four_unsupported: list[StatementPoint] = field(default_factory=list)
 
     @property
     def blocked(self) -> bool:
@@ -65,6 +69,7 @@ class SignOffChecks:
             + len(self.without_rationale)
             + len(self.sections_without_evidence)
             + len(self.records_without_evidence)
+            + len(self.level_four_unsupported)
         )
 
 
@@ -78,13 +83,34 @@ def sign_off_checks(session: Session, assessment: Assessment, viewer_id: int) ->
     far: list[StatementPoint] = []
     bare_sections: list[SectionPoint] = []
     records_bare: list[StatementPoint] = []
-    for section, criteria in by_section(criteria_of(session, assessment)):
+    level_four: list[StatementPoint] = []
+    criteria_by_section = by_section(criteria_of(session, assessment))
+    at_four = [c.key for _, criteria in criteria_by_section for c in criteria if _level(agreed, c.id) == 4]
+    unsupported = (
+        level_four_notes(
+            framework_doc(session, assessment), last_years_for(session, assessment, at_four), at_four
+        )
+        if at_four
+        else {}
+    )
+    for section, criteria in criteria_by_section:
         if not any(evidence.get(criterion.id or 0) for criterion in criteria):
             bare_sections.append(SectionPoint(section.key, section.number, section.title, section.kind))
         for position, criterion in enumerate(criteria, start=1):
             consensus = agreed.get(criterion.id or 0)
             if consensus is None or consensus.level is None:
                 continue
+            if criterion.key in unsupported:
+                level_four.append(
+                    StatementPoint(
+                        criterion.key,
+                        f"{section.number}.{position}",
+                        criterion.statement,
+                        section.key,
+                        4,
+                        None,
+                    )
+                )
             if not criterion.member_rated and not evidence.get(criterion.id or 0):
                 records_bare.append(
                     StatementPoint(
@@ -115,7 +141,13 @@ def sign_off_checks(session: Session, assessment: Assessment, viewer_id: int) ->
         far_without_rationale=far,
         sections_without_evidence=bare_sections,
         records_without_evidence=records_bare,
+        level_four_unsupported=level_four,
     )
+
+
+def _level(agreed: dict, criterion_id: int | None) -> int | None:
+    consensus = agreed.get(criterion_id or 0)
+    return consensus.level if consensus is not None else None
 
 
 def unexplained_far_levels(session: Session, assessment: Assessment, viewer_id: int) -> list[str]:

@@ -129,6 +129,8 @@ class ConsensusRow:
     members_median: float | None
     gap: float | None
     disagreement: bool
+    # A fact item (framework version 2): answered for the board from its records, not rated by members.
+    from_records: bool = False
 
 
 def consensus_rows(session: Session, subject: Subject, report: ScoreReport) -> list[ConsensusRow]:
@@ -154,6 +156,7 @@ def consensus_rows(session: Session, subject: Subject, report: ScoreReport) -> l
                 members_median=result.members_median if result else None,
                 gap=one_decimal(result.gap) if result else None,
                 disagreement=bool(result and result.disagreement),
+                from_records=not criterion.member_rated,
             )
         )
     return rows

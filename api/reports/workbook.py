@@ -356,7 +356,7 @@ def _consensus(sheet: Worksheet, subject: WorkbookData) -> None:
             row.rationale,
             row.evidence_count,
             yes_no(row.unevidenced),
-            row.rated,
+            "From records" if row.from_records else row.rated,
             row.members_median,
             row.gap,
             yes_no(row.disagreement),

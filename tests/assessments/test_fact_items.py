@@ -14,6 +14,7 @@ import io
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
@@ -358,3 +359,24 @@ def test_the_workbooks_rating_spread_marks_fact_items_answered_from_records(boar
     notes = {row[1]: row[14] for row in sheet.iter_rows(values_only=True) if row[1] in (FACT, PERCEPTION)}
     assert notes[FACT].startswith("Answered for the board from records")
     assert not str(notes[PERCEPTION]).startswith("Answered for the board from records")
+
+
+def test_the_workbooks_consensus_sheet_and_the_board_report_say_fact_items_come_from_records(
+    board: Board, aid: int
+) -> None:
+    assert board.agree(board.chair, aid, FACT, 2).status_code == 200
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(board.get(f"/api/v1/assessments/{aid}/export.xlsx", board.chair).content)
+    )
+    sheet = workbook["Consensus"]
+    header = next(sheet.iter_rows(values_only=True))
+    rated = {row[1]: row[header.index("Members rated")] for row in sheet.iter_rows(values_only=True)}
+    assert rated[FACT] == "From records"
+    assert rated[PERCEPTION] != "From records"
+
+    pdf = board.get(f"/api/v1/assessments/{aid}/report.pdf", board.chair)
+    assert pdf.status_code == 200
+    text = " ".join(
+        " ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf.content)).pages
+    )
+    assert "statements that rest on the board's records (fact items) once for the board" in text
