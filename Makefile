@@ -75,8 +75,11 @@ test-postgresql: install-dev
 		echo "Start it with: pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start"; \
 	fi
 
+## make bench: seed, serve, load, report (docs/performance.md), about ten minutes on a quiet machine.
+## BENCH_BEFORE: the tree the "before" figures are measured on, in the same run (main before issue 20).
+BENCH_BEFORE ?= c6799c3
 bench: install-dev
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --before $(BENCH_BEFORE)
 
 lint: install-dev
 	$(BIN)/ruff check api tests bench migrations

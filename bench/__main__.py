@@ -320,13 +320,20 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as cleanup, tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
         cleanup.callback(lambda: [drop_database(name) for name in reversed(databases)])
         log_dir = Path(logs)
+        before_dir = None
+        if args.before:
+            before_dir = Path(tempfile.mkdtemp(prefix="bench-before-", dir=logs))
+            exports.extract_tree(PROJECT_ROOT, args.before, before_dir)
+            run.issue20_before = args.before
         try:
             for name in scales:
+                run.machine[f"load_before_{name}"] = report.load_average()
                 log(f"Seeding the {name} scale ...")
                 result = seed(SCALES[name], log=log)
                 databases.append(result.database)
                 run.seeds[name] = result
-                log(f"  seeded in {result.seconds:.1f} s ({result.database})")
+                log(f"  seeded in {result.seconds:.1f} s ({result.database}): "
+                    + ", ".join(f"{phase} {t:.1f} s" for phase, t in result.phases.items()))  # fmt: skip
                 with serving(
                     f"app-{name}", "api.asgi:app", app_env(result.url), args.workers, log_dir
                 ) as app:
@@ -341,13 +348,9 @@ def main(argv: list[str] | None = None) -> int:
                         workers = asyncio.run(autosave_workers(app.port, result))
                 if name == "reference":
                     run_autosave(
-                        run, result, workers, log_dir, args.workers, seconds, warmup, rounds, max_requests
-                    )
-                before_dir = None
-                if args.before:
-                    before_dir = Path(tempfile.mkdtemp(prefix="bench-before-", dir=logs))
-                    exports.extract_tree(PROJECT_ROOT, args.before, before_dir)
-                    run.issue20_before = args.before
+                        run, result, workers, log_dir, args.workers, seconds, warmup, rounds, max_requests,
+                        before_dir,
+                    )  # fmt: skip
                 run_issue20(run, name, result, workers if name == "reference" else [], log_dir, before_dir,
                             args.quick, seconds, warmup)  # fmt: skip
                 if name != scales[-1]:
@@ -488,9 +491,11 @@ def run_autosave(
     warmup: float,
     rounds: int,
     max_requests: int,
+    before_dir: Path | None = None,
 ) -> None:
     """The autosave first pass, then baseline and autosave alternately, `rounds` times; one server
-    at a time."""
+    at a time. With a tree from before (`--before`), each round also runs autosave on it, between
+    the baseline and this tree's, so the ratio before and after comes from the same rounds."""
     from bench.seed import create_database
 
     autosave_first_pass(run, result, workers, log_dir, server_workers)
@@ -515,6 +520,19 @@ def run_autosave(
                     )
                 )
             log(f"    {report.load_line(run.baseline[-1])}")
+            if before_dir is not None:
+                log(f"  round {round_number}/{rounds}: autosave on the tree before, {CLIENTS} clients ...")
+                with serving("before-autosave", "api.asgi:app", app_env(result.url), server_workers, log_dir,
+                             before_dir) as app:  # fmt: skip
+                    run.autosave_before.append(
+                        asyncio.run(
+                            load.run_load(
+                                "autosave (before)", app.port, workers, seconds=seconds, warmup=warmup,
+                                max_requests=max_requests,
+                            )
+                        )
+                    )  # fmt: skip
+                log(f"    {report.load_line(run.autosave_before[-1])}")
             log(f"  round {round_number}/{rounds}: autosave, {CLIENTS} clients, {seconds:.0f} s ...")
             with serving("app-autosave", "api.asgi:app", app_env(result.url), server_workers, log_dir) as app:
                 run.autosave.append(
