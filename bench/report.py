@@ -216,14 +216,31 @@ one of which was already kept). The sector and benchmark rows at the reference s
 fast and move within the noise except the heatmap (3 to 8 times faster). The 150 ms and 1 s goals
 were not met on this loaded machine; the before-and-after ratios are the result.
 
-### Not changed
+### 8. Autosave in one statement on PostgreSQL (issue 20: `api/assessments/autosave.py`, `api/permissions.py`)
 
-- **Autosave in one statement on PostgreSQL (issue 20).** Not done: the save is still four
-  statements (token, assessment under its share lock, compare-and-set, audit event). Folding them
-  into one statement of CTEs has to keep every answer the service gives today (401 for a token that
-  lost its second factor, 404 for another trust, 403 by role, 409 after sign-off or when rating has
-  closed or the year has closed, 422 for an unknown key, a stale version's current value) and the
-  member's progress on a first answer; it is the next change to make.
+Cause: after change 4 a save was still four statements, each a round trip to PostgreSQL with its
+own wait for the database and for the GIL on the way back: the token with its memberships, the
+assessment under its share lock, the compare-and-set, the audit event (a first answer: more).
+
+- On PostgreSQL the API's save is one statement of CTEs, sent once: the person holding the token
+  (and what their second-factor rule needs), the assessment among their boards under its share
+  lock (`FOR SHARE OF assessment`, with their role, whether the year and rating have closed), the
+  criterion by key in the assessment's framework (and whether the trust's members rate it), the
+  compare-and-set `UPDATE` or the first answer's `INSERT ... ON CONFLICT DO NOTHING`, on a first
+  answer the member's response row and "finished" mark, and the audit event. Nothing is written
+  unless every check passed; the statement's one row says which check failed, and the answer is
+  the one the usual path gives (401, 404, 403, 409 with the current value, 422). An assessment
+  whose year has closed is left to the usual path (a reopened submission may still change).
+- `RaterSavingApi`'s gate (`RatingSaveGate`) reads nothing on PostgreSQL: it hands the checks to
+  the statement. SQLite keeps the usual path (four statements).
+- `tests/assessments/test_autosave_statements.py` counts the statements sent for a change and for a
+  first answer (one each on PostgreSQL, plus the transaction's own BEGIN/COMMIT and the pool's
+  ping), and checks the audit event, the member's progress and that a refused save writes nothing.
+
+The throughput before and after is in "Issue 20" above (the tree before is served in the same
+rounds as this one and the baseline).
+
+### Not changed
 
 - **Autosave p99 < 150 ms at 64 clients flat out.** Not met, and not reachable on this machine: in a
   closed loop, 64 clients at p99 < 150 ms need about 64 / 0.15 ≈ 430 answers per second with no
