@@ -233,7 +233,9 @@ class SaveFacts:
             return None
         if self.rating_closed:
             raise rating_has_closed()
-        if self.criterion_id is None or (version == 0 and not self.members_rate):
+        # Nothing matched: an unknown key or one this trust's members do not rate (422, as
+        # criterion_for decides), a stale version or a first answer given twice (409).
+        if self.criterion_id is None or not self.members_rate:
             raise not_a_criterion(criterion_key)
         current = self._current(session, version)
         raise answer_changed(current) if version != 0 else answered_elsewhere(current)

@@ -19,8 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func
 from sqlmodel import Session, select
 
-from api.assessments.models import MemberResponse, Rating
+from api.assessments.models import Assessment, MemberResponse, Rating
 from api.audit.models import AuditEvent
+from api.frameworks.models import Criterion
 from api.settings import Settings
 from tests.assessments.helpers import Board, build_board, open_assessment
 
@@ -193,3 +194,24 @@ def test_refused_saves_write_nothing(board: Board) -> None:
             s.exec(select(func.count()).select_from(AuditEvent)).one(),
         )
     assert after == before
+
+
+def test_a_criterion_the_trust_does_not_rate_is_refused(board: Board) -> None:
+    """A criterion limited to other types of trust: 422 naming the key, for a first answer and for
+    a change, on both paths; nothing written."""
+    aid = open_assessment(board)
+    ned, key = board.neds[3], board.criterion_keys[1]
+    with Session(board.engine) as s:
+        assessment = s.get(Assessment, aid)
+        assert assessment is not None
+        criterion = s.exec(
+            select(Criterion).where(Criterion.key == key, Criterion.framework_id == assessment.framework_id)
+        ).one()
+        criterion.applies_to = ["no-such-trust-type"]
+        s.add(criterion)
+        s.commit()
+    for version in (0, 3):
+        refused = board.rate(ned, aid, key, 2, version)
+        assert refused.status_code == 422, refused.text
+        assert "criterion_key" in refused.text
+    assert rating_events(board, ned.id) == []
