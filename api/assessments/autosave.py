@@ -66,8 +66,9 @@ _SAVE_SQL = """
 WITH caller AS (
     SELECT u.id AS user_id, u.email, u.totp_enabled_at, t.second_factor_at,
            u.platform_role IS NOT NULL OR EXISTS (
-               SELECT 1 FROM membership m JOIN organisation o ON o.id = m.organisation_id
-               WHERE m.user_id = u.id AND o.require_two_factor
+               SELECT 1 FROM membership m
+               WHERE m.user_id = u.id
+                 AND (SELECT o.require_two_factor FROM organisation o WHERE o.id = m.organisation_id)
            ) AS needs_second_factor
     FROM api_token t JOIN user_account u ON u.id = t.user_id
     WHERE t.token_hash = :token_hash AND t.expires_at > :now AND u.is_active
@@ -101,16 +102,16 @@ criterion_asked AS (
 ),
 current AS (
     SELECT r.level, r.comment, r.version
-    FROM rating r, caller, criterion_asked
+    FROM rating r, caller
     WHERE r.assessment_id = :assessment_id AND r.respondent_id = caller.user_id
-      AND r.criterion_id = criterion_asked.id
+      AND r.criterion_id = (SELECT id FROM criterion_asked)
 ),
 changed AS (
     UPDATE rating r
     SET level = :level, comment = :comment, version = r.version + 1, updated_at = :now
-    FROM allowed, criterion_asked
+    FROM allowed
     WHERE :version > 0 AND r.assessment_id = :assessment_id AND r.respondent_id = allowed.user_id
-      AND r.criterion_id = criterion_asked.id AND r.version = :version
+      AND r.criterion_id = (SELECT id FROM criterion_asked) AND r.version = :version
     RETURNING r.id, r.criterion_id, r.level, r.comment, r.version, r.updated_at, false AS first_answer
 ),
 answered AS (
