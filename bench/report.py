@@ -240,6 +240,21 @@ assessment under its share lock, the compare-and-set, the audit event (a first a
 The throughput before and after is in "Issue 20" above (the tree before is served in the same
 rounds as this one and the baseline).
 
+### The bench for issue 20 (`bench/`)
+
+- The Targets table holds issue 20's goals, each from the run; the "Issue 20" table puts each
+  figure beside the tree before (`make bench` passes `--before $(BENCH_BEFORE)`). Autosave on the
+  tree before runs in every round, between the baseline and this tree, so both ratios come from
+  the same rounds. When the tree before cannot export from today's schema (its board report
+  answers 500), the export rows' "before" is this tree rendering in the worker with nothing kept
+  (`EXPORT_PROCESSES=0 EXPORT_CACHE=false`), and the report says so.
+- Seeding writes with `COPY` (10,000 rows a chunk) instead of `INSERT` executemany: the reference
+  scale seeded in 23 s instead of 71 s on the same busy machine.
+- The load average is recorded before each scale as well as at the start and end, and a run that
+  started on a busy machine (1-minute load above half the CPUs) says so under the machine.
+- `python -m bench --quick --scale stretch` measures only the stretch scale's heatmap and
+  benchmark reads.
+
 ### Not changed
 
 - **Autosave p99 < 150 ms at 64 clients flat out.** Not met, and not reachable on this machine: in a
