@@ -75,8 +75,12 @@ test-postgresql: install-dev
 		echo "Start it with: pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start"; \
 	fi
 
+## make bench: seed, serve, load, report (docs/performance.md): 11 min 22 s measured on a busy machine
+## (load average 9 falling to 4 on 2 CPUs), stretch seeding 88 s of it; less when quiet.
+## BENCH_BEFORE: the tree the "before" figures are measured on, in the same run (main before issue 20).
+BENCH_BEFORE ?= c6799c3
 bench: install-dev
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --before $(BENCH_BEFORE)
 
 lint: install-dev
 	$(BIN)/ruff check api tests bench migrations

@@ -134,30 +134,53 @@ def _token_principal(session: Session, raw: str) -> Principal | None:
         return None
     memberships = [TrustMembership(*row[2:]) for row in rows if row[2] is not None]
     principal = Principal(user=rows[0][0], memberships=memberships)
-    if principal.user.totp_enabled_at is not None:
-        if not passed_second_factor(principal.user, rows[0][1]):
-            raise SecondFactorNeeded(
+    refusal = token_second_factor_refusal(
+        principal.user.totp_enabled_at, rows[0][1], needs_second_factor=principal.needs_second_factor
+    )
+    if refusal is not None:
+        raise refusal
+    return principal
+
+
+def token_second_factor_refusal(
+    totp_enabled_at: datetime | None, second_factor_at: datetime | None, *, needs_second_factor: bool
+) -> DomainError | None:
+    """The error for a token its holder's second-factor rule no longer accepts, else None.
+
+    Used by _token_principal and by the one-statement autosave (api/permissions.py), which reads the
+    same facts in its own statement."""
+    if totp_enabled_at is not None:
+        if second_factor_at is None or second_factor_at < totp_enabled_at:
+            return SecondFactorNeeded(
                 "This token was issued without your current two-factor code, which your account now "
                 "needs: request a new token with your code in the otp field",
                 code=SecondFactorNeeded.code,
             )
-    elif principal.needs_second_factor:
-        raise SecondFactorNotSetUp(
+    elif needs_second_factor:
+        return SecondFactorNotSetUp(
             "Your role, or a board you sit on, now requires two-factor authentication: set it up "
             "in the web service, then request a new token with your code in the otp field",
             code=SecondFactorNotSetUp.code,
         )
-    return principal
+    return None
 
 
-def get_api_principal(request: Request, session: SessionDep) -> Principal:
+TOKEN_REFUSED = "The token is not valid or has expired: request a new one"
+
+
+def bearer_token(request: Request) -> str:
+    """The raw bearer token the request carries (401 if it carries none); not yet checked."""
     header = request.headers.get("authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise NotSignedIn("Not signed in: send Authorization: Bearer <token>")
-    principal = _token_principal(session, raw.strip())
+    return raw.strip()
+
+
+def get_api_principal(request: Request, session: SessionDep) -> Principal:
+    principal = _token_principal(session, bearer_token(request))
     if principal is None:
-        raise NotSignedIn("The token is not valid or has expired: request a new one")
+        raise NotSignedIn(TOKEN_REFUSED)
     request.state.principal = principal
     return principal
 

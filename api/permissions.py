@@ -29,13 +29,23 @@ from sqlmodel import Session
 
 from api.accounts.principal import Principal, TrustMembership
 from api.accounts.roles import ANALYST_ROLES, CHAIR, MANAGER_ROLES, PLATFORM_ADMIN, RATER_ROLES, TRUST_ROLES
+from api.accounts.tokens import secret_hash
 from api.actions.models import Action
 from api.actions.service import action_for
-from api.assessments.models import Assessment
-from api.assessments.repository import assessment_for
+from api.assessments import autosave
+from api.assessments.models import Assessment, Rating
+from api.assessments.repository import NO_SUCH_ASSESSMENT, assessment_for
 from api.db import SessionDep
-from api.deps import get_api_principal, get_page_principal
+from api.deps import (
+    TOKEN_REFUSED,
+    NotSignedIn,
+    bearer_token,
+    get_api_principal,
+    get_page_principal,
+    token_second_factor_refusal,
+)
 from api.errors import Forbidden, NotFound
+from api.integers import can_name_a_row
 from api.organisations.models import Organisation
 
 # --- What a route receives --------------------------------------------------------------------------------
@@ -163,6 +173,75 @@ def assessment_role(*roles: str, page: bool = False, lock: bool = False) -> Path
     )
 
 
+@dataclass(frozen=True)
+class OneStatementSave:
+    """RaterSavingApi on PostgreSQL: the gate's checks are left to the save itself, which makes them
+    in the same statement as the writes (api/assessments/autosave.py). `save` answers exactly as
+    the gate and service.save_rating would: 401, 404, 403, 409, 422, or the saved rating."""
+
+    gate: RatingSaveGate
+    request: Request
+    session: Session
+    assessment_id: int
+    token: str
+
+    def save(self, criterion_key: str, *, level: int | None, comment: str, version: int) -> Rating | None:
+        """The saved rating; None when the year has closed: then `checked()` and the usual save."""
+        facts = autosave.save_in_one_statement(
+            self.session,
+            token_hash=secret_hash(self.token),
+            assessment_id=self.assessment_id,
+            criterion_key=criterion_key,
+            level=level,
+            comment=comment,
+            version=version,
+            rating_roles=self.gate.allowed_roles,
+        )
+        # Who may, in the gate's order: signed in, the second factor, the board (404), the role (403).
+        if facts.user_id is None:
+            raise NotSignedIn(TOKEN_REFUSED)
+        refusal = token_second_factor_refusal(
+            facts.totp_enabled_at, facts.second_factor_at, needs_second_factor=bool(facts.needs_second_factor)
+        )
+        if refusal is not None:
+            raise refusal
+        if facts.assessment_id is None:
+            raise NotFound(NO_SUCH_ASSESSMENT)
+        if facts.role not in self.gate.allowed_roles:
+            raise Forbidden(ROLE_REFUSED)
+        return facts.saved_rating(self.session, criterion_key, version)
+
+    def checked(self) -> AssessmentAccess:
+        """The usual gate (token, then the assessment under its share lock)."""
+        return PathObjectGate.__call__(
+            self.gate, self.request, self.session, assessment_id=self.assessment_id
+        )
+
+
+class RatingSaveGate(PathObjectGate[AssessmentAccess]):
+    """assessment_role(*roles, lock=True) for the API's rating save. On PostgreSQL it reads nothing
+    (beyond the Authorization header's shape) and returns a OneStatementSave: the checks run in the
+    save's one statement. SQLite, and an id no row can have, take the usual gate."""
+
+    def __init__(self, *roles: str) -> None:
+        super().__init__(
+            *roles,
+            page=False,
+            path_param="assessment_id",
+            path_type=int,
+            find=_find_assessment(lock=True),
+            access=AssessmentAccess,
+        )
+
+    def __call__(  # type: ignore[override]
+        self, request: Request, session: Session, **path: Any
+    ) -> AssessmentAccess | OneStatementSave:
+        assessment_id = path[self.path_param]
+        if session.get_bind().dialect.name == "postgresql" and can_name_a_row(assessment_id):
+            return OneStatementSave(self, request, session, assessment_id, bearer_token(request))
+        return super().__call__(request, session, **path)
+
+
 def action_role(*roles: str, page: bool = False) -> PathObjectGate[ActionAccess]:
     """The action named by `{action_id}`."""
     return PathObjectGate(
@@ -211,7 +290,8 @@ MemberPage = Annotated[AssessmentAccess, Depends(assessment_role(page=True))]
 RaterApi = Annotated[AssessmentAccess, Depends(assessment_role(*RATER_ROLES))]
 RaterPage = Annotated[AssessmentAccess, Depends(assessment_role(*RATER_ROLES, page=True))]
 # A rater saving an answer: the assessment is read under the share lock save_rating needs.
-RaterSavingApi = Annotated[AssessmentAccess, Depends(assessment_role(*RATER_ROLES, lock=True))]
+# On PostgreSQL the API's save makes these checks in its own one statement (RatingSaveGate).
+RaterSavingApi = Annotated[AssessmentAccess | OneStatementSave, Depends(RatingSaveGate(*RATER_ROLES))]
 RaterSavingPage = Annotated[AssessmentAccess, Depends(assessment_role(*RATER_ROLES, page=True, lock=True))]
 ManagerApi = Annotated[AssessmentAccess, Depends(assessment_role(*MANAGER_ROLES))]
 ManagerPage = Annotated[AssessmentAccess, Depends(assessment_role(*MANAGER_ROLES, page=True))]

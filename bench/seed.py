@@ -6,8 +6,9 @@ stretch:   10,000 organisations (the reference trusts plus synthetic ones drawn 
            list's joint distribution of type, region and size band), five cycles, consensus ratings
            and stored scores for all; boards and individual ratings for the reference trusts only.
 
-Rows are written the way the demo seeder writes them (Core INSERT executemany in chunks, nulls
-rendered so a chunk is one batch); scores by store_scores_bulk; snapshots by refresh_snapshots.
+Rows are written with COPY in chunks of 10,000 (the demo seeder uses INSERT executemany; COPY is
+several times faster at the stretch scale); scores by store_scores_bulk; snapshots by
+refresh_snapshots, as the app computes them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from typing import Any
 
 import psycopg
 import pyotp
-from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
@@ -223,7 +223,9 @@ def synthetic_organisations(rng: Random, total: int) -> list[dict[str, Any]]:
 
 
 class _Writer:
-    """Buffers rows per table and writes each chunk as one executemany (as api.demo does)."""
+    """Buffers rows per table and writes each chunk with PostgreSQL's COPY (in the session's
+    transaction): several times faster than INSERT executemany for the stretch scale's millions of
+    rows. Columns a row leaves out get the model's default, as an INSERT would give them."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -247,12 +249,25 @@ class _Writer:
 
     def _write(self, table: type) -> None:
         buffer = self.buffers.get(table)
-        if buffer:
-            statement = insert(table).execution_options(render_nulls=True)
-            self.session.exec(statement, params=buffer)  # type: ignore[call-overload]
-            name = table.__tablename__  # type: ignore[attr-defined]
-            self.counts[name] = self.counts.get(name, 0) + len(buffer)
-            self.buffers[table] = []
+        if not buffer:
+            return
+        core = table.__table__  # type: ignore[attr-defined]
+        given = list(buffer[0])
+        defaults = {
+            column.name: column.default.arg(None) if column.default.is_callable else column.default.arg  # type: ignore[union-attr]
+            for column in core.columns
+            if column.name not in given and column.default is not None and not column.primary_key
+        }
+        columns = [*given, *defaults]
+        extra = tuple(defaults.values())
+        raw = self.session.connection().connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        names = ", ".join(f'"{c}"' for c in columns)
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{core.name}" ({names}) FROM STDIN') as copy:
+            for row in buffer:
+                copy.write_row((*(row[c] for c in given), *extra))
+        self.counts[core.name] = self.counts.get(core.name, 0) + len(buffer)
+        self.buffers[table] = []
 
 
 def _level(value: float) -> int:

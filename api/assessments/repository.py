@@ -45,6 +45,9 @@ _ASSESSMENT_FOR_LOCKED = _ASSESSMENT_FOR.with_for_update(read=True, of=Assessmen
 )
 
 
+NO_SUCH_ASSESSMENT = "No assessment with that id among your boards"
+
+
 def assessment_for(
     session: Session, principal: Principal, assessment_id: int, *, lock: bool = False
 ) -> Assessment:
@@ -52,13 +55,13 @@ def assessment_for(
 
     The same rule as readable_assessments(principal), with the id."""
     if not can_name_a_row(assessment_id):
-        raise NotFound("No assessment with that id among your boards")
+        raise NotFound(NO_SUCH_ASSESSMENT)
     row = session.exec(
         _ASSESSMENT_FOR_LOCKED if lock else _ASSESSMENT_FOR,
         params={"organisation_ids": principal.organisation_ids, "assessment_id": assessment_id},
     ).first()
     if row is None:
-        raise NotFound("No assessment with that id among your boards")
+        raise NotFound(NO_SUCH_ASSESSMENT)
     assessment, cycle = row
     # The identity map holds objects weakly: keep the cycle for this session, so that a later
     # session.get(Cycle, ...) (has the year closed?) finds it instead of asking the database.

@@ -150,7 +150,11 @@ def criterion_for(session: Session, assessment: Assessment, criterion_key: str) 
         criterion, trust_type = row
         if not criterion.applies_to or trust_type in criterion.applies_to:
             return criterion
-    raise FieldError("criterion_key", f"{criterion_key!r} is not a criterion of this assessment", "path")
+    raise not_a_criterion(criterion_key)
+
+
+def not_a_criterion(criterion_key: str) -> FieldError:
+    return FieldError("criterion_key", f"{criterion_key!r} is not a criterion of this assessment", "path")
 
 
 def fact_item_refusal(criterion_key: str) -> FieldError:
@@ -174,9 +178,7 @@ def member_rated_criterion(session: Session, assessment: Assessment, criterion_k
 def _require_in_progress(session: Session, assessment: Assessment, k_anonymity: int) -> None:
     """Open for changes; `k_anonymity` is the app's, for the final figures a closed year takes."""
     if assessment.status != "in_progress":
-        raise Conflict(
-            "This assessment has been signed off: nothing in it can change now", status=assessment.status
-        )
+        raise signed_off(assessment.status)
     from api.assessments.cycles import require_open_for_changes
 
     # Refused once the year has closed.
@@ -186,10 +188,27 @@ def _require_in_progress(session: Session, assessment: Assessment, k_anonymity: 
 def _require_rating_open(assessment: Assessment) -> None:
     """Ratings lock when rating closes (no query: the assessment row holds what decides it)."""
     if assessment.status == "in_progress" and rating_closed(assessment):
-        raise Conflict(
-            "Rating has closed for this assessment: members' ratings can no longer change",
-            rating_closed=True,
-        )
+        raise rating_has_closed()
+
+
+def signed_off(status: str) -> Conflict:
+    return Conflict("This assessment has been signed off: nothing in it can change now", status=status)
+
+
+def rating_has_closed() -> Conflict:
+    return Conflict(
+        "Rating has closed for this assessment: members' ratings can no longer change", rating_closed=True
+    )
+
+
+def answer_changed(current: Rating | None) -> Conflict:
+    """A stale version: the answer holds the member's current rating."""
+    return Conflict("This answer has changed since you opened it", current=_rating_public(current))
+
+
+def answered_elsewhere(current: Rating | None) -> Conflict:
+    """A first answer when one exists already (another tab or device)."""
+    return Conflict("This answer was saved from another tab or device", current=_rating_public(current))
 
 
 def _require_rater(principal: Principal, assessment: Assessment) -> None:
@@ -305,8 +324,7 @@ def save_rating(
         # answer (insert).
         criterion = member_rated_criterion(session, assessment, criterion_key)
         if version != 0:
-            existing = _my_rating(session, assessment.id, user_id, criterion.id)
-            raise Conflict("This answer has changed since you opened it", current=_rating_public(existing))
+            raise answer_changed(my_rating(session, assessment.id, user_id, criterion.id))
         rating = session.scalars(
             _FIRST_ANSWER[session.get_bind().dialect.name],
             {
@@ -320,10 +338,7 @@ def save_rating(
             execution_options={"populate_existing": True},
         ).first()
         if rating is None:
-            current = _my_rating(session, assessment.id, user_id, criterion.id)
-            raise Conflict(
-                "This answer was saved from another tab or device", current=_rating_public(current)
-            )
+            raise answered_elsewhere(my_rating(session, assessment.id, user_id, criterion.id))
         # Only a first answer changes which criteria the member has answered, so only a first
         # answer can change whether they have finished; changing an answer cannot.
         _touch_response(session, principal, assessment)
@@ -331,20 +346,25 @@ def save_rating(
     return rating
 
 
+# The audit event for a member's own answers (which answer, and what, stay private); also written
+# by the one-statement save (api/assessments/autosave.py).
+RATING_CHANGED = "rating.changed"
+RATING_CHANGED_SUMMARY = "A board member updated their own ratings"
+
+
 def _record_rating_changed(session: Session, principal: Principal, assessment: Assessment) -> None:
-    """The audit event for a member's own answers (which answer, and what, stay private)."""
     record(
         session,
-        "rating.changed",
+        RATING_CHANGED,
         actor=principal.user,
         organisation_id=assessment.organisation_id,
         object_type="assessment",
         object_id=assessment.id,
-        summary="A board member updated their own ratings",
+        summary=RATING_CHANGED_SUMMARY,
     )
 
 
-def _my_rating(session: Session, assessment_id: int, user_id: int, criterion_id: int) -> Rating | None:
+def my_rating(session: Session, assessment_id: int, user_id: int, criterion_id: int) -> Rating | None:
     return session.exec(
         select(Rating).where(
             Rating.assessment_id == assessment_id,
