@@ -41,6 +41,7 @@ from api.assessments.service import (
     RATING_CHANGED_SUMMARY,
     answer_changed,
     answered_elsewhere,
+    fact_item_refusal,
     my_rating,
     not_a_criterion,
     rating_has_closed,
@@ -51,10 +52,11 @@ from api.db import UTCDateTime, utcnow
 
 # Whether the members of a trust of type `trust_type` rate criterion `cr`: criteria_of's rule (an
 # empty applies_to means every type), used for the criterion saved and for the "finished" mark.
-# A rule on the criterion's kind (framework version 2: members rate perception criteria only, the
-# chair answers facts) belongs here, e.g. `AND cr.kind IS DISTINCT FROM 'fact'`, so that both the
-# save and the finished mark follow it.
+# Members rate a criterion that applies to their trust and is not a fact item (framework version 2:
+# the chair or secretary answers those once for the board; repository.MEMBER_RATED). Both the save
+# and the finished mark follow it.
 _MEMBERS_RATE = """(
+    cr.kind IS DISTINCT FROM 'fact' AND
     CASE json_typeof(cr.applies_to)
         WHEN 'array' THEN json_array_length(cr.applies_to) = 0
             OR COALESCE(jsonb_exists(CAST(cr.applies_to AS jsonb), {trust_type}), false)
@@ -96,7 +98,7 @@ allowed AS (
       AND target.status = 'in_progress' AND NOT target.year_closed AND NOT target.rating_closed
 ),
 criterion_asked AS (
-    SELECT cr.id, __MEMBERS_RATE_TARGET__ AS members_rate
+    SELECT cr.id, __MEMBERS_RATE_TARGET__ AS members_rate, cr.kind = 'fact' AS is_fact
     FROM criterion cr JOIN target ON cr.framework_id = target.framework_id
     WHERE cr.key = :criterion_key
 ),
@@ -112,6 +114,7 @@ changed AS (
     FROM allowed
     WHERE :version > 0 AND r.assessment_id = :assessment_id AND r.respondent_id = allowed.user_id
       AND r.criterion_id = (SELECT id FROM criterion_asked) AND r.version = :version
+      AND (SELECT members_rate FROM criterion_asked)
     RETURNING r.id, r.criterion_id, r.level, r.comment, r.version, r.updated_at, false AS first_answer
 ),
 answered AS (
@@ -159,7 +162,7 @@ audited AS (
 )
 SELECT caller.user_id, caller.totp_enabled_at, caller.second_factor_at, caller.needs_second_factor,
        target.id AS assessment_id, target.role, target.status, target.year_closed, target.rating_closed,
-       criterion_asked.id AS criterion_id, criterion_asked.members_rate,
+       criterion_asked.id AS criterion_id, criterion_asked.members_rate, criterion_asked.is_fact,
        saved.id AS rating_id, saved.level, saved.comment, saved.version, saved.updated_at,
        current.level AS current_level, current.comment AS current_comment,
        current.version AS current_version
@@ -201,6 +204,7 @@ class SaveFacts:
     rating_closed: bool | None
     criterion_id: int | None
     members_rate: bool | None
+    is_fact: bool | None
     rating_id: int | None
     level: int | None
     comment: str | None
@@ -236,6 +240,8 @@ class SaveFacts:
             raise rating_has_closed()
         # Nothing matched: an unknown key or one this trust's members do not rate (422, as
         # criterion_for decides), a stale version or a first answer given twice (409).
+        if self.is_fact:
+            raise fact_item_refusal(criterion_key)
         if self.criterion_id is None or not self.members_rate:
             raise not_a_criterion(criterion_key)
         current = self._current(session, version)
