@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from api.assessments.models import Assessment, ConsensusRating
-from api.assessments.repository import criteria_of
+from api.assessments.models import Assessment, ConsensusRating, Cycle
+from api.frameworks.models import Criterion
 from tests.assessments.test_consensus_pages import (
     Board,
     agree,
@@ -40,8 +40,14 @@ def _board(db: Session, engine: Engine) -> Board:
     with Session(engine) as session:
         last_year(board, session, CARRIED, framework_key=V1)
     with Session(engine) as session:
-        previous = session.exec(select(Assessment).where(Assessment.id != board.assessment_id)).one()
-        criterion_id = {c.key: c.id for _s, c in criteria_of(session, previous)}[CARRIED_LOW]
+        previous = session.exec(
+            select(Assessment).join(Cycle, Cycle.id == Assessment.cycle_id).where(Cycle.name == "2025/26")
+        ).one()
+        criterion_id = session.exec(
+            select(Criterion.id).where(
+                Criterion.framework_id == previous.framework_id, Criterion.key == CARRIED_LOW
+            )
+        ).one()
         session.add(ConsensusRating(assessment_id=previous.id, criterion_id=criterion_id, level=1))
         session.commit()
     return board
