@@ -33,6 +33,10 @@ V2 = FRAMEWORKS_DIR / "race-equality-board-v2.yaml"
 # Version 1 as shipped: the file's bytes and the stored document's hash must never change.
 V1_FILE_SHA256 = "38cda7bb3f55dd73b29f9b0a6dc340429da87043e27fc2fff178b3f86f5e5a31"
 V1_CONTENT_HASH = "5bcaed32715d2fdc2629ffd0760f802e71ed328906c99d6432b278dcae6845c4"
+# Version 2 as released (the demo's 2026/27 cycle and any board that opened on it use it): frozen the
+# same way. A correction is version 3 with `previous: race-equality-board-v2`, never an edit here.
+V2_FILE_SHA256 = "4c843ebd5ab5360c25139f062e26425ed5fb22400982296f4418ac9ede1fa7bb"
+V2_CONTENT_HASH = "36516eb2af9288e47c4595d2753976730ea3cee0b42f8b2da33e71a0619fa377"
 
 
 def _v2_criteria() -> list[Any]:
@@ -49,6 +53,11 @@ def _raw_v2() -> dict[str, Any]:
 def test_version_1_file_and_stored_document_are_unchanged() -> None:
     assert hashlib.sha256(V1.read_bytes()).hexdigest() == V1_FILE_SHA256
     assert content_hash(canonical_definition(load_framework_file(V1))) == V1_CONTENT_HASH
+
+
+def test_version_2_file_and_stored_document_are_unchanged() -> None:
+    assert hashlib.sha256(V2.read_bytes()).hexdigest() == V2_FILE_SHA256
+    assert content_hash(canonical_definition(load_framework_file(V2))) == V2_CONTENT_HASH
 
 
 def test_version_1_document_has_none_of_the_version_2_fields() -> None:
