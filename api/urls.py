@@ -58,4 +58,6 @@ def redirect_to(
     **path_params: Any,
 ) -> RedirectResponse:
     """After a form post: 303 See Other to the named page, so a reload does not post again."""
-    return RedirectResponse(path_to(request, name, query=query, fragment=fragment, **path_params), status_code=303)
+    return RedirectResponse(
+        path_to(request, name, query=query, fragment=fragment, **path_params), status_code=303
+    )

@@ -29,7 +29,7 @@ from api.accounts.oidc import (
 from api.accounts.sessions import start_web_session
 from api.accounts.tokens import same
 from api.accounts.views import safe_next, set_session_cookie
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie
 from api.db import SessionDep
@@ -84,13 +84,11 @@ def _refuse(
     request: Request, session: Session, error: SingleSignOnError, ip: str, user: User | None = None
 ) -> Response:
     email = error.detail if error.reason in NO_ACCOUNT_REASONS and "@" in error.detail else None
-    record(
+    record_on_user(
         session,
         "sign_in.failed",
-        actor=user,
-        object_type="user",
-        object_id=user.id if user else None,
-        summary="Single sign-on refused",
+        user,
+        "Single sign-on refused",
         details={"method": "single_sign_on", "reason": error.reason, "detail": error.detail[:300]},
         client_ip=ip,
     )
@@ -155,13 +153,11 @@ def oidc_callback(
 
     user = match.user
     if match.linked_now:
-        record(
+        record_on_user(
             session,
             "sign_in.linked",
-            actor=user,
-            object_type="user",
-            object_id=user.id,
-            summary="Single sign-on linked to this account",
+            user,
+            "Single sign-on linked to this account",
             details={"issuer": identity.issuer, "subject": identity.subject, "email": identity.email},
             client_ip=ip,
         )
@@ -180,13 +176,11 @@ def oidc_callback(
         second_factor_by_provider=provider_mfa,
     )
     if second_factor_done:
-        record(
+        record_on_user(
             session,
             "sign_in",
-            actor=user,
-            object_type="user",
-            object_id=user.id,
-            summary="Signed in with single sign-on",
+            user,
+            "Signed in with single sign-on",
             details={"method": "single_sign_on", "provider_mfa": identity.multi_factor},
             client_ip=ip,
         )

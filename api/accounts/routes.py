@@ -12,7 +12,7 @@ from starlette.responses import Response
 from api.accounts.sessions import end_all_sessions, issue_api_token
 from api.accounts.signin import check_password, record_wrong_second_factor, wait_message
 from api.accounts.two_factor import SET_UP_FIRST, second_factor_required, verify_second_factor
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.db import SessionDep, utcnow
 from api.deps import CurrentUser
@@ -93,13 +93,11 @@ def issue_token(
         second_factor_at = utcnow()
     settings = request.app.state.settings
     _token, raw = issue_api_token(session, user, settings, second_factor_at=second_factor_at)
-    record(
+    record_on_user(
         session,
         "sign_in",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="API token issued",
+        user,
+        "API token issued",
         details={"second_factor": second_factor_at is not None},
         client_ip=ip,
     )
@@ -110,15 +108,7 @@ def issue_token(
 def revoke_tokens(request: Request, session: SessionDep, principal: CurrentUser) -> Response:
     """Sign out everywhere: this token, every other token and every browser session stop working."""
     end_all_sessions(session, principal.user.id)
-    record(
-        session,
-        "sign_out",
-        actor=principal.user,
-        object_type="user",
-        object_id=principal.user.id,
-        summary="Signed out (API)",
-        client_ip=client_ip(request),
-    )
+    record_on_user(session, "sign_out", principal.user, "Signed out (API)", client_ip=client_ip(request))
     return Response(status_code=204)
 
 

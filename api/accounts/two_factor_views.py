@@ -27,7 +27,7 @@ from api.accounts.two_factor import (
     verify_totp,
 )
 from api.accounts.views import safe_next
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import csrf_token, verify_csrf
 from api.db import SessionDep, utcnow
@@ -148,15 +148,8 @@ def two_factor_sign_in(
         return _sign_in_page(request, session, safe_next(next), {"code": WRONG_CODE}, 401)
     web_session.second_factor_at = utcnow()
     session.add(web_session)
-    record(
-        session,
-        "sign_in",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Signed in with a second factor",
-        details={"method": method},
-        client_ip=ip,
+    record_on_user(
+        session, "sign_in", user, "Signed in with a second factor", details={"method": method}, client_ip=ip
     )
     return RedirectResponse(target, status_code=303)
 
@@ -229,13 +222,11 @@ def two_factor_set_up(
     web_session.second_factor_at = now
     session.add(web_session)
     codes = new_recovery_codes(session, user)
-    record(
+    record_on_user(
         session,
         "two_factor.enabled",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Turned on two-factor authentication",
+        user,
+        "Turned on two-factor authentication",
         client_ip=client_ip(request),
     )
     return _recovery_codes_page(request, codes, "Two-factor authentication is on")
@@ -326,13 +317,11 @@ def renew_recovery_codes(
     if not confirmation.confirmed:
         return _refused(request, RECOVERY_CODES_PAGE, confirmation)
     codes = new_recovery_codes(session, user)
-    record(
+    record_on_user(
         session,
         "two_factor.recovery_codes_renewed",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Got new recovery codes (the old ones no longer work)",
+        user,
+        "Got new recovery codes (the old ones no longer work)",
         client_ip=ip,
     )
     return _recovery_codes_page(request, codes, "You have new recovery codes")
@@ -370,13 +359,5 @@ def turn_off_two_factor(
     session.add(user)
     for recovery_code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
         session.delete(recovery_code)
-    record(
-        session,
-        "two_factor.disabled",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Turned off two-factor authentication",
-        client_ip=ip,
-    )
+    record_on_user(session, "two_factor.disabled", user, "Turned off two-factor authentication", client_ip=ip)
     return RedirectResponse("/account/two-factor", status_code=303)

@@ -16,7 +16,7 @@ from api.accounts.roles import ANALYST_ROLES
 from api.accounts.schemas import EmailChange, SignIn
 from api.accounts.sessions import end_all_sessions, start_web_session
 from api.accounts.signin import check_password, wait_message
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie, verify_csrf
 from api.db import SessionDep
@@ -115,15 +115,7 @@ def sign_in(
         session, user, settings=request.app.state.settings, client_ip=ip, second_factor_done=not two_factor_on
     )
     if not two_factor_on:
-        record(
-            session,
-            "sign_in",
-            actor=user,
-            object_type="user",
-            object_id=user.id,
-            summary="Signed in",
-            client_ip=ip,
-        )
+        record_on_user(session, "sign_in", user, "Signed in", client_ip=ip)
     rotate_csrf_cookie(request)
     if two_factor_on:
         target = "/sign-in/two-factor" + (
@@ -144,15 +136,7 @@ def sign_out(request: Request, session: SessionDep) -> Response:
     if principal is not None:
         by_provider = principal.web_session is not None and principal.web_session.signed_in_by_provider
         end_all_sessions(session, principal.user.id)
-        record(
-            session,
-            "sign_out",
-            actor=principal.user,
-            object_type="user",
-            object_id=principal.user.id,
-            summary="Signed out",
-            client_ip=client_ip(request),
-        )
+        record_on_user(session, "sign_out", principal.user, "Signed out", client_ip=client_ip(request))
         if by_provider and request.app.state.settings.oidc_enabled:
             # The signed-out page then offers signing out at the provider too (RP-initiated logout).
             # A link, not a redirect from here: the pages' Content-Security-Policy (form-action

@@ -44,3 +44,37 @@ def record(
             "client_ip": client_ip,
         },
     )
+
+
+class _Self:
+    """`by` left out: the person the event is about did it themselves."""
+
+
+_SELF: Any = _Self()
+
+
+def record_on_user(
+    session: Session,
+    action: str,
+    user: Any | None,
+    summary: str,
+    *,
+    by: Any | None = _SELF,
+    details: dict[str, Any] | None = None,
+    client_ip: str | None = None,
+    organisation_id: int | None = None,
+) -> None:
+    """An event about one person's account (object type "user"): signing in and out, passwords,
+    second factors, their data. By themselves unless `by` names someone else (None: nobody signed
+    in, such as a reset link asked for or the retention job); `user` None: an unknown email."""
+    record(
+        session,
+        action,
+        actor=user if by is _SELF else by,
+        organisation_id=organisation_id,
+        object_type="user",
+        object_id=getattr(user, "id", None),
+        summary=summary,
+        details=details,
+        client_ip=client_ip,
+    )

@@ -38,7 +38,7 @@ from api.assessments.models import (
     Rating,
 )
 from api.audit.models import AuditEvent
-from api.audit.service import record
+from api.audit.service import record, record_on_user
 from api.benchmarking.service import take_final_figures
 from api.db import utcnow
 from api.errors import Conflict
@@ -200,13 +200,12 @@ def erase_person(
                 "Appoint another chair first"
             )
     erasure = _erase(session, user, utcnow())
-    record(
+    record_on_user(
         session,
         "person.erased",
-        actor=actor,
-        object_type="user",
-        object_id=user.id,
-        summary=f"A person's name and email were erased by {actor.email}",
+        user,
+        f"A person's name and email were erased by {actor.email}",
+        by=actor,
         details={
             "by": actor.email,
             "ratings_kept_anonymously": erasure.ratings_kept,
@@ -261,12 +260,12 @@ def apply_retention(
     ).all()
     for user in due:
         _erase(session, user, now)
-        record(
+        record_on_user(
             session,
             "person.erased",
-            object_type="user",
-            object_id=user.id,
-            summary=f"A closed account was anonymised after {closed_account_days} days (retention)",
+            user,
+            f"A closed account was anonymised after {closed_account_days} days (retention)",
+            by=None,
             details={"retention_days": closed_account_days},
         )
 

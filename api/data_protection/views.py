@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from api.accounts.models import Membership, User
 from api.accounts.service import normalise_email
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.data_protection import service
@@ -33,13 +33,11 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 def download_my_data(request: Request, session: SessionDep, principal: PageUser) -> Response:
     """Everything held about the person signed in, as a JSON file (subject access)."""
     data = service.personal_data(session, principal.user)
-    record(
+    record_on_user(
         session,
         "personal_data.downloaded",
-        actor=principal.user,
-        object_type="user",
-        object_id=principal.user.id,
-        summary="Downloaded their own data",
+        principal.user,
+        "Downloaded their own data",
         client_ip=client_ip(request),
     )
     name = f"my-data-{utcnow().date().isoformat()}.json"
