@@ -10,7 +10,7 @@ redirects stay relative behind any proxy and tests compare them as text.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from starlette.applications import Starlette
@@ -31,7 +31,7 @@ def app_path(
     if query:
         kept = {key: value for key, value in query.items() if value is not None and value != ""}
         if kept:
-            path += "?" + urlencode(kept)
+            path += "?" + urlencode(kept, quote_via=quote)
     return path + (f"#{fragment}" if fragment else "")
 
 

@@ -15,7 +15,7 @@ from api.accounts.two_factor import SET_UP_FIRST, second_factor_required, verify
 from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.db import SessionDep, utcnow
-from api.deps import CurrentUser
+from api.deps import CurrentUser, SettingsDep
 from api.errors import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -58,6 +58,7 @@ def _unauthorised(detail: str) -> JSONResponse:
 def issue_token(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     username: Annotated[str, Form(description="Your email address")],
     password: Annotated[str, Form()],
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
@@ -68,7 +69,7 @@ def issue_token(
     A wrong `otp` is counted and audited as a wrong code on the two-factor page is, and meets the
     same delays."""
     ip = client_ip(request)
-    admins_only = request.app.state.settings.password_sign_in == "platform_admins"
+    admins_only = settings.password_sign_in == "platform_admins"
     outcome = check_password(session, username, password, ip, channel="api", only_platform_admins=admins_only)
     if outcome.throttled:
         assert outcome.retry_after is not None
@@ -91,7 +92,6 @@ def issue_token(
             record_wrong_second_factor(session, user, ip, channel="api")
             return _unauthorised("The two-factor code is not right")
         second_factor_at = utcnow()
-    settings = request.app.state.settings
     _token, raw = issue_api_token(session, user, settings, second_factor_at=second_factor_at)
     record_on_user(
         session,

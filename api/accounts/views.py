@@ -20,9 +20,10 @@ from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie, verify_csrf
 from api.db import SessionDep
-from api.deps import MaybePageUser, PageUser, get_session_principal, passed_second_factor
+from api.deps import MaybePageUser, PageUser, SettingsDep, get_session_principal, passed_second_factor
 from api.errors import Conflict, Unprocessable
 from api.forms import CommandForm, command_form
+from api.settings import Settings
 from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -48,8 +49,7 @@ def landing_page(principal: object) -> str:
     return "/account"
 
 
-def set_session_cookie(request: Request, response: Response, raw: str) -> None:
-    settings = request.app.state.settings
+def set_session_cookie(settings: Settings, response: Response, raw: str) -> None:
     response.set_cookie(
         settings.session_cookie_name,
         raw,
@@ -61,8 +61,7 @@ def set_session_cookie(request: Request, response: Response, raw: str) -> None:
     )
 
 
-def clear_session_cookie(request: Request, response: Response) -> None:
-    settings = request.app.state.settings
+def clear_session_cookie(settings: Settings, response: Response) -> None:
     response.delete_cookie(
         settings.session_cookie_name, path="/", secure=settings.secure_cookies, httponly=True, samesite="lax"
     )
@@ -83,6 +82,7 @@ def sign_in_page(request: Request, principal: MaybePageUser, next: str | None = 
 def sign_in(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     form: Annotated[CommandForm[SignIn], Depends(command_form(SignIn))],
 ) -> Response:
     next = form.values.get("next", "")
@@ -96,7 +96,7 @@ def sign_in(
         return render(request, "accounts/sign_in.html", context, status_code=422)
     email, password = form.command.email, form.command.password
     ip = client_ip(request)
-    admins_only = request.app.state.settings.password_sign_in == "platform_admins"
+    admins_only = settings.password_sign_in == "platform_admins"
     outcome = check_password(session, email, password, ip, only_platform_admins=admins_only)
     if outcome.throttled:
         assert outcome.retry_after is not None
@@ -112,7 +112,7 @@ def sign_in(
     user = outcome.user
     two_factor_on = user.totp_enabled_at is not None
     _web_session, raw = start_web_session(
-        session, user, settings=request.app.state.settings, client_ip=ip, second_factor_done=not two_factor_on
+        session, user, settings=settings, client_ip=ip, second_factor_done=not two_factor_on
     )
     if not two_factor_on:
         record_on_user(session, "sign_in", user, "Signed in", client_ip=ip)
@@ -124,12 +124,12 @@ def sign_in(
     else:
         target = safe_next(next) or "/home"
     response = RedirectResponse(target, status_code=303)
-    set_session_cookie(request, response, raw)
+    set_session_cookie(settings, response, raw)
     return response
 
 
 @router.post("/sign-out", name="sign_out")
-def sign_out(request: Request, session: SessionDep) -> Response:
+def sign_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """Ends every session and API token of the person, on every device."""
     principal = get_session_principal(request, session)
     target = "/signed-out"
@@ -137,20 +137,19 @@ def sign_out(request: Request, session: SessionDep) -> Response:
         by_provider = principal.web_session is not None and principal.web_session.signed_in_by_provider
         end_all_sessions(session, principal.user.id)
         record_on_user(session, "sign_out", principal.user, "Signed out", client_ip=client_ip(request))
-        if by_provider and request.app.state.settings.oidc_enabled:
+        if by_provider and settings.oidc_enabled:
             # The signed-out page then offers signing out at the provider too (RP-initiated logout).
             # A link, not a redirect from here: the pages' Content-Security-Policy (form-action
             # 'self') stops a form's submission from ending up at another site.
             target = "/signed-out?provider=1"
     rotate_csrf_cookie(request)
     response = RedirectResponse(target, status_code=303)
-    clear_session_cookie(request, response)
+    clear_session_cookie(settings, response)
     return response
 
 
 @router.get("/signed-out", name="signed_out")
-def signed_out(request: Request, provider: bool = False) -> Response:
-    settings = request.app.state.settings
+def signed_out(request: Request, settings: SettingsDep, provider: bool = False) -> Response:
     single_sign_on = provider_for(request.app.state, settings) if provider else None
     # The provider sends people back here after signing them out, without `provider`.
     end_session_url = (
@@ -194,6 +193,7 @@ def change_email_page(request: Request, principal: PageUser) -> Response:
 def change_email(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: PageUser,
     form: Annotated[CommandForm[EmailChange], Depends(command_form(EmailChange))],
 ) -> Response:
@@ -210,7 +210,7 @@ def change_email(
         errors, status = confirmation.errors, confirmation.status_code
     if not errors:
         try:
-            email_change.change_email(session, request.app.state.settings, user, form.command.email, ip)
+            email_change.change_email(session, settings, user, form.command.email, ip)
         except (Conflict, Unprocessable) as exc:
             errors, status = {"email": exc.message}, exc.status_code
     if errors:
@@ -227,5 +227,5 @@ def change_email(
         "accounts/email_changed.html",
         {"page_title": "Your email address has been changed", "email": user.email},
     )
-    clear_session_cookie(request, response)
+    clear_session_cookie(settings, response)
     return response

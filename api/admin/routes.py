@@ -14,6 +14,7 @@ from api.assessments.repository import cycle_by_name
 from api.benchmarking.service import figures_final
 from api.client_ip import client_ip
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import FieldError, error_responses
 from api.permissions import PlatformAdminApi
 
@@ -39,7 +40,11 @@ class CyclePublic(BaseModel):
     responses={409: {"description": "Already closed, not open yet, or a stale version (`current`)"}},
 )
 def close_cycle_route(
-    request: Request, body: CloseCycleRequest, session: SessionDep, admin: PlatformAdminApi
+    request: Request,
+    body: CloseCycleRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    admin: PlatformAdminApi,
 ) -> CyclePublic:
     """Close the year now: the final figures are taken, and every later change is refused."""
     cycle: Cycle | None = cycle_by_name(session, body.cycle)
@@ -49,7 +54,7 @@ def close_cycle_route(
         session,
         cycle,
         version=body.version,
-        k=request.app.state.settings.k_anonymity,
+        k=settings.k_anonymity,
         actor=admin.user,
         client_ip=client_ip(request),
     )

@@ -87,14 +87,14 @@ def _submit_context(session: Session, assessment: Assessment, viewer_id: int) ->
 
 
 @router.get("/assessments/{assessment_id}/submit", name="submit_assessment_page")
-def submit_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
+def submit_page(request: Request, session: SessionDep, settings: SettingsDep, access: ChairPage) -> Response:
     assessment = access.assessment
     if assessment.status == "submitted":
         return RedirectResponse(f"/assessments/{assessment.id}/submitted", status_code=303)
     context = _submit_context(session, assessment, access.principal.user.id)
     context["page_title"] = "Check the agreed ratings before you submit"
     context["closed"] = late_submission_refusal(
-        session, context["cycle"], assessment.id, request.app.state.settings.k_anonymity, utcnow().date()
+        session, context["cycle"], assessment.id, settings.k_anonymity, utcnow().date()
     )
     return render(request, "assessments/submit.html", context)
 

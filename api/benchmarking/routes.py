@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from api.benchmarking.service import Benchmark, benchmark, trend
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import error_responses
 from api.permissions import MemberApi
 from api.response_cache import keep, lookup
@@ -60,11 +61,11 @@ class TrendPublic(BaseModel):
 
 @router.get("/assessments/{assessment_id}/benchmark", response_model=BenchmarkPublic)
 def get_benchmark(
-    request: Request, session: SessionDep, access: MemberApi, group: GroupParam = "all"
+    request: Request, session: SessionDep, settings: SettingsDep, access: MemberApi, group: GroupParam = "all"
 ) -> Response:
     """Kept in the database by the snapshots it came from (api/response_cache.py): between snapshot
     refreshes a read is one statement after the access check."""
-    k = request.app.state.settings.k_anonymity
+    k = settings.k_anonymity
     assessment_id = access.assessment.id or 0
     found = lookup(session, f"benchmark|{assessment_id}|{group}|{k}", assessment_id)
     if found.body is None:
@@ -101,9 +102,9 @@ def benchmark_public(result: Benchmark) -> BenchmarkPublic:
 
 @router.get("/assessments/{assessment_id}/trend", response_model=TrendPublic)
 def get_trend(
-    request: Request, session: SessionDep, access: MemberApi, group: GroupParam = "all"
+    request: Request, session: SessionDep, settings: SettingsDep, access: MemberApi, group: GroupParam = "all"
 ) -> TrendPublic:
-    points = trend(session, access.assessment.organisation_id, group, request.app.state.settings.k_anonymity)
+    points = trend(session, access.assessment.organisation_id, group, settings.k_anonymity)
     return TrendPublic(
         group=group,
         points=[

@@ -11,6 +11,7 @@ from api.benchmarking.groups import GROUP_KIND_NAMES, GROUP_KINDS
 from api.benchmarking.service import benchmark, trend
 from api.charts import BenchmarkRow, TrendPoint, benchmark_chart, trend_chart
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.permissions import MemberPage
 from api.templating import render
 
@@ -18,8 +19,10 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/assessments/{assessment_id}/benchmarks", name="benchmarks")
-def benchmarks_page(request: Request, session: SessionDep, access: MemberPage, group: str = "") -> Response:
-    k = request.app.state.settings.k_anonymity
+def benchmarks_page(
+    request: Request, session: SessionDep, settings: SettingsDep, access: MemberPage, group: str = ""
+) -> Response:
+    k = settings.k_anonymity
     cycle = session.get(Cycle, access.assessment.cycle_id)
     groups = []
     for kind in GROUP_KINDS:

@@ -13,7 +13,7 @@ from api.accounts.schemas import TrustSwitch
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep
-from api.deps import PageUser
+from api.deps import PageUser, SettingsDep
 from api.errors import NotFound
 from api.forms import CommandForm, command_form
 from api.home.service import board_year
@@ -25,9 +25,11 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 @router.get("/trusts", name="trusts")
-def your_trusts(request: Request, session: SessionDep, principal: PageUser) -> Response:
+def your_trusts(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: PageUser
+) -> Response:
     """The board chooser (and trust switcher): each board with what waits there for this person."""
-    k = request.app.state.settings.k_anonymity
+    k = settings.k_anonymity
     boards = [board_year(session, m, principal.user.id, k=k, full=False) for m in principal.memberships]
     return render(request, "organisations/trusts.html", {"page_title": "Your boards", "boards": boards})
 
@@ -48,7 +50,9 @@ def switch_trust(
 
 
 @router.get("/trusts/{ods_code}", name="trust_home")
-def trust_home(request: Request, session: SessionDep, access: TrustMemberPage) -> Response:
+def trust_home(
+    request: Request, session: SessionDep, settings: SettingsDep, access: TrustMemberPage
+) -> Response:
     organisation = access.organisation
     # Remember the trust the person is looking at, for the header links.
     web_session = access.principal.web_session
@@ -63,9 +67,7 @@ def trust_home(request: Request, session: SessionDep, access: TrustMemberPage) -
         )
         .order_by(Cycle.opens_on.desc())  # type: ignore[attr-defined]
     ).all()
-    year = board_year(
-        session, access.membership, access.principal.user.id, k=request.app.state.settings.k_anonymity
-    )
+    year = board_year(session, access.membership, access.principal.user.id, k=settings.k_anonymity)
     return render(
         request,
         "organisations/trust_home.html",

@@ -15,6 +15,7 @@ from api.assessments.spread import rating_closed, uk_today
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
 from api.forms import CommandForm, command_form
 from api.permissions import AssessmentAccess, ManagerPage
@@ -76,6 +77,7 @@ def reminders_page(
 def send_reminder_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     access: ManagerPage,
     form: Annotated[CommandForm[ReminderCreate], Depends(command_form(ReminderCreate))],
 ) -> Response:
@@ -84,7 +86,7 @@ def send_reminder_page(
     try:
         reminder = service.send_reminder(
             session,
-            request.app.state.settings,
+            settings,
             access.principal,
             access.assessment,
             user_id=form.command.user_id,
