@@ -6,8 +6,6 @@ the client address, as password sign-in is.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
@@ -28,7 +26,7 @@ from api.accounts.oidc import (
 )
 from api.accounts.sessions import start_web_session
 from api.accounts.tokens import same
-from api.accounts.views import safe_next, set_session_cookie
+from api.accounts.views import after_sign_in, safe_next, set_session_cookie
 from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie
@@ -196,11 +194,7 @@ def oidc_callback(
         )
     rotate_csrf_cookie(request)
     next_path = safe_next(sign_in_request.next_path)
-    if second_factor_done:
-        target = next_path or "/home"
-    else:
-        target = "/sign-in/two-factor" + (f"?next={quote(next_path, safe='')}" if next_path else "")
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(after_sign_in(request, next_path, second_factor_done), status_code=303)
     response.headers["Cache-Control"] = "no-store"
     set_session_cookie(settings, response, raw)
     _state_cookie(settings, response, None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from api.accounts import invitations, password_reset, wording
@@ -28,6 +27,7 @@ from api.deps import PageUser, SettingsDep
 from api.forms import CommandForm, command_form
 from api.settings import Settings
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -168,7 +168,7 @@ def change_password(
     password_reset.change_password(session, settings, user, new_password, ip)
     # Every session has ended, this one too: the person signs in again with the new password.
     rotate_csrf_cookie(request)
-    response = RedirectResponse("/sign-in", status_code=303)
+    response = redirect_to(request, "sign_in")
     clear_session_cookie(settings, response)
     return response
 

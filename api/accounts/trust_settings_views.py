@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.responses import Response
@@ -20,6 +19,7 @@ from api.errors import FieldError
 from api.forms import CommandForm, command_form
 from api.permissions import TrustManagerPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -82,4 +82,4 @@ def save_trust_settings(
             ),
             client_ip=client_ip(request),
         )
-    return RedirectResponse(f"/trusts/{organisation.ods_code}/settings?saved=true", status_code=303)
+    return redirect_to(request, "trust_settings", ods_code=organisation.ods_code, query={"saved": "true"})

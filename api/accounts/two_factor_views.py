@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import segno
 from fastapi import APIRouter, Depends, Request
@@ -34,6 +33,7 @@ from api.db import SessionDep, utcnow
 from api.deps import PageUser, PendingPageUser, RedirectTo, get_page_principal, passed_second_factor
 from api.forms import CommandForm, command_form
 from api.templating import render
+from api.urls import path_to, redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -58,7 +58,9 @@ def page_chrome(request: Request, session: Session) -> dict[str, Any]:
         token = csrf_token(request)
         return {
             "navigation_items": [],
-            "account_items": [{"action": f"/sign-out?csrf_token={quote(token)}", "text": "Sign out"}],
+            "account_items": [
+                {"action": path_to(request, "sign_out", query={"csrf_token": token}), "text": "Sign out"}
+            ],
         }
     return {}
 
@@ -110,7 +112,7 @@ def two_factor_sign_in_page(
     if principal.user.totp_enabled_at is None or passed_second_factor(
         principal.user, principal.web_session.second_factor_at
     ):
-        return RedirectResponse(safe_next(next) or "/home", status_code=303)
+        return RedirectResponse(safe_next(next) or path_to(request, "signed_in_home"), status_code=303)
     return _sign_in_page(request, session, safe_next(next))
 
 
@@ -124,7 +126,7 @@ def two_factor_sign_in(
     user, web_session = principal.user, principal.web_session
     assert web_session is not None
     next = form.values.get("next", "")
-    target = safe_next(next) or "/home"
+    target = safe_next(next) or path_to(request, "signed_in_home")
     if user.totp_enabled_at is None or passed_second_factor(user, web_session.second_factor_at):
         return RedirectResponse(target, status_code=303)
     if form.command is None:
@@ -157,12 +159,12 @@ def two_factor_sign_in(
 # --- Setting up an authenticator app ------------------------------------------------------------
 
 
-def _already_on(principal: Principal) -> Response:
+def _already_on(request: Request, principal: Principal) -> Response:
     """Someone with two-factor on never sees a new secret: not before passing it, nor after."""
     assert principal.web_session is not None
     if not passed_second_factor(principal.user, principal.web_session.second_factor_at):
-        return RedirectResponse("/sign-in/two-factor", status_code=303)
-    return RedirectResponse("/account/two-factor", status_code=303)
+        return redirect_to(request, "two_factor_sign_in")
+    return redirect_to(request, "two_factor")
 
 
 def _set_up_page(
@@ -189,7 +191,7 @@ def _set_up_page(
 def two_factor_set_up_page(request: Request, session: SessionDep, principal: PendingPageUser) -> Response:
     user = principal.user
     if user.totp_enabled_at is not None:
-        return _already_on(principal)
+        return _already_on(request, principal)
     if user.totp_secret is None:
         # Kept until confirmed, so reloading the page does not change the code under someone's phone.
         user.totp_secret = new_totp_secret()
@@ -208,9 +210,9 @@ def two_factor_set_up(
     user, web_session = principal.user, principal.web_session
     assert web_session is not None
     if user.totp_enabled_at is not None:
-        return _already_on(principal)
+        return _already_on(request, principal)
     if user.totp_secret is None:
-        return RedirectResponse("/account/two-factor/set-up", status_code=303)
+        return redirect_to(request, "two_factor_set_up")
     if form.command is None:
         return _set_up_page(request, session, principal, form.errors, 422)
     if not verify_totp(session, user, form.command.code, secret=user.totp_secret):
@@ -262,7 +264,7 @@ def two_factor_page(request: Request, session: SessionDep, principal: PageUser) 
 
 RECOVERY_CODES_PAGE = {
     "page_title": "Get new recovery codes",
-    "action": "/account/two-factor/recovery-codes",
+    "action": "two_factor_recovery_codes",
     "button_text": "Get new recovery codes",
     "explanation": [
         "New codes replace all your old ones: the old ones stop working. You will see the new ones once.",
@@ -270,7 +272,7 @@ RECOVERY_CODES_PAGE = {
 }
 TURN_OFF_PAGE = {
     "page_title": "Turn off two-factor authentication",
-    "action": "/account/two-factor/turn-off",
+    "action": "two_factor_turn_off",
     "button_text": "Turn off two-factor authentication",
     "button_variant": "warning",
     "explanation": [
@@ -282,9 +284,9 @@ TURN_OFF_PAGE = {
 def _confirm_page(
     request: Request, page: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200
 ) -> Response:
-    return render(
-        request, "accounts/two_factor_confirm.html", {**page, "errors": errors or {}}, status_code=status
-    )
+    # The form posts back to its page: `action` names the route.
+    context = {**page, "action": path_to(request, page["action"]), "errors": errors or {}}
+    return render(request, "accounts/two_factor_confirm.html", context, status_code=status)
 
 
 def _refused(request: Request, page: dict[str, Any], confirmation: Confirmation) -> Response:
@@ -297,7 +299,7 @@ def _refused(request: Request, page: dict[str, Any], confirmation: Confirmation)
 @router.get("/account/two-factor/recovery-codes", name="two_factor_recovery_codes")
 def recovery_codes_page(request: Request, principal: PageUser) -> Response:
     if principal.user.totp_enabled_at is None:
-        return RedirectResponse("/account/two-factor", status_code=303)
+        return redirect_to(request, "two_factor")
     return _confirm_page(request, RECOVERY_CODES_PAGE)
 
 
@@ -310,7 +312,7 @@ def renew_recovery_codes(
 ) -> Response:
     user = principal.user
     if user.totp_enabled_at is None:
-        return RedirectResponse("/account/two-factor", status_code=303)
+        return redirect_to(request, "two_factor")
     ip = client_ip(request)
     check = form.command or IdentityCheck()
     confirmation = confirm_it_is_them(session, user, ip, check.current_password, check.code)
@@ -330,7 +332,7 @@ def renew_recovery_codes(
 @router.get("/account/two-factor/turn-off", name="two_factor_turn_off")
 def turn_off_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
     if principal.user.totp_enabled_at is None:
-        return RedirectResponse("/account/two-factor", status_code=303)
+        return redirect_to(request, "two_factor")
     if second_factor_required(session, principal.user):
         return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
     return _confirm_page(request, TURN_OFF_PAGE)
@@ -345,7 +347,7 @@ def turn_off_two_factor(
 ) -> Response:
     user = principal.user
     if user.totp_enabled_at is None:
-        return RedirectResponse("/account/two-factor", status_code=303)
+        return redirect_to(request, "two_factor")
     if second_factor_required(session, user):
         return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
     ip = client_ip(request)
@@ -360,4 +362,4 @@ def turn_off_two_factor(
     for recovery_code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
         session.delete(recovery_code)
     record_on_user(session, "two_factor.disabled", user, "Turned off two-factor authentication", client_ip=ip)
-    return RedirectResponse("/account/two-factor", status_code=303)
+    return redirect_to(request, "two_factor")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
@@ -25,6 +24,7 @@ from api.errors import Conflict, Unprocessable
 from api.forms import CommandForm, command_form
 from api.settings import Settings
 from api.templating import render
+from api.urls import path_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -36,17 +36,25 @@ def safe_next(target: str | None) -> str | None:
     return None
 
 
-def landing_page(principal: object) -> str:
+def landing_page(request: Request, principal: object) -> str:
     """Where signing in (and `/`) takes someone: several boards, the chooser showing what waits on
     each; one board, its home; else the sector view or their account."""
     if len(principal.memberships) > 1:  # type: ignore[attr-defined]
-        return "/trusts"
+        return path_to(request, "trusts")
     membership = principal.active_membership  # type: ignore[attr-defined]
     if membership is not None:
-        return f"/trusts/{membership.ods_code}"
+        return path_to(request, "trust_home", ods_code=membership.ods_code)
     if principal.user.platform_role in ANALYST_ROLES:  # type: ignore[attr-defined]
-        return "/sector"
-    return "/account"
+        return path_to(request, "sector_heatmap")
+    return path_to(request, "account")
+
+
+def after_sign_in(request: Request, next_path: str | None, second_factor_done: bool) -> str:
+    """Where a password (or single sign-on) takes someone: the second factor first when it is still
+    to do, carrying the page they were going to; else that page, or their home."""
+    if not second_factor_done:
+        return path_to(request, "two_factor_sign_in", query={"next": next_path})
+    return next_path or path_to(request, "signed_in_home")
 
 
 def set_session_cookie(settings: Settings, response: Response, raw: str) -> None:
@@ -74,7 +82,7 @@ def sign_in_page(request: Request, principal: MaybePageUser, next: str | None = 
         and principal.web_session is not None
         and passed_second_factor(principal.user, principal.web_session.second_factor_at)
     ):
-        return RedirectResponse(safe_next(next) or landing_page(principal), status_code=303)
+        return RedirectResponse(safe_next(next) or landing_page(request, principal), status_code=303)
     return render(request, "accounts/sign_in.html", {"page_title": "Sign in", "next": safe_next(next)})
 
 
@@ -117,13 +125,7 @@ def sign_in(
     if not two_factor_on:
         record_on_user(session, "sign_in", user, "Signed in", client_ip=ip)
     rotate_csrf_cookie(request)
-    if two_factor_on:
-        target = "/sign-in/two-factor" + (
-            f"?next={quote(safe_next(next) or '', safe='')}" if safe_next(next) else ""
-        )
-    else:
-        target = safe_next(next) or "/home"
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(after_sign_in(request, safe_next(next), not two_factor_on), status_code=303)
     set_session_cookie(settings, response, raw)
     return response
 
@@ -132,7 +134,7 @@ def sign_in(
 def sign_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """Ends every session and API token of the person, on every device."""
     principal = get_session_principal(request, session)
-    target = "/signed-out"
+    target = path_to(request, "signed_out")
     if principal is not None:
         by_provider = principal.web_session is not None and principal.web_session.signed_in_by_provider
         end_all_sessions(session, principal.user.id)
@@ -141,7 +143,7 @@ def sign_out(request: Request, session: SessionDep, settings: SettingsDep) -> Re
             # The signed-out page then offers signing out at the provider too (RP-initiated logout).
             # A link, not a redirect from here: the pages' Content-Security-Policy (form-action
             # 'self') stops a form's submission from ending up at another site.
-            target = "/signed-out?provider=1"
+            target = path_to(request, "signed_out", query={"provider": 1})
     rotate_csrf_cookie(request)
     response = RedirectResponse(target, status_code=303)
     clear_session_cookie(settings, response)
@@ -153,7 +155,7 @@ def signed_out(request: Request, settings: SettingsDep, provider: bool = False) 
     single_sign_on = provider_for(request.app.state, settings) if provider else None
     # The provider sends people back here after signing them out, without `provider`.
     end_session_url = (
-        single_sign_on.end_session_url(settings.base_url.rstrip("/") + "/signed-out")
+        single_sign_on.end_session_url(settings.base_url.rstrip("/") + path_to(request, "signed_out"))
         if single_sign_on
         else None
     )
@@ -162,8 +164,8 @@ def signed_out(request: Request, settings: SettingsDep, provider: bool = False) 
 
 
 @router.get("/home", name="signed_in_home")
-def signed_in_home(principal: PageUser) -> Response:
-    return RedirectResponse(landing_page(principal), status_code=303)
+def signed_in_home(request: Request, principal: PageUser) -> Response:
+    return RedirectResponse(landing_page(request, principal), status_code=303)
 
 
 @router.get("/account", name="account")

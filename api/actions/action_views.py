@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -40,6 +39,7 @@ from api.permissions import (
     AssessmentAccess,
 )
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -106,7 +106,9 @@ def add_note_page(
         except FieldError as exc:
             errors["noted_on_day" if exc.field == "noted_on" else exc.field] = exc.message
         else:
-            return RedirectResponse(f"/actions/{access.action.id}?done=note#notes", status_code=303)
+            return redirect_to(
+                request, "action_page", action_id=access.action.id, query={"done": "note"}, fragment="notes"
+            )
     context = _action_context(session, access)
     context.update(page_title=context["action"].title, done=None, note_form=note, errors=errors)
     return render(request, "actions/action.html", context, status_code=422)
@@ -161,7 +163,7 @@ def save_action(
             stale = service.action_view(session, access.action)
             typed.version = stale.version
         else:
-            return RedirectResponse(f"/actions/{access.action.id}?done=saved", status_code=303)
+            return redirect_to(request, "action_page", action_id=access.action.id, query={"done": "saved"})
     context = _edit_context(session, access, typed, errors)
     context.update(done=None, stale=stale)
     return render(request, "actions/edit.html", context, status_code=409 if stale else 422)
@@ -178,10 +180,10 @@ def delete_action_confirm(request: Request, session: SessionDep, access: ActionM
 
 
 @router.post("/actions/{action_id}/delete", name="delete_action_page")
-def delete_action_page(session: SessionDep, access: ActionManagerPage) -> Response:
+def delete_action_page(request: Request, session: SessionDep, access: ActionManagerPage) -> Response:
     assessment_id = access.action.assessment_id
     service.delete_action(session, access.principal.user, access.action)
-    return RedirectResponse(f"/assessments/{assessment_id}/actions?done=deleted", status_code=303)
+    return redirect_to(request, "action_plan", assessment_id=assessment_id, query={"done": "deleted"})
 
 
 __all__ = ["Action", "router"]

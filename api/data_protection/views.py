@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from sqlmodel import col, func, select
 from starlette.responses import Response
 
@@ -25,6 +24,7 @@ from api.forms import CommandForm, command_form
 from api.organisations.models import Organisation
 from api.permissions import PlatformAdminPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -62,7 +62,7 @@ def find_person_page(
             errors["email"] = "Enter an email address in the correct format, like name@example.com"
         else:
             if user is not None and user.erased_at is None:
-                return RedirectResponse(f"/admin/people/{user.id}/erase", status_code=303)
+                return redirect_to(request, "admin_erase_person", user_id=user.id)
             errors["email"] = "There is no account with that email address"
     return render(
         request,
@@ -127,4 +127,4 @@ def erase(
         return _erase_page(
             request, session, user, admin.user.id, exc.status_code, errors={"erase": exc.message}
         )
-    return RedirectResponse("/admin/people?done=erased", status_code=303)
+    return redirect_to(request, "admin_people", query={"done": "erased"})

@@ -25,7 +25,7 @@ def home(request: Request, session: SessionDep, settings: SettingsDep, principal
         and passed_second_factor(principal.user, principal.web_session.second_factor_at)
         and (principal.memberships or principal.user.platform_role)
     ):
-        return RedirectResponse(landing_page(principal), status_code=303)
+        return RedirectResponse(landing_page(request, principal), status_code=303)
     framework = latest_framework(session)
     return render(
         request,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from sqlmodel import select
 from starlette.responses import Response
 
@@ -20,6 +19,7 @@ from api.home.service import board_year
 from api.organisations.types import PEER_TYPES, SIZE_BANDS, TRUST_TYPES
 from api.permissions import TrustMemberPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -36,6 +36,7 @@ def your_trusts(
 
 @router.post("/trusts/switch", name="switch_trust")
 def switch_trust(
+    request: Request,
     session: SessionDep,
     principal: PageUser,
     form: Annotated[CommandForm[TrustSwitch], Depends(command_form(TrustSwitch))],
@@ -46,7 +47,7 @@ def switch_trust(
     assert principal.web_session is not None
     principal.web_session.active_organisation_id = membership.organisation_id
     session.add(principal.web_session)
-    return RedirectResponse(f"/trusts/{membership.ods_code}", status_code=303)
+    return redirect_to(request, "trust_home", ods_code=membership.ods_code)
 
 
 @router.get("/trusts/{ods_code}", name="trust_home")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from api.assessments.cycles import is_open
@@ -22,6 +21,7 @@ from api.permissions import AssessmentAccess, ManagerPage
 from api.reminders import service
 from api.reminders.schemas import ReminderCreate
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -96,6 +96,6 @@ def send_reminder_page(
         return _page(request, session, access, errors={exc.field: exc.message}, status_code=422)
     except Conflict as exc:
         return _page(request, session, access, errors={"user_id": exc.message}, status_code=409)
-    return RedirectResponse(
-        f"/assessments/{access.assessment.id}/reminders?reminded={reminder.user_id}", status_code=303
+    return redirect_to(
+        request, "reminders", assessment_id=access.assessment.id, query={"reminded": reminder.user_id}
     )
