@@ -45,6 +45,7 @@ from api.errors import Conflict, FieldError
 from api.forms import CommandForm, command_form
 from api.permissions import ManagerPage
 from api.templating import render
+from api.urls import path_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -85,7 +86,7 @@ def consensus_overview(request: Request, session: SessionDep, access: ManagerPag
             "is_chair": access.membership.role == CHAIR,
             "signed_off_by": signer_of(session, assessment),
             "headline": board_headline(session, assessment, access.principal.user.id),
-            "meeting_href": f"/assessments/{assessment.id}/meeting",
+            "meeting_href": path_to(request, "meeting_start", assessment_id=assessment.id),
             "finished_meeting": request.query_params.get("done") == "meeting",
         },
     )

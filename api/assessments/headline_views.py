@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from api.assessments import service
@@ -20,6 +19,7 @@ from api.errors import Conflict
 from api.forms import CommandForm, command_form
 from api.permissions import RaterPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -89,7 +89,7 @@ def save_headline_page(
         return render(request, "assessments/headline.html", context, status_code=409)
     if autosave:
         return _headline_status(request, saved.version, saved_at=utcnow())
-    return RedirectResponse(f"/assessments/{access.assessment.id}", status_code=303)
+    return redirect_to(request, "assessment_overview", assessment_id=access.assessment.id)
 
 
 def _headline_status(

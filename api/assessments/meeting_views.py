@@ -34,12 +34,14 @@ from api.frameworks.service import framework_document
 from api.organisations.models import Organisation
 from api.permissions import AssessmentAccess, ManagerPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 def meeting_url(assessment_id: int, criterion_key: str) -> str:
-    return f"/assessments/{assessment_id}/meeting/{criterion_key}"
+    # This module's own route: its router names the path without a request.
+    return router.url_path_for("meeting_statement", assessment_id=assessment_id, criterion_key=criterion_key)
 
 
 def _in_order(session: SessionDep, assessment: Assessment) -> list[tuple[FrameworkSection, Criterion]]:
@@ -213,4 +215,4 @@ def meeting_save(
     if index + 1 < len(pairs):
         target = meeting_url(assessment.id, pairs[index + 1][1].key)  # type: ignore[arg-type]
         return RedirectResponse(f"{target}?saved={key}", status_code=303)
-    return RedirectResponse(f"/assessments/{assessment.id}/consensus?done=meeting", status_code=303)
+    return redirect_to(request, "consensus_overview", assessment_id=assessment.id, query={"done": "meeting"})

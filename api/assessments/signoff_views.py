@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.responses import Response
 
@@ -41,6 +40,7 @@ from api.errors import Conflict, Unprocessable
 from api.forms import CommandForm, command_form
 from api.permissions import ChairPage, ManagerPage, PlatformAdminPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -90,7 +90,7 @@ def _submit_context(session: Session, assessment: Assessment, viewer_id: int) ->
 def submit_page(request: Request, session: SessionDep, settings: SettingsDep, access: ChairPage) -> Response:
     assessment = access.assessment
     if assessment.status == "submitted":
-        return RedirectResponse(f"/assessments/{assessment.id}/submitted", status_code=303)
+        return redirect_to(request, "assessment_submitted", assessment_id=assessment.id)
     context = _submit_context(session, assessment, access.principal.user.id)
     context["page_title"] = "Check the agreed ratings before you submit"
     context["closed"] = late_submission_refusal(
@@ -137,14 +137,14 @@ def submit(
         context["page_title"] = "Check the agreed ratings before you submit"
         context["closed"] = refused.message
         return render(request, "assessments/submit.html", context, status_code=409)
-    return RedirectResponse(f"/assessments/{access.assessment.id}/submitted", status_code=303)
+    return redirect_to(request, "assessment_submitted", assessment_id=access.assessment.id)
 
 
 @router.get("/assessments/{assessment_id}/submitted", name="assessment_submitted")
 def submitted_page(request: Request, session: SessionDep, access: ManagerPage) -> Response:
     assessment = access.assessment
     if assessment.status != "submitted":
-        return RedirectResponse(f"/assessments/{assessment.id}/consensus", status_code=303)
+        return redirect_to(request, "consensus_overview", assessment_id=assessment.id)
     organisation, cycle = assessment_names(session, assessment)
     return render(
         request,

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -37,6 +36,7 @@ from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
 from api.permissions import AssessmentAccess, MemberPage, RaterPage, RaterSavingPage, TrustManagerPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -92,6 +92,7 @@ def assessment_context(session: Any, access: AssessmentAccess) -> dict[str, Any]
 
 @router.post("/trusts/{ods_code}/assessments", name="open_assessment_page")
 def open_assessment_page(
+    request: Request,
     session: SessionDep,
     access: TrustManagerPage,
     form: Annotated[CommandForm[AssessmentCreate], Depends(command_form(AssessmentCreate))],
@@ -106,8 +107,8 @@ def open_assessment_page(
         )
     except Conflict as exc:
         # Someone else opened it a moment ago: take the person to it.
-        return RedirectResponse(f"/assessments/{exc.extra['assessment_id']}", status_code=303)
-    return RedirectResponse(f"/assessments/{assessment.id}", status_code=303)
+        return redirect_to(request, "assessment_overview", assessment_id=exc.extra["assessment_id"])
+    return redirect_to(request, "assessment_overview", assessment_id=assessment.id)
 
 
 # --- The task list ----------------------------------------------------------------------------------
@@ -280,12 +281,14 @@ def save_section(
         context = _section_context(session, access, section_key, typed)
         context["errors"] = errors
         return render(request, "assessments/section.html", context, status_code=422)
-    target = (
-        f"/assessments/{access.assessment.id}/sections/{context['next_section'].key}"
-        if context["next_section"] and form.command is not None and form.command.action != "overview"
-        else f"/assessments/{access.assessment.id}"
-    )
-    return RedirectResponse(target, status_code=303)
+    if context["next_section"] and form.command is not None and form.command.action != "overview":
+        return redirect_to(
+            request,
+            "rate_section",
+            assessment_id=access.assessment.id,
+            section_key=context["next_section"].key,
+        )
+    return redirect_to(request, "assessment_overview", assessment_id=access.assessment.id)
 
 
 @router.post("/assessments/{assessment_id}/ratings/{criterion_key}", name="autosave_rating")

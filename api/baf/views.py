@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
@@ -26,6 +25,7 @@ from api.errors import Conflict, FieldError
 from api.forms import CommandForm, FormDep, FormRead, command_form
 from api.permissions import TrustAccess, TrustManagerPage, TrustMemberPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -334,8 +334,8 @@ def save_baf_risk_page(
                 stale = service.current_baf_risk(session, access.organisation.id)
                 typed.version = stale.version if stale else 0
         else:
-            return RedirectResponse(
-                f"/trusts/{access.organisation.ods_code}/baf-risk?done=saved", status_code=303
+            return redirect_to(
+                request, "baf_risk", ods_code=access.organisation.ods_code, query={"done": "saved"}
             )
     context = _edit_context(session, access, typed, errors, stale)
     return render(request, "baf/edit.html", context, status_code=409 if stale else 422)
