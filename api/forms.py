@@ -167,7 +167,7 @@ def validate_command(
 
 
 class _CommandFormDependency(Generic[M]):
-    """A page route's form as `model`: `Annotated[CommandForm[Model], Depends(command_form(Model))]`.
+    """A page route's form as `model`: `PageForm[Model]` in the route's signature (see PageForm).
 
     Empty fields are left out, so the model's defaults and "required" rules apply as they do to JSON.
     Also found by the write-route test, which checks a page and its API twin use the same model."""
@@ -207,6 +207,16 @@ def command_form(model: type[M], *, read: Reader | None = None) -> Any:
     returns a FormRead naming the form field of each nested location (lines of a risk's assurances).
     `read(form)`, or `read(form, path_params)` where field names carry a path parameter."""
     return _CommandFormDependency(model, read=read)
+
+
+class PageForm:
+    """A page route's form, read as its command: `form: PageForm[Model]`, or `PageForm[Model, read]`
+    with a `read` function (see command_form). The same dependency as
+    `Annotated[CommandForm[Model], Depends(command_form(Model, read=read))]`, written once."""
+
+    def __class_getitem__(cls, params: Any) -> Any:
+        model, read = params if isinstance(params, tuple) else (params, None)
+        return Annotated[CommandForm[model], Depends(command_form(model, read=read))]  # type: ignore[valid-type]
 
 
 def date_parts(form: FormData, prefix: str) -> str | None:

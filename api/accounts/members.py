@@ -93,19 +93,7 @@ def board_members(session: Session, organisation_id: int) -> list[BoardMember]:
         .join(User, User.id == Membership.user_id)  # type: ignore[arg-type]
         .where(Membership.organisation_id == organisation_id)
     ).all()
-    members = [
-        BoardMember(
-            membership_id=m.id,  # type: ignore[arg-type]
-            user_id=u.id,  # type: ignore[arg-type]
-            name=u.name,
-            email=u.email,
-            role=m.role,
-            board_role=m.board_role,
-            invited=u.password_hash is None,
-            added_at=m.created_at,
-        )
-        for m, u in rows
-    ]
+    members = [board_member_view(m, u) for m, u in rows]
     return sorted(members, key=lambda m: (_ROLE_ORDER.get(m.role, 9), m.name.lower(), m.email))
 
 

@@ -3,7 +3,7 @@ changing a role and removing someone."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
@@ -19,7 +19,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, Forbidden, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import CommandForm, PageForm
 from api.permissions import TrustAccess, TrustManagerPage
 from api.settings import Settings
 from api.templating import render
@@ -120,7 +120,7 @@ def invite(
     session: SessionDep,
     settings: SettingsDep,
     access: TrustManagerPage,
-    form: Annotated[CommandForm[MemberInvite], Depends(command_form(MemberInvite, read=_member_form))],
+    form: PageForm[MemberInvite, _member_form],
 ) -> Response:
     typed = _typed(form, ("email", "name", "role", "board_role"))
     if form.command is None:
@@ -188,7 +188,7 @@ def change_role(
     session: SessionDep,
     access: TrustManagerPage,
     membership_id: int,
-    form: Annotated[CommandForm[MemberRole], Depends(command_form(MemberRole, read=_member_form))],
+    form: PageForm[MemberRole, _member_form],
 ) -> Response:
     membership, user, member = _member(session, access, membership_id)
     typed = _typed(form, ("role", "board_role"))

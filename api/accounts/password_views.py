@@ -8,8 +8,6 @@ the password they have just chosen, through the one sign-in path (throttling, tw
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -24,7 +22,7 @@ from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie, verify_csrf
 from api.db import SessionDep
 from api.deps import PageUser, SettingsDep
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.settings import Settings
 from api.templating import render
 from api.urls import redirect_to
@@ -54,7 +52,7 @@ def forgot_password(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    form: Annotated[CommandForm[ForgottenPassword], Depends(command_form(ForgottenPassword))],
+    form: PageForm[ForgottenPassword],
 ) -> Response:
     if form.command is None:
         context = {
@@ -102,7 +100,7 @@ def reset_password(
     session: SessionDep,
     settings: SettingsDep,
     token: str,
-    form: Annotated[CommandForm[NewPassword], Depends(command_form(NewPassword))],
+    form: PageForm[NewPassword],
 ) -> Response:
     # Plain text fields, so the command is always read; the password's rules need the account.
     command = form.command or NewPassword()
@@ -142,7 +140,7 @@ def change_password(
     session: SessionDep,
     settings: SettingsDep,
     principal: PageUser,
-    form: Annotated[CommandForm[PasswordChange], Depends(command_form(PasswordChange))],
+    form: PageForm[PasswordChange],
 ) -> Response:
     user = principal.user
     ip = client_ip(request)
@@ -219,7 +217,7 @@ def accept_invitation(
     session: SessionDep,
     settings: SettingsDep,
     token: str,
-    form: Annotated[CommandForm[InvitationAcceptance], Depends(command_form(InvitationAcceptance))],
+    form: PageForm[InvitationAcceptance],
 ) -> Response:
     name = form.values.get("name", "")
     password = form.values.get("password", "")

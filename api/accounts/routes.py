@@ -17,6 +17,7 @@ from api.client_ip import client_ip
 from api.db import SessionDep, utcnow
 from api.deps import CurrentUser, SettingsDep
 from api.errors import error_responses
+from api.public import filled
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -120,12 +121,6 @@ def me(principal: CurrentUser) -> Me:
         platform_role=principal.user.platform_role,
         two_factor=principal.user.totp_enabled_at is not None,
         memberships=[
-            MembershipPublic(
-                organisation_code=m.ods_code,
-                organisation_name=m.organisation_name,
-                role=m.role,
-                board_role=m.board_role,
-            )
-            for m in principal.memberships
+            filled(MembershipPublic, m, organisation_code=m.ods_code) for m in principal.memberships
         ],
     )

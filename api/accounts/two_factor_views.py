@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import segno
 from fastapi import APIRouter, Depends, Request
@@ -31,7 +31,7 @@ from api.client_ip import client_ip
 from api.csrf import csrf_token, verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import PageUser, PendingPageUser, RedirectTo, get_page_principal, passed_second_factor
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.templating import render
 from api.urls import path_to, redirect_to
 
@@ -121,7 +121,7 @@ def two_factor_sign_in(
     request: Request,
     session: SessionDep,
     principal: PendingPageUser,
-    form: Annotated[CommandForm[SecondFactorCode], Depends(command_form(SecondFactorCode))],
+    form: PageForm[SecondFactorCode],
 ) -> Response:
     user, web_session = principal.user, principal.web_session
     assert web_session is not None
@@ -205,7 +205,7 @@ def two_factor_set_up(
     request: Request,
     session: SessionDep,
     principal: PendingPageUser,
-    form: Annotated[CommandForm[SecondFactorCode], Depends(command_form(SecondFactorCode))],
+    form: PageForm[SecondFactorCode],
 ) -> Response:
     user, web_session = principal.user, principal.web_session
     assert web_session is not None
@@ -308,7 +308,7 @@ def renew_recovery_codes(
     request: Request,
     session: SessionDep,
     principal: PageUser,
-    form: Annotated[CommandForm[IdentityCheck], Depends(command_form(IdentityCheck))],
+    form: PageForm[IdentityCheck],
 ) -> Response:
     user = principal.user
     if user.totp_enabled_at is None:
@@ -343,7 +343,7 @@ def turn_off_two_factor(
     request: Request,
     session: SessionDep,
     principal: PageUser,
-    form: Annotated[CommandForm[IdentityCheck], Depends(command_form(IdentityCheck))],
+    form: PageForm[IdentityCheck],
 ) -> Response:
     user = principal.user
     if user.totp_enabled_at is None:

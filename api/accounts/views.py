@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
@@ -21,7 +19,7 @@ from api.csrf import rotate_csrf_cookie, verify_csrf
 from api.db import SessionDep
 from api.deps import MaybePageUser, PageUser, SettingsDep, get_session_principal, passed_second_factor
 from api.errors import Conflict, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.settings import Settings
 from api.templating import render
 from api.urls import path_to
@@ -91,7 +89,7 @@ def sign_in(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    form: Annotated[CommandForm[SignIn], Depends(command_form(SignIn))],
+    form: PageForm[SignIn],
 ) -> Response:
     next = form.values.get("next", "")
     context = {
@@ -197,7 +195,7 @@ def change_email(
     session: SessionDep,
     settings: SettingsDep,
     principal: PageUser,
-    form: Annotated[CommandForm[EmailChange], Depends(command_form(EmailChange))],
+    form: PageForm[EmailChange],
 ) -> Response:
     user = principal.user
     ip = client_ip(request)

@@ -31,7 +31,7 @@ from api.assessments.models import Assessment
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, FormDep, command_form, date_parts
+from api.forms import FormDep, PageForm, date_parts
 from api.permissions import (
     ActionAccess,
     ActionManagerPage,
@@ -87,7 +87,7 @@ def add_note_page(
     session: SessionDep,
     access: ActionManagerPage,
     form: FormDep,
-    command: Annotated[CommandForm[NoteCreate], Depends(command_form(NoteCreate, read=_note_values))],
+    command: PageForm[NoteCreate, _note_values],
 ) -> Response:
     note = {
         "text": form_field(form, "text"),
@@ -148,7 +148,7 @@ def save_action(
     session: SessionDep,
     access: ActionManagerPage,
     form: FormDep,
-    command: Annotated[CommandForm[ActionUpdate], Depends(command_form(ActionUpdate, read=edit_values))],
+    command: PageForm[ActionUpdate, edit_values],
 ) -> Response:
     typed = ActionForm.from_form(form)
     errors = page_errors_of(command.errors)

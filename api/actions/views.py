@@ -27,7 +27,7 @@ from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import FieldError
-from api.forms import CommandForm, FormDep, command_form, date_parts
+from api.forms import FormDep, PageForm, date_parts
 from api.permissions import (
     AssessmentAccess,
     ManagerPage,
@@ -308,7 +308,7 @@ def create_action_page(
     session: SessionDep,
     access: ManagerPage,
     form: FormDep,
-    command: Annotated[CommandForm[ActionCreate], Depends(command_form(ActionCreate, read=action_values))],
+    command: PageForm[ActionCreate, action_values],
 ) -> Response:
     typed = ActionForm.from_form(form)
     errors = page_errors_of(command.errors)
@@ -329,7 +329,7 @@ def add_suggested_action(
     request: Request,
     session: SessionDep,
     access: ManagerPage,
-    form: Annotated[CommandForm[SuggestedActionCreate], Depends(command_form(SuggestedActionCreate))],
+    form: PageForm[SuggestedActionCreate],
 ) -> Response:
     """One click: the framework's suggestion becomes an action due in 3 months, then opens for editing."""
     if form.command is None:

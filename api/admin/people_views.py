@@ -3,8 +3,6 @@ inviting one, and removing a role."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -20,7 +18,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import PlatformAdminPage
 from api.settings import Settings
 from api.templating import render
@@ -77,7 +75,7 @@ def invite(
     session: SessionDep,
     settings: SettingsDep,
     admin: PlatformAdminPage,
-    form: Annotated[CommandForm[PlatformInvite], Depends(command_form(PlatformInvite))],
+    form: PageForm[PlatformInvite],
 ) -> Response:
     typed = {name: form.values.get(name, "") for name in ("email", "name", "role")}
     if form.command is None:

@@ -17,6 +17,7 @@ from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import FieldError, error_responses
 from api.permissions import PlatformAdminApi
+from api.public import filled
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -58,11 +59,4 @@ def close_cycle_route(
         actor=admin.user,
         client_ip=client_ip(request),
     )
-    return CyclePublic(
-        name=cycle.name,
-        opens_on=cycle.opens_on,
-        closes_on=cycle.closes_on,
-        closed_at=cycle.closed_at,
-        version=cycle.version,
-        figures_final=figures_final(session, cycle),
-    )
+    return filled(CyclePublic, cycle, figures_final=figures_final(session, cycle))

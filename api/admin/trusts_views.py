@@ -27,7 +27,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, InputError, NotFound, Unprocessable
-from api.forms import CommandForm, command_form, file_name_of
+from api.forms import PageForm, file_name_of
 from api.organisations.models import Organisation
 from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
 from api.permissions import PlatformAdminPage
@@ -126,9 +126,7 @@ def import_trusts(
     request: Request,
     session: SessionDep,
     admin: PlatformAdminPage,
-    command: Annotated[
-        CommandForm[TrustsImport], Depends(command_form(TrustsImport, read=file_name_of("csv_file")))
-    ],
+    command: PageForm[TrustsImport, file_name_of("csv_file")],
     csv_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     if command.command is None:
@@ -214,7 +212,7 @@ def invite_chair(
     settings: SettingsDep,
     admin: PlatformAdminPage,
     ods_code: str,
-    form: Annotated[CommandForm[FirstChairInvite], Depends(command_form(FirstChairInvite))],
+    form: PageForm[FirstChairInvite],
 ) -> Response:
     organisation = _organisation_or_404(session, ods_code)
     typed = {name: form.values.get(name, "") for name in ("email", "name")}

@@ -25,7 +25,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import SettingsDep
 from api.errors import Conflict, InputError, NotFound
-from api.forms import CommandForm, FormRead, command_form, file_name_of
+from api.forms import FormRead, PageForm, file_name_of
 from api.permissions import PlatformAdminPage
 from api.settings import Settings
 from api.templating import render
@@ -156,7 +156,7 @@ def new_cycle(
     request: Request,
     session: SessionDep,
     admin: PlatformAdminPage,
-    command: Annotated[CommandForm[CycleOpen], Depends(command_form(CycleOpen, read=_cycle_values))],
+    command: PageForm[CycleOpen, _cycle_values],
 ) -> Response:
     values = {
         f"{prefix}_{part}": command.values.get(f"{prefix}_{part}", "").strip()
@@ -223,7 +223,7 @@ def close_cycle_form(
     session: SessionDep,
     settings: SettingsDep,
     admin: PlatformAdminPage,
-    form: Annotated[CommandForm[CloseCycleRequest], Depends(command_form(CloseCycleRequest))],
+    form: PageForm[CloseCycleRequest],
 ) -> Response:
     cycle = form.values.get("cycle", "")
     chosen = cycle_by_name(session, cycle)
@@ -272,10 +272,7 @@ def check_framework(
     request: Request,
     session: SessionDep,
     admin: PlatformAdminPage,
-    command: Annotated[
-        CommandForm[FrameworkFileCheck],
-        Depends(command_form(FrameworkFileCheck, read=file_name_of("framework_file"))),
-    ],
+    command: PageForm[FrameworkFileCheck, file_name_of("framework_file")],
     framework_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     if command.command is None:

@@ -6,8 +6,6 @@ these pages names a member, dates a rating or orders comments by person or time.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -42,7 +40,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import ManagerPage
 from api.templating import render
 from api.urls import path_to
@@ -116,7 +114,7 @@ def save_consensus(
     session: SessionDep,
     settings: SettingsDep,
     access: ManagerPage,
-    form: Annotated[CommandForm[ConsensusUpdate], Depends(command_form(ConsensusUpdate))],
+    form: PageForm[ConsensusUpdate],
 ) -> Response:
     criterion_in_section(session, access.assessment, section_key, criterion_key)
     key = criterion_key

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -16,7 +16,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import SettingsDep
 from api.errors import Conflict
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import RaterPage
 from api.templating import render
 from api.urls import redirect_to
@@ -41,7 +41,7 @@ def save_headline_page(
     session: SessionDep,
     settings: SettingsDep,
     access: RaterPage,
-    form: Annotated[CommandForm[HeadlineUpdate], Depends(command_form(HeadlineUpdate))],
+    form: PageForm[HeadlineUpdate],
 ) -> Response:
     context = assessment_context(session, access)
     typed_version = form.values.get("version", "0")

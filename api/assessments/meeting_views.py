@@ -9,7 +9,7 @@ show (the spread as the viewer may see it) and saves through the same consensus 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
@@ -28,7 +28,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError, NotFound
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.service import framework_document
 from api.organisations.models import Organisation
@@ -170,7 +170,7 @@ def meeting_save(
     session: SessionDep,
     settings: SettingsDep,
     access: ManagerPage,
-    form: Annotated[CommandForm[ConsensusUpdate], Depends(command_form(ConsensusUpdate))],
+    form: PageForm[ConsensusUpdate],
 ) -> Response:
     assessment = access.assessment
     key = criterion_key

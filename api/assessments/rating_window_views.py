@@ -6,7 +6,7 @@ audited and final for the year: the page says so before the chair confirms.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
@@ -20,7 +20,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, command_form, date_from_parts, date_parts
+from api.forms import PageForm, date_from_parts, date_parts
 from api.organisations.models import Organisation
 from api.permissions import AssessmentAccess, ChairPage
 from api.templating import render
@@ -62,7 +62,7 @@ def close_rating(
     request: Request,
     session: SessionDep,
     access: ChairPage,
-    form: Annotated[CommandForm[CloseRating], Depends(command_form(CloseRating))],
+    form: PageForm[CloseRating],
 ) -> Response:
     try:
         if form.command is None:
@@ -112,9 +112,7 @@ def set_rating_deadline(
     session: SessionDep,
     settings: SettingsDep,
     access: ChairPage,
-    form: Annotated[
-        CommandForm[RatingDeadlineUpdate], Depends(command_form(RatingDeadlineUpdate, read=_deadline_form))
-    ],
+    form: PageForm[RatingDeadlineUpdate, _deadline_form],
 ) -> Response:
     values = {part: form.values.get(f"deadline_{part}", "") for part in ("day", "month", "year")}
     try:

@@ -3,7 +3,7 @@ admin reopening a submitted assessment."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
@@ -37,7 +37,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import SettingsDep
 from api.errors import Conflict, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import ChairPage, ManagerPage, PlatformAdminPage
 from api.templating import render
 from api.urls import redirect_to
@@ -105,7 +105,7 @@ def submit(
     session: SessionDep,
     settings: SettingsDep,
     access: ChairPage,
-    form: Annotated[CommandForm[SignOffConfirmation], Depends(command_form(SignOffConfirmation))],
+    form: PageForm[SignOffConfirmation],
 ) -> Response:
     viewer_id = access.principal.user.id
     if access.assessment.status != "submitted":
@@ -188,7 +188,7 @@ def reopen(
     session: SessionDep,
     settings: SettingsDep,
     admin: PlatformAdminPage,
-    form: Annotated[CommandForm[ReopenRequest], Depends(command_form(ReopenRequest))],
+    form: PageForm[ReopenRequest],
 ) -> Response:
     assessment = assessment_for_admin(session, assessment_id)
     context = {**_reopen_context(session, assessment), "reason": form.values.get("reason", "")}

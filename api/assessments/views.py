@@ -8,7 +8,7 @@ Autosave: each criterion posts itself (htmx, on change) and gets back its new ve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
@@ -30,7 +30,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError, NotFound
-from api.forms import CommandForm, FormRead, command_form
+from api.forms import FormRead, PageForm
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
@@ -95,7 +95,7 @@ def open_assessment_page(
     request: Request,
     session: SessionDep,
     access: TrustManagerPage,
-    form: Annotated[CommandForm[AssessmentCreate], Depends(command_form(AssessmentCreate))],
+    form: PageForm[AssessmentCreate],
 ) -> Response:
     if form.command is None:
         # The button sends the open cycle's name: only a changed form gets here. Shown as an error page.
@@ -241,7 +241,7 @@ def save_section(
     session: SessionDep,
     settings: SettingsDep,
     access: RaterSavingPage,
-    form: Annotated[CommandForm[SectionRatings], Depends(command_form(SectionRatings, read=_section_values))],
+    form: PageForm[SectionRatings, _section_values],
 ) -> Response:
     """Without JavaScript: save every answered criterion of the section, then go on."""
     context = _section_context(session, access, section_key)
@@ -298,7 +298,7 @@ def autosave_rating(
     session: SessionDep,
     settings: SettingsDep,
     access: RaterSavingPage,
-    form: Annotated[CommandForm[RatingUpdate], Depends(command_form(RatingUpdate, read=_rating_values))],
+    form: PageForm[RatingUpdate, _rating_values],
 ) -> Response:
     """htmx autosave of one criterion: answers the fragment with the new version and status."""
     version_text = form.values.get(f"version__{criterion_key}") or "0"

@@ -78,3 +78,37 @@ def record_on_user(
         details=details,
         client_ip=client_ip,
     )
+
+
+_KEEP: Any = object()
+# Audit names that differ from the table's.
+_OBJECT_TYPES = {"user_account": "user"}
+
+
+def record_about(
+    session: Session,
+    action: str,
+    about: Any,
+    summary: str,
+    *,
+    actor: Any | None = None,
+    organisation_id: int | None = _KEEP,
+    details: dict[str, Any] | None = None,
+    client_ip: str | None = None,
+) -> None:
+    """An event about one row (an action, an assessment, a BAF risk...): its table names the object
+    type, its id the object, and its trust the event's trust unless `organisation_id` says."""
+    table = type(about).__tablename__
+    record(
+        session,
+        action,
+        actor=actor,
+        organisation_id=getattr(about, "organisation_id", None)
+        if organisation_id is _KEEP
+        else organisation_id,
+        object_type=_OBJECT_TYPES.get(table, table),
+        object_id=about.id,
+        summary=summary,
+        details=details,
+        client_ip=client_ip,
+    )

@@ -22,7 +22,7 @@ from api.baf.schemas import BafRiskUpdate
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, FormDep, FormRead, command_form
+from api.forms import FormDep, FormRead, PageForm
 from api.permissions import TrustAccess, TrustManagerPage, TrustMemberPage
 from api.templating import render
 from api.urls import redirect_to
@@ -310,7 +310,7 @@ def save_baf_risk_page(
     session: SessionDep,
     access: TrustManagerPage,
     form: FormDep,
-    command: Annotated[CommandForm[BafRiskUpdate], Depends(command_form(BafRiskUpdate, read=_risk_values))],
+    command: PageForm[BafRiskUpdate, _risk_values],
 ) -> Response:
     typed = RiskForm.from_form(form)
     errors = dict(command.errors)

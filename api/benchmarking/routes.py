@@ -14,6 +14,7 @@ from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import error_responses
 from api.permissions import MemberApi
+from api.public import filled
 from api.response_cache import keep, lookup
 
 router = APIRouter(prefix="/api/v1", tags=["benchmarks"], responses=error_responses(401, 404, 422))
@@ -77,27 +78,12 @@ def get_benchmark(
 
 
 def benchmark_public(result: Benchmark) -> BenchmarkPublic:
-    return BenchmarkPublic(
-        group=result.group,
-        group_label=result.group_label,
-        peer_count_band=result.peer_count_band,
-        suppressed=result.suppressed,
-        snapshot_at=result.snapshot_at,  # type: ignore[arg-type]
-        precision=result.precision,
-        sections=[
-            SectionBenchmarkPublic(
-                key=s.key,
-                title=s.title,
-                own=s.own,
-                median=s.stats.median,
-                q1=s.stats.q1,
-                q3=s.stats.q3,
-                quartile=s.quartile,
-                suppressed=s.stats.suppressed,
-            )
-            for s in result.sections
-        ],
-    )
+    sections = [filled(SectionBenchmarkPublic, s, **_stats(s.stats)) for s in result.sections]
+    return filled(BenchmarkPublic, result, sections=sections)
+
+
+def _stats(stats: object) -> dict[str, object]:
+    return {name: getattr(stats, name) for name in ("median", "q1", "q3", "suppressed")}
 
 
 @router.get("/assessments/{assessment_id}/trend", response_model=TrendPublic)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import col, func, select
@@ -20,7 +19,7 @@ from api.data_protection.schemas import ErasePerson
 from api.db import SessionDep, utcnow
 from api.deps import PageUser
 from api.errors import Conflict, InputError
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.organisations.models import Organisation
 from api.permissions import PlatformAdminPage
 from api.templating import render
@@ -114,7 +113,7 @@ def erase(
     session: SessionDep,
     admin: PlatformAdminPage,
     user_id: int,
-    form: Annotated[CommandForm[ErasePerson], Depends(command_form(ErasePerson))],
+    form: PageForm[ErasePerson],
 ) -> Response:
     user = person_to_erase(session, user_id)
     if form.command is None:

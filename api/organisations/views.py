@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import select
 from starlette.responses import Response
@@ -14,7 +12,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import PageUser, SettingsDep
 from api.errors import NotFound
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.home.service import board_year
 from api.organisations.types import PEER_TYPES, SIZE_BANDS, TRUST_TYPES
 from api.permissions import TrustMemberPage
@@ -39,7 +37,7 @@ def switch_trust(
     request: Request,
     session: SessionDep,
     principal: PageUser,
-    form: Annotated[CommandForm[TrustSwitch], Depends(command_form(TrustSwitch))],
+    form: PageForm[TrustSwitch],
 ) -> Response:
     membership = principal.membership_by_code(form.command.ods_code if form.command else "")
     if membership is None:

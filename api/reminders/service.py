@@ -26,7 +26,7 @@ from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, AssessmentRater, Cycle, MemberResponse
 from api.assessments.repository import RATING_ROLES
 from api.assessments.spread import rating_closed, uk_today
-from api.audit.service import record
+from api.audit.service import record_about
 from api.db import utcnow
 from api.errors import Conflict, FieldError
 from api.mail import send_email
@@ -192,14 +192,12 @@ def send_reminder(
         today=today,
         asked_by=f"{principal.user.name} ({role})" if role else principal.user.name,
     )
-    record(
+    record_about(
         session,
         "reminder.sent",
+        assessment,
+        f"Reminded {member.name} to finish rating",
         actor=principal.user,
-        organisation_id=assessment.organisation_id,
-        object_type="assessment",
-        object_id=assessment.id,
-        summary=f"Reminded {member.name} to finish rating",
         details={"user_id": member.id},
         client_ip=client_ip,
     )

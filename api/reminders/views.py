@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -16,7 +16,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import AssessmentAccess, ManagerPage
 from api.reminders import service
 from api.reminders.schemas import ReminderCreate
@@ -79,7 +79,7 @@ def send_reminder_page(
     session: SessionDep,
     settings: SettingsDep,
     access: ManagerPage,
-    form: Annotated[CommandForm[ReminderCreate], Depends(command_form(ReminderCreate))],
+    form: PageForm[ReminderCreate],
 ) -> Response:
     if form.command is None:
         return _page(request, session, access, errors=form.errors, status_code=422)

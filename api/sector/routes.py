@@ -16,6 +16,7 @@ from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import FieldError, error_responses
 from api.permissions import AnalystApi
+from api.public import filled
 from api.response_cache import keep, lookup
 from api.sector.publication import Publication, csv_text, filename, load_publication, xlsx_bytes
 from api.sector.publication_pdf import MEDIA_TYPE as PDF_TYPE
@@ -82,36 +83,12 @@ def cycle_named(session: SessionDep, cycle_name: str) -> Cycle:
 
 
 def heatmap_public(result: Heatmap) -> HeatmapPublic:
-    return HeatmapPublic(
-        cycle=result.cycle,
-        by=result.by,
-        previous_cycle=result.previous_cycle,
-        snapshot_at=result.snapshot_at,  # type: ignore[arg-type]
+    return filled(
+        HeatmapPublic,
+        result,
         rows=[RowPublic(key=k, title=t) for k, t in result.rows],
-        columns=[
-            ColumnPublic(
-                key=c.key,
-                label=c.label,
-                trusts=c.trusts,
-                submitted_band=c.submitted_band,
-                participation_percent=c.participation,
-            )
-            for c in result.columns
-        ],
-        cells=[
-            CellPublic(
-                section=c.section,
-                group=c.group,
-                n=c.n_band,
-                median=c.median,
-                q1=c.q1,
-                q3=c.q3,
-                change=c.change,
-                suppressed=c.suppressed,
-                suppression=c.reason,
-            )
-            for c in result.cells
-        ],
+        columns=[filled(ColumnPublic, c, participation_percent=c.participation) for c in result.columns],
+        cells=[filled(CellPublic, c, n=c.n_band, suppression=c.reason) for c in result.cells],
     )
 
 
