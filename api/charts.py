@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from typing import Any
+
+from markupsafe import Markup
 
 NHS_BLUE = "#005eb8"
 NHS_DARK = "#212b32"
@@ -193,3 +196,12 @@ def _wrapped(label: str, limit: int = 34) -> list[str]:
 
 def _short(label: str, limit: int = 34) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
+def peer_chart(result: Any) -> Markup | None:
+    """The board beside a peer group, section by section (a Benchmark); None when the group is
+    too small to show."""
+    if result.suppressed:
+        return None
+    rows = [BenchmarkRow(s.title, s.own, s.stats.q1, s.stats.median, s.stats.q3) for s in result.sections]
+    return Markup(benchmark_chart(rows, f"Your board compared with {result.group_label.lower()}"))

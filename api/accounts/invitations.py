@@ -16,6 +16,7 @@ from api.accounts.members import BoardChange, _chairs_by_a_chair, board_role_for
 from api.accounts.models import ROLE_NAMES, Membership, OneTimeToken, User
 from api.accounts.passwords import _check_password, hash_password
 from api.accounts.roles import CHAIR, PLATFORM_ADMIN
+from api.accounts.schemas import MemberInvite
 from api.accounts.wording import SERVICE_NAME, role_label, role_phrase, when
 from api.audit.service import record
 from api.db import utcnow
@@ -84,24 +85,16 @@ def _invitation_email(
     return subject, body
 
 
-def invite_member(
-    session: Session,
-    settings: Settings,
-    by: BoardChange,
-    *,
-    email: str,
-    name: str,
-    role: str,
-    board_role: str | None,
-) -> Invitation:
+def invite_member(session: Session, settings: Settings, by: BoardChange, invite: MemberInvite) -> Invitation:
     """Add a person to the board: a new account with an emailed link, or a note to an existing one.
 
-    `email` must already be normalised (lower case). Already on this board: 409 naming them.
+    The command's email is normalised (lower case). Already on this board: 409 naming them.
     A platform admin appoints only a board's first chair (`invite_first_chair`).
     """
+    email, name, role = invite.email, invite.name, invite.role
     if by.actor_role != PLATFORM_ADMIN:
         _chairs_by_a_chair(by.actor_role, role)
-    board_role = board_role_for(role, board_role)
+    board_role = board_role_for(role, invite.board_role)
     user = session.exec(select(User).where(User.email == email)).first()
     if user is not None:
         existing = session.exec(
@@ -172,7 +165,8 @@ def invite_first_chair(
             f"{organisation.name} already has a chair ({chair}). Ask them to invite the board", field="email"
         )
     by = BoardChange(organisation, actor, PLATFORM_ADMIN, client_ip)
-    return invite_member(session, settings, by, email=email, name=name, role=CHAIR, board_role=None)
+    invite = MemberInvite.model_construct(email=email, name=name, role=CHAIR, board_role=None)
+    return invite_member(session, settings, by, invite)
 
 
 def _send_invitation(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -150,16 +151,12 @@ def _not_yourself(membership: Membership, actor: User, refusal: str) -> None:
 
 
 def change_member_role(
-    session: Session,
-    by: BoardChange,
-    membership: Membership,
-    user: User,
-    *,
-    role: str,
-    board_role: str | None,
+    session: Session, by: BoardChange, membership: Membership, user: User, change: Any
 ) -> bool:
-    """A new role on this board; the person is signed out everywhere. False if nothing changed."""
-    new_board_role = board_role_for(role, board_role)
+    """A new role on this board (a MemberRole command); the person is signed out everywhere.
+    False if nothing changed."""
+    role = change.role
+    new_board_role = board_role_for(role, change.board_role)
     _not_yourself(membership, by.actor, "You cannot change your own role")
     if membership.role != role:
         _chairs_by_a_chair(by.actor_role, membership.role, role)

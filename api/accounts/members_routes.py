@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from api.accounts import invitations, members
 from api.accounts.members import BoardChange, BoardMember, member_of_trust
-from api.accounts.roles import BOARD_MEMBER
 from api.accounts.schemas import BoardRole, MemberInvite, MemberRole, TrustRole
 from api.client_ip import client_ip
 from api.db import SessionDep
@@ -80,15 +79,7 @@ def invite_member(
 ) -> MemberPublic:
     """Invite someone: a new person is emailed a link (24 hours, works once) to choose a password;
     someone who already has an account is emailed to say they have been added."""
-    invitation = invitations.invite_member(
-        session,
-        settings,
-        board_change(request, access),
-        email=invite.email,
-        name=invite.name,
-        role=invite.role,
-        board_role=invite.board_role if invite.role == BOARD_MEMBER else None,
-    )
+    invitation = invitations.invite_member(session, settings, board_change(request, access), invite)
     return MemberPublic.of(members.board_member_view(invitation.membership, invitation.user))
 
 
@@ -102,10 +93,7 @@ def change_role(
 ) -> MemberPublic:
     """A new role; the person is signed out everywhere (every board, every token) at once."""
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    board_role = change.board_role if change.role == BOARD_MEMBER else None
-    members.change_member_role(
-        session, board_change(request, access), membership, user, role=change.role, board_role=board_role
-    )
+    members.change_member_role(session, board_change(request, access), membership, user, change)
     return MemberPublic.of(members.board_member_view(membership, user))
 
 

@@ -125,17 +125,8 @@ def invite(
     typed = _typed(form, ("email", "name", "role", "board_role"))
     if form.command is None:
         return _invite_form(request, access, settings, 422, errors=form.errors, **typed)
-    invite = form.command
     try:
-        invitation = invitations.invite_member(
-            session,
-            settings,
-            board_change(request, access),
-            email=invite.email,
-            name=invite.name,
-            role=invite.role,
-            board_role=invite.board_role,
-        )
+        invitation = invitations.invite_member(session, settings, board_change(request, access), form.command)
     except (Conflict, Unprocessable, Forbidden) as exc:
         field = exc.extra.get("field", "email")
         return _invite_form(request, access, settings, exc.status_code, errors={field: exc.message}, **typed)
@@ -157,29 +148,37 @@ def resend(
 # --- Change role ---------------------------------------------------------------------------------
 
 
-def _role_form(
+# Each member's page: its template and title.
+MEMBER_PAGES = {
+    "role": ("accounts/members_role.html", "Change the role of {name}"),
+    "remove": ("accounts/members_remove.html", "Are you sure you want to remove {name} from the board?"),
+}
+
+
+def _member_page(
     request: Request,
     access: TrustAccess,
-    member: members.BoardMember,
+    member: BoardMember,
+    page: str,
     status_code: int = 200,
-    **form: object,
+    **extra: object,
 ) -> Response:
-    context = {
-        "page_title": f"Change the role of {member.name}",
+    """The change-role form (its choices start at the member's role) or the removal question."""
+    template, title = MEMBER_PAGES[page]
+    context: dict[str, object] = {
+        "page_title": title.format(name=member.name),
         "organisation": access.organisation,
-        "member": member,
-        "role": member.role,
-        "board_role": member.board_role,
-        **form,
     }
-    return render(request, "accounts/members_role.html", context, status_code=status_code)
+    if page == "role":
+        context.update(role=member.role, board_role=member.board_role)
+    return render(request, template, {**context, "member": member, **extra}, status_code=status_code)
 
 
 @router.get("/trusts/{ods_code}/members/{membership_id}/role", name="change_member_role")
 def role_page(
     request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int
 ) -> Response:
-    return _role_form(request, access, _member(session, access, membership_id)[2])
+    return _member_page(request, access, _member(session, access, membership_id)[2], "role")
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/role", name="change_member_role_save")
@@ -193,51 +192,27 @@ def change_role(
     membership, user, member = _member(session, access, membership_id)
     typed = _typed(form, ("role", "board_role"))
     if form.command is None:
-        return _role_form(request, access, member, 422, errors=form.errors, **typed)
-    change = form.command
+        return _member_page(request, access, member, "role", 422, errors=form.errors, **typed)
     try:
         changed = members.change_member_role(
-            session,
-            board_change(request, access),
-            membership,
-            user,
-            role=change.role,
-            board_role=change.board_role,
+            session, board_change(request, access), membership, user, form.command
         )
     except (Conflict, Unprocessable, Forbidden) as exc:
         field = exc.extra.get("field", "role")
-        return _role_form(request, access, member, exc.status_code, errors={field: exc.message}, **typed)
+        return _member_page(
+            request, access, member, "role", exc.status_code, errors={field: exc.message}, **typed
+        )
     return _back_to_members(request, access, "role_changed" if changed else None)
 
 
 # --- Remove --------------------------------------------------------------------------------------
 
 
-def _remove_page(
-    request: Request,
-    access: TrustAccess,
-    member: members.BoardMember,
-    status_code: int = 200,
-    **extra: object,
-) -> Response:
-    return render(
-        request,
-        "accounts/members_remove.html",
-        {
-            "page_title": f"Are you sure you want to remove {member.name} from the board?",
-            "organisation": access.organisation,
-            "member": member,
-            **extra,
-        },
-        status_code=status_code,
-    )
-
-
 @router.get("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member_page")
 def remove_page(
     request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int
 ) -> Response:
-    return _remove_page(request, access, _member(session, access, membership_id)[2])
+    return _member_page(request, access, _member(session, access, membership_id)[2], "remove")
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member_from_board")
@@ -246,5 +221,7 @@ def remove(request: Request, session: SessionDep, access: TrustManagerPage, memb
     try:
         members.remove_member(session, board_change(request, access), membership, user)
     except (Conflict, Forbidden) as exc:
-        return _remove_page(request, access, member, exc.status_code, errors={"remove": exc.message})
+        return _member_page(
+            request, access, member, "remove", exc.status_code, errors={"remove": exc.message}
+        )
     return _back_to_members(request, access, "removed")

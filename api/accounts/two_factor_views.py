@@ -31,7 +31,7 @@ from api.client_ip import client_ip
 from api.csrf import csrf_token, verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import PageUser, PendingPageUser, RedirectTo, get_page_principal, passed_second_factor
-from api.forms import PageForm
+from api.forms import CommandForm, PageForm
 from api.templating import render
 from api.urls import path_to, redirect_to
 
@@ -296,6 +296,26 @@ def _refused(request: Request, page: dict[str, Any], confirmation: Confirmation)
     return response
 
 
+def _not_confirmed(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    form: CommandForm[IdentityCheck],
+    page: dict[str, Any],
+) -> Response | None:
+    """What to show instead of renewing codes or turning two-factor off: nothing to change (it is
+    off), a board that requires it (turning off), or a password or code that did not confirm it is
+    them. None: go ahead."""
+    user = principal.user
+    if user.totp_enabled_at is None:
+        return redirect_to(request, "two_factor")
+    if page is TURN_OFF_PAGE and second_factor_required(session, user):
+        return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
+    check = form.command or IdentityCheck()
+    confirmation = confirm_it_is_them(session, user, client_ip(request), check.current_password, check.code)
+    return None if confirmation.confirmed else _refused(request, page, confirmation)
+
+
 @router.get("/account/two-factor/recovery-codes", name="two_factor_recovery_codes")
 def recovery_codes_page(request: Request, principal: PageUser) -> Response:
     if principal.user.totp_enabled_at is None:
@@ -305,19 +325,12 @@ def recovery_codes_page(request: Request, principal: PageUser) -> Response:
 
 @router.post("/account/two-factor/recovery-codes")
 def renew_recovery_codes(
-    request: Request,
-    session: SessionDep,
-    principal: PageUser,
-    form: PageForm[IdentityCheck],
+    request: Request, session: SessionDep, principal: PageUser, form: PageForm[IdentityCheck]
 ) -> Response:
-    user = principal.user
-    if user.totp_enabled_at is None:
-        return redirect_to(request, "two_factor")
-    ip = client_ip(request)
-    check = form.command or IdentityCheck()
-    confirmation = confirm_it_is_them(session, user, ip, check.current_password, check.code)
-    if not confirmation.confirmed:
-        return _refused(request, RECOVERY_CODES_PAGE, confirmation)
+    refused = _not_confirmed(request, session, principal, form, RECOVERY_CODES_PAGE)
+    if refused is not None:
+        return refused
+    user, ip = principal.user, client_ip(request)
     codes = new_recovery_codes(session, user)
     record_on_user(
         session,
@@ -340,21 +353,12 @@ def turn_off_page(request: Request, session: SessionDep, principal: PageUser) ->
 
 @router.post("/account/two-factor/turn-off")
 def turn_off_two_factor(
-    request: Request,
-    session: SessionDep,
-    principal: PageUser,
-    form: PageForm[IdentityCheck],
+    request: Request, session: SessionDep, principal: PageUser, form: PageForm[IdentityCheck]
 ) -> Response:
-    user = principal.user
-    if user.totp_enabled_at is None:
-        return redirect_to(request, "two_factor")
-    if second_factor_required(session, user):
-        return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
-    ip = client_ip(request)
-    check = form.command or IdentityCheck()
-    confirmation = confirm_it_is_them(session, user, ip, check.current_password, check.code)
-    if not confirmation.confirmed:
-        return _refused(request, TURN_OFF_PAGE, confirmation)
+    refused = _not_confirmed(request, session, principal, form, TURN_OFF_PAGE)
+    if refused is not None:
+        return refused
+    user, ip = principal.user, client_ip(request)
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None

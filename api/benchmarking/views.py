@@ -9,7 +9,7 @@ from starlette.responses import Response
 from api.assessments.models import Cycle
 from api.benchmarking.groups import GROUP_KIND_NAMES, GROUP_KINDS
 from api.benchmarking.service import benchmark, trend
-from api.charts import BenchmarkRow, TrendPoint, benchmark_chart, trend_chart
+from api.charts import TrendPoint, peer_chart, trend_chart
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.permissions import MemberPage
@@ -27,17 +27,7 @@ def benchmarks_page(
     groups = []
     for kind in GROUP_KINDS:
         result = benchmark(session, access.assessment, kind, k)
-        chart = None
-        if not result.suppressed:
-            chart = Markup(
-                benchmark_chart(
-                    [
-                        BenchmarkRow(s.title, s.own, s.stats.q1, s.stats.median, s.stats.q3)
-                        for s in result.sections
-                    ],
-                    f"Your board compared with {result.group_label.lower()}",
-                )
-            )
+        chart = peer_chart(result)
         groups.append({"kind": kind, "name": GROUP_KIND_NAMES[kind], "result": result, "chart": chart})
     # One chart with its table, for the group the reader picks (four near-identical charts, one
     # under the other, were hard to tell apart): all trusts unless another is asked for.

@@ -313,6 +313,11 @@ def _when(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _rows_where(session: Session, model: Any, column: Any, value: object) -> list[Any]:
+    """Every row of `model` whose `column` is `value`, oldest first."""
+    return list(session.exec(select(model).where(column == value).order_by(col(model.id))).all())
+
+
 def personal_data(session: Session, user: User) -> dict[str, Any]:
     """Everything the service holds about this person, for them to download.
 
@@ -354,12 +359,8 @@ def personal_data(session: Session, user: User) -> dict[str, Any]:
         )
         .order_by(col(Action.id))
     ).all()
-    notes = session.exec(
-        select(ActionNote).where(ActionNote.author_id == user_id).order_by(col(ActionNote.id))
-    ).all()
-    evidence = session.exec(
-        select(Evidence).where(Evidence.added_by_id == user_id).order_by(col(Evidence.id))
-    ).all()
+    notes = _rows_where(session, ActionNote, ActionNote.author_id, user_id)
+    evidence = _rows_where(session, Evidence, Evidence.added_by_id, user_id)
     agreed = session.exec(
         select(ConsensusRating.id, ConsensusRating.updated_at)
         .where(ConsensusRating.updated_by_id == user_id)
@@ -381,18 +382,10 @@ def personal_data(session: Session, user: User) -> dict[str, Any]:
         )
         .order_by(col(AuditEvent.id))
     ).all()
-    attempts = session.exec(
-        select(SignInAttempt).where(SignInAttempt.email == user.email).order_by(col(SignInAttempt.id))
-    ).all()
-    sessions = session.exec(
-        select(WebSession).where(WebSession.user_id == user_id).order_by(col(WebSession.id))
-    ).all()
-    tokens = session.exec(
-        select(ApiToken).where(ApiToken.user_id == user_id).order_by(col(ApiToken.id))
-    ).all()
-    emails = session.exec(
-        select(OutboxEmail).where(OutboxEmail.to_address == user.email).order_by(col(OutboxEmail.id))
-    ).all()
+    attempts = _rows_where(session, SignInAttempt, SignInAttempt.email, user.email)
+    sessions = _rows_where(session, WebSession, WebSession.user_id, user_id)
+    tokens = _rows_where(session, ApiToken, ApiToken.user_id, user_id)
+    emails = _rows_where(session, OutboxEmail, OutboxEmail.to_address, user.email)
     return {
         "about": (
             "Everything the race equality board self-assessment holds about you, as at "

@@ -104,14 +104,13 @@ def _assessment_link(settings: Settings, assessment: Assessment) -> str:
 def _send_rating_reminder(
     session: Session,
     settings: Settings,
-    *,
-    assessment: Assessment,
-    cycle: Cycle,
-    organisation: Organisation,
+    year: tuple[Assessment, Cycle, Organisation],
     member: User,
     today: date,
     asked_by: str | None,
 ) -> int:
+    """Email one member a reminder to finish rating the board's assessment of the year."""
+    assessment, cycle, organisation = year
     from api.assessments.service import my_progress
 
     progress = my_progress(session, assessment, member.id)  # type: ignore[arg-type]
@@ -182,16 +181,8 @@ def send_reminder(
         )
     membership = principal.membership_for(assessment.organisation_id)
     role = {CHAIR: "chair", BOARD_SECRETARY: "board secretary"}.get(membership.role if membership else "", "")
-    _send_rating_reminder(
-        session,
-        settings,
-        assessment=assessment,
-        cycle=cycle,
-        organisation=organisation,
-        member=member,
-        today=today,
-        asked_by=f"{principal.user.name} ({role})" if role else principal.user.name,
-    )
+    asked_by = f"{principal.user.name} ({role})" if role else principal.user.name
+    _send_rating_reminder(session, settings, (assessment, cycle, organisation), member, today, asked_by)
     record_about(
         session,
         "reminder.sent",
@@ -293,14 +284,7 @@ def send_due_reminders(session: Session, settings: Settings, today: date | None 
                     ):
                         sent.email_ids.append(
                             _send_rating_reminder(
-                                session,
-                                settings,
-                                assessment=assessment,
-                                cycle=cycle,
-                                organisation=organisation,
-                                member=member,
-                                today=today,
-                                asked_by=None,
+                                session, settings, (assessment, cycle, organisation), member, today, None
                             )
                         )
                         sent.to_members += 1

@@ -13,7 +13,7 @@ import io
 
 from sqlmodel import Session
 
-from api.reports.subject import Subject, consensus_rows
+from api.reports.subject import CONSENSUS_COLUMNS, Subject, consensus_rows
 from api.scoring.report import score_report
 from api.spreadsheets import safe_cell
 
@@ -25,14 +25,7 @@ HEADER = (
     "ODS code",
     "Trust",
     "Status",
-    "Section",
-    "Criterion key",
-    "Statement",
-    "Agreed level",
-    "Level name",
-    "Rationale",
-    "Evidence items",
-    "Level 3 or 4 without evidence",
+    *CONSENSUS_COLUMNS,
 )
 
 

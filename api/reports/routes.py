@@ -26,7 +26,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 from starlette.responses import PlainTextResponse, Response
 
-from api.audit.service import record
+from api.audit.service import record_about
 from api.client_ip import client_ip
 from api.db import SessionDep
 from api.deps import SettingsDep
@@ -162,14 +162,12 @@ def download(
     user_id = access.principal.user.id or 0
     subject = load_subject(session, access.assessment, settings.k_anonymity, user_id)
     filename = subject.filename(kind.file_stem, kind.extension)
-    record(
+    record_about(
         session,
         "export.downloaded",
+        access.assessment,
+        f"Downloaded the {kind.label.lower()} ({kind.extension.upper()}) for {subject.cycle.name}",
         actor=access.principal.user,
-        organisation_id=access.assessment.organisation_id,
-        object_type="assessment",
-        object_id=access.assessment.id,
-        summary=f"Downloaded the {kind.label.lower()} ({kind.extension.upper()}) for {subject.cycle.name}",
         details={
             "kind": kind.key,
             "format": kind.extension,

@@ -131,6 +131,19 @@ class ConsensusRow:
     disagreement: bool
 
 
+# The columns of a consensus row, in the CSV and the workbook's consensus sheet alike.
+CONSENSUS_COLUMNS = (
+    "Section",
+    "Criterion key",
+    "Statement",
+    "Agreed level",
+    "Level name",
+    "Rationale",
+    "Evidence items",
+    "Level 3 or 4 without evidence",
+)
+
+
 def consensus_rows(session: Session, subject: Subject, report: ScoreReport) -> list[ConsensusRow]:
     """Every criterion that applies to the trust, in framework order, agreed or not yet."""
     assessment_id = subject.assessment.id or 0

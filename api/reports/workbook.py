@@ -36,7 +36,15 @@ from api.assessments.spread import (
 from api.benchmarking.groups import GROUP_KINDS
 from api.benchmarking.service import benchmark, trend
 from api.db import utcnow
-from api.reports.subject import Subject, action_plan, consensus_rows, long_date, quarter_name, section_label
+from api.reports.subject import (
+    CONSENSUS_COLUMNS,
+    Subject,
+    action_plan,
+    consensus_rows,
+    long_date,
+    quarter_name,
+    section_label,
+)
 from api.scoring.maths import one_decimal
 from api.scoring.report import score_report
 from api.spreadsheets import safe_cell
@@ -317,14 +325,7 @@ def _consensus(sheet: Worksheet, subject: WorkbookData) -> None:
     _table(
         sheet,
         (
-            "Section",
-            "Criterion key",
-            "Statement",
-            "Agreed level",
-            "Level name",
-            "Rationale",
-            "Evidence items",
-            "Level 3 or 4 without evidence",
+            *CONSENSUS_COLUMNS,
             "Members rated",
             "Members' median",
             "Gap (agreed minus members' median)",

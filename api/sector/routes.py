@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -21,6 +22,7 @@ from api.response_cache import keep, lookup
 from api.sector.publication import Publication, csv_text, filename, load_publication, xlsx_bytes
 from api.sector.publication_pdf import MEDIA_TYPE as PDF_TYPE
 from api.sector.service import Heatmap, heatmap
+from api.settings import Settings
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_TYPE, "pdf": PDF_TYPE}
@@ -92,20 +94,29 @@ def heatmap_public(result: Heatmap) -> HeatmapPublic:
     )
 
 
+@dataclass
+class SectorQueryApi:
+    """The sector answers' query: the cycle (required) and the kind of peer group for the columns."""
+
+    cycle: CycleParam
+    by: ByParam = "trust_type"
+
+
+SectorQueryApiDep = Annotated[SectorQueryApi, Depends()]
+
+
 @router.get("/heatmap", response_model=HeatmapPublic)
 def get_heatmap(
-    session: SessionDep,
-    settings: SettingsDep,
-    analyst: AnalystApi,
-    cycle: CycleParam,
-    by: ByParam = "trust_type",
+    session: SessionDep, settings: SettingsDep, analyst: AnalystApi, query: SectorQueryApiDep
 ) -> Response:
     """Kept in the database by the snapshots it came from (api/response_cache.py): between snapshot
     refreshes a read is one statement after the access check. The same for every analyst."""
     k = settings.k_anonymity
-    found = lookup(session, f"heatmap|{cycle}|{by}|{k}")
+    found = lookup(session, f"heatmap|{query.cycle}|{query.by}|{k}")
     if found.body is None:
-        body = heatmap_public(heatmap(session, cycle_named(session, cycle), by, k)).model_dump_json()
+        body = heatmap_public(
+            heatmap(session, cycle_named(session, query.cycle), query.by, k)
+        ).model_dump_json()
         keep(session, found, body)
     else:
         body = found.body
@@ -147,26 +158,20 @@ def xlsx_download(session: SessionDep, publication: Publication, actor: object) 
     )
 
 
+def _publication(session: SessionDep, settings: Settings, query: SectorQueryApi) -> Publication:
+    return load_publication(session, cycle_named(session, query.cycle), query.by, settings.k_anonymity)
+
+
 @router.get("/heatmap.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def get_heatmap_csv(
-    session: SessionDep,
-    settings: SettingsDep,
-    analyst: AnalystApi,
-    cycle: CycleParam,
-    by: ByParam = "trust_type",
+    session: SessionDep, settings: SettingsDep, analyst: AnalystApi, query: SectorQueryApiDep
 ) -> Response:
     """Every figure of the sector view (heatmap, participation, headline figures, role view)."""
-    publication = load_publication(session, cycle_named(session, cycle), by, settings.k_anonymity)
-    return csv_download(session, publication, analyst.user)
+    return csv_download(session, _publication(session, settings, query), analyst.user)
 
 
 @router.get("/heatmap.xlsx", response_class=Response, responses={200: {"content": {XLSX_TYPE: {}}}})
 def get_heatmap_xlsx(
-    session: SessionDep,
-    settings: SettingsDep,
-    analyst: AnalystApi,
-    cycle: CycleParam,
-    by: ByParam = "trust_type",
+    session: SessionDep, settings: SettingsDep, analyst: AnalystApi, query: SectorQueryApiDep
 ) -> Response:
-    publication = load_publication(session, cycle_named(session, cycle), by, settings.k_anonymity)
-    return xlsx_download(session, publication, analyst.user)
+    return xlsx_download(session, _publication(session, settings, query), analyst.user)
