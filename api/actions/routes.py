@@ -86,12 +86,11 @@ def list_suggestions(session: SessionDep, access: MemberApi) -> list[Suggestion]
 def suggestions_public(groups: list[service.SectionSuggestions]) -> list[Suggestion]:
     out: list[Suggestion] = []
     for group in groups:
+        section = {"section": group.key, "section_title": group.title, "reasons": group.reasons}
         for criterion in group.criteria:
             out.extend(
                 Suggestion(
-                    section=group.key,
-                    section_title=group.title,
-                    reasons=group.reasons,
+                    **section,
                     criterion=criterion.key,
                     index=item.index,
                     kind="suggested_action",
@@ -100,17 +99,8 @@ def suggestions_public(groups: list[service.SectionSuggestions]) -> list[Suggest
                 for item in criterion.actions
             )
         out.extend(
-            Suggestion(
-                section=group.key,
-                section_title=group.title,
-                reasons=group.reasons,
-                criterion=None,
-                index=resource.index,
-                kind="resource",
-                text=resource.title,
-                url=resource.url,
-            )
-            for resource in group.resources
+            Suggestion(**section, criterion=None, index=r.index, kind="resource", text=r.title, url=r.url)
+            for r in group.resources
         )
     return out
 

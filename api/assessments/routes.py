@@ -62,6 +62,7 @@ from api.permissions import (
     RaterSavingApi,
     TrustManagerApi,
 )
+from api.public import filled
 
 router = APIRouter(prefix="/api/v1", tags=["assessments"])
 
@@ -210,21 +211,13 @@ def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpre
         data = spreads.get(criterion.id) or empty_spread(closed)
         consensus: ConsensusRating | None = agreed.get(criterion.id)
         answer.append(
-            CriterionSpread(
+            filled(
+                CriterionSpread,
+                data,
                 criterion_key=criterion.key,
-                rated=data.rated,
-                shown=data.shown,
-                hidden_because=data.hidden_because,
-                late_rated=data.late_rated,
                 counts=[LevelCount(level=k, count=v) for k, v in data.counts.items()]
                 if data.counts
                 else None,
-                not_yet_known=data.not_yet_known,
-                median=data.median,
-                low=data.low,
-                high=data.high,
-                disagreement=data.disagreement,
-                comments=data.comments,
                 consensus=ConsensusPublic(
                     criterion_key=criterion.key,
                     level=consensus.level,
@@ -362,16 +355,7 @@ def delete_evidence(evidence_id: int, session: SessionDep, access: ManagerApi) -
 
 
 def _points(points: list[StatementPoint]) -> list[SignOffPoint]:
-    return [
-        SignOffPoint(
-            criterion_key=p.key,
-            number=p.number,
-            statement=p.statement,
-            level=p.level,
-            members_median=p.median,
-        )
-        for p in points
-    ]
+    return [filled(SignOffPoint, p, criterion_key=p.key, members_median=p.median) for p in points]
 
 
 @router.get("/assessments/{assessment_id}/sign-off-checks", response_model=SignOffChecksPublic)

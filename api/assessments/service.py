@@ -523,7 +523,8 @@ def agree_consensus(
     Adding evidence first makes an empty row (no level, no rationale): nobody agreed anything there,
     so a save against the statement as it was before that row (version 0) is not out of date, and is
     made against the empty row instead of answering 409."""
-    try:
+
+    def save(version: int) -> ConsensusRating:
         return save_consensus(
             session,
             principal,
@@ -531,22 +532,16 @@ def agree_consensus(
             criterion_key,
             level=command.level,
             rationale=command.rationale,
-            version=command.version,
+            version=version,
             k_anonymity=k_anonymity,
         )
+
+    try:
+        return save(command.version)
     except Conflict as exc:
         current = exc.extra.get("current")
         if command.version == 0 and current and current["level"] is None and not current["rationale"]:
-            return save_consensus(
-                session,
-                principal,
-                assessment_id,
-                criterion_key,
-                level=command.level,
-                rationale=command.rationale,
-                version=int(current["version"]),
-                k_anonymity=k_anonymity,
-            )
+            return save(int(current["version"]))
         raise
 
 

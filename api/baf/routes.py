@@ -21,6 +21,7 @@ from api.baf.schemas import (
 from api.db import SessionDep
 from api.errors import NotFound, error_responses
 from api.permissions import TrustManagerApi, TrustMemberApi
+from api.public import filled
 
 router = APIRouter(
     prefix="/api/v1", tags=["board assurance framework"], responses=error_responses(401, 403, 404, 422)
@@ -99,25 +100,15 @@ def put_baf_risk(body: BafRiskUpdate, session: SessionDep, access: TrustManagerA
 @router.get("/organisations/{ods_code}/baf-risk/history", response_model=list[BafRiskVersionPublic])
 def get_baf_risk_history(session: SessionDep, access: TrustMemberApi) -> list[BafRiskVersionPublic]:
     """Every version, newest cycle first and newest version first within it (the current one marked)."""
-    return [
-        BafRiskVersionPublic(
-            cycle=entry.cycle,
-            version=entry.version,
-            current=entry.current,
-            saved_at=entry.saved_at,
-            saved_by=entry.saved_by,
-            replaced_at=entry.replaced_at,
-            replaced_by=entry.replaced_by,
-            description=entry.content["description"],
-            strategic_objective=entry.content["strategic_objective"],
-            lead=entry.content["lead"],
-            inherent_score=entry.inherent.score,
-            inherent_rating=entry.inherent.rating,
-            residual_score=entry.residual.score,
-            residual_rating=entry.residual.rating,
-            target_score=entry.target.score,
-            target_rating=entry.target.rating,
-            content=BafRiskContent.model_validate(entry.content),
-        )
-        for entry in service.risk_history(session, access.organisation.id)
-    ]
+    return [_version_public(entry) for entry in service.risk_history(session, access.organisation.id)]
+
+
+def _version_public(entry: service.HistoryEntry) -> BafRiskVersionPublic:
+    texts = {key: entry.content[key] for key in ("description", "strategic_objective", "lead")}
+    positions = {
+        f"{name}_{part}": getattr(getattr(entry, name), part)
+        for name in ("inherent", "residual", "target")
+        for part in ("score", "rating")
+    }
+    content = BafRiskContent.model_validate(entry.content)
+    return filled(BafRiskVersionPublic, entry, **texts, **positions, content=content)
