@@ -35,29 +35,11 @@ def app_path(
     return path + (f"#{fragment}" if fragment else "")
 
 
-def path_to(
-    request: Request,
-    name: str,
-    /,
-    *,
-    query: dict[str, Any] | None = None,
-    fragment: str | None = None,
-    **path_params: Any,
-) -> str:
-    """`app_path` for the app answering this request."""
-    return app_path(request.app, name, query=query, fragment=fragment, **path_params)
+def path_to(request: Request, name: str, /, **params: Any) -> str:
+    """`app_path` for the app answering this request (`query=`, `fragment=` and path parameters)."""
+    return app_path(request.app, name, **params)
 
 
-def redirect_to(
-    request: Request,
-    name: str,
-    /,
-    *,
-    query: dict[str, Any] | None = None,
-    fragment: str | None = None,
-    **path_params: Any,
-) -> RedirectResponse:
+def redirect_to(request: Request, name: str, /, **params: Any) -> RedirectResponse:
     """After a form post: 303 See Other to the named page, so a reload does not post again."""
-    return RedirectResponse(
-        path_to(request, name, query=query, fragment=fragment, **path_params), status_code=303
-    )
+    return RedirectResponse(path_to(request, name, **params), status_code=303)

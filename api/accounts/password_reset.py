@@ -74,7 +74,7 @@ def request_password_reset(
         "password.reset_requested",
         user,
         f"Password reset link sent to {user.email}",
-        by=None,
+        actor=None,
         details={"email": user.email},
         client_ip=client_ip,
     )

@@ -106,7 +106,7 @@ def create_user(
         "user.created",
         user,
         f"{email} added as {role}",
-        by=actor,
+        actor=actor,
         details={"role": role},
         organisation_id=organisation.id if organisation else None,
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -296,74 +297,75 @@ def _refused(request: Request, page: dict[str, Any], confirmation: Confirmation)
     return response
 
 
-def _not_confirmed(
+def _cannot_change(
+    request: Request, session: Session, principal: Principal, page: dict[str, Any]
+) -> Response | None:
+    """Why the page cannot go ahead: nothing to change (two-factor is off), or a board that requires
+    it (turning it off). None: it can."""
+    if principal.user.totp_enabled_at is None:
+        return redirect_to(request, "two_factor")
+    if page is TURN_OFF_PAGE and second_factor_required(session, principal.user):
+        return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
+    return None
+
+
+def _once_confirmed(
     request: Request,
     session: Session,
     principal: Principal,
     form: CommandForm[IdentityCheck],
     page: dict[str, Any],
-) -> Response | None:
-    """What to show instead of renewing codes or turning two-factor off: nothing to change (it is
-    off), a board that requires it (turning off), or a password or code that did not confirm it is
-    them. None: go ahead."""
-    user = principal.user
-    if user.totp_enabled_at is None:
-        return redirect_to(request, "two_factor")
-    if page is TURN_OFF_PAGE and second_factor_required(session, user):
-        return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
-    check = form.command or IdentityCheck()
-    confirmation = confirm_it_is_them(session, user, client_ip(request), check.current_password, check.code)
-    return None if confirmation.confirmed else _refused(request, page, confirmation)
+    change: Callable[[str], Response],
+) -> Response:
+    """`change(client_ip)` once the password or a code confirms it is them; else the page again."""
+    refused = _cannot_change(request, session, principal, page)
+    if refused is not None:
+        return refused
+    check, ip = form.command or IdentityCheck(), client_ip(request)
+    confirmation = confirm_it_is_them(session, principal.user, ip, check.current_password, check.code)
+    return change(ip) if confirmation.confirmed else _refused(request, page, confirmation)
 
 
 @router.get("/account/two-factor/recovery-codes", name="two_factor_recovery_codes")
-def recovery_codes_page(request: Request, principal: PageUser) -> Response:
-    if principal.user.totp_enabled_at is None:
-        return redirect_to(request, "two_factor")
-    return _confirm_page(request, RECOVERY_CODES_PAGE)
+def recovery_codes_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    refused = _cannot_change(request, session, principal, RECOVERY_CODES_PAGE)
+    return refused if refused is not None else _confirm_page(request, RECOVERY_CODES_PAGE)
 
 
 @router.post("/account/two-factor/recovery-codes")
 def renew_recovery_codes(
     request: Request, session: SessionDep, principal: PageUser, form: PageForm[IdentityCheck]
 ) -> Response:
-    refused = _not_confirmed(request, session, principal, form, RECOVERY_CODES_PAGE)
-    if refused is not None:
-        return refused
-    user, ip = principal.user, client_ip(request)
-    codes = new_recovery_codes(session, user)
-    record_on_user(
-        session,
-        "two_factor.recovery_codes_renewed",
-        user,
-        "Got new recovery codes (the old ones no longer work)",
-        client_ip=ip,
-    )
-    return _recovery_codes_page(request, codes, "You have new recovery codes")
+    def renew(ip: str) -> Response:
+        codes = new_recovery_codes(session, principal.user)
+        summary = "Got new recovery codes (the old ones no longer work)"
+        record_on_user(session, "two_factor.recovery_codes_renewed", principal.user, summary, client_ip=ip)
+        return _recovery_codes_page(request, codes, "You have new recovery codes")
+
+    return _once_confirmed(request, session, principal, form, RECOVERY_CODES_PAGE, renew)
 
 
 @router.get("/account/two-factor/turn-off", name="two_factor_turn_off")
 def turn_off_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
-    if principal.user.totp_enabled_at is None:
-        return redirect_to(request, "two_factor")
-    if second_factor_required(session, principal.user):
-        return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
-    return _confirm_page(request, TURN_OFF_PAGE)
+    refused = _cannot_change(request, session, principal, TURN_OFF_PAGE)
+    return refused if refused is not None else _confirm_page(request, TURN_OFF_PAGE)
 
 
 @router.post("/account/two-factor/turn-off")
 def turn_off_two_factor(
     request: Request, session: SessionDep, principal: PageUser, form: PageForm[IdentityCheck]
 ) -> Response:
-    refused = _not_confirmed(request, session, principal, form, TURN_OFF_PAGE)
-    if refused is not None:
-        return refused
-    user, ip = principal.user, client_ip(request)
-    user.totp_secret = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
-    session.add(user)
-    for recovery_code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
-        session.delete(recovery_code)
-    record_on_user(session, "two_factor.disabled", user, "Turned off two-factor authentication", client_ip=ip)
-    return redirect_to(request, "two_factor")
+    def turn_off(ip: str) -> Response:
+        user = principal.user
+        user.totp_secret = None
+        user.totp_enabled_at = None
+        user.totp_last_step = None
+        session.add(user)
+        for recovery_code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
+            session.delete(recovery_code)
+        record_on_user(
+            session, "two_factor.disabled", user, "Turned off two-factor authentication", client_ip=ip
+        )
+        return redirect_to(request, "two_factor")
+
+    return _once_confirmed(request, session, principal, form, TURN_OFF_PAGE, turn_off)

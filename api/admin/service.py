@@ -400,7 +400,7 @@ def invite_platform_user(
         "platform_role.invited",
         user,
         f"{email} invited as {ROLE_NAMES[role].lower()} by {actor.email}",
-        by=actor,
+        actor=actor,
         details={
             "email": email,
             "role": role,
@@ -463,7 +463,7 @@ def remove_platform_role(session: Session, *, user: User, actor: User, client_ip
         "platform_role.removed",
         user,
         f"{user.email} is no longer a {ROLE_NAMES[role].lower()} (removed by {actor.email})",
-        by=actor,
+        actor=actor,
         details={"email": user.email, "role": role, "by": actor.email},
         client_ip=client_ip,
     )

@@ -46,69 +46,30 @@ def record(
     )
 
 
-class _Self:
-    """`by` left out: the person the event is about did it themselves."""
-
-
-_SELF: Any = _Self()
-
-
-def record_on_user(
-    session: Session,
-    action: str,
-    user: Any | None,
-    summary: str,
-    *,
-    by: Any | None = _SELF,
-    details: dict[str, Any] | None = None,
-    client_ip: str | None = None,
-    organisation_id: int | None = None,
-) -> None:
+def record_on_user(session: Session, action: str, user: Any | None, summary: str, **event: Any) -> None:
     """An event about one person's account (object type "user"): signing in and out, passwords,
-    second factors, their data. By themselves unless `by` names someone else (None: nobody signed
-    in, such as a reset link asked for or the retention job); `user` None: an unknown email."""
-    record(
-        session,
-        action,
-        actor=user if by is _SELF else by,
-        organisation_id=organisation_id,
-        object_type="user",
-        object_id=getattr(user, "id", None),
-        summary=summary,
-        details=details,
-        client_ip=client_ip,
-    )
+    second factors, their data. By the person themselves unless `actor=` names someone else (None:
+    nobody signed in, such as a reset link asked for or the retention job); `user` None: an
+    unknown email. `event`: record's other fields (details, client_ip, organisation_id)."""
+    event.setdefault("actor", user)
+    record(session, action, object_type="user", object_id=getattr(user, "id", None), summary=summary, **event)
 
 
-_KEEP: Any = object()
 # Audit names that differ from the table's.
 _OBJECT_TYPES = {"user_account": "user"}
 
 
-def record_about(
-    session: Session,
-    action: str,
-    about: Any,
-    summary: str,
-    *,
-    actor: Any | None = None,
-    organisation_id: int | None = _KEEP,
-    details: dict[str, Any] | None = None,
-    client_ip: str | None = None,
-) -> None:
+def record_about(session: Session, action: str, about: Any, summary: str, **event: Any) -> None:
     """An event about one row (an action, an assessment, a BAF risk...): its table names the object
-    type, its id the object, and its trust the event's trust unless `organisation_id` says."""
+    type, its id the object, and its trust the event's trust unless `organisation_id=` says.
+    `event`: record's other fields (actor, details, client_ip)."""
     table = type(about).__tablename__
+    event.setdefault("organisation_id", getattr(about, "organisation_id", None))
     record(
         session,
         action,
-        actor=actor,
-        organisation_id=getattr(about, "organisation_id", None)
-        if organisation_id is _KEEP
-        else organisation_id,
         object_type=_OBJECT_TYPES.get(table, table),
         object_id=about.id,
         summary=summary,
-        details=details,
-        client_ip=client_ip,
+        **event,
     )

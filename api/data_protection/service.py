@@ -205,7 +205,7 @@ def erase_person(
         "person.erased",
         user,
         f"A person's name and email were erased by {actor.email}",
-        by=actor,
+        actor=actor,
         details={
             "by": actor.email,
             "ratings_kept_anonymously": erasure.ratings_kept,
@@ -265,7 +265,7 @@ def apply_retention(
             "person.erased",
             user,
             f"A closed account was anonymised after {closed_account_days} days (retention)",
-            by=None,
+            actor=None,
             details={"retention_days": closed_account_days},
         )
 
