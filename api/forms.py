@@ -86,6 +86,8 @@ class CommandForm(Generic[M]):
     errors: dict[str, str]
     # Location in the command -> form field, for nested and list fields (see FormRead).
     field_ids: dict[str, str] = field(default_factory=dict)
+    # The whole form as posted (a field's several values: form.getlist), to show it again as typed.
+    form: FormData = field(default_factory=FormData)
 
     @property
     def ok(self) -> bool:
@@ -195,7 +197,7 @@ class _CommandFormDependency(Generic[M]):
             field_ids = {}
         result = validate_command(self.model, values, field_ids)
         raw = {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
-        return CommandForm(result.command, raw, result.errors, result.field_ids)
+        return CommandForm(result.command, raw, result.errors, result.field_ids, form)
 
 
 Reader = Callable[..., "dict[str, Any] | FormRead"]

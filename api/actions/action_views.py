@@ -31,7 +31,7 @@ from api.assessments.models import Assessment
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import Conflict, FieldError
-from api.forms import FormDep, PageForm, date_parts
+from api.forms import PageForm, date_parts
 from api.permissions import (
     ActionAccess,
     ActionManagerPage,
@@ -86,14 +86,13 @@ def add_note_page(
     request: Request,
     session: SessionDep,
     access: ActionManagerPage,
-    form: FormDep,
     command: PageForm[NoteCreate, _note_values],
 ) -> Response:
     note = {
-        "text": form_field(form, "text"),
-        "day": form_field(form, "noted_on_day"),
-        "month": form_field(form, "noted_on_month"),
-        "year": form_field(form, "noted_on_year"),
+        "text": form_field(command.form, "text"),
+        "day": form_field(command.form, "noted_on_day"),
+        "month": form_field(command.form, "noted_on_month"),
+        "year": form_field(command.form, "noted_on_year"),
     }
     errors = {
         ("noted_on_day" if name == "noted_on" else name): message for name, message in command.errors.items()
@@ -147,10 +146,9 @@ def save_action(
     request: Request,
     session: SessionDep,
     access: ActionManagerPage,
-    form: FormDep,
     command: PageForm[ActionUpdate, edit_values],
 ) -> Response:
-    typed = ActionForm.from_form(form)
+    typed = ActionForm.from_form(command.form)
     errors = page_errors_of(command.errors)
     stale = None
     if command.command is not None:

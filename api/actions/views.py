@@ -27,7 +27,7 @@ from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import FieldError
-from api.forms import FormDep, PageForm, date_parts
+from api.forms import PageForm, date_parts
 from api.permissions import (
     AssessmentAccess,
     ManagerPage,
@@ -307,10 +307,9 @@ def create_action_page(
     request: Request,
     session: SessionDep,
     access: ManagerPage,
-    form: FormDep,
     command: PageForm[ActionCreate, action_values],
 ) -> Response:
-    typed = ActionForm.from_form(form)
+    typed = ActionForm.from_form(command.form)
     errors = page_errors_of(command.errors)
     if command.command is not None:
         try:

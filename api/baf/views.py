@@ -22,7 +22,7 @@ from api.baf.schemas import BafRiskUpdate
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import Conflict, FieldError
-from api.forms import FormDep, FormRead, PageForm
+from api.forms import FormRead, PageForm
 from api.permissions import TrustAccess, TrustManagerPage, TrustMemberPage
 from api.templating import render
 from api.urls import redirect_to
@@ -309,10 +309,9 @@ def save_baf_risk_page(
     request: Request,
     session: SessionDep,
     access: TrustManagerPage,
-    form: FormDep,
     command: PageForm[BafRiskUpdate, _risk_values],
 ) -> Response:
-    typed = RiskForm.from_form(form)
+    typed = RiskForm.from_form(command.form)
     errors = dict(command.errors)
     stale = None
     if command.command is not None:

@@ -40,6 +40,7 @@ from api.reports.subject import (
     CONSENSUS_COLUMNS,
     Subject,
     action_plan,
+    consensus_cells,
     consensus_rows,
     long_date,
     quarter_name,
@@ -307,14 +308,7 @@ def _scores(sheet: Worksheet, report: Any) -> None:
 def _consensus(sheet: Worksheet, subject: WorkbookData) -> None:
     rows = [
         [
-            row.section,
-            row.criterion_key,
-            row.statement,
-            row.level,
-            subject.level_names.get(row.level, "") if row.level is not None else "Not agreed yet",
-            row.rationale,
-            row.evidence_count,
-            yes_no(row.unevidenced),
+            *consensus_cells(subject.level_names, row),
             row.rated,
             row.members_median,
             row.gap,
