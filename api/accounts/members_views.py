@@ -93,19 +93,27 @@ def members_page(
 # --- Invite --------------------------------------------------------------------------------------
 
 
+def invitation_form(
+    request: Request, template: str, title: str, settings: Settings, status_code: int = 200, **context: object
+) -> Response:
+    """A form that sends an invitation (to a board, a board's first chair, a platform role): the
+    page says how many days its link lasts."""
+    context = {"page_title": title, "days": settings.invitation_link_days, **context}
+    return render(request, template, context, status_code=status_code)
+
+
 def _invite_form(
     request: Request, access: TrustAccess, settings: Settings, status_code: int = 200, **form: object
 ) -> Response:
-    return render(
+    title = "Invite someone to the board"
+    return invitation_form(
         request,
         "accounts/members_invite.html",
-        {
-            "page_title": "Invite someone to the board",
-            "organisation": access.organisation,
-            "days": settings.invitation_link_days,
-            **form,
-        },
-        status_code=status_code,
+        title,
+        settings,
+        status_code,
+        organisation=access.organisation,
+        **form,
     )
 
 

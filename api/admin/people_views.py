@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from api.accounts.members_views import invitation_form
 from api.admin import service
 from api.admin.schemas import (
     PlatformInvite,
@@ -51,16 +52,15 @@ def people_page(
 
 
 def _invite_form(request: Request, settings: Settings, status_code: int = 200, **form: object) -> Response:
-    return render(
+    title = "Invite a sector analyst or platform admin"
+    return invitation_form(
         request,
         "admin/people_invite.html",
-        {
-            "page_title": "Invite a sector analyst or platform admin",
-            "days": settings.invitation_link_days,
-            "purposes": service.ROLE_PURPOSES,
-            **form,
-        },
-        status_code=status_code,
+        title,
+        settings,
+        status_code,
+        purposes=service.ROLE_PURPOSES,
+        **form,
     )
 
 

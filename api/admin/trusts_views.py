@@ -10,6 +10,7 @@ from sqlmodel import select
 from starlette.responses import Response
 
 from api.accounts import invitations
+from api.accounts.members_views import invitation_form
 from api.accounts.models import Membership
 from api.accounts.roles import CHAIR
 from api.admin import service
@@ -185,16 +186,15 @@ def _organisation_or_404(session: SessionDep, ods_code: str) -> Organisation:
 def _first_chair_form(
     request: Request, settings: Settings, organisation: Organisation, status_code: int = 200, **form: object
 ) -> Response:
-    return render(
+    title = f"Invite the chair of {organisation.name}"
+    return invitation_form(
         request,
         "admin/trust_invite_chair.html",
-        {
-            "page_title": f"Invite the chair of {organisation.name}",
-            "organisation": organisation,
-            "days": settings.invitation_link_days,
-            **form,
-        },
-        status_code=status_code,
+        title,
+        settings,
+        status_code,
+        organisation=organisation,
+        **form,
     )
 
 
