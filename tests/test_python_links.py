@@ -39,22 +39,29 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("api/accounts/oidc.py", "/sign-in/oidc/callback"): "the redirect URI registered with the provider",
     ("api/accounts/oidc_views.py", "/sign-in/oidc"): "the state cookie's path (a cookie scope)",
     # Emails: absolute links from BASE_URL, written by services, which have no request or app.
-    ("api/accounts/email_change.py", "/sign-in"): "email link from BASE_URL",
-    ("api/accounts/invitations.py", "/sign-in"): "email link from BASE_URL",
-    ("api/accounts/password_reset.py", "/sign-in"): "email link from BASE_URL",
-    ("api/accounts/password_reset.py", "/forgot-password"): "email link from BASE_URL",
-    ("api/admin/service.py", "/sign-in"): "email link from BASE_URL",
-    ("api/reminders/service.py", "/assessments/"): "email link from BASE_URL",
+    **{
+        (module, path): "an email's link, from BASE_URL"
+        for module, path in [
+            ("api/accounts/email_change.py", "/sign-in"),
+            ("api/accounts/invitations.py", "/sign-in"),
+            ("api/accounts/password_reset.py", "/sign-in"),
+            ("api/accounts/password_reset.py", "/forgot-password"),
+            ("api/admin/service.py", "/sign-in"),
+            ("api/reminders/service.py", "/assessments/"),
+        ]
+    },
     # Known debt: links computed inside services and page builders with no request (issue 19).
-    (
-        "api/home/service.py",
-        "/assessments/{assessment.id}",
-    ): "the home page's next step, built in the service",
-    ("api/home/service.py", "/results"): "the home page's next step, built in the service",
-    ("api/home/service.py", "/close-rating"): "the home page's next step, built in the service",
-    ("api/home/service.py", "/reminders"): "the home page's next step, built in the service",
-    ("api/home/service.py", "/consensus"): "the home page's next step, built in the service",
-    ("api/home/service.py", "/submit"): "the home page's next step, built in the service",
+    **{
+        ("api/home/service.py", path): "the home page's next step, built in the service"
+        for path in (
+            "/assessments/{assessment.id}",
+            "/results",
+            "/close-rating",
+            "/reminders",
+            "/consensus",
+            "/submit",
+        )
+    },
     (
         "api/assessments/consensus_page.py",
         "/assessments/{assessment_id}/consensus/{section_key}",
