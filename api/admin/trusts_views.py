@@ -4,6 +4,7 @@ trust's first chair."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from sqlmodel import select
@@ -67,7 +68,8 @@ def trusts_page(
 
     def page_href(n: int) -> str:
         query = {"q": search.text, "trust_type": search.trust_type, "region": search.region, "page": n}
-        return path_to(request, "admin_trusts", query={k: v for k, v in query.items() if v})
+        # A search's words as a form sends them (spaces as +), as before.
+        return path_to(request, "admin_trusts") + "?" + urlencode({k: v for k, v in query.items() if v})
 
     return render(
         request,
