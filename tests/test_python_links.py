@@ -50,18 +50,7 @@ ALLOWED: dict[tuple[str, str], str] = {
             ("api/reminders/service.py", "/assessments/"),
         ]
     },
-    # Known debt: links computed inside services and page builders with no request (issue 19).
-    **{
-        ("api/home/service.py", path): "the home page's next step, built in the service"
-        for path in (
-            "/assessments/{assessment.id}",
-            "/results",
-            "/close-rating",
-            "/reminders",
-            "/consensus",
-            "/submit",
-        )
-    },
+    # Known debt: links computed by a page model with no request (issue 19).
     (
         "api/assessments/consensus_page.py",
         "/assessments/{assessment_id}/consensus/{section_key}",

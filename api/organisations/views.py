@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import select
 from starlette.responses import Response
@@ -13,13 +15,21 @@ from api.db import SessionDep
 from api.deps import PageUser, SettingsDep
 from api.errors import NotFound
 from api.forms import PageForm
-from api.home.service import board_year
+from api.home.service import BoardYear, board_year
 from api.organisations.types import PEER_TYPES, SIZE_BANDS, TRUST_TYPES
 from api.permissions import TrustMemberPage
 from api.templating import render
-from api.urls import redirect_to
+from api.urls import path_to, redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+def _linked(request: Request, year: BoardYear) -> BoardYear:
+    """The year's next step with the path of the page it names."""
+    step = year.next_step
+    if step is not None and step.route:
+        year.next_step = replace(step, href=path_to(request, step.route, assessment_id=step.assessment_id))
+    return year
 
 
 @router.get("/trusts", name="trusts")
@@ -28,7 +38,10 @@ def your_trusts(
 ) -> Response:
     """The board chooser (and trust switcher): each board with what waits there for this person."""
     k = settings.k_anonymity
-    boards = [board_year(session, m, principal.user.id, k=k, full=False) for m in principal.memberships]
+    boards = [
+        _linked(request, board_year(session, m, principal.user.id, k=k, full=False))
+        for m in principal.memberships
+    ]
     return render(request, "organisations/trusts.html", {"page_title": "Your boards", "boards": boards})
 
 
@@ -66,7 +79,9 @@ def trust_home(
         )
         .order_by(Cycle.opens_on.desc())  # type: ignore[attr-defined]
     ).all()
-    year = board_year(session, access.membership, access.principal.user.id, k=settings.k_anonymity)
+    year = _linked(
+        request, board_year(session, access.membership, access.principal.user.id, k=settings.k_anonymity)
+    )
     return render(
         request,
         "organisations/trust_home.html",
