@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from typing import Any
+
+from markupsafe import Markup
 
 NHS_BLUE = "#005eb8"
 NHS_DARK = "#212b32"
@@ -32,6 +35,15 @@ def _fmt(value: float) -> str:
     return f"{round(value * 2) / 2:g}"
 
 
+def _svg_start(width: int, height: int, title: str, title_id: str) -> list[str]:
+    """A chart's opening tag and its title, which screen readers announce as the image's name."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-labelledby="{title_id}" class="app-chart">',
+        f'<title id="{title_id}">{escape(title)}</title>',
+    ]
+
+
 def benchmark_chart(rows: list[BenchmarkRow], title: str, *, width: int = 640) -> str:
     """One row per section: the peers' middle half as a bar, their median as a line, the board as a diamond."""
     label_width, right_pad, row_height, top, bottom = 250, 20, 38, 30, 40
@@ -41,11 +53,7 @@ def benchmark_chart(rows: list[BenchmarkRow], title: str, *, width: int = 640) -
     def x(score: float) -> float:
         return label_width + score / MAX_SCORE * plot_width
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-labelledby="chart-title" class="app-chart">',
-        f'<title id="chart-title">{escape(title)}</title>',
-    ]
+    parts = _svg_start(width, height, title, "chart-title")
     for level in range(5):
         gx = _fmt(x(level))
         parts.append(
@@ -111,11 +119,7 @@ def trend_chart(points: list[TrendPoint], title: str, *, width: int = 640, heigh
     def y(score: float) -> float:
         return top + plot_h - score / MAX_SCORE * plot_h
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-labelledby="trend-title" class="app-chart">',
-        f'<title id="trend-title">{escape(title)}</title>',
-    ]
+    parts = _svg_start(width, height, title, "trend-title")
     for level in range(5):
         gy = _fmt(y(level))
         parts.append(f'<line x1="{left}" y1="{gy}" x2="{width - right}" y2="{gy}" stroke="{NHS_PALE}"/>')
@@ -193,3 +197,12 @@ def _wrapped(label: str, limit: int = 34) -> list[str]:
 
 def _short(label: str, limit: int = 34) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
+def peer_chart(result: Any) -> Markup | None:
+    """The board beside a peer group, section by section (a Benchmark); None when the group is
+    too small to show."""
+    if result.suppressed:
+        return None
+    rows = [BenchmarkRow(s.title, s.own, s.stats.q1, s.stats.median, s.stats.q3) for s in result.sections]
+    return Markup(benchmark_chart(rows, f"Your board compared with {result.group_label.lower()}"))

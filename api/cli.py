@@ -89,30 +89,21 @@ def create_user_command(
     """Create a user. The password is read from standard input, or prompted for: never an argument."""
     from api.accounts.service import create_user
 
+    person = {
+        "email": email,
+        "role": role,
+        "organisation_code": organisation,
+        "name": name,
+        "board_role": board_role,
+    }
     try:
         with database() as session:
             # Check everything but the password first, so nobody types a password for nothing.
-            create_user(
-                session,
-                email=email,
-                role=role,
-                password=None,
-                organisation_code=organisation,
-                name=name,
-                board_role=board_role,
-            )
+            create_user(session, password=None, **person)
             session.rollback()
         password = _read_password(email)
         with database() as session:
-            user = create_user(
-                session,
-                email=email,
-                role=role,
-                password=password,
-                organisation_code=organisation,
-                name=name,
-                board_role=board_role,
-            )
+            user = create_user(session, password=password, **person)
     except InputError as exc:
         fail(str(exc))
     where = f" at {organisation.upper()}" if organisation else ""

@@ -13,6 +13,7 @@ from anyio import to_thread
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -184,3 +185,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 # scope="function": the commit runs when the route returns, before the response is sent. The default
 # ("request") would commit after the client already has a success response.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def added_first(session: Session, row: Any) -> bool:
+    """Insert `row` in a savepoint: False (and nothing written) when a unique key says someone else
+    inserted the same row at the same moment, so the caller can read theirs or answer 409."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True

@@ -641,20 +641,21 @@ def _sign_ins(chair_trust: str, ned_other_trust: str | None) -> list[DemoSignIn]
 
 def demo_sign_ins(session: Session) -> list[DemoSignIn]:
     """The demo sign-ins of a database the demo was loaded into; empty for any other database."""
-    chair_trust = session.exec(
-        select(Organisation.name)
-        .join(Membership, Membership.organisation_id == Organisation.id)
-        .join(User, User.id == Membership.user_id)
-        .where(User.email == DEMO_CHAIR_EMAIL)
-    ).first()
+
+    def boards_of(email: str) -> list[str]:
+        return list(
+            session.exec(
+                select(Organisation.name)
+                .join(Membership, Membership.organisation_id == Organisation.id)
+                .join(User, User.id == Membership.user_id)
+                .where(User.email == email)
+            ).all()
+        )
+
+    chair_trust = next(iter(boards_of(DEMO_CHAIR_EMAIL)), None)
     if chair_trust is None:
         return []
-    ned_trusts = session.exec(
-        select(Organisation.name)
-        .join(Membership, Membership.organisation_id == Organisation.id)
-        .join(User, User.id == Membership.user_id)
-        .where(User.email == DEMO_NED_EMAIL)
-    ).all()
+    ned_trusts = boards_of(DEMO_NED_EMAIL)
     other = next((name for name in ned_trusts if name != chair_trust), None)
     return _sign_ins(chair_trust, other)
 

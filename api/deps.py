@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import Depends, Request
 from sqlalchemy import bindparam
@@ -22,6 +21,7 @@ from api.db import SessionDep, UTCDateTime, utcnow
 from api.errors import DomainError
 from api.organisations.models import Organisation
 from api.settings import Settings
+from api.urls import path_to
 
 
 class NotSignedIn(DomainError):
@@ -193,7 +193,7 @@ CurrentUser = Annotated[Principal, Depends(get_api_principal)]
 
 def _sign_in_url(request: Request) -> str:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return f"/sign-in?next={quote(target, safe='')}"
+    return path_to(request, "sign_in", query={"next": target})
 
 
 def get_session_principal(request: Request, session: SessionDep) -> Principal | None:
@@ -222,11 +222,11 @@ def get_page_principal(request: Request, session: SessionDep) -> Principal:
     assert principal.web_session is not None
     if principal.user.totp_enabled_at is not None:
         if not passed_second_factor(principal.user, principal.web_session.second_factor_at):
-            raise RedirectTo("/sign-in/two-factor")
+            raise RedirectTo(path_to(request, "two_factor_sign_in"))
     elif principal.needs_second_factor and not principal.web_session.second_factor_by_provider:
         # The provider's multi-factor sign-in (single sign-on, when the deployment counts it) stands
         # for a second factor the person has not set up here.
-        raise RedirectTo("/account/two-factor/set-up")
+        raise RedirectTo(path_to(request, "two_factor_set_up"))
     return principal
 
 

@@ -86,6 +86,8 @@ class CommandForm(Generic[M]):
     errors: dict[str, str]
     # Location in the command -> form field, for nested and list fields (see FormRead).
     field_ids: dict[str, str] = field(default_factory=dict)
+    # The whole form as posted (a field's several values: form.getlist), to show it again as typed.
+    form: FormData = field(default_factory=FormData)
 
     @property
     def ok(self) -> bool:
@@ -167,7 +169,7 @@ def validate_command(
 
 
 class _CommandFormDependency(Generic[M]):
-    """A page route's form as `model`: `Annotated[CommandForm[Model], Depends(command_form(Model))]`.
+    """A page route's form as `model`: `PageForm[Model]` in the route's signature (see PageForm).
 
     Empty fields are left out, so the model's defaults and "required" rules apply as they do to JSON.
     Also found by the write-route test, which checks a page and its API twin use the same model."""
@@ -195,7 +197,7 @@ class _CommandFormDependency(Generic[M]):
             field_ids = {}
         result = validate_command(self.model, values, field_ids)
         raw = {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
-        return CommandForm(result.command, raw, result.errors, result.field_ids)
+        return CommandForm(result.command, raw, result.errors, result.field_ids, form)
 
 
 Reader = Callable[..., "dict[str, Any] | FormRead"]
@@ -207,6 +209,16 @@ def command_form(model: type[M], *, read: Reader | None = None) -> Any:
     returns a FormRead naming the form field of each nested location (lines of a risk's assurances).
     `read(form)`, or `read(form, path_params)` where field names carry a path parameter."""
     return _CommandFormDependency(model, read=read)
+
+
+class PageForm:
+    """A page route's form, read as its command: `form: PageForm[Model]`, or `PageForm[Model, read]`
+    with a `read` function (see command_form). The same dependency as
+    `Annotated[CommandForm[Model], Depends(command_form(Model, read=read))]`, written once."""
+
+    def __class_getitem__(cls, params: Any) -> Any:
+        model, read = params if isinstance(params, tuple) else (params, None)
+        return Annotated[CommandForm[model], Depends(command_form(model, read=read))]  # type: ignore[valid-type]
 
 
 def date_parts(form: FormData, prefix: str) -> str | None:

@@ -73,6 +73,7 @@ from api.sector.views import router as sector_pages
 from api.security_headers import SecurityHeadersMiddleware
 from api.settings import Settings, get_settings
 from api.templating import STATIC_DIR, render
+from api.urls import path_to
 
 ERROR_TITLES = {
     400: "Sorry, there is a problem with your request",
@@ -273,7 +274,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "reports/preparing.html",
             {
                 "page_title": "Your report is being prepared",
-                "back_url": f"/assessments/{assessment_id}/results" if assessment_id else None,
+                "back_url": path_to(request, "results", assessment_id=assessment_id)
+                if assessment_id
+                else None,
             },
             status_code=429,
         )

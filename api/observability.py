@@ -45,6 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.client_ip import client_ip
 from api.db import ConnectionGate, SessionDep
+from api.deps import SettingsDep
 from api.settings import Settings
 
 # --- Request ids -----------------------------------------------------------------------------------
@@ -356,10 +357,10 @@ def metrics_allowed(request: Request, settings: Settings) -> bool:
 
 
 @router.get("/metrics", name="metrics")
-def metrics(request: Request) -> Response:
+def metrics(request: Request, settings: SettingsDep) -> Response:
     """Prometheus figures, for the configured addresses or the bearer of METRICS_TOKEN; 404 for
     anyone else, as if there were no such page."""
-    if not metrics_allowed(request, request.app.state.settings):
+    if not metrics_allowed(request, settings):
         return JSONResponse({"detail": "Not Found"}, status_code=404)
     return Response(_scrape(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
 

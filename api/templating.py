@@ -125,8 +125,8 @@ def render(
     context.setdefault("csrf_token", csrf_token(request))
     principal = getattr(request.state, "principal", None)
     context.setdefault("principal", principal)
-    context.setdefault("navigation_items", navigation_for(principal, request.url.path))
-    context.setdefault("account_items", account_items_for(principal, context["csrf_token"]))
+    context.setdefault("navigation_items", navigation_for(request.app, principal, request.url.path))
+    context.setdefault("account_items", account_items_for(request.app, principal, context["csrf_token"]))
     block_name = block if block and request.headers.get("HX-Request") == "true" else None
     kwargs: dict[str, Any] = {"status_code": status_code}
     if block_name:

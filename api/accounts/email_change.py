@@ -8,7 +8,7 @@ from api.accounts.models import User
 from api.accounts.service import normalise_email
 from api.accounts.sessions import end_all_sessions
 from api.accounts.wording import SERVICE_NAME
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.errors import Conflict, Unprocessable
 from api.mail import send_email
 from api.settings import Settings
@@ -60,13 +60,11 @@ def change_email(session: Session, settings: Settings, user: User, new_email: st
             sign_in=f"{settings.base_url.rstrip('/')}/sign-in",
         ),
     )
-    record(
+    record_on_user(
         session,
         "account.email_changed",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary=f"Changed their email address from {old} to {address}",
+        user,
+        f"Changed their email address from {old} to {address}",
         details={"old_email": old, "new_email": address},
         client_ip=client_ip,
     )

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from api.accounts.links import INVITATION, LinkUnusable, _issue_link, _retire_links, _use_link, open_link
-from api.accounts.members import _chairs_by_a_chair, board_role_for
+from api.accounts.members import BoardChange, _chairs_by_a_chair, board_role_for
 from api.accounts.models import ROLE_NAMES, Membership, OneTimeToken, User
 from api.accounts.passwords import _check_password, hash_password
 from api.accounts.roles import CHAIR, PLATFORM_ADMIN
+from api.accounts.schemas import MemberInvite
 from api.accounts.wording import SERVICE_NAME, role_label, role_phrase, when
 from api.audit.service import record
 from api.db import utcnow
@@ -57,16 +58,13 @@ def invitation_subject(organisation: Organisation) -> str:
 
 def _invitation_email(
     settings: Settings,
-    *,
-    user: User,
-    organisation: Organisation,
+    by: BoardChange,
     membership: Membership,
-    actor: User,
-    actor_role: str,
+    user: User,
     link: str | None,
     expires_at: datetime | None,
 ) -> tuple[str, str]:
-    inviter = f"{actor.name} ({ROLE_NAMES[actor_role].lower()})"
+    organisation = by.organisation
     if link is None:
         subject = f"You have been added to the board of {organisation.name}"
     else:
@@ -77,8 +75,8 @@ def _invitation_email(
         service_name=SERVICE_NAME,
         user=user,
         organisation=organisation,
-        actor=actor,
-        inviter=inviter,
+        actor=by.actor,
+        inviter=f"{by.actor.name} ({ROLE_NAMES[by.actor_role].lower()})",
         as_role=role_phrase(membership.role, membership.board_role),
         link=link,
         expires=when(expires_at) if expires_at else None,
@@ -87,32 +85,21 @@ def _invitation_email(
     return subject, body
 
 
-def invite_member(
-    session: Session,
-    settings: Settings,
-    *,
-    organisation: Organisation,
-    actor: User,
-    actor_role: str,
-    email: str,
-    name: str,
-    role: str,
-    board_role: str | None,
-    client_ip: str | None = None,
-) -> Invitation:
+def invite_member(session: Session, settings: Settings, by: BoardChange, invite: MemberInvite) -> Invitation:
     """Add a person to the board: a new account with an emailed link, or a note to an existing one.
 
-    `email` must already be normalised (lower case). Already on this board: 409 naming them.
+    The command's email is normalised (lower case). Already on this board: 409 naming them.
     A platform admin appoints only a board's first chair (`invite_first_chair`).
     """
-    if actor_role != PLATFORM_ADMIN:
-        _chairs_by_a_chair(actor_role, role)
-    board_role = board_role_for(role, board_role)
+    email, name, role = invite.email, invite.name, invite.role
+    if by.actor_role != PLATFORM_ADMIN:
+        _chairs_by_a_chair(by.actor_role, role)
+    board_role = board_role_for(role, invite.board_role)
     user = session.exec(select(User).where(User.email == email)).first()
     if user is not None:
         existing = session.exec(
             select(Membership).where(
-                Membership.user_id == user.id, Membership.organisation_id == organisation.id
+                Membership.user_id == user.id, Membership.organisation_id == by.organisation.id
             )
         ).first()
         if existing is not None:
@@ -129,7 +116,7 @@ def invite_member(
         session.flush()
     membership = Membership(
         user_id=user.id,  # type: ignore[arg-type]
-        organisation_id=organisation.id,  # type: ignore[arg-type]
+        organisation_id=by.organisation.id,  # type: ignore[arg-type]
         role=role,
         board_role=board_role,
     )
@@ -139,25 +126,20 @@ def invite_member(
     session.add(user)
     session.flush()
     link_sent = user.password_hash is None
-    _send_invitation(session, settings, organisation, membership, user, actor, actor_role, link_sent)
-    record(
+    _send_invitation(session, settings, by, membership, user, with_link=link_sent)
+    by.record(
         session,
         "invitation.sent",
-        actor=actor,
-        organisation_id=organisation.id,
-        object_type="membership",
-        object_id=membership.id,
-        summary=f"{email} invited as {role_label(role, board_role).lower()}",
-        details={
+        membership.id,
+        f"{email} invited as {role_label(role, board_role).lower()}",
+        {
             "email": email,
             "role": role,
             "board_role": board_role,
             "existing_account": existing_account,
             "link_sent": link_sent,
         },
-        client_ip=client_ip,
     )
-    session.flush()
     return Invitation(membership=membership, user=user, link_sent=link_sent)
 
 
@@ -182,28 +164,18 @@ def invite_first_chair(
         raise Conflict(
             f"{organisation.name} already has a chair ({chair}). Ask them to invite the board", field="email"
         )
-    return invite_member(
-        session,
-        settings,
-        organisation=organisation,
-        actor=actor,
-        actor_role=PLATFORM_ADMIN,
-        email=email,
-        name=name,
-        role=CHAIR,
-        board_role=None,
-        client_ip=client_ip,
-    )
+    by = BoardChange(organisation, actor, PLATFORM_ADMIN, client_ip)
+    invite = MemberInvite.model_construct(email=email, name=name, role=CHAIR, board_role=None)
+    return invite_member(session, settings, by, invite)
 
 
 def _send_invitation(
     session: Session,
     settings: Settings,
-    organisation: Organisation,
+    by: BoardChange,
     membership: Membership,
     user: User,
-    actor: User,
-    actor_role: str,
+    *,
     with_link: bool,
 ) -> None:
     link, expires_at = (
@@ -212,35 +184,18 @@ def _send_invitation(
             settings,
             user=user,
             purpose=INVITATION,
-            organisation_id=organisation.id,
-            created_by=actor,
+            organisation_id=by.organisation.id,
+            created_by=by.actor,
         )
         if with_link
         else (None, None)
     )
-    subject, body = _invitation_email(
-        settings,
-        user=user,
-        organisation=organisation,
-        membership=membership,
-        actor=actor,
-        actor_role=actor_role,
-        link=link,
-        expires_at=expires_at,
-    )
+    subject, body = _invitation_email(settings, by, membership, user, link, expires_at)
     send_email(session, settings, to=user.email, subject=subject, body=body)
 
 
 def resend_invitation(
-    session: Session,
-    settings: Settings,
-    *,
-    organisation: Organisation,
-    membership: Membership,
-    user: User,
-    actor: User,
-    actor_role: str,
-    client_ip: str | None = None,
+    session: Session, settings: Settings, by: BoardChange, membership: Membership, user: User
 ) -> None:
     """A fresh link for someone who has not accepted yet; their older links stop working."""
     if user.password_hash is not None:
@@ -249,7 +204,7 @@ def resend_invitation(
     emailed_today = session.exec(
         select(OutboxEmail.id).where(
             OutboxEmail.to_address == user.email,
-            OutboxEmail.subject == invitation_subject(organisation),
+            OutboxEmail.subject == invitation_subject(by.organisation),
             OutboxEmail.created_at > utcnow() - RESEND_AFTER,  # type: ignore[operator]
         )
     ).first()
@@ -257,24 +212,14 @@ def resend_invitation(
         raise InvitationSentToday(
             f"{user.name} was sent an invitation in the last 24 hours. You can send it again tomorrow"
         )
-    _send_invitation(session, settings, organisation, membership, user, actor, actor_role, True)
-    record(
+    _send_invitation(session, settings, by, membership, user, with_link=True)
+    by.record(
         session,
         "invitation.sent",
-        actor=actor,
-        organisation_id=organisation.id,
-        object_type="membership",
-        object_id=membership.id,
-        summary=f"Invitation sent again to {user.email}",
-        details={
-            "email": user.email,
-            "role": membership.role,
-            "board_role": membership.board_role,
-            "again": True,
-        },
-        client_ip=client_ip,
+        membership.id,
+        f"Invitation sent again to {user.email}",
+        {"email": user.email, "role": membership.role, "board_role": membership.board_role, "again": True},
     )
-    session.flush()
 
 
 def open_invitation(session: Session, raw: str) -> OpenInvitation:

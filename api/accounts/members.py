@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -43,6 +44,33 @@ def board_role_for(role: str, board_role: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class BoardChange:
+    """Who changes a board's members, on which board, and from where: what every member change
+    checks (a secretary cannot appoint a chair) and writes into its audit event."""
+
+    organisation: Organisation
+    actor: User
+    actor_role: str
+    client_ip: str | None = None
+
+    def record(
+        self, session: Session, action: str, object_id: int | None, summary: str, details: dict
+    ) -> None:
+        record(
+            session,
+            action,
+            actor=self.actor,
+            organisation_id=self.organisation.id,
+            object_type="membership",
+            object_id=object_id,
+            summary=summary,
+            details=details,
+            client_ip=self.client_ip,
+        )
+        session.flush()
+
+
+@dataclass(frozen=True)
 class BoardMember:
     membership_id: int
     user_id: int
@@ -66,19 +94,7 @@ def board_members(session: Session, organisation_id: int) -> list[BoardMember]:
         .join(User, User.id == Membership.user_id)  # type: ignore[arg-type]
         .where(Membership.organisation_id == organisation_id)
     ).all()
-    members = [
-        BoardMember(
-            membership_id=m.id,  # type: ignore[arg-type]
-            user_id=u.id,  # type: ignore[arg-type]
-            name=u.name,
-            email=u.email,
-            role=m.role,
-            board_role=m.board_role,
-            invited=u.password_hash is None,
-            added_at=m.created_at,
-        )
-        for m, u in rows
-    ]
+    members = [board_member_view(m, u) for m, u in rows]
     return sorted(members, key=lambda m: (_ROLE_ORDER.get(m.role, 9), m.name.lower(), m.email))
 
 
@@ -135,22 +151,15 @@ def _not_yourself(membership: Membership, actor: User, refusal: str) -> None:
 
 
 def change_member_role(
-    session: Session,
-    *,
-    organisation: Organisation,
-    membership: Membership,
-    user: User,
-    actor: User,
-    actor_role: str,
-    role: str,
-    board_role: str | None,
-    client_ip: str | None = None,
+    session: Session, by: BoardChange, membership: Membership, user: User, change: Any
 ) -> bool:
-    """A new role on this board; the person is signed out everywhere. False if nothing changed."""
-    new_board_role = board_role_for(role, board_role)
-    _not_yourself(membership, actor, "You cannot change your own role")
+    """A new role on this board (a MemberRole command); the person is signed out everywhere.
+    False if nothing changed."""
+    role = change.role
+    new_board_role = board_role_for(role, change.board_role)
+    _not_yourself(membership, by.actor, "You cannot change your own role")
     if membership.role != role:
-        _chairs_by_a_chair(actor_role, membership.role, role)
+        _chairs_by_a_chair(by.actor_role, membership.role, role)
     if (membership.role, membership.board_role) == (role, new_board_role):
         return False
     if role != CHAIR and _is_only_chair(session, membership):
@@ -165,44 +174,28 @@ def change_member_role(
     session.flush()
     # Their pages and tokens were issued for the old role: they sign in again, on every board.
     end_all_sessions(session, user.id)  # type: ignore[arg-type]
-    record(
+    by.record(
         session,
         "member.role_changed",
-        actor=actor,
-        organisation_id=organisation.id,
-        object_type="membership",
-        object_id=membership.id,
-        summary=(
-            f"{user.email}: {role_label(old_role, old_board_role)} → {role_label(role, new_board_role)}"
-            f" by {actor.email}"
-        ),
-        details={
+        membership.id,
+        f"{user.email}: {role_label(old_role, old_board_role)} → {role_label(role, new_board_role)}"
+        f" by {by.actor.email}",
+        {
             "email": user.email,
             "old_role": old_role,
             "old_board_role": old_board_role,
             "new_role": role,
             "new_board_role": new_board_role,
-            "by": actor.email,
+            "by": by.actor.email,
         },
-        client_ip=client_ip,
     )
-    session.flush()
     return True
 
 
-def remove_member(
-    session: Session,
-    *,
-    organisation: Organisation,
-    membership: Membership,
-    user: User,
-    actor: User,
-    actor_role: str,
-    client_ip: str | None = None,
-) -> None:
+def remove_member(session: Session, by: BoardChange, membership: Membership, user: User) -> None:
     """Take the person off this board; they are signed out everywhere and their invitation stops."""
-    _not_yourself(membership, actor, "You cannot remove yourself from the board")
-    _chairs_by_a_chair(actor_role, membership.role)
+    _not_yourself(membership, by.actor, "You cannot remove yourself from the board")
+    _chairs_by_a_chair(by.actor_role, membership.role)
     if _is_only_chair(session, membership):
         raise Conflict(
             f"{user.name} is the board's only chair and cannot be removed. "
@@ -212,22 +205,17 @@ def remove_member(
         "email": user.email,
         "role": membership.role,
         "board_role": membership.board_role,
-        "by": actor.email,
+        "by": by.actor.email,
     }
     membership_id = membership.id
     session.delete(membership)
-    _retire_links(session, user_id=user.id, purpose=INVITATION, organisation_id=organisation.id)  # type: ignore[arg-type]
+    _retire_links(session, user_id=user.id, purpose=INVITATION, organisation_id=by.organisation.id)  # type: ignore[arg-type]
     end_all_sessions(session, user.id)  # type: ignore[arg-type]
     note_if_closed(session, user)
-    record(
+    by.record(
         session,
         "member.removed",
-        actor=actor,
-        organisation_id=organisation.id,
-        object_type="membership",
-        object_id=membership_id,
-        summary=f"{user.email} removed from the board by {actor.email}",
-        details=details,
-        client_ip=client_ip,
+        membership_id,
+        f"{user.email} removed from the board by {by.actor.email}",
+        details,
     )
-    session.flush()

@@ -10,13 +10,13 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from api.accounts import invitations, members
-from api.accounts.members import BoardMember, member_of_trust
-from api.accounts.roles import BOARD_MEMBER
+from api.accounts.members import BoardChange, BoardMember, member_of_trust
 from api.accounts.schemas import BoardRole, MemberInvite, MemberRole, TrustRole
 from api.client_ip import client_ip
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import error_responses
-from api.permissions import TrustManagerApi
+from api.permissions import TrustAccess, TrustManagerApi
 
 router = APIRouter(prefix="/api/v1/organisations/{ods_code}/members", tags=["members"])
 
@@ -59,6 +59,11 @@ def list_members(session: SessionDep, access: TrustManagerApi) -> list[MemberPub
     return [MemberPublic.of(m) for m in members.board_members(session, access.organisation.id)]  # type: ignore[arg-type]
 
 
+def board_change(request: Request, access: TrustAccess) -> BoardChange:
+    """The chair or secretary changing their board's members, from this request (for the audit)."""
+    return BoardChange(access.organisation, access.principal.user, access.membership.role, client_ip(request))
+
+
 @router.post(
     "",
     response_model=MemberPublic,
@@ -66,22 +71,15 @@ def list_members(session: SessionDep, access: TrustManagerApi) -> list[MemberPub
     responses={**RESPONSES, **error_responses(described={409: "Already a member of this board"})},
 )
 def invite_member(
-    request: Request, session: SessionDep, access: TrustManagerApi, invite: MemberInvite
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    access: TrustManagerApi,
+    invite: MemberInvite,
 ) -> MemberPublic:
     """Invite someone: a new person is emailed a link (24 hours, works once) to choose a password;
     someone who already has an account is emailed to say they have been added."""
-    invitation = invitations.invite_member(
-        session,
-        request.app.state.settings,
-        organisation=access.organisation,
-        actor=access.principal.user,
-        actor_role=access.membership.role,
-        email=invite.email,
-        name=invite.name,
-        role=invite.role,
-        board_role=invite.board_role if invite.role == BOARD_MEMBER else None,
-        client_ip=client_ip(request),
-    )
+    invitation = invitations.invite_member(session, settings, board_change(request, access), invite)
     return MemberPublic.of(members.board_member_view(invitation.membership, invitation.user))
 
 
@@ -95,17 +93,7 @@ def change_role(
 ) -> MemberPublic:
     """A new role; the person is signed out everywhere (every board, every token) at once."""
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    members.change_member_role(
-        session,
-        organisation=access.organisation,
-        membership=membership,
-        user=user,
-        actor=access.principal.user,
-        actor_role=access.membership.role,
-        role=change.role,
-        board_role=change.board_role if change.role == BOARD_MEMBER else None,
-        client_ip=client_ip(request),
-    )
+    members.change_member_role(session, board_change(request, access), membership, user, change)
     return MemberPublic.of(members.board_member_view(membership, user))
 
 
@@ -119,15 +107,7 @@ def remove_member(
 ) -> Response:
     """Take the person off the board; they are signed out everywhere at once."""
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    members.remove_member(
-        session,
-        organisation=access.organisation,
-        membership=membership,
-        user=user,
-        actor=access.principal.user,
-        actor_role=access.membership.role,
-        client_ip=client_ip(request),
-    )
+    members.remove_member(session, board_change(request, access), membership, user)
     return Response(status_code=204)
 
 
@@ -137,18 +117,9 @@ def remove_member(
     responses={**RESPONSES, **error_responses(described={409: "They have already accepted"})},
 )
 def resend_invitation(
-    request: Request, session: SessionDep, access: TrustManagerApi, membership_id: int
+    request: Request, session: SessionDep, settings: SettingsDep, access: TrustManagerApi, membership_id: int
 ) -> Response:
     """Send the invitation again with a new link; earlier links stop working."""
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    invitations.resend_invitation(
-        session,
-        request.app.state.settings,
-        organisation=access.organisation,
-        membership=membership,
-        user=user,
-        actor=access.principal.user,
-        actor_role=access.membership.role,
-        client_ip=client_ip(request),
-    )
+    invitations.resend_invitation(session, settings, board_change(request, access), membership, user)
     return Response(status_code=204)

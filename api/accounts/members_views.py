@@ -3,24 +3,27 @@ changing a role and removing someone."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.accounts import invitations, members
-from api.accounts.members import member_of_trust
+from api.accounts.members import BoardMember, member_of_trust
+from api.accounts.members_routes import board_change
+from api.accounts.models import Membership, User
 from api.accounts.roles import BOARD_MEMBER
 from api.accounts.schemas import MemberInvite, MemberRole
-from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import Conflict, Forbidden, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import CommandForm, PageForm
 from api.permissions import TrustAccess, TrustManagerPage
+from api.settings import Settings
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -36,8 +39,16 @@ DONE_MESSAGES = {
 }
 
 
-def _members_url(access: TrustAccess, done: str | None = None) -> str:
-    return f"/trusts/{access.organisation.ods_code}/members" + (f"?done={done}" if done else "")
+def _back_to_members(request: Request, access: TrustAccess, done: str | None = None) -> Response:
+    return redirect_to(request, "board_members", ods_code=access.organisation.ods_code, query={"done": done})
+
+
+def _member(
+    session: SessionDep, access: TrustAccess, membership_id: int
+) -> tuple[Membership, User, BoardMember]:
+    """The member named in the path, on this board (another board's: 404), and how they are shown."""
+    membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
+    return membership, user, members.board_member_view(membership, user)
 
 
 def _member_form(form: FormData) -> dict[str, str]:
@@ -57,7 +68,11 @@ def _typed(form: CommandForm[Any], fields: tuple[str, ...]) -> dict[str, str]:
 
 @router.get("/trusts/{ods_code}/members", name="board_members")
 def members_page(
-    request: Request, session: SessionDep, access: TrustManagerPage, done: str | None = None
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    access: TrustManagerPage,
+    done: str | None = None,
 ) -> Response:
     board = members.board_members(session, access.organisation.id)  # type: ignore[arg-type]
     return render(
@@ -68,9 +83,7 @@ def members_page(
             "organisation": access.organisation,
             "members": board,
             "me": access.principal.user.id,
-            "done": DONE_MESSAGES.get(done or "", "").format(
-                days=request.app.state.settings.invitation_link_days
-            ),
+            "done": DONE_MESSAGES.get(done or "", "").format(days=settings.invitation_link_days),
             # A refusal is not a success: shown in the plain (important) banner.
             "done_refused": done == "resend_too_soon",
         },
@@ -80,103 +93,100 @@ def members_page(
 # --- Invite --------------------------------------------------------------------------------------
 
 
-def _invite_form(request: Request, access: TrustAccess, status_code: int = 200, **form: object) -> Response:
-    return render(
+def invitation_form(
+    request: Request, template: str, title: str, settings: Settings, status_code: int = 200, **context: object
+) -> Response:
+    """A form that sends an invitation (to a board, a board's first chair, a platform role): the
+    page says how many days its link lasts."""
+    context = {"page_title": title, "days": settings.invitation_link_days, **context}
+    return render(request, template, context, status_code=status_code)
+
+
+def _invite_form(
+    request: Request, access: TrustAccess, settings: Settings, status_code: int = 200, **form: object
+) -> Response:
+    title = "Invite someone to the board"
+    return invitation_form(
         request,
         "accounts/members_invite.html",
-        {
-            "page_title": "Invite someone to the board",
-            "organisation": access.organisation,
-            "days": request.app.state.settings.invitation_link_days,
-            **form,
-        },
-        status_code=status_code,
+        title,
+        settings,
+        status_code,
+        organisation=access.organisation,
+        **form,
     )
 
 
 @router.get("/trusts/{ods_code}/members/invite", name="invite_member_page")
-def invite_page(request: Request, access: TrustManagerPage) -> Response:
-    return _invite_form(request, access)
+def invite_page(request: Request, settings: SettingsDep, access: TrustManagerPage) -> Response:
+    return _invite_form(request, access, settings)
 
 
 @router.post("/trusts/{ods_code}/members/invite", name="send_member_invitation")
 def invite(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     access: TrustManagerPage,
-    form: Annotated[CommandForm[MemberInvite], Depends(command_form(MemberInvite, read=_member_form))],
+    form: PageForm[MemberInvite, _member_form],
 ) -> Response:
     typed = _typed(form, ("email", "name", "role", "board_role"))
     if form.command is None:
-        return _invite_form(request, access, 422, errors=form.errors, **typed)
-    invite = form.command
+        return _invite_form(request, access, settings, 422, errors=form.errors, **typed)
     try:
-        invitation = invitations.invite_member(
-            session,
-            request.app.state.settings,
-            organisation=access.organisation,
-            actor=access.principal.user,
-            actor_role=access.membership.role,
-            email=invite.email,
-            name=invite.name,
-            role=invite.role,
-            board_role=invite.board_role,
-            client_ip=client_ip(request),
-        )
+        invitation = invitations.invite_member(session, settings, board_change(request, access), form.command)
     except (Conflict, Unprocessable, Forbidden) as exc:
         field = exc.extra.get("field", "email")
-        return _invite_form(request, access, exc.status_code, errors={field: exc.message}, **typed)
-    return RedirectResponse(
-        _members_url(access, "invited" if invitation.link_sent else "added"), status_code=303
-    )
+        return _invite_form(request, access, settings, exc.status_code, errors={field: exc.message}, **typed)
+    return _back_to_members(request, access, "invited" if invitation.link_sent else "added")
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/resend", name="resend_invitation_page")
-def resend(request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int) -> Response:
+def resend(
+    request: Request, session: SessionDep, settings: SettingsDep, access: TrustManagerPage, membership_id: int
+) -> Response:
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
     try:
-        invitations.resend_invitation(
-            session,
-            request.app.state.settings,
-            organisation=access.organisation,
-            membership=membership,
-            user=user,
-            actor=access.principal.user,
-            actor_role=access.membership.role,
-            client_ip=client_ip(request),
-        )
+        invitations.resend_invitation(session, settings, board_change(request, access), membership, user)
     except invitations.InvitationSentToday:
-        return RedirectResponse(_members_url(access, "resend_too_soon"), status_code=303)
-    return RedirectResponse(_members_url(access, "resent"), status_code=303)
+        return _back_to_members(request, access, "resend_too_soon")
+    return _back_to_members(request, access, "resent")
 
 
 # --- Change role ---------------------------------------------------------------------------------
 
 
-def _role_form(
+# Each member's page: its template and title.
+MEMBER_PAGES = {
+    "role": ("accounts/members_role.html", "Change the role of {name}"),
+    "remove": ("accounts/members_remove.html", "Are you sure you want to remove {name} from the board?"),
+}
+
+
+def _member_page(
     request: Request,
     access: TrustAccess,
-    member: members.BoardMember,
+    member: BoardMember,
+    page: str,
     status_code: int = 200,
-    **form: object,
+    **extra: object,
 ) -> Response:
-    context = {
-        "page_title": f"Change the role of {member.name}",
+    """The change-role form (its choices start at the member's role) or the removal question."""
+    template, title = MEMBER_PAGES[page]
+    context: dict[str, object] = {
+        "page_title": title.format(name=member.name),
         "organisation": access.organisation,
-        "member": member,
-        "role": member.role,
-        "board_role": member.board_role,
-        **form,
     }
-    return render(request, "accounts/members_role.html", context, status_code=status_code)
+    if page == "role":
+        context.update(role=member.role, board_role=member.board_role)
+    return render(request, template, {**context, "member": member, **extra}, status_code=status_code)
 
 
 @router.get("/trusts/{ods_code}/members/{membership_id}/role", name="change_member_role")
 def role_page(
     request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int
 ) -> Response:
-    membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    return _role_form(request, access, members.board_member_view(membership, user))
+    return _member_page(request, access, _member(session, access, membership_id)[2], "role")
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/role", name="change_member_role_save")
@@ -185,77 +195,41 @@ def change_role(
     session: SessionDep,
     access: TrustManagerPage,
     membership_id: int,
-    form: Annotated[CommandForm[MemberRole], Depends(command_form(MemberRole, read=_member_form))],
+    form: PageForm[MemberRole, _member_form],
 ) -> Response:
-    membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    member = members.board_member_view(membership, user)
+    membership, user, member = _member(session, access, membership_id)
     typed = _typed(form, ("role", "board_role"))
     if form.command is None:
-        return _role_form(request, access, member, 422, errors=form.errors, **typed)
-    change = form.command
+        return _member_page(request, access, member, "role", 422, errors=form.errors, **typed)
     try:
         changed = members.change_member_role(
-            session,
-            organisation=access.organisation,
-            membership=membership,
-            user=user,
-            actor=access.principal.user,
-            actor_role=access.membership.role,
-            role=change.role,
-            board_role=change.board_role,
-            client_ip=client_ip(request),
+            session, board_change(request, access), membership, user, form.command
         )
     except (Conflict, Unprocessable, Forbidden) as exc:
         field = exc.extra.get("field", "role")
-        return _role_form(request, access, member, exc.status_code, errors={field: exc.message}, **typed)
-    return RedirectResponse(_members_url(access, "role_changed" if changed else None), status_code=303)
+        return _member_page(
+            request, access, member, "role", exc.status_code, errors={field: exc.message}, **typed
+        )
+    return _back_to_members(request, access, "role_changed" if changed else None)
 
 
 # --- Remove --------------------------------------------------------------------------------------
-
-
-def _remove_page(
-    request: Request,
-    access: TrustAccess,
-    member: members.BoardMember,
-    status_code: int = 200,
-    **extra: object,
-) -> Response:
-    return render(
-        request,
-        "accounts/members_remove.html",
-        {
-            "page_title": f"Are you sure you want to remove {member.name} from the board?",
-            "organisation": access.organisation,
-            "member": member,
-            **extra,
-        },
-        status_code=status_code,
-    )
 
 
 @router.get("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member_page")
 def remove_page(
     request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int
 ) -> Response:
-    membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    return _remove_page(request, access, members.board_member_view(membership, user))
+    return _member_page(request, access, _member(session, access, membership_id)[2], "remove")
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member_from_board")
 def remove(request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int) -> Response:
-    membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
-    member = members.board_member_view(membership, user)
+    membership, user, member = _member(session, access, membership_id)
     try:
-        members.remove_member(
-            session,
-            organisation=access.organisation,
-            membership=membership,
-            user=user,
-            actor=access.principal.user,
-            actor_role=access.membership.role,
-            client_ip=client_ip(request),
-        )
+        members.remove_member(session, board_change(request, access), membership, user)
     except (Conflict, Forbidden) as exc:
-        return _remove_page(request, access, member, exc.status_code, errors={"remove": exc.message})
-    return RedirectResponse(_members_url(access, "removed"), status_code=303)
+        return _member_page(
+            request, access, member, "remove", exc.status_code, errors={"remove": exc.message}
+        )
+    return _back_to_members(request, access, "removed")

@@ -80,15 +80,20 @@ class Membership(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class WebSession(SQLModel, table=True):
-    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
-
-    __tablename__ = "web_session"
+class _SecretHeld(SQLModel):
+    """A secret a person holds (a session cookie, a bearer token): only its SHA-256 is stored."""
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True)
     user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WebSession(_SecretHeld, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "web_session"
+
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     # Null until the person has passed their second factor (when they have or need one).
@@ -103,15 +108,11 @@ class WebSession(SQLModel, table=True):
     second_factor_by_provider: bool = Field(default=False)
 
 
-class ApiToken(SQLModel, table=True):
+class ApiToken(_SecretHeld, table=True):
     """A bearer token from the OAuth2 password flow; only its SHA-256 is stored."""
 
     __tablename__ = "api_token"
 
-    id: int | None = Field(default=None, primary_key=True)
-    token_hash: str = Field(max_length=64, unique=True)
-    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     # When the holder passed their second factor to get it; null if issued on a password alone.
     # Checked on every request, so a token from before a second factor was needed stops working.

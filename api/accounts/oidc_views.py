@@ -6,8 +6,6 @@ the client address, as password sign-in is.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
@@ -28,12 +26,14 @@ from api.accounts.oidc import (
 )
 from api.accounts.sessions import start_web_session
 from api.accounts.tokens import same
-from api.accounts.views import safe_next, set_session_cookie
-from api.audit.service import record
+from api.accounts.views import after_sign_in, safe_next, set_session_cookie
+from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import NotFound
+from api.settings import Settings
 from api.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -48,15 +48,14 @@ NO_ACCOUNT_REASONS = {
 }
 
 
-def _provider(request: Request) -> OidcProvider:
-    provider = provider_for(request.app.state, request.app.state.settings)
+def _provider(request: Request, settings: Settings) -> OidcProvider:
+    provider = provider_for(request.app.state, settings)
     if provider is None:
         raise NotFound("Page not found")
     return provider
 
 
-def _state_cookie(request: Request, response: Response, value: str | None) -> None:
-    settings = request.app.state.settings
+def _state_cookie(settings: Settings, response: Response, value: str | None) -> None:
     if value is None:
         response.delete_cookie(
             STATE_COOKIE, path="/sign-in/oidc", secure=settings.secure_cookies, httponly=True
@@ -74,23 +73,26 @@ def _state_cookie(request: Request, response: Response, value: str | None) -> No
     )
 
 
-def _problem_page(request: Request, status: int, unavailable: bool = False) -> Response:
-    label = request.app.state.settings.oidc_button_label
+def _problem_page(request: Request, settings: Settings, status: int, unavailable: bool = False) -> Response:
+    label = settings.oidc_button_label
     context = {"page_title": "Sign-in did not work", "unavailable": unavailable, "button_label": label}
     return render(request, "accounts/oidc_problem.html", context, status_code=status)
 
 
 def _refuse(
-    request: Request, session: Session, error: SingleSignOnError, ip: str, user: User | None = None
+    request: Request,
+    session: Session,
+    settings: Settings,
+    error: SingleSignOnError,
+    ip: str,
+    user: User | None = None,
 ) -> Response:
     email = error.detail if error.reason in NO_ACCOUNT_REASONS and "@" in error.detail else None
-    record(
+    record_on_user(
         session,
         "sign_in.failed",
-        actor=user,
-        object_type="user",
-        object_id=user.id if user else None,
-        summary="Single sign-on refused",
+        user,
+        "Single sign-on refused",
         details={"method": "single_sign_on", "reason": error.reason, "detail": error.detail[:300]},
         client_ip=ip,
     )
@@ -99,24 +101,28 @@ def _refuse(
         response = render(request, "accounts/oidc_no_account.html", context, status_code=403)
     else:
         status = 503 if isinstance(error, ProviderUnavailable) else 400
-        response = _problem_page(request, status, unavailable=isinstance(error, ProviderUnavailable))
-    _state_cookie(request, response, None)
+        response = _problem_page(
+            request, settings, status, unavailable=isinstance(error, ProviderUnavailable)
+        )
+    _state_cookie(settings, response, None)
     return response
 
 
 @router.get("/sign-in/oidc", name="oidc_sign_in")
-def oidc_sign_in(request: Request, session: SessionDep, next: str | None = None) -> Response:
-    provider = _provider(request)
+def oidc_sign_in(
+    request: Request, session: SessionDep, settings: SettingsDep, next: str | None = None
+) -> Response:
+    provider = _provider(request, settings)
     state, sign_in_request = start_sign_in(session, safe_next(next))
     try:
         url = provider.authorization_url(
             state=state, nonce=sign_in_request.nonce, code_verifier=sign_in_request.code_verifier
         )
     except ProviderUnavailable as exc:
-        return _refuse(request, session, exc, client_ip(request))
+        return _refuse(request, session, settings, exc, client_ip(request))
     response = RedirectResponse(url, status_code=303)
     response.headers["Cache-Control"] = "no-store"
-    _state_cookie(request, response, state)
+    _state_cookie(settings, response, state)
     return response
 
 
@@ -124,13 +130,13 @@ def oidc_sign_in(request: Request, session: SessionDep, next: str | None = None)
 def oidc_callback(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     state: str = "",
     code: str = "",
     error: str = "",
     error_description: str = "",
 ) -> Response:
-    provider = _provider(request)
-    settings = request.app.state.settings
+    provider = _provider(request, settings)
     ip = client_ip(request)
     user: User | None = None
     try:
@@ -151,17 +157,15 @@ def oidc_callback(
         identity = identity_from_claims(claims, settings)
         match = find_account(session, identity, settings)
     except SingleSignOnError as exc:
-        return _refuse(request, session, exc, ip, user)
+        return _refuse(request, session, settings, exc, ip, user)
 
     user = match.user
     if match.linked_now:
-        record(
+        record_on_user(
             session,
             "sign_in.linked",
-            actor=user,
-            object_type="user",
-            object_id=user.id,
-            summary="Single sign-on linked to this account",
+            user,
+            "Single sign-on linked to this account",
             details={"issuer": identity.issuer, "subject": identity.subject, "email": identity.email},
             client_ip=ip,
         )
@@ -180,24 +184,18 @@ def oidc_callback(
         second_factor_by_provider=provider_mfa,
     )
     if second_factor_done:
-        record(
+        record_on_user(
             session,
             "sign_in",
-            actor=user,
-            object_type="user",
-            object_id=user.id,
-            summary="Signed in with single sign-on",
+            user,
+            "Signed in with single sign-on",
             details={"method": "single_sign_on", "provider_mfa": identity.multi_factor},
             client_ip=ip,
         )
     rotate_csrf_cookie(request)
     next_path = safe_next(sign_in_request.next_path)
-    if second_factor_done:
-        target = next_path or "/home"
-    else:
-        target = "/sign-in/two-factor" + (f"?next={quote(next_path, safe='')}" if next_path else "")
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(after_sign_in(request, next_path, second_factor_done), status_code=303)
     response.headers["Cache-Control"] = "no-store"
-    set_session_cookie(request, response, raw)
-    _state_cookie(request, response, None)
+    set_session_cookie(settings, response, raw)
+    _state_cookie(settings, response, None)
     return response

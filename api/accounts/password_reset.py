@@ -16,7 +16,7 @@ from api.accounts.models import OneTimeToken, User
 from api.accounts.passwords import _check_password, hash_password
 from api.accounts.sessions import end_all_sessions
 from api.accounts.wording import SERVICE_NAME, when
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.db import utcnow
 from api.mail import send_email
 from api.settings import Settings
@@ -69,12 +69,12 @@ def request_password_reset(
         forgot_password=f"{settings.base_url.rstrip('/')}/forgot-password",
     )
     send_email(session, settings, to=user.email, subject="Reset your password", body=body)
-    record(
+    record_on_user(
         session,
         "password.reset_requested",
-        object_type="user",
-        object_id=user.id,
-        summary=f"Password reset link sent to {user.email}",
+        user,
+        f"Password reset link sent to {user.email}",
+        actor=None,
         details={"email": user.email},
         client_ip=client_ip,
     )
@@ -112,13 +112,11 @@ def complete_password_reset(
     _check_password(password, user.email)
     _use_link(session, link)
     _set_password(session, settings, user, password)
-    record(
+    record_on_user(
         session,
         "password.reset",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Password reset with an emailed link",
+        user,
+        "Password reset with an emailed link",
         details={"email": user.email},
         client_ip=client_ip,
     )
@@ -130,13 +128,5 @@ def change_password(
 ) -> None:
     """The signed-in person's new password (the caller has checked the current one)."""
     _set_password(session, settings, user, password)
-    record(
-        session,
-        "password.changed",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Password changed",
-        client_ip=client_ip,
-    )
+    record_on_user(session, "password.changed", user, "Password changed", client_ip=client_ip)
     session.flush()

@@ -8,10 +8,7 @@ the password they have just chosen, through the one sign-in path (throttling, tw
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from api.accounts import invitations, password_reset, wording
@@ -24,9 +21,11 @@ from api.accounts.views import clear_session_cookie
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie, verify_csrf
 from api.db import SessionDep
-from api.deps import PageUser
-from api.forms import CommandForm, command_form
+from api.deps import PageUser, SettingsDep
+from api.forms import PageForm
+from api.settings import Settings
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -52,7 +51,8 @@ def forgot_password_page(request: Request) -> Response:
 def forgot_password(
     request: Request,
     session: SessionDep,
-    form: Annotated[CommandForm[ForgottenPassword], Depends(command_form(ForgottenPassword))],
+    settings: SettingsDep,
+    form: PageForm[ForgottenPassword],
 ) -> Response:
     if form.command is None:
         context = {
@@ -62,7 +62,6 @@ def forgot_password(
         }
         return render(request, "accounts/password_forgot.html", context, status_code=422)
     address = form.command.email
-    settings = request.app.state.settings
     password_reset.request_password_reset(session, settings, address, client_ip(request))
     # The same page whether or not there is an account: nobody learns who has one.
     return render(
@@ -72,24 +71,24 @@ def forgot_password(
     )
 
 
-def _reset_link_unusable(request: Request, status_code: int) -> Response:
-    return _link_page(
-        request,
-        "accounts/password_link_unusable.html",
-        {
-            "page_title": "This link has expired or has already been used",
-            "hours": request.app.state.settings.one_time_link_hours,
-        },
-        status_code=status_code,
+def _reset_link_unusable(request: Request, settings: Settings, status_code: int) -> Response:
+    return _link_unusable(
+        request, "accounts/password_link_unusable.html", status_code, hours=settings.one_time_link_hours
     )
 
 
+def _link_unusable(request: Request, template: str, status_code: int, **lifetime: int) -> Response:
+    """A reset or invitation link that has expired or was used: the page says how long one lasts."""
+    context = {"page_title": "This link has expired or has already been used", **lifetime}
+    return _link_page(request, template, context, status_code=status_code)
+
+
 @router.get("/reset-password/{token}", name="reset_password")
-def reset_password_page(request: Request, session: SessionDep, token: str) -> Response:
+def reset_password_page(request: Request, session: SessionDep, settings: SettingsDep, token: str) -> Response:
     try:
         _link, user = password_reset.open_password_reset(session, token)
     except LinkUnusable as exc:
-        return _reset_link_unusable(request, exc.status_code)
+        return _reset_link_unusable(request, settings, exc.status_code)
     return _link_page(
         request, "accounts/password_reset.html", {"page_title": "Choose a new password", "email": user.email}
     )
@@ -99,8 +98,9 @@ def reset_password_page(request: Request, session: SessionDep, token: str) -> Re
 def reset_password(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     token: str,
-    form: Annotated[CommandForm[NewPassword], Depends(command_form(NewPassword))],
+    form: PageForm[NewPassword],
 ) -> Response:
     # Plain text fields, so the command is always read; the password's rules need the account.
     command = form.command or NewPassword()
@@ -115,16 +115,14 @@ def reset_password(
                 {"page_title": "Choose a new password", "email": user.email, "errors": errors},
                 status_code=422,
             )
-        password_reset.complete_password_reset(
-            session, request.app.state.settings, link, user, password, client_ip(request)
-        )
+        password_reset.complete_password_reset(session, settings, link, user, password, client_ip(request))
     except LinkUnusable as exc:
-        return _reset_link_unusable(request, exc.status_code)
+        return _reset_link_unusable(request, settings, exc.status_code)
     rotate_csrf_cookie(request)
     response = _link_page(
         request, "accounts/password_reset_done.html", {"page_title": "Your password has been changed"}
     )
-    clear_session_cookie(request, response)
+    clear_session_cookie(settings, response)
     return response
 
 
@@ -140,8 +138,9 @@ def change_password_page(request: Request, principal: PageUser) -> Response:
 def change_password(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: PageUser,
-    form: Annotated[CommandForm[PasswordChange], Depends(command_form(PasswordChange))],
+    form: PageForm[PasswordChange],
 ) -> Response:
     user = principal.user
     ip = client_ip(request)
@@ -164,26 +163,20 @@ def change_password(
         if confirmation.retry_after is not None:
             response.headers["Retry-After"] = str(confirmation.retry_after)
         return response
-    password_reset.change_password(session, request.app.state.settings, user, new_password, ip)
+    password_reset.change_password(session, settings, user, new_password, ip)
     # Every session has ended, this one too: the person signs in again with the new password.
     rotate_csrf_cookie(request)
-    response = RedirectResponse("/sign-in", status_code=303)
-    clear_session_cookie(request, response)
+    response = redirect_to(request, "sign_in")
+    clear_session_cookie(settings, response)
     return response
 
 
 # --- Accepting an invitation ---------------------------------------------------------------------
 
 
-def _invitation_link_unusable(request: Request, status_code: int) -> Response:
-    return _link_page(
-        request,
-        "accounts/invitation_link_unusable.html",
-        {
-            "page_title": "This link has expired or has already been used",
-            "days": request.app.state.settings.invitation_link_days,
-        },
-        status_code=status_code,
+def _invitation_link_unusable(request: Request, settings: Settings, status_code: int) -> Response:
+    return _link_unusable(
+        request, "accounts/invitation_link_unusable.html", status_code, days=settings.invitation_link_days
     )
 
 
@@ -210,11 +203,11 @@ def _invitation_context(invitation: invitations.OpenInvitation, **extra: object)
 
 
 @router.get("/invitation/{token}", name="accept_invitation")
-def invitation_page(request: Request, session: SessionDep, token: str) -> Response:
+def invitation_page(request: Request, session: SessionDep, settings: SettingsDep, token: str) -> Response:
     try:
         invitation = invitations.open_invitation(session, token)
     except LinkUnusable as exc:
-        return _invitation_link_unusable(request, exc.status_code)
+        return _invitation_link_unusable(request, settings, exc.status_code)
     return _link_page(request, "accounts/invitation_accept.html", _invitation_context(invitation))
 
 
@@ -222,8 +215,9 @@ def invitation_page(request: Request, session: SessionDep, token: str) -> Respon
 def accept_invitation(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     token: str,
-    form: Annotated[CommandForm[InvitationAcceptance], Depends(command_form(InvitationAcceptance))],
+    form: PageForm[InvitationAcceptance],
 ) -> Response:
     name = form.values.get("name", "")
     password = form.values.get("password", "")
@@ -245,7 +239,7 @@ def accept_invitation(
             session, invitation, name=form.command.name, password=password, client_ip=client_ip(request)
         )
     except LinkUnusable as exc:
-        return _invitation_link_unusable(request, exc.status_code)
+        return _invitation_link_unusable(request, settings, exc.status_code)
     return _link_page(
         request,
         "accounts/invitation_accepted.html",

@@ -12,11 +12,12 @@ from starlette.responses import Response
 from api.accounts.sessions import end_all_sessions, issue_api_token
 from api.accounts.signin import check_password, record_wrong_second_factor, wait_message
 from api.accounts.two_factor import SET_UP_FIRST, second_factor_required, verify_second_factor
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.db import SessionDep, utcnow
-from api.deps import CurrentUser
+from api.deps import CurrentUser, SettingsDep
 from api.errors import error_responses
+from api.public import filled
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -58,6 +59,7 @@ def _unauthorised(detail: str) -> JSONResponse:
 def issue_token(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     username: Annotated[str, Form(description="Your email address")],
     password: Annotated[str, Form()],
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
@@ -68,7 +70,7 @@ def issue_token(
     A wrong `otp` is counted and audited as a wrong code on the two-factor page is, and meets the
     same delays."""
     ip = client_ip(request)
-    admins_only = request.app.state.settings.password_sign_in == "platform_admins"
+    admins_only = settings.password_sign_in == "platform_admins"
     outcome = check_password(session, username, password, ip, channel="api", only_platform_admins=admins_only)
     if outcome.throttled:
         assert outcome.retry_after is not None
@@ -91,15 +93,12 @@ def issue_token(
             record_wrong_second_factor(session, user, ip, channel="api")
             return _unauthorised("The two-factor code is not right")
         second_factor_at = utcnow()
-    settings = request.app.state.settings
     _token, raw = issue_api_token(session, user, settings, second_factor_at=second_factor_at)
-    record(
+    record_on_user(
         session,
         "sign_in",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="API token issued",
+        user,
+        "API token issued",
         details={"second_factor": second_factor_at is not None},
         client_ip=ip,
     )
@@ -110,15 +109,7 @@ def issue_token(
 def revoke_tokens(request: Request, session: SessionDep, principal: CurrentUser) -> Response:
     """Sign out everywhere: this token, every other token and every browser session stop working."""
     end_all_sessions(session, principal.user.id)
-    record(
-        session,
-        "sign_out",
-        actor=principal.user,
-        object_type="user",
-        object_id=principal.user.id,
-        summary="Signed out (API)",
-        client_ip=client_ip(request),
-    )
+    record_on_user(session, "sign_out", principal.user, "Signed out (API)", client_ip=client_ip(request))
     return Response(status_code=204)
 
 
@@ -130,12 +121,6 @@ def me(principal: CurrentUser) -> Me:
         platform_role=principal.user.platform_role,
         two_factor=principal.user.totp_enabled_at is not None,
         memberships=[
-            MembershipPublic(
-                organisation_code=m.ods_code,
-                organisation_name=m.organisation_name,
-                role=m.role,
-                board_role=m.board_role,
-            )
-            for m in principal.memberships
+            filled(MembershipPublic, m, organisation_code=m.ods_code) for m in principal.memberships
         ],
     )

@@ -17,7 +17,7 @@ from api.accounts.roles import (
     PLATFORM_ROLES,
     TRUST_ROLES,
 )
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.db import utcnow
 from api.errors import InputError
 from api.organisations.models import Organisation
@@ -101,15 +101,14 @@ def create_user(
                 board_role=board_role or DEFAULT_BOARD_ROLE[role],
             )
         )
-    record(
+    record_on_user(
         session,
         "user.created",
+        user,
+        f"{email} added as {role}",
         actor=actor,
-        organisation_id=organisation.id if organisation else None,
-        object_type="user",
-        object_id=user.id,
-        summary=f"{email} added as {role}",
         details={"role": role},
+        organisation_id=organisation.id if organisation else None,
     )
     session.flush()
     return user

@@ -21,7 +21,7 @@ from api.accounts.passwords import hash_password, needs_rehash, verify_password
 from api.accounts.roles import PLATFORM_ADMIN
 from api.accounts.service import lookup_email
 from api.audit.models import AuditEvent
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.db import utcnow
 
 # Failures are counted over a day; each wait runs from the latest failure, so a few mistakes spread
@@ -132,13 +132,11 @@ def wait_message(seconds: int, what: str = "attempts to sign in") -> str:
 
 def record_waiting(session: Session, user: User | None, email: str, client_ip: str, wait: int) -> None:
     """An attempt refused while waiting: audited, but not counted (it would lengthen the wait)."""
-    record(
+    record_on_user(
         session,
         "sign_in.failed",
-        actor=user,
-        object_type="user",
-        object_id=user.id if user else None,
-        summary="Sign-in refused: too many recent attempts",
+        user,
+        "Sign-in refused: too many recent attempts",
         details={"email": email, "reason": "waiting", "wait_seconds": wait},
         client_ip=client_ip,
     )
@@ -151,13 +149,11 @@ def record_wrong_second_factor(session: Session, user: User, client_ip: str, cha
             email=user.email, client_ip=client_ip, occurred_at=utcnow(), succeeded=False, second_factor=True
         )
     )
-    record(
+    record_on_user(
         session,
         "sign_in.failed",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Wrong two-factor code" + (" (API)" if channel == "api" else ""),
+        user,
+        "Wrong two-factor code" + (" (API)" if channel == "api" else ""),
         details={"email": user.email, "reason": "second_factor", "channel": channel},
         client_ip=client_ip,
     )
@@ -204,13 +200,11 @@ def check_password(
     session.add(SignInAttempt(email=email, client_ip=client_ip, occurred_at=now, succeeded=ok))
     if not ok:
         details = {"email": email} if channel == "web" else {"email": email, "channel": channel}
-        record(
+        record_on_user(
             session,
             "sign_in.failed",
-            actor=usable,
-            object_type="user",
-            object_id=usable.id if usable else None,
-            summary="Failed sign-in" + (" (API)" if channel == "api" else ""),
+            usable,
+            "Failed sign-in" + (" (API)" if channel == "api" else ""),
             details=details,
             client_ip=client_ip,
         )

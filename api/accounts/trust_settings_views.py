@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.responses import Response
 
 from api.accounts.models import Membership, User
 from api.accounts.schemas import TrustSettings
-from api.audit.service import record
+from api.audit.service import record_about
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import FieldError
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import TrustManagerPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -59,7 +57,7 @@ def save_trust_settings(
     request: Request,
     session: SessionDep,
     access: TrustManagerPage,
-    form: Annotated[CommandForm[TrustSettings], Depends(command_form(TrustSettings))],
+    form: PageForm[TrustSettings],
 ) -> Response:
     organisation = access.organisation
     if form.command is None:
@@ -68,18 +66,15 @@ def save_trust_settings(
     if organisation.require_two_factor != required:
         organisation.require_two_factor = required
         session.add(organisation)
-        record(
+        record_about(
             session,
             "trust.two_factor_required" if required else "trust.two_factor_optional",
+            organisation,
+            "Required two-factor authentication for everyone on the board"
+            if required
+            else "Made two-factor authentication optional for the board",
             actor=access.principal.user,
             organisation_id=organisation.id,
-            object_type="organisation",
-            object_id=organisation.id,
-            summary=(
-                "Required two-factor authentication for everyone on the board"
-                if required
-                else "Made two-factor authentication optional for the board"
-            ),
             client_ip=client_ip(request),
         )
-    return RedirectResponse(f"/trusts/{organisation.ods_code}/settings?saved=true", status_code=303)
+    return redirect_to(request, "trust_settings", ods_code=organisation.ods_code, query={"saved": "true"})

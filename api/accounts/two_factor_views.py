@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import quote
+from collections.abc import Callable
+from typing import Any
 
 import segno
 from fastapi import APIRouter, Depends, Request
@@ -27,13 +27,14 @@ from api.accounts.two_factor import (
     verify_totp,
 )
 from api.accounts.views import safe_next
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import csrf_token, verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import PageUser, PendingPageUser, RedirectTo, get_page_principal, passed_second_factor
-from api.forms import CommandForm, command_form
+from api.forms import CommandForm, PageForm
 from api.templating import render
+from api.urls import path_to, redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -58,7 +59,9 @@ def page_chrome(request: Request, session: Session) -> dict[str, Any]:
         token = csrf_token(request)
         return {
             "navigation_items": [],
-            "account_items": [{"action": f"/sign-out?csrf_token={quote(token)}", "text": "Sign out"}],
+            "account_items": [
+                {"action": path_to(request, "sign_out", query={"csrf_token": token}), "text": "Sign out"}
+            ],
         }
     return {}
 
@@ -110,7 +113,7 @@ def two_factor_sign_in_page(
     if principal.user.totp_enabled_at is None or passed_second_factor(
         principal.user, principal.web_session.second_factor_at
     ):
-        return RedirectResponse(safe_next(next) or "/home", status_code=303)
+        return RedirectResponse(safe_next(next) or path_to(request, "signed_in_home"), status_code=303)
     return _sign_in_page(request, session, safe_next(next))
 
 
@@ -119,12 +122,12 @@ def two_factor_sign_in(
     request: Request,
     session: SessionDep,
     principal: PendingPageUser,
-    form: Annotated[CommandForm[SecondFactorCode], Depends(command_form(SecondFactorCode))],
+    form: PageForm[SecondFactorCode],
 ) -> Response:
     user, web_session = principal.user, principal.web_session
     assert web_session is not None
     next = form.values.get("next", "")
-    target = safe_next(next) or "/home"
+    target = safe_next(next) or path_to(request, "signed_in_home")
     if user.totp_enabled_at is None or passed_second_factor(user, web_session.second_factor_at):
         return RedirectResponse(target, status_code=303)
     if form.command is None:
@@ -148,15 +151,8 @@ def two_factor_sign_in(
         return _sign_in_page(request, session, safe_next(next), {"code": WRONG_CODE}, 401)
     web_session.second_factor_at = utcnow()
     session.add(web_session)
-    record(
-        session,
-        "sign_in",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Signed in with a second factor",
-        details={"method": method},
-        client_ip=ip,
+    record_on_user(
+        session, "sign_in", user, "Signed in with a second factor", details={"method": method}, client_ip=ip
     )
     return RedirectResponse(target, status_code=303)
 
@@ -164,12 +160,12 @@ def two_factor_sign_in(
 # --- Setting up an authenticator app ------------------------------------------------------------
 
 
-def _already_on(principal: Principal) -> Response:
+def _already_on(request: Request, principal: Principal) -> Response:
     """Someone with two-factor on never sees a new secret: not before passing it, nor after."""
     assert principal.web_session is not None
     if not passed_second_factor(principal.user, principal.web_session.second_factor_at):
-        return RedirectResponse("/sign-in/two-factor", status_code=303)
-    return RedirectResponse("/account/two-factor", status_code=303)
+        return redirect_to(request, "two_factor_sign_in")
+    return redirect_to(request, "two_factor")
 
 
 def _set_up_page(
@@ -196,7 +192,7 @@ def _set_up_page(
 def two_factor_set_up_page(request: Request, session: SessionDep, principal: PendingPageUser) -> Response:
     user = principal.user
     if user.totp_enabled_at is not None:
-        return _already_on(principal)
+        return _already_on(request, principal)
     if user.totp_secret is None:
         # Kept until confirmed, so reloading the page does not change the code under someone's phone.
         user.totp_secret = new_totp_secret()
@@ -210,14 +206,14 @@ def two_factor_set_up(
     request: Request,
     session: SessionDep,
     principal: PendingPageUser,
-    form: Annotated[CommandForm[SecondFactorCode], Depends(command_form(SecondFactorCode))],
+    form: PageForm[SecondFactorCode],
 ) -> Response:
     user, web_session = principal.user, principal.web_session
     assert web_session is not None
     if user.totp_enabled_at is not None:
-        return _already_on(principal)
+        return _already_on(request, principal)
     if user.totp_secret is None:
-        return RedirectResponse("/account/two-factor/set-up", status_code=303)
+        return redirect_to(request, "two_factor_set_up")
     if form.command is None:
         return _set_up_page(request, session, principal, form.errors, 422)
     if not verify_totp(session, user, form.command.code, secret=user.totp_secret):
@@ -229,13 +225,11 @@ def two_factor_set_up(
     web_session.second_factor_at = now
     session.add(web_session)
     codes = new_recovery_codes(session, user)
-    record(
+    record_on_user(
         session,
         "two_factor.enabled",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Turned on two-factor authentication",
+        user,
+        "Turned on two-factor authentication",
         client_ip=client_ip(request),
     )
     return _recovery_codes_page(request, codes, "Two-factor authentication is on")
@@ -271,7 +265,7 @@ def two_factor_page(request: Request, session: SessionDep, principal: PageUser) 
 
 RECOVERY_CODES_PAGE = {
     "page_title": "Get new recovery codes",
-    "action": "/account/two-factor/recovery-codes",
+    "action": "two_factor_recovery_codes",
     "button_text": "Get new recovery codes",
     "explanation": [
         "New codes replace all your old ones: the old ones stop working. You will see the new ones once.",
@@ -279,7 +273,7 @@ RECOVERY_CODES_PAGE = {
 }
 TURN_OFF_PAGE = {
     "page_title": "Turn off two-factor authentication",
-    "action": "/account/two-factor/turn-off",
+    "action": "two_factor_turn_off",
     "button_text": "Turn off two-factor authentication",
     "button_variant": "warning",
     "explanation": [
@@ -291,9 +285,9 @@ TURN_OFF_PAGE = {
 def _confirm_page(
     request: Request, page: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200
 ) -> Response:
-    return render(
-        request, "accounts/two_factor_confirm.html", {**page, "errors": errors or {}}, status_code=status
-    )
+    # The form posts back to its page: `action` names the route.
+    context = {**page, "action": path_to(request, page["action"]), "errors": errors or {}}
+    return render(request, "accounts/two_factor_confirm.html", context, status_code=status)
 
 
 def _refused(request: Request, page: dict[str, Any], confirmation: Confirmation) -> Response:
@@ -303,80 +297,75 @@ def _refused(request: Request, page: dict[str, Any], confirmation: Confirmation)
     return response
 
 
-@router.get("/account/two-factor/recovery-codes", name="two_factor_recovery_codes")
-def recovery_codes_page(request: Request, principal: PageUser) -> Response:
+def _cannot_change(
+    request: Request, session: Session, principal: Principal, page: dict[str, Any]
+) -> Response | None:
+    """Why the page cannot go ahead: nothing to change (two-factor is off), or a board that requires
+    it (turning it off). None: it can."""
     if principal.user.totp_enabled_at is None:
-        return RedirectResponse("/account/two-factor", status_code=303)
-    return _confirm_page(request, RECOVERY_CODES_PAGE)
+        return redirect_to(request, "two_factor")
+    if page is TURN_OFF_PAGE and second_factor_required(session, principal.user):
+        return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
+    return None
+
+
+def _once_confirmed(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    form: CommandForm[IdentityCheck],
+    page: dict[str, Any],
+    change: Callable[[str], Response],
+) -> Response:
+    """`change(client_ip)` once the password or a code confirms it is them; else the page again."""
+    refused = _cannot_change(request, session, principal, page)
+    if refused is not None:
+        return refused
+    check, ip = form.command or IdentityCheck(), client_ip(request)
+    confirmation = confirm_it_is_them(session, principal.user, ip, check.current_password, check.code)
+    return change(ip) if confirmation.confirmed else _refused(request, page, confirmation)
+
+
+@router.get("/account/two-factor/recovery-codes", name="two_factor_recovery_codes")
+def recovery_codes_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    refused = _cannot_change(request, session, principal, RECOVERY_CODES_PAGE)
+    return refused if refused is not None else _confirm_page(request, RECOVERY_CODES_PAGE)
 
 
 @router.post("/account/two-factor/recovery-codes")
 def renew_recovery_codes(
-    request: Request,
-    session: SessionDep,
-    principal: PageUser,
-    form: Annotated[CommandForm[IdentityCheck], Depends(command_form(IdentityCheck))],
+    request: Request, session: SessionDep, principal: PageUser, form: PageForm[IdentityCheck]
 ) -> Response:
-    user = principal.user
-    if user.totp_enabled_at is None:
-        return RedirectResponse("/account/two-factor", status_code=303)
-    ip = client_ip(request)
-    check = form.command or IdentityCheck()
-    confirmation = confirm_it_is_them(session, user, ip, check.current_password, check.code)
-    if not confirmation.confirmed:
-        return _refused(request, RECOVERY_CODES_PAGE, confirmation)
-    codes = new_recovery_codes(session, user)
-    record(
-        session,
-        "two_factor.recovery_codes_renewed",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Got new recovery codes (the old ones no longer work)",
-        client_ip=ip,
-    )
-    return _recovery_codes_page(request, codes, "You have new recovery codes")
+    def renew(ip: str) -> Response:
+        codes = new_recovery_codes(session, principal.user)
+        summary = "Got new recovery codes (the old ones no longer work)"
+        record_on_user(session, "two_factor.recovery_codes_renewed", principal.user, summary, client_ip=ip)
+        return _recovery_codes_page(request, codes, "You have new recovery codes")
+
+    return _once_confirmed(request, session, principal, form, RECOVERY_CODES_PAGE, renew)
 
 
 @router.get("/account/two-factor/turn-off", name="two_factor_turn_off")
 def turn_off_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
-    if principal.user.totp_enabled_at is None:
-        return RedirectResponse("/account/two-factor", status_code=303)
-    if second_factor_required(session, principal.user):
-        return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
-    return _confirm_page(request, TURN_OFF_PAGE)
+    refused = _cannot_change(request, session, principal, TURN_OFF_PAGE)
+    return refused if refused is not None else _confirm_page(request, TURN_OFF_PAGE)
 
 
 @router.post("/account/two-factor/turn-off")
 def turn_off_two_factor(
-    request: Request,
-    session: SessionDep,
-    principal: PageUser,
-    form: Annotated[CommandForm[IdentityCheck], Depends(command_form(IdentityCheck))],
+    request: Request, session: SessionDep, principal: PageUser, form: PageForm[IdentityCheck]
 ) -> Response:
-    user = principal.user
-    if user.totp_enabled_at is None:
-        return RedirectResponse("/account/two-factor", status_code=303)
-    if second_factor_required(session, user):
-        return _manage_page(request, session, principal, CANNOT_TURN_OFF, status=403)
-    ip = client_ip(request)
-    check = form.command or IdentityCheck()
-    confirmation = confirm_it_is_them(session, user, ip, check.current_password, check.code)
-    if not confirmation.confirmed:
-        return _refused(request, TURN_OFF_PAGE, confirmation)
-    user.totp_secret = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
-    session.add(user)
-    for recovery_code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
-        session.delete(recovery_code)
-    record(
-        session,
-        "two_factor.disabled",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        summary="Turned off two-factor authentication",
-        client_ip=ip,
-    )
-    return RedirectResponse("/account/two-factor", status_code=303)
+    def turn_off(ip: str) -> Response:
+        user = principal.user
+        user.totp_secret = None
+        user.totp_enabled_at = None
+        user.totp_last_step = None
+        session.add(user)
+        for recovery_code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
+            session.delete(recovery_code)
+        record_on_user(
+            session, "two_factor.disabled", user, "Turned off two-factor authentication", client_ip=ip
+        )
+        return redirect_to(request, "two_factor")
+
+    return _once_confirmed(request, session, principal, form, TURN_OFF_PAGE, turn_off)

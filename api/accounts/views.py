@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-from urllib.parse import quote
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
@@ -16,14 +13,16 @@ from api.accounts.roles import ANALYST_ROLES
 from api.accounts.schemas import EmailChange, SignIn
 from api.accounts.sessions import end_all_sessions, start_web_session
 from api.accounts.signin import check_password, wait_message
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie, verify_csrf
 from api.db import SessionDep
-from api.deps import MaybePageUser, PageUser, get_session_principal, passed_second_factor
+from api.deps import MaybePageUser, PageUser, SettingsDep, get_session_principal, passed_second_factor
 from api.errors import Conflict, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
+from api.settings import Settings
 from api.templating import render
+from api.urls import path_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -35,21 +34,28 @@ def safe_next(target: str | None) -> str | None:
     return None
 
 
-def landing_page(principal: object) -> str:
+def landing_page(request: Request, principal: object) -> str:
     """Where signing in (and `/`) takes someone: several boards, the chooser showing what waits on
     each; one board, its home; else the sector view or their account."""
     if len(principal.memberships) > 1:  # type: ignore[attr-defined]
-        return "/trusts"
+        return path_to(request, "trusts")
     membership = principal.active_membership  # type: ignore[attr-defined]
     if membership is not None:
-        return f"/trusts/{membership.ods_code}"
+        return path_to(request, "trust_home", ods_code=membership.ods_code)
     if principal.user.platform_role in ANALYST_ROLES:  # type: ignore[attr-defined]
-        return "/sector"
-    return "/account"
+        return path_to(request, "sector_heatmap")
+    return path_to(request, "account")
 
 
-def set_session_cookie(request: Request, response: Response, raw: str) -> None:
-    settings = request.app.state.settings
+def after_sign_in(request: Request, next_path: str | None, second_factor_done: bool) -> str:
+    """Where a password (or single sign-on) takes someone: the second factor first when it is still
+    to do, carrying the page they were going to; else that page, or their home."""
+    if not second_factor_done:
+        return path_to(request, "two_factor_sign_in", query={"next": next_path})
+    return next_path or path_to(request, "signed_in_home")
+
+
+def set_session_cookie(settings: Settings, response: Response, raw: str) -> None:
     response.set_cookie(
         settings.session_cookie_name,
         raw,
@@ -61,8 +67,7 @@ def set_session_cookie(request: Request, response: Response, raw: str) -> None:
     )
 
 
-def clear_session_cookie(request: Request, response: Response) -> None:
-    settings = request.app.state.settings
+def clear_session_cookie(settings: Settings, response: Response) -> None:
     response.delete_cookie(
         settings.session_cookie_name, path="/", secure=settings.secure_cookies, httponly=True, samesite="lax"
     )
@@ -75,7 +80,7 @@ def sign_in_page(request: Request, principal: MaybePageUser, next: str | None = 
         and principal.web_session is not None
         and passed_second_factor(principal.user, principal.web_session.second_factor_at)
     ):
-        return RedirectResponse(safe_next(next) or landing_page(principal), status_code=303)
+        return RedirectResponse(safe_next(next) or landing_page(request, principal), status_code=303)
     return render(request, "accounts/sign_in.html", {"page_title": "Sign in", "next": safe_next(next)})
 
 
@@ -83,7 +88,8 @@ def sign_in_page(request: Request, principal: MaybePageUser, next: str | None = 
 def sign_in(
     request: Request,
     session: SessionDep,
-    form: Annotated[CommandForm[SignIn], Depends(command_form(SignIn))],
+    settings: SettingsDep,
+    form: PageForm[SignIn],
 ) -> Response:
     next = form.values.get("next", "")
     context = {
@@ -96,7 +102,7 @@ def sign_in(
         return render(request, "accounts/sign_in.html", context, status_code=422)
     email, password = form.command.email, form.command.password
     ip = client_ip(request)
-    admins_only = request.app.state.settings.password_sign_in == "platform_admins"
+    admins_only = settings.password_sign_in == "platform_admins"
     outcome = check_password(session, email, password, ip, only_platform_admins=admins_only)
     if outcome.throttled:
         assert outcome.retry_after is not None
@@ -112,65 +118,42 @@ def sign_in(
     user = outcome.user
     two_factor_on = user.totp_enabled_at is not None
     _web_session, raw = start_web_session(
-        session, user, settings=request.app.state.settings, client_ip=ip, second_factor_done=not two_factor_on
+        session, user, settings=settings, client_ip=ip, second_factor_done=not two_factor_on
     )
     if not two_factor_on:
-        record(
-            session,
-            "sign_in",
-            actor=user,
-            object_type="user",
-            object_id=user.id,
-            summary="Signed in",
-            client_ip=ip,
-        )
+        record_on_user(session, "sign_in", user, "Signed in", client_ip=ip)
     rotate_csrf_cookie(request)
-    if two_factor_on:
-        target = "/sign-in/two-factor" + (
-            f"?next={quote(safe_next(next) or '', safe='')}" if safe_next(next) else ""
-        )
-    else:
-        target = safe_next(next) or "/home"
-    response = RedirectResponse(target, status_code=303)
-    set_session_cookie(request, response, raw)
+    response = RedirectResponse(after_sign_in(request, safe_next(next), not two_factor_on), status_code=303)
+    set_session_cookie(settings, response, raw)
     return response
 
 
 @router.post("/sign-out", name="sign_out")
-def sign_out(request: Request, session: SessionDep) -> Response:
+def sign_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """Ends every session and API token of the person, on every device."""
     principal = get_session_principal(request, session)
-    target = "/signed-out"
+    target = path_to(request, "signed_out")
     if principal is not None:
         by_provider = principal.web_session is not None and principal.web_session.signed_in_by_provider
         end_all_sessions(session, principal.user.id)
-        record(
-            session,
-            "sign_out",
-            actor=principal.user,
-            object_type="user",
-            object_id=principal.user.id,
-            summary="Signed out",
-            client_ip=client_ip(request),
-        )
-        if by_provider and request.app.state.settings.oidc_enabled:
+        record_on_user(session, "sign_out", principal.user, "Signed out", client_ip=client_ip(request))
+        if by_provider and settings.oidc_enabled:
             # The signed-out page then offers signing out at the provider too (RP-initiated logout).
             # A link, not a redirect from here: the pages' Content-Security-Policy (form-action
             # 'self') stops a form's submission from ending up at another site.
-            target = "/signed-out?provider=1"
+            target = path_to(request, "signed_out", query={"provider": 1})
     rotate_csrf_cookie(request)
     response = RedirectResponse(target, status_code=303)
-    clear_session_cookie(request, response)
+    clear_session_cookie(settings, response)
     return response
 
 
 @router.get("/signed-out", name="signed_out")
-def signed_out(request: Request, provider: bool = False) -> Response:
-    settings = request.app.state.settings
+def signed_out(request: Request, settings: SettingsDep, provider: bool = False) -> Response:
     single_sign_on = provider_for(request.app.state, settings) if provider else None
     # The provider sends people back here after signing them out, without `provider`.
     end_session_url = (
-        single_sign_on.end_session_url(settings.base_url.rstrip("/") + "/signed-out")
+        single_sign_on.end_session_url(settings.base_url.rstrip("/") + path_to(request, "signed_out"))
         if single_sign_on
         else None
     )
@@ -179,8 +162,8 @@ def signed_out(request: Request, provider: bool = False) -> Response:
 
 
 @router.get("/home", name="signed_in_home")
-def signed_in_home(principal: PageUser) -> Response:
-    return RedirectResponse(landing_page(principal), status_code=303)
+def signed_in_home(request: Request, principal: PageUser) -> Response:
+    return RedirectResponse(landing_page(request, principal), status_code=303)
 
 
 @router.get("/account", name="account")
@@ -210,8 +193,9 @@ def change_email_page(request: Request, principal: PageUser) -> Response:
 def change_email(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: PageUser,
-    form: Annotated[CommandForm[EmailChange], Depends(command_form(EmailChange))],
+    form: PageForm[EmailChange],
 ) -> Response:
     user = principal.user
     ip = client_ip(request)
@@ -226,7 +210,7 @@ def change_email(
         errors, status = confirmation.errors, confirmation.status_code
     if not errors:
         try:
-            email_change.change_email(session, request.app.state.settings, user, form.command.email, ip)
+            email_change.change_email(session, settings, user, form.command.email, ip)
         except (Conflict, Unprocessable) as exc:
             errors, status = {"email": exc.message}, exc.status_code
     if errors:
@@ -243,5 +227,5 @@ def change_email(
         "accounts/email_changed.html",
         {"page_title": "Your email address has been changed", "email": user.email},
     )
-    clear_session_cookie(request, response)
+    clear_session_cookie(settings, response)
     return response

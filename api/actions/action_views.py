@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -32,7 +31,7 @@ from api.assessments.models import Assessment
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, FormDep, command_form, date_parts
+from api.forms import PageForm, date_parts
 from api.permissions import (
     ActionAccess,
     ActionManagerPage,
@@ -40,6 +39,7 @@ from api.permissions import (
     AssessmentAccess,
 )
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -86,14 +86,13 @@ def add_note_page(
     request: Request,
     session: SessionDep,
     access: ActionManagerPage,
-    form: FormDep,
-    command: Annotated[CommandForm[NoteCreate], Depends(command_form(NoteCreate, read=_note_values))],
+    command: PageForm[NoteCreate, _note_values],
 ) -> Response:
     note = {
-        "text": form_field(form, "text"),
-        "day": form_field(form, "noted_on_day"),
-        "month": form_field(form, "noted_on_month"),
-        "year": form_field(form, "noted_on_year"),
+        "text": form_field(command.form, "text"),
+        "day": form_field(command.form, "noted_on_day"),
+        "month": form_field(command.form, "noted_on_month"),
+        "year": form_field(command.form, "noted_on_year"),
     }
     errors = {
         ("noted_on_day" if name == "noted_on" else name): message for name, message in command.errors.items()
@@ -106,7 +105,9 @@ def add_note_page(
         except FieldError as exc:
             errors["noted_on_day" if exc.field == "noted_on" else exc.field] = exc.message
         else:
-            return RedirectResponse(f"/actions/{access.action.id}?done=note#notes", status_code=303)
+            return redirect_to(
+                request, "action_page", action_id=access.action.id, query={"done": "note"}, fragment="notes"
+            )
     context = _action_context(session, access)
     context.update(page_title=context["action"].title, done=None, note_form=note, errors=errors)
     return render(request, "actions/action.html", context, status_code=422)
@@ -145,10 +146,9 @@ def save_action(
     request: Request,
     session: SessionDep,
     access: ActionManagerPage,
-    form: FormDep,
-    command: Annotated[CommandForm[ActionUpdate], Depends(command_form(ActionUpdate, read=edit_values))],
+    command: PageForm[ActionUpdate, edit_values],
 ) -> Response:
-    typed = ActionForm.from_form(form)
+    typed = ActionForm.from_form(command.form)
     errors = page_errors_of(command.errors)
     stale = None
     if command.command is not None:
@@ -161,7 +161,7 @@ def save_action(
             stale = service.action_view(session, access.action)
             typed.version = stale.version
         else:
-            return RedirectResponse(f"/actions/{access.action.id}?done=saved", status_code=303)
+            return redirect_to(request, "action_page", action_id=access.action.id, query={"done": "saved"})
     context = _edit_context(session, access, typed, errors)
     context.update(done=None, stale=stale)
     return render(request, "actions/edit.html", context, status_code=409 if stale else 422)
@@ -178,10 +178,10 @@ def delete_action_confirm(request: Request, session: SessionDep, access: ActionM
 
 
 @router.post("/actions/{action_id}/delete", name="delete_action_page")
-def delete_action_page(session: SessionDep, access: ActionManagerPage) -> Response:
+def delete_action_page(request: Request, session: SessionDep, access: ActionManagerPage) -> Response:
     assessment_id = access.action.assessment_id
     service.delete_action(session, access.principal.user, access.action)
-    return RedirectResponse(f"/assessments/{assessment_id}/actions?done=deleted", status_code=303)
+    return redirect_to(request, "action_plan", assessment_id=assessment_id, query={"done": "deleted"})
 
 
 __all__ = ["Action", "router"]

@@ -30,6 +30,7 @@ from api.permissions import (
     ManagerApi,
     MemberApi,
 )
+from api.public import filled
 
 router = APIRouter(prefix="/api/v1", tags=["actions"], responses=error_responses(401, 403, 404, 422))
 
@@ -38,28 +39,8 @@ router = APIRouter(prefix="/api/v1", tags=["actions"], responses=error_responses
 
 
 def action_public(view: service.ActionView) -> ActionPublic:
-    return ActionPublic(
-        id=view.id,
-        assessment_id=view.assessment_id,
-        cycle=view.cycle,
-        title=view.title,
-        description=view.description,
-        owner=view.owner,
-        due_date=view.due_date,
-        status=view.status,  # type: ignore[arg-type]
-        overdue=view.overdue,
-        criteria=view.criterion_keys,
-        section=view.section_key,
-        carried_from_action_id=view.carried_from_action_id,
-        carried_from_cycle=view.carried_from_cycle,
-        notes=[
-            NotePublic(id=n.id, text=n.text, noted_on=n.noted_on, author=n.author, created_at=n.created_at)
-            for n in view.notes
-        ],
-        version=view.version,
-        created_at=view.created_at,
-        updated_at=view.updated_at,
-    )
+    notes = [filled(NotePublic, n) for n in view.notes]
+    return filled(ActionPublic, view, criteria=view.criterion_keys, section=view.section_key, notes=notes)
 
 
 def _public(session: SessionDep, action: Action) -> ActionPublic:
@@ -105,12 +86,11 @@ def list_suggestions(session: SessionDep, access: MemberApi) -> list[Suggestion]
 def suggestions_public(groups: list[service.SectionSuggestions]) -> list[Suggestion]:
     out: list[Suggestion] = []
     for group in groups:
+        section = {"section": group.key, "section_title": group.title, "reasons": group.reasons}
         for criterion in group.criteria:
             out.extend(
                 Suggestion(
-                    section=group.key,
-                    section_title=group.title,
-                    reasons=group.reasons,
+                    **section,
                     criterion=criterion.key,
                     index=item.index,
                     kind="suggested_action",
@@ -119,17 +99,8 @@ def suggestions_public(groups: list[service.SectionSuggestions]) -> list[Suggest
                 for item in criterion.actions
             )
         out.extend(
-            Suggestion(
-                section=group.key,
-                section_title=group.title,
-                reasons=group.reasons,
-                criterion=None,
-                index=resource.index,
-                kind="resource",
-                text=resource.title,
-                url=resource.url,
-            )
-            for resource in group.resources
+            Suggestion(**section, criterion=None, index=r.index, kind="resource", text=r.title, url=r.url)
+            for r in group.resources
         )
     return out
 

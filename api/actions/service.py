@@ -25,13 +25,14 @@ from api.actions.models import STATUS_NAMES, Action, ActionCriterion, ActionNote
 from api.actions.schemas import ActionCreate, ActionUpdate, SuggestedActionCreate
 from api.assessments.models import Assessment, Cycle
 from api.assessments.repository import criteria_of
-from api.audit.service import record
+from api.audit.service import record, record_about
 from api.db import utcnow
 from api.errors import Conflict, FieldError, NotFound
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
 from api.integers import can_name_a_row
+from api.public import filled
 from api.scoring.maths import DISAGREEMENT_RULE
 from api.scoring.report import SectionResult, score_report
 
@@ -268,27 +269,16 @@ def _views(session: Session, actions: list[Action], frame: Framing, today: date)
             for key in links.get(action.id, [])
         ]
         views.append(
-            ActionView(
-                id=action.id,
-                assessment_id=action.assessment_id,
-                organisation_id=action.organisation_id,
+            filled(
+                ActionView,
+                action,
                 cycle=cycle_name,
-                title=action.title,
-                description=action.description,
-                owner=action.owner,
-                due_date=action.due_date,
-                status=action.status,
                 overdue=is_overdue(action.status, action.due_date, today),
                 criteria=criteria,
-                section_key=action.section_key,
                 section_title=frame.section_title(action.section_key),
-                carried_from_action_id=action.carried_from_action_id,
                 carried_from_cycle=carried_from.get(action.carried_from_action_id),
                 carried_to_action_id=carried_to.get(action.id),
                 notes=notes.get(action.id, []),
-                version=action.version,
-                created_at=action.created_at,
-                updated_at=action.updated_at,
             )
         )
     return views
@@ -388,14 +378,13 @@ def create_action(
     session.add(action)
     session.flush()
     session.add_all(ActionCriterion(action_id=action.id, criterion_key=key) for key in criteria)
-    record(
+    record_about(
         session,
         "action.created",
+        action,
+        f"Action added: {action.title}"[:500],
         actor=actor,
         organisation_id=assessment.organisation_id,
-        object_type="action",
-        object_id=action.id,
-        summary=f"Action added: {action.title}"[:500],
         details={
             "title": action.title,
             "assessment_id": assessment.id,
@@ -472,14 +461,12 @@ def update_action(
     if new_criteria is not None and "criteria" in changed:
         session.execute(delete(ActionCriterion).where(col(ActionCriterion.action_id) == action.id))
         session.add_all(ActionCriterion(action_id=action.id, criterion_key=key) for key in new_criteria)
-    record(
+    record_about(
         session,
         "action.updated",
+        action,
+        _update_summary(values.get("title", action.title), changed),
         actor=actor,
-        organisation_id=action.organisation_id,
-        object_type="action",
-        object_id=action.id,
-        summary=_update_summary(values.get("title", action.title), changed),
         details={"changed": {name: pair for name, pair in changed.items() if name != "description"}}
         | ({"description_changed": True} if "description" in changed else {}),
     )
@@ -543,14 +530,8 @@ def add_note(
     note = ActionNote(action_id=action.id, text=text, noted_on=noted_on, author_id=actor.id)
     session.add(note)
     session.flush()
-    record(
-        session,
-        "action.note_added",
-        actor=actor,
-        organisation_id=action.organisation_id,
-        object_type="action",
-        object_id=action.id,
-        summary=f"Progress note added to '{action.title}'"[:500],
+    record_about(
+        session, "action.note_added", action, f"Progress note added to '{action.title}'"[:500], actor=actor
     )
     return note
 
@@ -794,14 +775,12 @@ def carry_forward_actions(session: Session, previous: Assessment | None, new: As
             )
         )
     cycle = session.get(Cycle, previous.cycle_id)
-    record(
+    record_about(
         session,
         "action.carried_forward",
+        new,
+        f"{len(copies)} unfinished actions carried forward from {cycle.name if cycle else 'last year'}",
         actor=session.get(User, new.opened_by_id) if new.opened_by_id else None,
-        organisation_id=new.organisation_id,
-        object_type="assessment",
-        object_id=new.id,
-        summary=f"{len(copies)} unfinished actions carried forward from {cycle.name if cycle else 'last year'}",
         details={"from_assessment_id": previous.id, "action_ids": {str(k): v.id for k, v in copies.items()}},
     )
     session.flush()

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -28,7 +27,7 @@ from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import FieldError
-from api.forms import CommandForm, FormDep, command_form, date_parts
+from api.forms import PageForm, date_parts
 from api.permissions import (
     AssessmentAccess,
     ManagerPage,
@@ -36,6 +35,7 @@ from api.permissions import (
     TrustMemberPage,
 )
 from api.templating import render, templates
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -88,7 +88,7 @@ def form_field(form: FormData, name: str) -> str:
 def trust_action_plan(request: Request, session: SessionDep, access: TrustMemberPage) -> Response:
     assessment = service.latest_assessment(session, access.organisation.id)
     if assessment is not None:
-        return RedirectResponse(f"/assessments/{assessment.id}/actions", status_code=303)
+        return redirect_to(request, "action_plan", assessment_id=assessment.id)
     return render(
         request,
         "actions/none.html",
@@ -307,10 +307,9 @@ def create_action_page(
     request: Request,
     session: SessionDep,
     access: ManagerPage,
-    form: FormDep,
-    command: Annotated[CommandForm[ActionCreate], Depends(command_form(ActionCreate, read=action_values))],
+    command: PageForm[ActionCreate, action_values],
 ) -> Response:
-    typed = ActionForm.from_form(form)
+    typed = ActionForm.from_form(command.form)
     errors = page_errors_of(command.errors)
     if command.command is not None:
         try:
@@ -318,7 +317,7 @@ def create_action_page(
         except FieldError as exc:
             errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
         else:
-            return RedirectResponse(f"/actions/{action.id}?done=created", status_code=303)
+            return redirect_to(request, "action_page", action_id=action.id, query={"done": "created"})
     context = form_context(session, access, typed, errors)
     context.update(page_title="Add an action", suggestions=[])
     return render(request, "actions/new.html", context, status_code=422)
@@ -326,9 +325,10 @@ def create_action_page(
 
 @router.post("/assessments/{assessment_id}/actions/suggested", name="add_suggested_action")
 def add_suggested_action(
+    request: Request,
     session: SessionDep,
     access: ManagerPage,
-    form: Annotated[CommandForm[SuggestedActionCreate], Depends(command_form(SuggestedActionCreate))],
+    form: PageForm[SuggestedActionCreate],
 ) -> Response:
     """One click: the framework's suggestion becomes an action due in 3 months, then opens for editing."""
     if form.command is None:
@@ -336,4 +336,4 @@ def add_suggested_action(
         field_name, message = next(iter(form.errors.items()))
         raise FieldError(field_name, message)
     action = service.create_suggested_action(session, access.principal.user, access.assessment, form.command)
-    return RedirectResponse(f"/actions/{action.id}/edit?done=suggested", status_code=303)
+    return redirect_to(request, "edit_action", action_id=action.id, query={"done": "suggested"})

@@ -3,12 +3,10 @@ inviting one, and removing a role."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from api.accounts.members_views import invitation_form
 from api.admin import service
 from api.admin.schemas import (
     PlatformInvite,
@@ -19,10 +17,13 @@ from api.admin.views import (
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import Conflict, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import PlatformAdminPage
+from api.settings import Settings
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -31,7 +32,11 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 @router.get("/admin/people", name="admin_people")
 def people_page(
-    request: Request, session: SessionDep, admin: PlatformAdminPage, done: str | None = None
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    admin: PlatformAdminPage,
+    done: str | None = None,
 ) -> Response:
     return render(
         request,
@@ -40,45 +45,45 @@ def people_page(
             "page_title": "People with platform roles",
             "people": service.platform_people(session),
             "me": admin.user.id,
-            "days": request.app.state.settings.invitation_link_days,
-            "done": done_message(request, done),
+            "days": settings.invitation_link_days,
+            "done": done_message(settings, done),
         },
     )
 
 
-def _invite_form(request: Request, status_code: int = 200, **form: object) -> Response:
-    return render(
+def _invite_form(request: Request, settings: Settings, status_code: int = 200, **form: object) -> Response:
+    title = "Invite a sector analyst or platform admin"
+    return invitation_form(
         request,
         "admin/people_invite.html",
-        {
-            "page_title": "Invite a sector analyst or platform admin",
-            "days": request.app.state.settings.invitation_link_days,
-            "purposes": service.ROLE_PURPOSES,
-            **form,
-        },
-        status_code=status_code,
+        title,
+        settings,
+        status_code,
+        purposes=service.ROLE_PURPOSES,
+        **form,
     )
 
 
 @router.get("/admin/people/invite", name="admin_invite_person")
-def invite_page(request: Request, admin: PlatformAdminPage) -> Response:
-    return _invite_form(request)
+def invite_page(request: Request, settings: SettingsDep, admin: PlatformAdminPage) -> Response:
+    return _invite_form(request, settings)
 
 
 @router.post("/admin/people/invite", name="admin_send_platform_invitation")
 def invite(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     admin: PlatformAdminPage,
-    form: Annotated[CommandForm[PlatformInvite], Depends(command_form(PlatformInvite))],
+    form: PageForm[PlatformInvite],
 ) -> Response:
     typed = {name: form.values.get(name, "") for name in ("email", "name", "role")}
     if form.command is None:
-        return _invite_form(request, 422, errors=form.errors, **typed)
+        return _invite_form(request, settings, 422, errors=form.errors, **typed)
     try:
         invitation = service.invite_platform_user(
             session,
-            request.app.state.settings,
+            settings,
             actor=admin.user,
             email=form.command.email,
             name=form.command.name,
@@ -87,9 +92,9 @@ def invite(
         )
     except (Conflict, Unprocessable) as exc:
         field = exc.extra.get("field", "email")
-        return _invite_form(request, exc.status_code, errors={field: exc.message}, **typed)
+        return _invite_form(request, settings, exc.status_code, errors={field: exc.message}, **typed)
     done = "invited" if invitation.link_sent else "added"
-    return RedirectResponse(f"/admin/people?done={done}", status_code=303)
+    return redirect_to(request, "admin_people", query={"done": done})
 
 
 def _remove_page(
@@ -122,4 +127,4 @@ def remove(request: Request, session: SessionDep, admin: PlatformAdminPage, user
         return _remove_page(
             request, person, exc.status_code, me=admin.user.id, errors={"remove": exc.message}
         )
-    return RedirectResponse("/admin/people?done=removed", status_code=303)
+    return redirect_to(request, "admin_people", query={"done": "removed"})

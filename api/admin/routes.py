@@ -14,8 +14,10 @@ from api.assessments.repository import cycle_by_name
 from api.benchmarking.service import figures_final
 from api.client_ip import client_ip
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import FieldError, error_responses
 from api.permissions import PlatformAdminApi
+from api.public import filled
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -39,7 +41,11 @@ class CyclePublic(BaseModel):
     responses={409: {"description": "Already closed, not open yet, or a stale version (`current`)"}},
 )
 def close_cycle_route(
-    request: Request, body: CloseCycleRequest, session: SessionDep, admin: PlatformAdminApi
+    request: Request,
+    body: CloseCycleRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    admin: PlatformAdminApi,
 ) -> CyclePublic:
     """Close the year now: the final figures are taken, and every later change is refused."""
     cycle: Cycle | None = cycle_by_name(session, body.cycle)
@@ -49,15 +55,8 @@ def close_cycle_route(
         session,
         cycle,
         version=body.version,
-        k=request.app.state.settings.k_anonymity,
+        k=settings.k_anonymity,
         actor=admin.user,
         client_ip=client_ip(request),
     )
-    return CyclePublic(
-        name=cycle.name,
-        opens_on=cycle.opens_on,
-        closes_on=cycle.closes_on,
-        closed_at=cycle.closed_at,
-        version=cycle.version,
-        figures_final=figures_final(session, cycle),
-    )
+    return filled(CyclePublic, cycle, figures_final=figures_final(session, cycle))

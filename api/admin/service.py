@@ -22,7 +22,7 @@ from api.accounts.sessions import end_all_sessions
 from api.accounts.wording import SERVICE_NAME, when
 from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, Cycle
-from api.audit.service import record
+from api.audit.service import record, record_on_user
 from api.db import utcnow
 from api.errors import Conflict, NotFound, Unprocessable
 from api.frameworks.loader import FrameworkFileError, canonical_definition, content_hash, parse_framework
@@ -395,13 +395,12 @@ def invite_platform_user(
         settings, user=user, role=role, actor=actor, link=link, expires_at=expires_at
     )
     send_email(session, settings, to=user.email, subject=subject, body=body)
-    record(
+    record_on_user(
         session,
         "platform_role.invited",
+        user,
+        f"{email} invited as {ROLE_NAMES[role].lower()} by {actor.email}",
         actor=actor,
-        object_type="user",
-        object_id=user.id,
-        summary=f"{email} invited as {ROLE_NAMES[role].lower()} by {actor.email}",
         details={
             "email": email,
             "role": role,
@@ -459,13 +458,12 @@ def remove_platform_role(session: Session, *, user: User, actor: User, client_ip
     )
     end_all_sessions(session, user.id)  # type: ignore[arg-type]
     note_if_closed(session, user)
-    record(
+    record_on_user(
         session,
         "platform_role.removed",
+        user,
+        f"{user.email} is no longer a {ROLE_NAMES[role].lower()} (removed by {actor.email})",
         actor=actor,
-        object_type="user",
-        object_id=user.id,
-        summary=f"{user.email} is no longer a {ROLE_NAMES[role].lower()} (removed by {actor.email})",
         details={"email": user.email, "role": role, "by": actor.email},
         client_ip=client_ip,
     )

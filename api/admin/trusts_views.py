@@ -7,11 +7,11 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import RedirectResponse
 from sqlmodel import select
 from starlette.responses import Response
 
 from api.accounts import invitations
+from api.accounts.members_views import invitation_form
 from api.accounts.models import Membership
 from api.accounts.roles import CHAIR
 from api.admin import service
@@ -27,12 +27,15 @@ from api.admin.views import (
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import Conflict, InputError, NotFound, Unprocessable
-from api.forms import CommandForm, command_form, file_name_of
+from api.forms import PageForm, file_name_of
 from api.organisations.models import Organisation
 from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
 from api.permissions import PlatformAdminPage
+from api.settings import Settings
 from api.templating import render
+from api.urls import path_to, redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -43,6 +46,7 @@ TRUSTS_PER_PAGE = 25
 def trusts_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     admin: PlatformAdminPage,
     q: str = "",
     trust_type: str = "",
@@ -64,7 +68,8 @@ def trusts_page(
 
     def page_href(n: int) -> str:
         query = {"q": search.text, "trust_type": search.trust_type, "region": search.region, "page": n}
-        return "/admin/trusts?" + urlencode({k: v for k, v in query.items() if v})
+        # A search's words as a form sends them (spaces as +), as before.
+        return path_to(request, "admin_trusts") + "?" + urlencode({k: v for k, v in query.items() if v})
 
     return render(
         request,
@@ -78,7 +83,7 @@ def trusts_page(
                 session.exec(select(Membership.organisation_id).where(Membership.role == CHAIR)).all()
             ),
             "chair_invited": done == "chair_invited",
-            "days": request.app.state.settings.invitation_link_days,
+            "days": settings.invitation_link_days,
             "total": len(rows),
             "first_shown": (number - 1) * TRUSTS_PER_PAGE + 1,
             "pagination": {
@@ -124,9 +129,7 @@ def import_trusts(
     request: Request,
     session: SessionDep,
     admin: PlatformAdminPage,
-    command: Annotated[
-        CommandForm[TrustsImport], Depends(command_form(TrustsImport, read=file_name_of("csv_file")))
-    ],
+    command: PageForm[TrustsImport, file_name_of("csv_file")],
     csv_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     if command.command is None:
@@ -183,44 +186,44 @@ def _organisation_or_404(session: SessionDep, ods_code: str) -> Organisation:
 
 
 def _first_chair_form(
-    request: Request, organisation: Organisation, status_code: int = 200, **form: object
+    request: Request, settings: Settings, organisation: Organisation, status_code: int = 200, **form: object
 ) -> Response:
-    return render(
+    title = f"Invite the chair of {organisation.name}"
+    return invitation_form(
         request,
         "admin/trust_invite_chair.html",
-        {
-            "page_title": f"Invite the chair of {organisation.name}",
-            "organisation": organisation,
-            "days": request.app.state.settings.invitation_link_days,
-            **form,
-        },
-        status_code=status_code,
+        title,
+        settings,
+        status_code,
+        organisation=organisation,
+        **form,
     )
 
 
 @router.get("/admin/trusts/{ods_code}/invite-chair", name="admin_invite_chair")
 def invite_chair_page(
-    request: Request, session: SessionDep, admin: PlatformAdminPage, ods_code: str
+    request: Request, session: SessionDep, settings: SettingsDep, admin: PlatformAdminPage, ods_code: str
 ) -> Response:
-    return _first_chair_form(request, _organisation_or_404(session, ods_code))
+    return _first_chair_form(request, settings, _organisation_or_404(session, ods_code))
 
 
 @router.post("/admin/trusts/{ods_code}/invite-chair")
 def invite_chair(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     admin: PlatformAdminPage,
     ods_code: str,
-    form: Annotated[CommandForm[FirstChairInvite], Depends(command_form(FirstChairInvite))],
+    form: PageForm[FirstChairInvite],
 ) -> Response:
     organisation = _organisation_or_404(session, ods_code)
     typed = {name: form.values.get(name, "") for name in ("email", "name")}
     if form.command is None:
-        return _first_chair_form(request, organisation, 422, errors=form.errors, **typed)
+        return _first_chair_form(request, settings, organisation, 422, errors=form.errors, **typed)
     try:
         invitations.invite_first_chair(
             session,
-            request.app.state.settings,
+            settings,
             organisation=organisation,
             actor=admin.user,
             email=form.command.email,
@@ -229,5 +232,7 @@ def invite_chair(
         )
     except (Conflict, Unprocessable) as exc:
         field = exc.extra.get("field", "email")
-        return _first_chair_form(request, organisation, exc.status_code, errors={field: exc.message}, **typed)
-    return RedirectResponse(f"/admin/trusts?q={organisation.ods_code}&done=chair_invited", status_code=303)
+        return _first_chair_form(
+            request, settings, organisation, exc.status_code, errors={field: exc.message}, **typed
+        )
+    return redirect_to(request, "admin_trusts", query={"q": organisation.ods_code, "done": "chair_invited"})

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -24,10 +23,13 @@ from api.assessments.repository import cycle_by_name
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
+from api.deps import SettingsDep
 from api.errors import Conflict, InputError, NotFound
-from api.forms import CommandForm, FormRead, command_form, file_name_of
+from api.forms import FormRead, PageForm, file_name_of
 from api.permissions import PlatformAdminPage
+from api.settings import Settings
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -54,8 +56,8 @@ DONE_MESSAGES = {
 }
 
 
-def done_message(request: Request, done: str | None) -> str:
-    return DONE_MESSAGES.get(done or "", "").format(days=request.app.state.settings.invitation_link_days)
+def done_message(settings: Settings, done: str | None) -> str:
+    return DONE_MESSAGES.get(done or "", "").format(days=settings.invitation_link_days)
 
 
 def as_sentence(message: str) -> str:
@@ -83,7 +85,11 @@ def read_upload(upload: UploadFile | None, what: str) -> tuple[str, str | None]:
 
 @router.get("/admin", name="admin_home")
 def overview(
-    request: Request, session: SessionDep, admin: PlatformAdminPage, done: str | None = None
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    admin: PlatformAdminPage,
+    done: str | None = None,
 ) -> Response:
     return render(
         request,
@@ -91,7 +97,7 @@ def overview(
         {
             "page_title": "Platform admin",
             "cycles": service.cycle_summaries(session),
-            "done": done_message(request, done),
+            "done": done_message(settings, done),
         },
     )
 
@@ -150,7 +156,7 @@ def new_cycle(
     request: Request,
     session: SessionDep,
     admin: PlatformAdminPage,
-    command: Annotated[CommandForm[CycleOpen], Depends(command_form(CycleOpen, read=_cycle_values))],
+    command: PageForm[CycleOpen, _cycle_values],
 ) -> Response:
     values = {
         f"{prefix}_{part}": command.values.get(f"{prefix}_{part}", "").strip()
@@ -177,7 +183,7 @@ def new_cycle(
         return _cycle_form(
             request, session, 422, errors={_cycle_error_field(message): as_sentence(message)}, **form
         )
-    return RedirectResponse("/admin?done=cycle_opened", status_code=303)
+    return redirect_to(request, "admin_home", query={"done": "cycle_opened"})
 
 
 # --- Trusts --------------------------------------------------------------------------------------
@@ -215,8 +221,9 @@ def close_cycle_page(request: Request, session: SessionDep, admin: PlatformAdmin
 def close_cycle_form(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     admin: PlatformAdminPage,
-    form: Annotated[CommandForm[CloseCycleRequest], Depends(command_form(CloseCycleRequest))],
+    form: PageForm[CloseCycleRequest],
 ) -> Response:
     cycle = form.values.get("cycle", "")
     chosen = cycle_by_name(session, cycle)
@@ -229,14 +236,14 @@ def close_cycle_form(
             session,
             chosen,
             version=form.command.version,
-            k=request.app.state.settings.k_anonymity,
+            k=settings.k_anonymity,
             actor=admin.user,
             client_ip=client_ip(request),
         )
     except Conflict as refused:
         # Closed already (by someone else, or a second press), or changed since the page was shown.
         return _close_page(request, session, cycle, status_code=409, refusal=refused.message)
-    return RedirectResponse("/admin?done=cycle_closed#cycles", status_code=303)
+    return redirect_to(request, "admin_home", query={"done": "cycle_closed"}, fragment="cycles")
 
 
 # About 200 trusts with a column per cycle made one very long page: 25 at a time, with the search.
@@ -265,10 +272,7 @@ def check_framework(
     request: Request,
     session: SessionDep,
     admin: PlatformAdminPage,
-    command: Annotated[
-        CommandForm[FrameworkFileCheck],
-        Depends(command_form(FrameworkFileCheck, read=file_name_of("framework_file"))),
-    ],
+    command: PageForm[FrameworkFileCheck, file_name_of("framework_file")],
     framework_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     if command.command is None:

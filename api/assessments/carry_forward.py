@@ -15,7 +15,7 @@ from api.assessments import evidence as evidence_service
 from api.assessments import service
 from api.assessments.models import Assessment, ConsensusRating, Cycle, Evidence
 from api.assessments.repository import assessment_for, evidence_of, previous_assessment
-from api.audit.service import record
+from api.audit.service import record_about
 from api.errors import Conflict, NotFound
 from api.frameworks.lineage import lookup_keys
 from api.frameworks.models import Criterion, FrameworkRecord
@@ -202,13 +202,12 @@ def carry_forward(
         session.add(copied)
         session.flush()
         evidence_service.copy_file_content(session, old.id, copied.id)  # type: ignore[arg-type]
-        record(
+        record_about(
             session,
             "evidence.added",
+            copied,
+            f"Evidence file carried forward from {last.cycle} for {criterion_key}: {old.title}",
             actor=principal.user,
             organisation_id=assessment.organisation_id,
-            object_type="evidence",
-            object_id=copied.id,
-            summary=f"Evidence file carried forward from {last.cycle} for {criterion_key}: {old.title}",
         )
     session.flush()

@@ -6,8 +6,6 @@ these pages names a member, dates a rating or orders comments by person or time.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -43,9 +41,10 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import ManagerPage
 from api.templating import render
+from api.urls import path_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -92,7 +91,7 @@ def consensus_overview(request: Request, session: SessionDep, access: ManagerPag
             "is_chair": access.membership.role == CHAIR,
             "signed_off_by": signer_of(session, assessment),
             "headline": board_headline(session, assessment, access.principal.user.id),
-            "meeting_href": f"/assessments/{assessment.id}/meeting",
+            "meeting_href": path_to(request, "meeting_start", assessment_id=assessment.id),
             "finished_meeting": request.query_params.get("done") == "meeting",
         },
     )
@@ -122,7 +121,7 @@ def save_consensus(
     session: SessionDep,
     settings: SettingsDep,
     access: ManagerPage,
-    form: Annotated[CommandForm[ConsensusUpdate], Depends(command_form(ConsensusUpdate))],
+    form: PageForm[ConsensusUpdate],
 ) -> Response:
     criterion = criterion_in_section(session, access.assessment, section_key, criterion_key)
     key = criterion_key

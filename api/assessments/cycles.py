@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from api.accounts.roles import PLATFORM_ADMIN
 from api.assessments.models import Cycle
-from api.audit.service import record
+from api.audit.service import record_about
 from api.db import utcnow
 from api.errors import Conflict, Forbidden, InputError
 from api.frameworks.models import FrameworkRecord
@@ -57,14 +57,13 @@ def open_cycle(
     cycle = Cycle(name=name, opens_on=opens_on, closes_on=closes_on, framework_id=framework.id)
     session.add(cycle)
     session.flush()
-    record(
+    record_about(
         session,
         "cycle.opened",
+        cycle,
+        f"Cycle {name} opened ({opens_on} to {closes_on}) with framework {framework.key}",
         actor=actor,
         client_ip=client_ip,
-        object_type="cycle",
-        object_id=cycle.id,
-        summary=f"Cycle {name} opened ({opens_on} to {closes_on}) with framework {framework.key}",
     )
     return cycle
 
@@ -121,16 +120,15 @@ def close_cycle(
     session.refresh(cycle)
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("The cycle has changed since you opened it", current={"version": cycle.version})
-    record(
+    record_about(
         session,
         "cycle.closed",
-        actor=actor,
-        client_ip=client_ip,
-        object_type="cycle",
-        object_id=cycle.id,
-        summary=f"Cycle {cycle.name} closed by a platform admin on {now:%-d %B %Y} (its close date "
+        cycle,
+        f"Cycle {cycle.name} closed by a platform admin on {now:%-d %B %Y} (its close date "
         f"was {cycle.closes_on:%-d %B %Y}); its figures are now final",
+        actor=actor,
         details={"closes_on": cycle.closes_on.isoformat(), "closed_at": now.isoformat()},
+        client_ip=client_ip,
     )
     take_final_figures(session, cycle, k, today)
     session.flush()

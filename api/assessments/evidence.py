@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, func, insert, literal
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.accounts.principal import Principal
 from api.assessments.models import Assessment, ConsensusRating, Evidence, EvidenceFileContent
 from api.assessments.repository import assessment_for
 from api.assessments.service import consensus_row, criterion_for, require_manager
-from api.audit.service import record
+from api.audit.service import record, record_about
+from api.db import added_first
 from api.errors import Conflict, FieldError, NotFound
 from api.integers import can_name_a_row
 
@@ -348,11 +348,7 @@ def _consensus_for_evidence(
         consensus = ConsensusRating(
             assessment_id=assessment.id, criterion_id=criterion.id, updated_by_id=principal.user.id
         )
-        try:
-            with session.begin_nested():
-                session.add(consensus)
-                session.flush()
-        except IntegrityError:
+        if not added_first(session, consensus):
             # Someone else created it at the same moment: the evidence goes with theirs.
             consensus = consensus_row(session, assessment, criterion)
             assert consensus is not None
@@ -381,14 +377,13 @@ def add_link(
     )
     session.add(evidence)
     session.flush()
-    record(
+    record_about(
         session,
         "evidence.added",
+        evidence,
+        f"Evidence link added for {key}: {evidence.title}",
         actor=principal.user,
         organisation_id=assessment.organisation_id,
-        object_type="evidence",
-        object_id=evidence.id,
-        summary=f"Evidence link added for {key}: {evidence.title}",
     )
     return evidence
 
@@ -421,14 +416,13 @@ def add_file(
     # The bytes go in with the row, in the same transaction: both are kept or neither. A plain
     # INSERT, so the file is not held a second time in the session's identity map.
     session.execute(insert(EvidenceFileContent).values(evidence_id=evidence.id, data=data))
-    record(
+    record_about(
         session,
         "evidence.added",
+        evidence,
+        f"Evidence file added for {key}: {title}",
         actor=principal.user,
         organisation_id=assessment.organisation_id,
-        object_type="evidence",
-        object_id=evidence.id,
-        summary=f"Evidence file added for {key}: {title}",
     )
     return evidence
 

@@ -27,7 +27,7 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, FormRead, command_form, file_name_of
+from api.forms import FormRead, PageForm, file_name_of
 from api.permissions import ManagerPage, MemberPage
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -44,7 +44,7 @@ def add_evidence_link(
     criterion_key: str,
     session: SessionDep,
     access: ManagerPage,
-    form: Annotated[CommandForm[LinkEvidenceCreate], Depends(command_form(LinkEvidenceCreate))],
+    form: PageForm[LinkEvidenceCreate],
 ) -> Response:
     criterion_in_section(session, access.assessment, section_key, criterion_key)
     key = criterion_key
@@ -78,9 +78,7 @@ def add_evidence_file(
     criterion_key: str,
     session: SessionDep,
     access: ManagerPage,
-    form: Annotated[
-        CommandForm[EvidenceFileUpload], Depends(command_form(EvidenceFileUpload, read=_upload_file_name))
-    ],
+    form: PageForm[EvidenceFileUpload, _upload_file_name],
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     criterion_in_section(session, access.assessment, section_key, criterion_key)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from api.assessments import service
@@ -17,9 +16,10 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import SettingsDep
 from api.errors import Conflict
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import RaterPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -41,7 +41,7 @@ def save_headline_page(
     session: SessionDep,
     settings: SettingsDep,
     access: RaterPage,
-    form: Annotated[CommandForm[HeadlineUpdate], Depends(command_form(HeadlineUpdate))],
+    form: PageForm[HeadlineUpdate],
 ) -> Response:
     context = assessment_context(session, access)
     typed_version = form.values.get("version", "0")
@@ -89,7 +89,7 @@ def save_headline_page(
         return render(request, "assessments/headline.html", context, status_code=409)
     if autosave:
         return _headline_status(request, saved.version, saved_at=utcnow())
-    return RedirectResponse(f"/assessments/{access.assessment.id}", status_code=303)
+    return redirect_to(request, "assessment_overview", assessment_id=access.assessment.id)
 
 
 def _headline_status(

@@ -10,7 +10,7 @@ evidence, never an empty spread) and saves through the same consensus command an
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
@@ -29,18 +29,20 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError, NotFound
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.service import framework_document
 from api.organisations.models import Organisation
 from api.permissions import AssessmentAccess, ManagerPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 def meeting_url(assessment_id: int, criterion_key: str) -> str:
-    return f"/assessments/{assessment_id}/meeting/{criterion_key}"
+    # This module's own route: its router names the path without a request.
+    return router.url_path_for("meeting_statement", assessment_id=assessment_id, criterion_key=criterion_key)
 
 
 def _in_order(session: SessionDep, assessment: Assessment) -> list[tuple[FrameworkSection, Criterion]]:
@@ -170,7 +172,7 @@ def meeting_save(
     session: SessionDep,
     settings: SettingsDep,
     access: ManagerPage,
-    form: Annotated[CommandForm[ConsensusUpdate], Depends(command_form(ConsensusUpdate))],
+    form: PageForm[ConsensusUpdate],
 ) -> Response:
     assessment = access.assessment
     key = criterion_key
@@ -216,4 +218,4 @@ def meeting_save(
     if index + 1 < len(pairs):
         target = meeting_url(assessment.id, pairs[index + 1][1].key)  # type: ignore[arg-type]
         return RedirectResponse(f"{target}?saved={key}", status_code=303)
-    return RedirectResponse(f"/assessments/{assessment.id}/consensus?done=meeting", status_code=303)
+    return redirect_to(request, "consensus_overview", assessment_id=assessment.id, query={"done": "meeting"})

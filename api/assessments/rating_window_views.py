@@ -6,10 +6,9 @@ audited and final for the year: the page says so before the chair confirms.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -21,10 +20,11 @@ from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, command_form, date_from_parts, date_parts
+from api.forms import PageForm, date_from_parts, date_parts
 from api.organisations.models import Organisation
 from api.permissions import AssessmentAccess, ChairPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -45,14 +45,14 @@ def _context(session: SessionDep, access: AssessmentAccess, **extra: Any) -> dic
     }
 
 
-def _back_to_consensus(access: AssessmentAccess) -> Response:
-    return RedirectResponse(f"/assessments/{access.assessment.id}/consensus", status_code=303)
+def _back_to_consensus(request: Request, access: AssessmentAccess) -> Response:
+    return redirect_to(request, "consensus_overview", assessment_id=access.assessment.id)
 
 
 @router.get("/assessments/{assessment_id}/close-rating", name="close_rating_page")
 def close_rating_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
     if rating_closed(access.assessment):
-        return _back_to_consensus(access)
+        return _back_to_consensus(request, access)
     context = _context(session, access, page_title="Close rating")
     return render(request, "assessments/close_rating.html", context)
 
@@ -62,7 +62,7 @@ def close_rating(
     request: Request,
     session: SessionDep,
     access: ChairPage,
-    form: Annotated[CommandForm[CloseRating], Depends(command_form(CloseRating))],
+    form: PageForm[CloseRating],
 ) -> Response:
     try:
         if form.command is None:
@@ -79,13 +79,13 @@ def close_rating(
             },
         )
         return render(request, "assessments/close_rating.html", context, status_code=409)
-    return _back_to_consensus(access)
+    return _back_to_consensus(request, access)
 
 
 @router.get("/assessments/{assessment_id}/rating-deadline", name="rating_deadline")
 def rating_deadline_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
     if rating_closed(access.assessment):
-        return _back_to_consensus(access)
+        return _back_to_consensus(request, access)
     deadline = access.assessment.rating_deadline
     values = (
         {"day": str(deadline.day), "month": str(deadline.month), "year": str(deadline.year)}
@@ -112,9 +112,7 @@ def set_rating_deadline(
     session: SessionDep,
     settings: SettingsDep,
     access: ChairPage,
-    form: Annotated[
-        CommandForm[RatingDeadlineUpdate], Depends(command_form(RatingDeadlineUpdate, read=_deadline_form))
-    ],
+    form: PageForm[RatingDeadlineUpdate, _deadline_form],
 ) -> Response:
     values = {part: form.values.get(f"deadline_{part}", "") for part in ("day", "month", "year")}
     try:
@@ -137,4 +135,4 @@ def set_rating_deadline(
         )
         status = 409 if isinstance(exc, Conflict) else 422
         return render(request, "assessments/rating_deadline.html", context, status_code=status)
-    return _back_to_consensus(access)
+    return _back_to_consensus(request, access)

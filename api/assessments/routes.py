@@ -66,6 +66,7 @@ from api.permissions import (
     RaterSavingApi,
     TrustManagerApi,
 )
+from api.public import filled
 
 router = APIRouter(prefix="/api/v1", tags=["assessments"])
 
@@ -250,23 +251,15 @@ def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpre
         data = spread_of(spreads, criterion, closed)
         consensus: ConsensusRating | None = agreed.get(criterion.id)
         answer.append(
-            CriterionSpread(
+            filled(
+                CriterionSpread,
+                data,
                 criterion_key=criterion.key,
                 kind=criterion.kind,
                 answered_from_records=not criterion.member_rated,
-                rated=data.rated,
-                shown=data.shown,
-                hidden_because=data.hidden_because,
-                late_rated=data.late_rated,
                 counts=[LevelCount(level=k, count=v) for k, v in data.counts.items()]
                 if data.counts
                 else None,
-                not_yet_known=data.not_yet_known,
-                median=data.median,
-                low=data.low,
-                high=data.high,
-                disagreement=data.disagreement,
-                comments=data.comments,
                 consensus=ConsensusPublic(
                     criterion_key=criterion.key,
                     level=consensus.level,
@@ -414,16 +407,7 @@ def delete_evidence(evidence_id: int, session: SessionDep, access: ManagerApi) -
 
 
 def _points(points: list[StatementPoint]) -> list[SignOffPoint]:
-    return [
-        SignOffPoint(
-            criterion_key=p.key,
-            number=p.number,
-            statement=p.statement,
-            level=p.level,
-            members_median=p.median,
-        )
-        for p in points
-    ]
+    return [filled(SignOffPoint, p, criterion_key=p.key, members_median=p.median) for p in points]
 
 
 @router.get("/assessments/{assessment_id}/sign-off-checks", response_model=SignOffChecksPublic)

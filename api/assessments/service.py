@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import bindparam, func, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.accounts.models import User
@@ -41,8 +40,8 @@ from api.assessments.spread import (
     rating_closed,
     uk_today,
 )
-from api.audit.service import record
-from api.db import UTCDateTime, utcnow
+from api.audit.service import record_about
+from api.db import UTCDateTime, added_first, utcnow
 from api.errors import Conflict, FieldError, Forbidden, Unprocessable
 from api.frameworks.models import Criterion
 from api.integers import MAX_INTEGER
@@ -94,11 +93,7 @@ def open_assessment(
         framework_id=cycle.framework_id,
         opened_by_id=actor.id,
     )
-    try:
-        with session.begin_nested():
-            session.add(assessment)
-            session.flush()
-    except IntegrityError:
+    if not added_first(session, assessment):
         # Two people pressed "Open" at once: the first one opened it.
         existing = session.exec(
             select(Assessment).where(
@@ -110,14 +105,13 @@ def open_assessment(
     for _membership, user in rating_members(session, organisation.id):  # type: ignore[arg-type]
         session.add(AssessmentRater(assessment_id=assessment.id, user_id=user.id))  # type: ignore[arg-type]
     session.flush()
-    record(
+    record_about(
         session,
         "assessment.opened",
+        assessment,
+        f"{cycle.name} assessment opened",
         actor=actor,
         organisation_id=organisation.id,
-        object_type="assessment",
-        object_id=assessment.id,
-        summary=f"{cycle.name} assessment opened",
     )
     from api.actions.service import carry_forward_actions
     from api.assessments.repository import previous_assessment
@@ -353,14 +347,12 @@ RATING_CHANGED_SUMMARY = "A board member updated their own ratings"
 
 
 def _record_rating_changed(session: Session, principal: Principal, assessment: Assessment) -> None:
-    record(
+    record_about(
         session,
         RATING_CHANGED,
+        assessment,
+        RATING_CHANGED_SUMMARY,
         actor=principal.user,
-        organisation_id=assessment.organisation_id,
-        object_type="assessment",
-        object_id=assessment.id,
-        summary=RATING_CHANGED_SUMMARY,
     )
 
 
@@ -386,11 +378,7 @@ def _response_row(session: Session, principal: Principal, assessment: Assessment
         response = MemberResponse(
             assessment_id=assessment.id, respondent_id=principal.user.id, board_role=membership.board_role
         )
-        try:
-            with session.begin_nested():
-                session.add(response)
-                session.flush()
-        except IntegrityError:
+        if not added_first(session, response):
             response = session.exec(
                 select(MemberResponse).where(
                     MemberResponse.assessment_id == assessment.id,
@@ -515,11 +503,7 @@ def save_consensus(
             updated_by_id=principal.user.id,
             updated_at=now,
         )
-        try:
-            with session.begin_nested():
-                session.add(consensus)
-                session.flush()
-        except IntegrityError:
+        if not added_first(session, consensus):
             current = consensus_row(session, assessment, criterion)
             raise Conflict(
                 "Someone else recorded the agreed rating at the same time", current=_consensus_public(current)
@@ -550,15 +534,13 @@ def save_consensus(
             )
         session.expire(existing)
         consensus = existing
-    record(
+    record_about(
         session,
         "consensus.changed",
-        actor=principal.user,
-        organisation_id=assessment.organisation_id,
-        object_type="assessment",
-        object_id=assessment.id,
-        summary=f"{'Answer from records' if not criterion.member_rated else 'Agreed rating'} for "
+        assessment,
+        f"{'Answer from records' if not criterion.member_rated else 'Agreed rating'} for "
         f"{criterion.key}: {_level_text(old_level)} → {_level_text(level)}",
+        actor=principal.user,
         details=_consensus_details(criterion, old_level, level, shared),
     )
     session.flush()
@@ -624,7 +606,8 @@ def agree_consensus(
     Adding evidence first makes an empty row (no level, no rationale): nobody agreed anything there,
     so a save against the statement as it was before that row (version 0) is not out of date, and is
     made against the empty row instead of answering 409."""
-    try:
+
+    def save(version: int) -> ConsensusRating:
         return save_consensus(
             session,
             principal,
@@ -632,24 +615,17 @@ def agree_consensus(
             criterion_key,
             level=command.level,
             rationale=command.rationale,
-            version=command.version,
+            version=version,
             k_anonymity=k_anonymity,
             shared=command.shared,
         )
+
+    try:
+        return save(command.version)
     except Conflict as exc:
         current = exc.extra.get("current")
         if command.version == 0 and current and current["level"] is None and not current["rationale"]:
-            return save_consensus(
-                session,
-                principal,
-                assessment_id,
-                criterion_key,
-                level=command.level,
-                rationale=command.rationale,
-                version=int(current["version"]),
-                k_anonymity=k_anonymity,
-                shared=command.shared,
-            )
+            return save(int(current["version"]))
         raise
 
 
@@ -692,14 +668,12 @@ def _mark_rating_closed(session: Session, principal: Principal, assessment: Asse
 
 
 def _record_rating_closed(session: Session, principal: Principal, assessment: Assessment, how: str) -> None:
-    record(
+    record_about(
         session,
         "assessment.rating_closed",
+        assessment,
+        f"Rating closed {how}",
         actor=principal.user,
-        organisation_id=assessment.organisation_id,
-        object_type="assessment",
-        object_id=assessment.id,
-        summary=f"Rating closed {how}",
         details={"how": how},
     )
 
@@ -764,14 +738,12 @@ def set_rating_deadline(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("The assessment has changed since you opened it")
     session.refresh(assessment)
-    record(
+    record_about(
         session,
         "assessment.rating_deadline_set",
+        assessment,
+        f"Rating deadline set to {deadline:%-d %B %Y}" if deadline else "Rating deadline removed",
         actor=principal.user,
-        organisation_id=assessment.organisation_id,
-        object_type="assessment",
-        object_id=assessment.id,
-        summary=f"Rating deadline set to {deadline:%-d %B %Y}" if deadline else "Rating deadline removed",
         details={"rating_deadline": deadline.isoformat() if deadline else None},
     )
     session.flush()
@@ -855,14 +827,12 @@ def submit(session: Session, principal: Principal, assessment_id: int, *, k_anon
 
     store_scores(session, assessment)
     after_submission(session, assessment, k_anonymity)
-    record(
+    record_about(
         session,
         "assessment.submitted",
+        assessment,
+        f"{cycle.name if cycle else ''} assessment signed off and submitted",
         actor=principal.user,
-        organisation_id=assessment.organisation_id,
-        object_type="assessment",
-        object_id=assessment.id,
-        summary=f"{cycle.name if cycle else ''} assessment signed off and submitted",
     )
     session.flush()
     return assessment
@@ -893,14 +863,12 @@ def reopen(
     from api.scoring.service import clear_scores
 
     clear_scores(session, assessment)
-    record(
+    record_about(
         session,
         "assessment.reopened",
+        assessment,
+        f"Submission reopened: {reason[:300]}",
         actor=admin,
-        organisation_id=assessment.organisation_id,
-        object_type="assessment",
-        object_id=assessment.id,
-        summary=f"Submission reopened: {reason[:300]}",
         details={"reason": reason},
     )
     session.flush()

@@ -3,10 +3,9 @@ admin reopening a submitted assessment."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.responses import Response
 
@@ -38,9 +37,10 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import SettingsDep
 from api.errors import Conflict, Unprocessable
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import ChairPage, ManagerPage, PlatformAdminPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -88,14 +88,14 @@ def _submit_context(session: Session, assessment: Assessment, viewer_id: int) ->
 
 
 @router.get("/assessments/{assessment_id}/submit", name="submit_assessment_page")
-def submit_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
+def submit_page(request: Request, session: SessionDep, settings: SettingsDep, access: ChairPage) -> Response:
     assessment = access.assessment
     if assessment.status == "submitted":
-        return RedirectResponse(f"/assessments/{assessment.id}/submitted", status_code=303)
+        return redirect_to(request, "assessment_submitted", assessment_id=assessment.id)
     context = _submit_context(session, assessment, access.principal.user.id)
     context["page_title"] = "Check the agreed ratings before you submit"
     context["closed"] = late_submission_refusal(
-        session, context["cycle"], assessment.id, request.app.state.settings.k_anonymity, utcnow().date()
+        session, context["cycle"], assessment.id, settings.k_anonymity, utcnow().date()
     )
     return render(request, "assessments/submit.html", context)
 
@@ -106,7 +106,7 @@ def submit(
     session: SessionDep,
     settings: SettingsDep,
     access: ChairPage,
-    form: Annotated[CommandForm[SignOffConfirmation], Depends(command_form(SignOffConfirmation))],
+    form: PageForm[SignOffConfirmation],
 ) -> Response:
     viewer_id = access.principal.user.id
     if access.assessment.status != "submitted":
@@ -138,14 +138,14 @@ def submit(
         context["page_title"] = "Check the agreed ratings before you submit"
         context["closed"] = refused.message
         return render(request, "assessments/submit.html", context, status_code=409)
-    return RedirectResponse(f"/assessments/{access.assessment.id}/submitted", status_code=303)
+    return redirect_to(request, "assessment_submitted", assessment_id=access.assessment.id)
 
 
 @router.get("/assessments/{assessment_id}/submitted", name="assessment_submitted")
 def submitted_page(request: Request, session: SessionDep, access: ManagerPage) -> Response:
     assessment = access.assessment
     if assessment.status != "submitted":
-        return RedirectResponse(f"/assessments/{assessment.id}/consensus", status_code=303)
+        return redirect_to(request, "consensus_overview", assessment_id=assessment.id)
     organisation, cycle = assessment_names(session, assessment)
     return render(
         request,
@@ -189,7 +189,7 @@ def reopen(
     session: SessionDep,
     settings: SettingsDep,
     admin: PlatformAdminPage,
-    form: Annotated[CommandForm[ReopenRequest], Depends(command_form(ReopenRequest))],
+    form: PageForm[ReopenRequest],
 ) -> Response:
     assessment = assessment_for_admin(session, assessment_id)
     context = {**_reopen_context(session, assessment), "reason": form.values.get("reason", "")}

@@ -8,10 +8,9 @@ Autosave: each criterion posts itself (htmx, on change) and gets back its new ve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -31,12 +30,13 @@ from api.csrf import verify_csrf
 from api.db import SessionDep, utcnow
 from api.deps import SettingsDep
 from api.errors import Conflict, FieldError, NotFound
-from api.forms import CommandForm, FormRead, command_form
+from api.forms import FormRead, PageForm
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
 from api.permissions import AssessmentAccess, MemberPage, RaterPage, RaterSavingPage, TrustManagerPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -94,9 +94,10 @@ def assessment_context(session: Any, access: AssessmentAccess) -> dict[str, Any]
 
 @router.post("/trusts/{ods_code}/assessments", name="open_assessment_page")
 def open_assessment_page(
+    request: Request,
     session: SessionDep,
     access: TrustManagerPage,
-    form: Annotated[CommandForm[AssessmentCreate], Depends(command_form(AssessmentCreate))],
+    form: PageForm[AssessmentCreate],
 ) -> Response:
     if form.command is None:
         # The button sends the open cycle's name: only a changed form gets here. Shown as an error page.
@@ -108,8 +109,8 @@ def open_assessment_page(
         )
     except Conflict as exc:
         # Someone else opened it a moment ago: take the person to it.
-        return RedirectResponse(f"/assessments/{exc.extra['assessment_id']}", status_code=303)
-    return RedirectResponse(f"/assessments/{assessment.id}", status_code=303)
+        return redirect_to(request, "assessment_overview", assessment_id=exc.extra["assessment_id"])
+    return redirect_to(request, "assessment_overview", assessment_id=assessment.id)
 
 
 # --- The task list ----------------------------------------------------------------------------------
@@ -251,7 +252,7 @@ def save_section(
     session: SessionDep,
     settings: SettingsDep,
     access: RaterSavingPage,
-    form: Annotated[CommandForm[SectionRatings], Depends(command_form(SectionRatings, read=_section_values))],
+    form: PageForm[SectionRatings, _section_values],
 ) -> Response:
     """Without JavaScript: save every answered criterion of the section, then go on."""
     context = _section_context(session, access, section_key)
@@ -291,12 +292,14 @@ def save_section(
         context = _section_context(session, access, section_key, typed)
         context["errors"] = errors
         return render(request, "assessments/section.html", context, status_code=422)
-    target = (
-        f"/assessments/{access.assessment.id}/sections/{context['next_section'].key}"
-        if context["next_section"] and form.command is not None and form.command.action != "overview"
-        else f"/assessments/{access.assessment.id}"
-    )
-    return RedirectResponse(target, status_code=303)
+    if context["next_section"] and form.command is not None and form.command.action != "overview":
+        return redirect_to(
+            request,
+            "rate_section",
+            assessment_id=access.assessment.id,
+            section_key=context["next_section"].key,
+        )
+    return redirect_to(request, "assessment_overview", assessment_id=access.assessment.id)
 
 
 @router.post("/assessments/{assessment_id}/ratings/{criterion_key}", name="autosave_rating")
@@ -306,7 +309,7 @@ def autosave_rating(
     session: SessionDep,
     settings: SettingsDep,
     access: RaterSavingPage,
-    form: Annotated[CommandForm[RatingUpdate], Depends(command_form(RatingUpdate, read=_rating_values))],
+    form: PageForm[RatingUpdate, _rating_values],
 ) -> Response:
     """htmx autosave of one criterion: answers the fragment with the new version and status."""
     version_text = form.values.get(f"version__{criterion_key}") or "0"

@@ -44,3 +44,32 @@ def record(
             "client_ip": client_ip,
         },
     )
+
+
+def record_on_user(session: Session, action: str, user: Any | None, summary: str, **event: Any) -> None:
+    """An event about one person's account (object type "user"): signing in and out, passwords,
+    second factors, their data. By the person themselves unless `actor=` names someone else (None:
+    nobody signed in, such as a reset link asked for or the retention job); `user` None: an
+    unknown email. `event`: record's other fields (details, client_ip, organisation_id)."""
+    event.setdefault("actor", user)
+    record(session, action, object_type="user", object_id=getattr(user, "id", None), summary=summary, **event)
+
+
+# Audit names that differ from the table's.
+_OBJECT_TYPES = {"user_account": "user"}
+
+
+def record_about(session: Session, action: str, about: Any, summary: str, **event: Any) -> None:
+    """An event about one row (an action, an assessment, a BAF risk...): its table names the object
+    type, its id the object, and its trust the event's trust unless `organisation_id=` says.
+    `event`: record's other fields (actor, details, client_ip)."""
+    table = type(about).__tablename__
+    event.setdefault("organisation_id", getattr(about, "organisation_id", None))
+    record(
+        session,
+        action,
+        object_type=_OBJECT_TYPES.get(table, table),
+        object_id=about.id,
+        summary=summary,
+        **event,
+    )

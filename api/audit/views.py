@@ -33,6 +33,7 @@ from api.errors import Unprocessable
 from api.permissions import PlatformAdminPage, TrustLogReaderPage
 from api.spreadsheets import safe_cell
 from api.templating import render
+from api.urls import path_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -252,7 +253,7 @@ def trust_audit_log(request: Request, session: SessionDep, access: TrustLogReade
         request,
         form=form,
         log=log,
-        base_url=f"/trusts/{organisation.ods_code}/audit",
+        base_url=path_to(request, "trust_audit_log_page", ods_code=organisation.ods_code),
         heading="Audit log",
         caption=organisation.name,
         show_trust=False,
@@ -293,7 +294,7 @@ def admin_audit_log(request: Request, session: SessionDep, principal: PlatformAd
         request,
         form=form,
         log=log,
-        base_url="/admin/audit",
+        base_url=path_to(request, "admin_audit_log_page"),
         heading="Audit log for all trusts",
         caption=None,
         show_trust=True,

@@ -21,6 +21,7 @@ from api.baf.schemas import (
 from api.db import SessionDep
 from api.errors import NotFound, error_responses
 from api.permissions import TrustManagerApi, TrustMemberApi
+from api.public import filled
 
 router = APIRouter(
     prefix="/api/v1", tags=["board assurance framework"], responses=error_responses(401, 403, 404, 422)
@@ -105,28 +106,25 @@ def put_baf_risk(body: BafRiskUpdate, session: SessionDep, access: TrustManagerA
 @router.get("/organisations/{ods_code}/baf-risk/history", response_model=list[BafRiskVersionPublic])
 def get_baf_risk_history(session: SessionDep, access: TrustMemberApi) -> list[BafRiskVersionPublic]:
     """Every version, newest cycle first and newest version first within it (the current one marked)."""
-    return [
-        BafRiskVersionPublic(
-            cycle=entry.cycle,
-            version=entry.version,
-            current=entry.current,
-            saved_at=entry.saved_at,
-            saved_by=entry.saved_by,
-            replaced_at=entry.replaced_at,
-            replaced_by=entry.replaced_by,
-            description=entry.content["description"],
-            strategic_objective=entry.content["strategic_objective"],
-            lead=entry.content["lead"],
-            inherent_score=entry.inherent.score if entry.inherent else None,
-            inherent_rating=entry.inherent.rating if entry.inherent else None,
-            residual_score=entry.residual.score,
-            residual_rating=entry.residual.rating,
-            target_score=entry.target.score,
-            target_rating=entry.target.rating,
-            appetite=entry.appetite.text if entry.appetite else None,
-            in_appetite=None if entry.appetite_status is None else entry.appetite_status == "within",
-            assurance_level=entry.assurance_level,  # type: ignore[arg-type]
-            content=BafRiskContent.model_validate(entry.content),
-        )
-        for entry in service.risk_history(session, access.organisation.id)
-    ]
+    return [_version_public(entry) for entry in service.risk_history(session, access.organisation.id)]
+
+
+def _version_public(entry: service.HistoryEntry) -> BafRiskVersionPublic:
+    texts = {key: entry.content[key] for key in ("description", "strategic_objective", "lead")}
+    # Inherent scores are optional (None when not recorded).
+    positions = {
+        f"{name}_{part}": getattr(position, part) if position is not None else None
+        for name in ("inherent", "residual", "target")
+        for part in ("score", "rating")
+        for position in (getattr(entry, name),)
+    }
+    content = BafRiskContent.model_validate(entry.content)
+    return filled(
+        BafRiskVersionPublic,
+        entry,
+        **texts,
+        **positions,
+        appetite=entry.appetite.text if entry.appetite else None,
+        in_appetite=None if entry.appetite_status is None else entry.appetite_status == "within",
+        content=content,
+    )

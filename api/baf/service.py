@@ -12,18 +12,17 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.accounts.models import User
 from api.actions.models import Action
 from api.actions.service import is_overdue, today_in_uk
 from api.assessments.models import Assessment, Cycle
-from api.audit.service import record
+from api.audit.service import record_about
 from api.baf.matrix import APPETITE_STATUSES, Appetite, Position, appetite
 from api.baf.models import CONTENT_FIELDS, BafRisk, BafRiskVersion
 from api.baf.schemas import BafRiskContent, BafRiskUpdate
-from api.db import utcnow
+from api.db import added_first, utcnow
 from api.errors import Conflict, FieldError
 from api.organisations.models import Organisation
 
@@ -367,11 +366,7 @@ def save_baf_risk(
             updated_by_id=actor.id,
             updated_at=now,
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
+        if not added_first(session, row):
             raise Conflict("Someone else recorded this year's risk at the same time") from None
     else:
         previous = _content(current)
@@ -401,17 +396,14 @@ def save_baf_risk(
         row = current
     session.refresh(row)
     new_residual = positions(row)[1].score  # type: ignore[union-attr]
-    record(
+    record_about(
         session,
         "baf_risk.updated",
+        row,
+        f"Race equality BAF risk ({cycle.name}) saved: residual score "
+        f"{old_residual if old_residual is not None else 'none'} → {new_residual}",
         actor=actor,
         organisation_id=organisation.id,
-        object_type="baf_risk",
-        object_id=row.id,
-        summary=(
-            f"Race equality BAF risk ({cycle.name}) saved: residual score "
-            f"{old_residual if old_residual is not None else 'none'} → {new_residual}"
-        ),
         details={
             "cycle": cycle.name,
             "version": row.version,

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
@@ -23,9 +22,10 @@ from api.baf.schemas import BafRiskUpdate
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, FormDep, FormRead, command_form, date_parts
+from api.forms import FormRead, PageForm, date_parts
 from api.permissions import TrustAccess, TrustManagerPage, TrustMemberPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -351,10 +351,9 @@ def save_baf_risk_page(
     request: Request,
     session: SessionDep,
     access: TrustManagerPage,
-    form: FormDep,
-    command: Annotated[CommandForm[BafRiskUpdate], Depends(command_form(BafRiskUpdate, read=_risk_values))],
+    command: PageForm[BafRiskUpdate, _risk_values],
 ) -> Response:
-    typed = RiskForm.from_form(form)
+    typed = RiskForm.from_form(command.form)
     errors = dict(command.errors)
     stale = None
     if command.command is not None:
@@ -376,8 +375,8 @@ def save_baf_risk_page(
                 stale = service.current_baf_risk(session, access.organisation.id)
                 typed.version = stale.version if stale else 0
         else:
-            return RedirectResponse(
-                f"/trusts/{access.organisation.ods_code}/baf-risk?done=saved", status_code=303
+            return redirect_to(
+                request, "baf_risk", ods_code=access.organisation.ods_code, query={"done": "saved"}
             )
     context = _edit_context(session, access, typed, errors, stale)
     return render(request, "baf/edit.html", context, status_code=409 if stale else 422)

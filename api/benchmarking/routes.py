@@ -11,8 +11,10 @@ from starlette.responses import Response
 
 from api.benchmarking.service import Benchmark, benchmark, trend
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import error_responses
 from api.permissions import MemberApi
+from api.public import filled
 from api.response_cache import keep, lookup
 
 router = APIRouter(prefix="/api/v1", tags=["benchmarks"], responses=error_responses(401, 404, 422))
@@ -60,11 +62,11 @@ class TrendPublic(BaseModel):
 
 @router.get("/assessments/{assessment_id}/benchmark", response_model=BenchmarkPublic)
 def get_benchmark(
-    request: Request, session: SessionDep, access: MemberApi, group: GroupParam = "all"
+    request: Request, session: SessionDep, settings: SettingsDep, access: MemberApi, group: GroupParam = "all"
 ) -> Response:
     """Kept in the database by the snapshots it came from (api/response_cache.py): between snapshot
     refreshes a read is one statement after the access check."""
-    k = request.app.state.settings.k_anonymity
+    k = settings.k_anonymity
     assessment_id = access.assessment.id or 0
     found = lookup(session, f"benchmark|{assessment_id}|{group}|{k}", assessment_id)
     if found.body is None:
@@ -76,34 +78,19 @@ def get_benchmark(
 
 
 def benchmark_public(result: Benchmark) -> BenchmarkPublic:
-    return BenchmarkPublic(
-        group=result.group,
-        group_label=result.group_label,
-        peer_count_band=result.peer_count_band,
-        suppressed=result.suppressed,
-        snapshot_at=result.snapshot_at,  # type: ignore[arg-type]
-        precision=result.precision,
-        sections=[
-            SectionBenchmarkPublic(
-                key=s.key,
-                title=s.title,
-                own=s.own,
-                median=s.stats.median,
-                q1=s.stats.q1,
-                q3=s.stats.q3,
-                quartile=s.quartile,
-                suppressed=s.stats.suppressed,
-            )
-            for s in result.sections
-        ],
-    )
+    sections = [filled(SectionBenchmarkPublic, s, **_stats(s.stats)) for s in result.sections]
+    return filled(BenchmarkPublic, result, sections=sections)
+
+
+def _stats(stats: object) -> dict[str, object]:
+    return {name: getattr(stats, name) for name in ("median", "q1", "q3", "suppressed")}
 
 
 @router.get("/assessments/{assessment_id}/trend", response_model=TrendPublic)
 def get_trend(
-    request: Request, session: SessionDep, access: MemberApi, group: GroupParam = "all"
+    request: Request, session: SessionDep, settings: SettingsDep, access: MemberApi, group: GroupParam = "all"
 ) -> TrendPublic:
-    points = trend(session, access.assessment.organisation_id, group, request.app.state.settings.k_anonymity)
+    points = trend(session, access.assessment.organisation_id, group, settings.k_anonymity)
     return TrendPublic(
         group=group,
         points=[

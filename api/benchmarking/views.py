@@ -9,8 +9,9 @@ from starlette.responses import Response
 from api.assessments.models import Cycle
 from api.benchmarking.groups import GROUP_KIND_NAMES, GROUP_KINDS
 from api.benchmarking.service import benchmark, trend
-from api.charts import BenchmarkRow, TrendPoint, benchmark_chart, trend_chart
+from api.charts import TrendPoint, peer_chart, trend_chart
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.permissions import MemberPage
 from api.templating import render
 
@@ -18,23 +19,15 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/assessments/{assessment_id}/benchmarks", name="benchmarks")
-def benchmarks_page(request: Request, session: SessionDep, access: MemberPage, group: str = "") -> Response:
-    k = request.app.state.settings.k_anonymity
+def benchmarks_page(
+    request: Request, session: SessionDep, settings: SettingsDep, access: MemberPage, group: str = ""
+) -> Response:
+    k = settings.k_anonymity
     cycle = session.get(Cycle, access.assessment.cycle_id)
     groups = []
     for kind in GROUP_KINDS:
         result = benchmark(session, access.assessment, kind, k)
-        chart = None
-        if not result.suppressed:
-            chart = Markup(
-                benchmark_chart(
-                    [
-                        BenchmarkRow(s.title, s.own, s.stats.q1, s.stats.median, s.stats.q3)
-                        for s in result.sections
-                    ],
-                    f"Your board compared with {result.group_label.lower()}",
-                )
-            )
+        chart = peer_chart(result)
         groups.append({"kind": kind, "name": GROUP_KIND_NAMES[kind], "result": result, "chart": chart})
     # One chart with its table, for the group the reader picks (four near-identical charts, one
     # under the other, were hard to tell apart): all trusts unless another is asked for.

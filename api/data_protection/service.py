@@ -38,7 +38,7 @@ from api.assessments.models import (
     Rating,
 )
 from api.audit.models import AuditEvent
-from api.audit.service import record
+from api.audit.service import record, record_on_user
 from api.benchmarking.service import take_final_figures
 from api.db import utcnow
 from api.errors import Conflict
@@ -200,13 +200,12 @@ def erase_person(
                 "Appoint another chair first"
             )
     erasure = _erase(session, user, utcnow())
-    record(
+    record_on_user(
         session,
         "person.erased",
+        user,
+        f"A person's name and email were erased by {actor.email}",
         actor=actor,
-        object_type="user",
-        object_id=user.id,
-        summary=f"A person's name and email were erased by {actor.email}",
         details={
             "by": actor.email,
             "ratings_kept_anonymously": erasure.ratings_kept,
@@ -261,12 +260,12 @@ def apply_retention(
     ).all()
     for user in due:
         _erase(session, user, now)
-        record(
+        record_on_user(
             session,
             "person.erased",
-            object_type="user",
-            object_id=user.id,
-            summary=f"A closed account was anonymised after {closed_account_days} days (retention)",
+            user,
+            f"A closed account was anonymised after {closed_account_days} days (retention)",
+            actor=None,
             details={"retention_days": closed_account_days},
         )
 
@@ -314,6 +313,11 @@ def _when(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _rows_where(session: Session, model: Any, column: Any, value: object) -> list[Any]:
+    """Every row of `model` whose `column` is `value`, oldest first."""
+    return list(session.exec(select(model).where(column == value).order_by(col(model.id))).all())
+
+
 def personal_data(session: Session, user: User) -> dict[str, Any]:
     """Everything the service holds about this person, for them to download.
 
@@ -355,12 +359,8 @@ def personal_data(session: Session, user: User) -> dict[str, Any]:
         )
         .order_by(col(Action.id))
     ).all()
-    notes = session.exec(
-        select(ActionNote).where(ActionNote.author_id == user_id).order_by(col(ActionNote.id))
-    ).all()
-    evidence = session.exec(
-        select(Evidence).where(Evidence.added_by_id == user_id).order_by(col(Evidence.id))
-    ).all()
+    notes = _rows_where(session, ActionNote, ActionNote.author_id, user_id)
+    evidence = _rows_where(session, Evidence, Evidence.added_by_id, user_id)
     agreed = session.exec(
         select(ConsensusRating.id, ConsensusRating.updated_at)
         .where(ConsensusRating.updated_by_id == user_id)
@@ -382,18 +382,10 @@ def personal_data(session: Session, user: User) -> dict[str, Any]:
         )
         .order_by(col(AuditEvent.id))
     ).all()
-    attempts = session.exec(
-        select(SignInAttempt).where(SignInAttempt.email == user.email).order_by(col(SignInAttempt.id))
-    ).all()
-    sessions = session.exec(
-        select(WebSession).where(WebSession.user_id == user_id).order_by(col(WebSession.id))
-    ).all()
-    tokens = session.exec(
-        select(ApiToken).where(ApiToken.user_id == user_id).order_by(col(ApiToken.id))
-    ).all()
-    emails = session.exec(
-        select(OutboxEmail).where(OutboxEmail.to_address == user.email).order_by(col(OutboxEmail.id))
-    ).all()
+    attempts = _rows_where(session, SignInAttempt, SignInAttempt.email, user.email)
+    sessions = _rows_where(session, WebSession, WebSession.user_id, user_id)
+    tokens = _rows_where(session, ApiToken, ApiToken.user_id, user_id)
+    emails = _rows_where(session, OutboxEmail, OutboxEmail.to_address, user.email)
     return {
         "about": (
             "Everything the race equality board self-assessment holds about you, as at "

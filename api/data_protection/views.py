@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from sqlmodel import col, func, select
 from starlette.responses import Response
 
 from api.accounts.models import Membership, User
 from api.accounts.service import normalise_email
-from api.audit.service import record
+from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.data_protection import service
@@ -21,10 +19,11 @@ from api.data_protection.schemas import ErasePerson
 from api.db import SessionDep, utcnow
 from api.deps import PageUser
 from api.errors import Conflict, InputError
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.organisations.models import Organisation
 from api.permissions import PlatformAdminPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -33,13 +32,11 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 def download_my_data(request: Request, session: SessionDep, principal: PageUser) -> Response:
     """Everything held about the person signed in, as a JSON file (subject access)."""
     data = service.personal_data(session, principal.user)
-    record(
+    record_on_user(
         session,
         "personal_data.downloaded",
-        actor=principal.user,
-        object_type="user",
-        object_id=principal.user.id,
-        summary="Downloaded their own data",
+        principal.user,
+        "Downloaded their own data",
         client_ip=client_ip(request),
     )
     name = f"my-data-{utcnow().date().isoformat()}.json"
@@ -64,7 +61,7 @@ def find_person_page(
             errors["email"] = "Enter an email address in the correct format, like name@example.com"
         else:
             if user is not None and user.erased_at is None:
-                return RedirectResponse(f"/admin/people/{user.id}/erase", status_code=303)
+                return redirect_to(request, "admin_erase_person", user_id=user.id)
             errors["email"] = "There is no account with that email address"
     return render(
         request,
@@ -116,7 +113,7 @@ def erase(
     session: SessionDep,
     admin: PlatformAdminPage,
     user_id: int,
-    form: Annotated[CommandForm[ErasePerson], Depends(command_form(ErasePerson))],
+    form: PageForm[ErasePerson],
 ) -> Response:
     user = person_to_erase(session, user_id)
     if form.command is None:
@@ -129,4 +126,4 @@ def erase(
         return _erase_page(
             request, session, user, admin.user.id, exc.status_code, errors={"erase": exc.message}
         )
-    return RedirectResponse("/admin/people?done=erased", status_code=303)
+    return redirect_to(request, "admin_people", query={"done": "erased"})

@@ -40,11 +40,14 @@ QUARTER_WORDS = {
 
 @dataclass(frozen=True)
 class NextStep:
-    """The one primary button: a link, or (opening the year) a form posting the cycle's name."""
+    """The one primary button: a link to a page of the assessment, by its route's name (the view
+    fills in `href`, the page's path), or (opening the year) a form posting the cycle's name."""
 
     text: str
-    href: str
+    route: str = ""
+    assessment_id: int | None = None
     opens_cycle: str | None = None
+    href: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def _not_opened(year: BoardYear, year_open: bool) -> None:
         return
     year.status = "Not opened yet"
     if year.is_manager:
-        year.next_step = NextStep(f"Open the {name} assessment", "", opens_cycle=name)
+        year.next_step = NextStep(f"Open the {name} assessment", opens_cycle=name)
         year.summary = f"The {name} assessment is ready for you to open"
     else:
         year.summary = f"Your chair has not opened the {name} assessment yet"
@@ -208,7 +211,10 @@ def _in_the_year(
     session: Session, year: BoardYear, assessment: Assessment, user_id: int, today: date, year_open: bool
 ) -> None:
     assert year.cycle is not None
-    base = f"/assessments/{assessment.id}"
+
+    def step(text: str, route: str = "assessment_overview") -> NextStep:
+        return NextStep(text, route, assessment.id)
+
     applicable = {criterion.id for _s, criterion in criteria_of(session, assessment)}
     year.statements = len(applicable)
     year.members_finished, year.members_total = board_progress(session, assessment)
@@ -231,23 +237,23 @@ def _in_the_year(
         year.status = (
             f"Signed off on {assessment.submitted_at:%-d %B %Y}" if assessment.submitted_at else "Signed off"
         )
-        year.next_step = NextStep("Read the results", f"{base}/results")
+        year.next_step = step("Read the results", "results")
         year.summary = "Signed off: the results are ready"
         return
     if not year_open:
         year.status = f"Not signed off before the {year.cycle.name} year closed"
         year.summary = year.status
-        year.next_step = NextStep("See the assessment", base)
+        year.next_step = step("See the assessment")
         return
     if year.rating_open:
         year.status = "Members are rating"
         left = year.my_statements - year.my_answered
         if year.is_rater and not year.my_finished:
             if year.my_answered == 0 and not year.my_headline_answered:
-                year.next_step = NextStep("Rate the board", base)
+                year.next_step = step("Rate the board")
                 year.summary = f"{_plural(year.my_statements, 'statement', 'statements')} waiting for you"
             else:
-                year.next_step = NextStep("Continue rating", base)
+                year.next_step = step("Continue rating")
                 year.summary = (
                     f"{_plural(left, 'statement', 'statements')} left for you"
                     if left
@@ -257,16 +263,14 @@ def _in_the_year(
         everyone = year.members_finished >= year.members_total
         if year.membership.role == CHAIR:
             if everyone:
-                year.next_step = NextStep(
-                    "Close rating and agree the board's ratings", f"{base}/close-rating"
-                )
+                year.next_step = step("Close rating and agree the board's ratings", "close_rating_page")
                 year.summary = "Everyone has finished rating: the board can agree its ratings"
             else:
-                year.next_step = NextStep("Remind members who have not finished", f"{base}/reminders")
+                year.next_step = step("Remind members who have not finished", "reminders")
                 year.summary = f"{year.members_finished} of {year.members_total} members have finished rating"
         elif year.is_manager:
             if not everyone:
-                year.next_step = NextStep("Remind members who have not finished", f"{base}/reminders")
+                year.next_step = step("Remind members who have not finished", "reminders")
             year.summary = f"{year.members_finished} of {year.members_total} members have finished rating"
         else:
             year.summary = "You have finished rating. The board agrees its ratings once rating closes"
@@ -274,9 +278,9 @@ def _in_the_year(
     year.status = "The board is agreeing its ratings"
     year.summary = f"{year.agreed} of {year.statements} ratings agreed"
     if year.is_manager and year.agreed < year.statements:
-        year.next_step = NextStep("Agree the board's ratings", f"{base}/consensus")
+        year.next_step = step("Agree the board's ratings", "consensus_overview")
     elif year.membership.role == CHAIR:
-        year.next_step = NextStep("Sign off the assessment", f"{base}/submit")
+        year.next_step = step("Sign off the assessment", "submit_assessment_page")
         year.summary = "Every rating is agreed: ready to sign off"
     elif year.is_manager:
         year.summary = "Every rating is agreed: ready for the chair to sign off"

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from api.accounts.views import landing_page
 from api.db import SessionDep
-from api.deps import MaybePageUser, passed_second_factor
+from api.deps import MaybePageUser, SettingsDep, passed_second_factor
 from api.frameworks.service import framework_document, latest_framework
 from api.templating import render
 
@@ -17,7 +17,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", name="home")
-def home(request: Request, session: SessionDep, principal: MaybePageUser) -> Response:
+def home(request: Request, session: SessionDep, settings: SettingsDep, principal: MaybePageUser) -> Response:
     # Someone signed in has work waiting: take them to it (several boards: the board chooser).
     if (
         principal is not None
@@ -25,21 +25,21 @@ def home(request: Request, session: SessionDep, principal: MaybePageUser) -> Res
         and passed_second_factor(principal.user, principal.web_session.second_factor_at)
         and (principal.memberships or principal.user.platform_role)
     ):
-        return RedirectResponse(landing_page(principal), status_code=303)
+        return RedirectResponse(landing_page(request, principal), status_code=303)
     framework = latest_framework(session)
     return render(
         request,
         "home/index.html",
         {
             "framework": framework_document(framework) if framework else None,
-            "k_anonymity": request.app.state.settings.k_anonymity,
+            "k_anonymity": settings.k_anonymity,
         },
     )
 
 
 @router.get("/about", name="about")
-def about(request: Request, principal: MaybePageUser) -> Response:
-    return render(request, "home/about.html", {"k_anonymity": request.app.state.settings.k_anonymity})
+def about(request: Request, settings: SettingsDep, principal: MaybePageUser) -> Response:
+    return render(request, "home/about.html", {"k_anonymity": settings.k_anonymity})
 
 
 @router.get("/accessibility", name="accessibility")

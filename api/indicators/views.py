@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -24,6 +23,7 @@ from api.indicators.definitions import HIA_STATUSES, NOTE_MAX, number_text
 from api.indicators.schemas import IndicatorsUpdate, WresImport
 from api.permissions import AssessmentAccess, ManagerPage, MemberPage
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -86,8 +86,8 @@ def indicators_page(request: Request, session: SessionDep, access: MemberPage, d
     return _page(request, session, access, done=done[:20])
 
 
-def _saved(access: AssessmentAccess, done: str) -> Response:
-    return RedirectResponse(f"/assessments/{access.assessment.id}/indicators?done={done}", status_code=303)
+def _saved(request: Request, access: AssessmentAccess, done: str) -> Response:
+    return redirect_to(request, "indicators", assessment_id=access.assessment.id, query={"done": done})
 
 
 @router.post("/assessments/{assessment_id}/indicators", name="save_indicators")
@@ -109,7 +109,7 @@ def save_indicators_page(
         )
         errors = {"wres_1_bme_workforce": STALE_MESSAGE}
         return _page(request, session, access, typed=typed, errors=errors, stale=True, status_code=409)
-    return _saved(access, "saved")
+    return _saved(request, access, "saved")
 
 
 def _upload_values(form: FormData) -> FormRead:
@@ -159,4 +159,4 @@ def import_indicators_page(
             "csv_file": "Someone else saved the indicators since you opened this page. Check them, then upload the file again"
         }
         return _page(request, session, access, errors=errors, stale=True, status_code=409)
-    return _saved(access, "imported")
+    return _saved(request, access, "imported")

@@ -9,6 +9,7 @@ from api.accounts.models import User
 from api.assessments.spread import uk_today
 from api.client_ip import client_ip
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import error_responses
 from api.permissions import ManagerApi
 from api.reminders import service
@@ -41,13 +42,13 @@ def list_unfinished(session: SessionDep, access: ManagerApi) -> list[UnfinishedM
     ),
 )
 def send_reminder(
-    body: ReminderCreate, request: Request, session: SessionDep, access: ManagerApi
+    body: ReminderCreate, request: Request, session: SessionDep, settings: SettingsDep, access: ManagerApi
 ) -> ReminderPublic:
     """Email one member a reminder to finish rating, through the outbox. At most one a member a UK
     day, whoever sends it: a second the same day answers 409 and sends nothing."""
     reminder = service.send_reminder(
         session,
-        request.app.state.settings,
+        settings,
         access.principal,
         access.assessment,
         user_id=body.user_id,

@@ -26,7 +26,7 @@ from api.assessments.cycles import is_open
 from api.assessments.models import Assessment, AssessmentRater, Cycle, MemberResponse
 from api.assessments.repository import RATING_ROLES
 from api.assessments.spread import rating_closed, uk_today
-from api.audit.service import record
+from api.audit.service import record_about
 from api.db import utcnow
 from api.errors import Conflict, FieldError
 from api.mail import send_email
@@ -104,14 +104,13 @@ def _assessment_link(settings: Settings, assessment: Assessment) -> str:
 def _send_rating_reminder(
     session: Session,
     settings: Settings,
-    *,
-    assessment: Assessment,
-    cycle: Cycle,
-    organisation: Organisation,
+    year: tuple[Assessment, Cycle, Organisation],
     member: User,
     today: date,
     asked_by: str | None,
 ) -> int:
+    """Email one member a reminder to finish rating the board's assessment of the year."""
+    assessment, cycle, organisation = year
     from api.assessments.service import my_progress
 
     progress = my_progress(session, assessment, member.id)  # type: ignore[arg-type]
@@ -182,24 +181,14 @@ def send_reminder(
         )
     membership = principal.membership_for(assessment.organisation_id)
     role = {CHAIR: "chair", BOARD_SECRETARY: "board secretary"}.get(membership.role if membership else "", "")
-    _send_rating_reminder(
-        session,
-        settings,
-        assessment=assessment,
-        cycle=cycle,
-        organisation=organisation,
-        member=member,
-        today=today,
-        asked_by=f"{principal.user.name} ({role})" if role else principal.user.name,
-    )
-    record(
+    asked_by = f"{principal.user.name} ({role})" if role else principal.user.name
+    _send_rating_reminder(session, settings, (assessment, cycle, organisation), member, today, asked_by)
+    record_about(
         session,
         "reminder.sent",
+        assessment,
+        f"Reminded {member.name} to finish rating",
         actor=principal.user,
-        organisation_id=assessment.organisation_id,
-        object_type="assessment",
-        object_id=assessment.id,
-        summary=f"Reminded {member.name} to finish rating",
         details={"user_id": member.id},
         client_ip=client_ip,
     )
@@ -295,14 +284,7 @@ def send_due_reminders(session: Session, settings: Settings, today: date | None 
                     ):
                         sent.email_ids.append(
                             _send_rating_reminder(
-                                session,
-                                settings,
-                                assessment=assessment,
-                                cycle=cycle,
-                                organisation=organisation,
-                                member=member,
-                                today=today,
-                                asked_by=None,
+                                session, settings, (assessment, cycle, organisation), member, today, None
                             )
                         )
                         sent.to_members += 1

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from api.assessments.cycles import is_open
@@ -15,12 +14,14 @@ from api.assessments.spread import rating_closed, uk_today
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
-from api.forms import CommandForm, command_form
+from api.forms import PageForm
 from api.permissions import AssessmentAccess, ManagerPage
 from api.reminders import service
 from api.reminders.schemas import ReminderCreate
 from api.templating import render
+from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -76,15 +77,16 @@ def reminders_page(
 def send_reminder_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     access: ManagerPage,
-    form: Annotated[CommandForm[ReminderCreate], Depends(command_form(ReminderCreate))],
+    form: PageForm[ReminderCreate],
 ) -> Response:
     if form.command is None:
         return _page(request, session, access, errors=form.errors, status_code=422)
     try:
         reminder = service.send_reminder(
             session,
-            request.app.state.settings,
+            settings,
             access.principal,
             access.assessment,
             user_id=form.command.user_id,
@@ -94,6 +96,6 @@ def send_reminder_page(
         return _page(request, session, access, errors={exc.field: exc.message}, status_code=422)
     except Conflict as exc:
         return _page(request, session, access, errors={"user_id": exc.message}, status_code=409)
-    return RedirectResponse(
-        f"/assessments/{access.assessment.id}/reminders?reminded={reminder.user_id}", status_code=303
+    return redirect_to(
+        request, "reminders", assessment_id=access.assessment.id, query={"reminded": reminder.user_id}
     )

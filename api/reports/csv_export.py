@@ -13,7 +13,7 @@ import io
 
 from sqlmodel import Session
 
-from api.reports.subject import Subject, consensus_rows
+from api.reports.subject import CONSENSUS_COLUMNS, Subject, consensus_cells, consensus_rows
 from api.scoring.report import score_report
 from api.spreadsheets import safe_cell
 
@@ -25,14 +25,7 @@ HEADER = (
     "ODS code",
     "Trust",
     "Status",
-    "Section",
-    "Criterion key",
-    "Statement",
-    "Agreed level",
-    "Level name",
-    "Rationale",
-    "Evidence items",
-    "Level 3 or 4 without evidence",
+    *CONSENSUS_COLUMNS,
 )
 
 
@@ -50,14 +43,7 @@ def build_csv(session: Session, subject: Subject) -> bytes:
             subject.organisation.ods_code,
             subject.organisation.name,
             status,
-            row.section,
-            row.criterion_key,
-            row.statement,
-            row.level,
-            subject.level_names.get(row.level, "") if row.level is not None else "Not agreed yet",
-            row.rationale,
-            row.evidence_count,
-            "Yes" if row.unevidenced else "No",
+            *consensus_cells(subject.level_names, row),
         )
         writer.writerow(["" if v is None else safe_cell(v) for v in values])
     # A byte order mark, so a spreadsheet opens the file as UTF-8 (trust names, dashes, accents).

@@ -27,7 +27,7 @@ from api.baf.matrix import bands
 from api.baf.service import LINES
 from api.benchmarking.groups import GROUP_KIND_NAMES, GROUP_KINDS
 from api.benchmarking.service import Benchmark, benchmark, trend
-from api.charts import BenchmarkRow, TrendPoint, benchmark_chart, trend_chart
+from api.charts import TrendPoint, peer_chart, trend_chart
 from api.db import utcnow
 from api.indicators.service import related_indicators
 from api.reports.subject import Subject, action_plan, baf_risk_for, long_date, quarter_name
@@ -82,17 +82,7 @@ def _peer_groups(session: Session, subject: Subject) -> list[PeerGroup]:
     groups = []
     for kind in GROUP_KINDS:
         result = benchmark(session, subject.assessment, kind, subject.k)
-        chart = None
-        if not result.suppressed:
-            chart = Markup(
-                benchmark_chart(
-                    [
-                        BenchmarkRow(s.title, s.own, s.stats.q1, s.stats.median, s.stats.q3)
-                        for s in result.sections
-                    ],
-                    f"Your board compared with {result.group_label.lower()}",
-                )
-            )
+        chart = peer_chart(result)
         groups.append(PeerGroup(GROUP_KIND_NAMES[kind], result, chart))
     return groups
 

@@ -26,14 +26,16 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 from starlette.responses import PlainTextResponse, Response
 
-from api.audit.service import record
+from api.audit.service import record_about
 from api.client_ip import client_ip
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import DomainError, error_responses
 from api.permissions import AssessmentAccess, MemberApi
 from api.reports import csv_export, pdf, workbook
 from api.reports.cache import ExportKey, cached_body, export_key, release_lock, store, take_lock
 from api.reports.subject import Subject, load_subject
+from api.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -151,22 +153,21 @@ class RenderedAttachment(Response):
         await response(scope, receive, send)
 
 
-def download(request: Request, session: Session, access: AssessmentAccess, kind: ExportKind) -> Response:
+def download(
+    request: Request, session: Session, settings: Settings, access: AssessmentAccess, kind: ExportKind
+) -> Response:
     """Record who downloaded what (same transaction), and send the file as an attachment: built
     here (CSV), read from the rendered files kept in the database, or rendered in the export
     process pool, one at a time per person (a second answers 429 with Retry-After)."""
-    settings = request.app.state.settings
     user_id = access.principal.user.id or 0
     subject = load_subject(session, access.assessment, settings.k_anonymity, user_id)
     filename = subject.filename(kind.file_stem, kind.extension)
-    record(
+    record_about(
         session,
         "export.downloaded",
+        access.assessment,
+        f"Downloaded the {kind.label.lower()} ({kind.extension.upper()}) for {subject.cycle.name}",
         actor=access.principal.user,
-        organisation_id=access.assessment.organisation_id,
-        object_type="assessment",
-        object_id=access.assessment.id,
-        summary=f"Downloaded the {kind.label.lower()} ({kind.extension.upper()}) for {subject.cycle.name}",
         details={
             "kind": kind.key,
             "format": kind.extension,
@@ -201,10 +202,12 @@ def _file_response(media_type: str, description: str) -> dict[int | str, dict[st
     response_class=Response,
     responses=_file_response(workbook.MEDIA_TYPE, "The workbook: one sheet per part of the assessment"),
 )
-def export_workbook(request: Request, session: SessionDep, access: MemberApi) -> Response:
+def export_workbook(
+    request: Request, session: SessionDep, settings: SettingsDep, access: MemberApi
+) -> Response:
     """Scores, consensus, the anonymous rating spread, evidence, benchmarks, the action plan and the
     framework version, one sheet each."""
-    return download(request, session, access, WORKBOOK)
+    return download(request, session, settings, access, WORKBOOK)
 
 
 @router.get(
@@ -212,9 +215,11 @@ def export_workbook(request: Request, session: SessionDep, access: MemberApi) ->
     response_class=Response,
     responses=_file_response("text/csv", "One row per criterion, the framework key and version on each"),
 )
-def export_consensus_csv(request: Request, session: SessionDep, access: MemberApi) -> Response:
+def export_consensus_csv(
+    request: Request, session: SessionDep, settings: SettingsDep, access: MemberApi
+) -> Response:
     """The board's agreed ratings with rationale, the framework key and version on every row."""
-    return download(request, session, access, CONSENSUS_CSV)
+    return download(request, session, settings, access, CONSENSUS_CSV)
 
 
 @router.get(
@@ -222,7 +227,7 @@ def export_consensus_csv(request: Request, session: SessionDep, access: MemberAp
     response_class=Response,
     responses=_file_response(pdf.MEDIA_TYPE, "The board report, A4"),
 )
-def board_report(request: Request, session: SessionDep, access: MemberApi) -> Response:
+def board_report(request: Request, session: SessionDep, settings: SettingsDep, access: MemberApi) -> Response:
     """The board report: summary, section scores, peer comparison, perception gap, trend, action
     plan, BAF risk and methods."""
-    return download(request, session, access, BOARD_REPORT)
+    return download(request, session, settings, access, BOARD_REPORT)

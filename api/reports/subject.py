@@ -133,6 +133,26 @@ class ConsensusRow:
     from_records: bool = False
 
 
+# The columns of a consensus row, in the CSV and the workbook's consensus sheet alike.
+CONSENSUS_COLUMNS = (
+    "Section",
+    "Criterion key",
+    "Statement",
+    "Agreed level",
+    "Level name",
+    "Rationale",
+    "Evidence items",
+    "Level 3 or 4 without evidence",
+)
+
+
+def consensus_cells(level_names: dict[int, str], row: ConsensusRow) -> list[Any]:
+    """A consensus row's cells under CONSENSUS_COLUMNS."""
+    level_name = level_names.get(row.level, "") if row.level is not None else "Not agreed yet"
+    evidence = [row.evidence_count, "Yes" if row.unevidenced else "No"]
+    return [row.section, row.criterion_key, row.statement, row.level, level_name, row.rationale, *evidence]
+
+
 def consensus_rows(session: Session, subject: Subject, report: ScoreReport) -> list[ConsensusRow]:
     """Every criterion that applies to the trust, in framework order, agreed or not yet."""
     assessment_id = subject.assessment.id or 0

@@ -38,7 +38,16 @@ from api.benchmarking.groups import GROUP_KINDS
 from api.benchmarking.service import benchmark, trend
 from api.db import utcnow
 from api.indicators.service import related_indicators
-from api.reports.subject import Subject, action_plan, consensus_rows, long_date, quarter_name, section_label
+from api.reports.subject import (
+    CONSENSUS_COLUMNS,
+    Subject,
+    action_plan,
+    consensus_cells,
+    consensus_rows,
+    long_date,
+    quarter_name,
+    section_label,
+)
 from api.scoring.maths import one_decimal
 from api.scoring.report import score_report
 from api.spreadsheets import safe_cell
@@ -348,14 +357,7 @@ def _indicators(sheet: Worksheet, data: WorkbookData) -> None:
 def _consensus(sheet: Worksheet, subject: WorkbookData) -> None:
     rows = [
         [
-            row.section,
-            row.criterion_key,
-            row.statement,
-            row.level,
-            subject.level_names.get(row.level, "") if row.level is not None else "Not agreed yet",
-            row.rationale,
-            row.evidence_count,
-            yes_no(row.unevidenced),
+            *consensus_cells(subject.level_names, row),
             "From records" if row.from_records else row.rated,
             row.members_median,
             row.gap,
@@ -366,14 +368,7 @@ def _consensus(sheet: Worksheet, subject: WorkbookData) -> None:
     _table(
         sheet,
         (
-            "Section",
-            "Criterion key",
-            "Statement",
-            "Agreed level",
-            "Level name",
-            "Rationale",
-            "Evidence items",
-            "Level 3 or 4 without evidence",
+            *CONSENSUS_COLUMNS,
             "Members rated",
             "Members' median",
             "Gap (agreed minus members' median)",

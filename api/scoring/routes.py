@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from api.db import SessionDep
 from api.errors import error_responses
 from api.permissions import MemberApi
+from api.public import filled
 from api.scoring.maths import DISAGREEMENT_RULE
 from api.scoring.report import CriterionResult, Score, SectionResult, score_report
 
@@ -70,29 +71,12 @@ def _score(score: Score) -> dict[str, object]:
 
 
 def _criterion(result: CriterionResult) -> CriterionScorePublic:
-    return CriterionScorePublic(
-        key=result.key,
-        consensus=result.consensus,
-        members_median=result.members_median,
-        members_iqr=result.members_iqr,
-        gap=result.gap,
-        disagreement=result.disagreement,
-        unevidenced=result.unevidenced,
-        answered_from_records=result.from_records,
-        shared=result.shared,
-    )
+    return filled(CriterionScorePublic, result, answered_from_records=result.from_records)
 
 
 def section_public(result: SectionResult) -> SectionScorePublic:
-    return SectionScorePublic(
-        key=result.key,
-        title=result.title,
-        **_score(result.score),
-        members_median=result.members_median,
-        members_iqr=result.members_iqr,
-        gap=result.gap,
-        disagreement=result.disagreement,
-        criteria=[_criterion(c) for c in result.criteria],
+    return filled(
+        SectionScorePublic, result, **_score(result.score), criteria=[_criterion(c) for c in result.criteria]
     )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -13,13 +14,18 @@ from api.assessments.models import Cycle
 from api.assessments.repository import cycle_by_name
 from api.audit.service import record
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import FieldError, error_responses
 from api.permissions import AnalystApi
+from api.public import filled
 from api.response_cache import keep, lookup
 from api.sector.publication import Publication, csv_text, filename, load_publication, xlsx_bytes
+from api.sector.publication_pdf import MEDIA_TYPE as PDF_TYPE
 from api.sector.service import Heatmap, heatmap
+from api.settings import Settings
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_TYPE, "pdf": PDF_TYPE}
 
 router = APIRouter(
     prefix="/api/v1/sector",
@@ -70,108 +76,102 @@ class HeatmapPublic(BaseModel):
     cells: list[CellPublic]
 
 
-def load_heatmap(request: Request, session: SessionDep, cycle_name: str, by: str) -> Heatmap:
+def cycle_named(session: SessionDep, cycle_name: str) -> Cycle:
+    """The cycle the query names; an unknown one is the query's 422."""
     cycle: Cycle | None = cycle_by_name(session, cycle_name)
     if cycle is None:
         raise FieldError("cycle", f"There is no {cycle_name} cycle", "query")
-    return heatmap(session, cycle, by, request.app.state.settings.k_anonymity)
+    return cycle
 
 
 def heatmap_public(result: Heatmap) -> HeatmapPublic:
-    return HeatmapPublic(
-        cycle=result.cycle,
-        by=result.by,
-        previous_cycle=result.previous_cycle,
-        snapshot_at=result.snapshot_at,  # type: ignore[arg-type]
+    return filled(
+        HeatmapPublic,
+        result,
         rows=[RowPublic(key=k, title=t) for k, t in result.rows],
-        columns=[
-            ColumnPublic(
-                key=c.key,
-                label=c.label,
-                trusts=c.trusts,
-                submitted_band=c.submitted_band,
-                participation_percent=c.participation,
-            )
-            for c in result.columns
-        ],
-        cells=[
-            CellPublic(
-                section=c.section,
-                group=c.group,
-                n=c.n_band,
-                median=c.median,
-                q1=c.q1,
-                q3=c.q3,
-                change=c.change,
-                suppressed=c.suppressed,
-                suppression=c.reason,
-            )
-            for c in result.cells
-        ],
+        columns=[filled(ColumnPublic, c, participation_percent=c.participation) for c in result.columns],
+        cells=[filled(CellPublic, c, n=c.n_band, suppression=c.reason) for c in result.cells],
     )
+
+
+@dataclass
+class SectorQueryApi:
+    """The sector answers' query: the cycle (required) and the kind of peer group for the columns."""
+
+    cycle: CycleParam
+    by: ByParam = "trust_type"
+
+
+SectorQueryApiDep = Annotated[SectorQueryApi, Depends()]
 
 
 @router.get("/heatmap", response_model=HeatmapPublic)
 def get_heatmap(
-    request: Request, session: SessionDep, analyst: AnalystApi, cycle: CycleParam, by: ByParam = "trust_type"
+    session: SessionDep, settings: SettingsDep, analyst: AnalystApi, query: SectorQueryApiDep
 ) -> Response:
     """Kept in the database by the snapshots it came from (api/response_cache.py): between snapshot
     refreshes a read is one statement after the access check. The same for every analyst."""
-    found = lookup(session, f"heatmap|{cycle}|{by}|{request.app.state.settings.k_anonymity}")
+    k = settings.k_anonymity
+    found = lookup(session, f"heatmap|{query.cycle}|{query.by}|{k}")
     if found.body is None:
-        body = heatmap_public(load_heatmap(request, session, cycle, by)).model_dump_json()
+        body = heatmap_public(
+            heatmap(session, cycle_named(session, query.cycle), query.by, k)
+        ).model_dump_json()
         keep(session, found, body)
     else:
         body = found.body
     return Response(body, media_type="application/json")
 
 
-def load_publication_named(request: Request, session: SessionDep, cycle_name: str, by: str) -> Publication:
-    cycle: Cycle | None = cycle_by_name(session, cycle_name)
-    if cycle is None:
-        raise FieldError("cycle", f"There is no {cycle_name} cycle", "query")
-    return load_publication(session, cycle, by, request.app.state.settings.k_anonymity)
-
-
-def csv_download(session: SessionDep, publication: Publication, actor: object) -> Response:
-    """The CSV download, audited: the API's and the page's are the same file."""
+def export_download(
+    session: SessionDep,
+    publication: Publication,
+    actor: object,
+    *,
+    title: str,
+    kind: str,
+    content: str | bytes,
+) -> Response:
+    """A sector download (CSV, XLSX or PDF), audited: the API's and the page's are the same file."""
     record(
         session,
         "export.downloaded",
         actor=actor,
-        summary=f"Sector figures {publication.cycle.name} by {publication.heatmap.by} (CSV)",
+        summary=f"{title} {publication.cycle.name} by {publication.heatmap.by} ({kind.upper()})",
     )
     return Response(
-        csv_text(publication),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename(publication, "csv")}"'},
+        content,
+        media_type=MEDIA_TYPES[kind],
+        headers={"Content-Disposition": f'attachment; filename="{filename(publication, kind)}"'},
+    )
+
+
+def csv_download(session: SessionDep, publication: Publication, actor: object) -> Response:
+    return export_download(
+        session, publication, actor, title="Sector figures", kind="csv", content=csv_text(publication)
     )
 
 
 def xlsx_download(session: SessionDep, publication: Publication, actor: object) -> Response:
-    record(
-        session,
-        "export.downloaded",
-        actor=actor,
-        summary=f"Sector figures {publication.cycle.name} by {publication.heatmap.by} (XLSX)",
+    return export_download(
+        session, publication, actor, title="Sector figures", kind="xlsx", content=xlsx_bytes(publication)
     )
-    return Response(
-        xlsx_bytes(publication),
-        media_type=XLSX_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename(publication, "xlsx")}"'},
-    )
+
+
+def _publication(session: SessionDep, settings: Settings, query: SectorQueryApi) -> Publication:
+    return load_publication(session, cycle_named(session, query.cycle), query.by, settings.k_anonymity)
 
 
 @router.get("/heatmap.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def get_heatmap_csv(
-    request: Request, session: SessionDep, analyst: AnalystApi, cycle: CycleParam, by: ByParam = "trust_type"
+    session: SessionDep, settings: SettingsDep, analyst: AnalystApi, query: SectorQueryApiDep
 ) -> Response:
     """Every figure of the sector view (heatmap, participation, headline figures, role view)."""
-    return csv_download(session, load_publication_named(request, session, cycle, by), analyst.user)
+    return csv_download(session, _publication(session, settings, query), analyst.user)
 
 
 @router.get("/heatmap.xlsx", response_class=Response, responses={200: {"content": {XLSX_TYPE: {}}}})
 def get_heatmap_xlsx(
-    request: Request, session: SessionDep, analyst: AnalystApi, cycle: CycleParam, by: ByParam = "trust_type"
+    session: SessionDep, settings: SettingsDep, analyst: AnalystApi, query: SectorQueryApiDep
 ) -> Response:
-    return xlsx_download(session, load_publication_named(request, session, cycle, by), analyst.user)
+    return xlsx_download(session, _publication(session, settings, query), analyst.user)

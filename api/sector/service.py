@@ -219,16 +219,21 @@ def heatmap(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
     return result
 
 
-def _published(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
-    """One cycle's heatmap with every suppression applied, without changes since another cycle."""
-    snapshots = _snapshots(session, cycle, by, k)
-    rows = list(
+def _sections_of(session: Session, cycle: Cycle) -> list[tuple[str, str]]:
+    """The cycle's framework sections (key, title), in their order."""
+    return list(
         session.exec(
             select(FrameworkSection.key, FrameworkSection.title)
             .where(FrameworkSection.framework_id == cycle.framework_id)
             .order_by(FrameworkSection.number)
         ).all()
     )
+
+
+def _published(session: Session, cycle: Cycle, by: str, k: int) -> Heatmap:
+    """One cycle's heatmap with every suppression applied, without changes since another cycle."""
+    snapshots = _snapshots(session, cycle, by, k)
+    rows = _sections_of(session, cycle)
     trusts = _trusts_per_group(session, by)
     columns = [
         Column(
@@ -459,13 +464,7 @@ def headlines(session: Session, cycle: Cycle, k: int) -> Headlines:
     )
     if snapshot is not None and not total.shown:
         snapshot = None  # as the heatmap's whole-sector column: see api/sector/disclosure.py
-    sections = list(
-        session.exec(
-            select(FrameworkSection.key, FrameworkSection.title)
-            .where(FrameworkSection.framework_id == cycle.framework_id)
-            .order_by(FrameworkSection.number)
-        ).all()
-    )
+    sections = _sections_of(session, cycle)
 
     def trusts_band(n: int) -> str:
         return range_text(within_total(n, total.bounds, k), k) if n >= k else f"fewer than {k}"

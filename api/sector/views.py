@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from sqlmodel import select
 from starlette.responses import Response
 
 from api.assessments.cycles import closed_on
 from api.assessments.models import Cycle
-from api.audit.service import record
 from api.db import SessionDep
+from api.deps import SettingsDep
 from api.errors import NotFound
 from api.permissions import AnalystPage
-from api.sector.publication import Publication, filename, load_publication
-from api.sector.publication_pdf import MEDIA_TYPE as PDF_TYPE
+from api.sector.publication import Publication, load_publication
 from api.sector.publication_pdf import build_pdf
-from api.sector.routes import csv_download, xlsx_download
+from api.sector.routes import csv_download, export_download, xlsx_download
 from api.sector.service import (
     BASELINE_2022,
     BASELINE_2022_RESPONSES,
@@ -25,6 +27,7 @@ from api.sector.service import (
     headlines,
     heatmap,
 )
+from api.settings import Settings
 from api.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -45,72 +48,57 @@ def _chosen(session: SessionDep, cycle: str | None) -> tuple[list[Cycle], Cycle]
     return cycles, chosen
 
 
-def _publication(request: Request, session: SessionDep, cycle: str | None, by: str) -> Publication:
-    _cycles, chosen = _chosen(session, cycle)
-    return load_publication(
-        session, chosen, by if by in BY_OPTIONS else "trust_type", request.app.state.settings.k_anonymity
-    )
+@dataclass
+class SectorQuery:
+    """The page's choices in its query string: a cycle (the latest when none) and a breakdown."""
+
+    cycle: str | None = None
+    by: str = "trust_type"
+
+
+SectorQueryDep = Annotated[SectorQuery, Depends()]
+
+
+def _publication(session: SessionDep, settings: Settings, query: SectorQuery) -> Publication:
+    _cycles, chosen = _chosen(session, query.cycle)
+    by = query.by if query.by in BY_OPTIONS else "trust_type"
+    return load_publication(session, chosen, by, settings.k_anonymity)
 
 
 @router.get("/sector/heatmap.csv", name="sector_csv")
 def sector_csv(
-    request: Request,
-    session: SessionDep,
-    analyst: AnalystPage,
-    cycle: str | None = None,
-    by: str = "trust_type",
+    session: SessionDep, settings: SettingsDep, analyst: AnalystPage, query: SectorQueryDep
 ) -> Response:
     """The page's CSV download, with the browser session (the same file as the API's)."""
-    return csv_download(session, _publication(request, session, cycle, by), analyst.user)
+    return csv_download(session, _publication(session, settings, query), analyst.user)
 
 
 @router.get("/sector/heatmap.xlsx", name="sector_xlsx")
 def sector_xlsx(
-    request: Request,
-    session: SessionDep,
-    analyst: AnalystPage,
-    cycle: str | None = None,
-    by: str = "trust_type",
+    session: SessionDep, settings: SettingsDep, analyst: AnalystPage, query: SectorQueryDep
 ) -> Response:
-    return xlsx_download(session, _publication(request, session, cycle, by), analyst.user)
+    return xlsx_download(session, _publication(session, settings, query), analyst.user)
 
 
 @router.get("/sector/report.pdf", name="sector_pdf")
 def sector_pdf(
-    request: Request,
-    session: SessionDep,
-    analyst: AnalystPage,
-    cycle: str | None = None,
-    by: str = "trust_type",
+    session: SessionDep, settings: SettingsDep, analyst: AnalystPage, query: SectorQueryDep
 ) -> Response:
     """The "state of the sector" report, A4, audited as every download."""
-    publication = _publication(request, session, cycle, by)
+    publication = _publication(session, settings, query)
     content = build_pdf(publication)
-    record(
-        session,
-        "export.downloaded",
-        actor=analyst.user,
-        summary=f"State of the sector {publication.cycle.name} by {publication.heatmap.by} (PDF)",
-    )
-    return Response(
-        content,
-        media_type=PDF_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename(publication, "pdf")}"'},
+    return export_download(
+        session, publication, analyst.user, title="State of the sector", kind="pdf", content=content
     )
 
 
 @router.get("/sector", name="sector_heatmap")
 def sector_page(
-    request: Request,
-    session: SessionDep,
-    analyst: AnalystPage,
-    cycle: str | None = None,
-    by: str = "trust_type",
+    request: Request, session: SessionDep, settings: SettingsDep, analyst: AnalystPage, query: SectorQueryDep
 ) -> Response:
-    cycles, chosen = _chosen(session, cycle)
-    if by not in BY_OPTIONS:
-        by = "trust_type"
-    k = request.app.state.settings.k_anonymity
+    cycles, chosen = _chosen(session, query.cycle)
+    by = query.by if query.by in BY_OPTIONS else "trust_type"
+    k = settings.k_anonymity
     result = heatmap(session, chosen, by, k)
     return render(
         request,

@@ -60,7 +60,7 @@ def counting(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list
 def test_a_heatmap_read_between_refreshes_is_one_statement_and_not_computed_again(
     client: TestClient, db: Session, cycle: Cycle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    computed = counting(monkeypatch, sector_routes, "load_heatmap")
+    computed = counting(monkeypatch, sector_routes, "heatmap")
     acute = _trusts(db, "acute")
     for organisation in acute[:10]:
         _submit(db, cycle, organisation, 1.0)
