@@ -44,6 +44,7 @@ from api.scoring.service import store_scores_bulk
 from api.settings import get_settings
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+BENCH_FRAMEWORK_KEY = "race-equality-board-v1"
 PASSWORD = "Bench-lantern-harbour-2026"
 ANALYST_EMAIL = "analyst@bench.example.org"
 CYCLES = 5
@@ -323,7 +324,10 @@ def _fill(
 
     with _timed(phases, "reference data"):
         frameworks = sync_frameworks(session, get_settings().frameworks_dir)
-        framework = max(frameworks, key=lambda f: (f.version, f.id or 0))
+        # Version 1, where every member rates every statement: the heaviest autosave load, and the one
+        # the earlier figures were measured on (on version 2 members rate only its perception items).
+        pinned = [f for f in frameworks if f.key == BENCH_FRAMEWORK_KEY]
+        framework = pinned[0] if pinned else max(frameworks, key=lambda f: (f.version, f.id or 0))
         sections = list(
             session.exec(
                 select(FrameworkSection)
