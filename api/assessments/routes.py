@@ -223,12 +223,7 @@ def put_headline(
     body: HeadlineUpdate, session: SessionDep, settings: SettingsDep, access: RaterApi
 ) -> HeadlinePublic:
     response = service.save_headline(
-        session,
-        access.principal,
-        access.assessment.id,
-        score=body.score,
-        version=body.version,
-        k_anonymity=settings.k_anonymity,
+        session, access.principal, access.assessment.id, body, k_anonymity=settings.k_anonymity
     )
     return HeadlinePublic(score=response.headline_score, version=response.version)
 
@@ -297,12 +292,7 @@ def put_rating_deadline(
 ) -> AssessmentPublic:
     """The last day members can rate (UK time): rating closes by itself once it has passed."""
     assessment = service.set_rating_deadline(
-        session,
-        access.principal,
-        access.assessment.id,
-        deadline=body.rating_deadline,
-        version=body.version,
-        k_anonymity=settings.k_anonymity,
+        session, access.principal, access.assessment.id, body, k_anonymity=settings.k_anonymity
     )
     return assessment_public(session, assessment, access.principal)
 

@@ -31,7 +31,7 @@ from api.assessments.repository import (
     rated_criterion_ids,
     rating_members,
 )
-from api.assessments.schemas import ConsensusUpdate
+from api.assessments.schemas import ConsensusUpdate, HeadlineUpdate, RatingDeadlineUpdate
 from api.assessments.spread import (
     board_ratings,
     criterion_spread,
@@ -410,9 +410,10 @@ def _touch_response(session: Session, principal: Principal, assessment: Assessme
 
 
 def save_headline(
-    session: Session, principal: Principal, assessment_id: int, *, score: int, version: int, k_anonymity: int
+    session: Session, principal: Principal, assessment_id: int, command: HeadlineUpdate, *, k_anonymity: int
 ) -> MemberResponse:
     """The 2022 survey's headline question, once per member per cycle (0 to 10)."""
+    score, version = command.score, command.version
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_rater(principal, assessment)
     _require_in_progress(session, assessment, k_anonymity)
@@ -702,12 +703,12 @@ def set_rating_deadline(
     session: Session,
     principal: Principal,
     assessment_id: int,
+    command: RatingDeadlineUpdate,
     *,
-    deadline: date | None,
-    version: int,
     k_anonymity: int,
 ) -> Assessment:
     """The last day members can rate (UK time); rating closes by itself when it has passed."""
+    deadline, version = command.rating_deadline, command.version
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_chair(principal, assessment, "Only the chair sets the rating deadline")
     _require_in_progress(session, assessment, k_anonymity)
