@@ -83,27 +83,19 @@ def assessment_public(
         membership = principal.membership_for(assessment.organisation_id)
         if membership is not None and membership.role in RATER_ROLES:
             progress = service.my_progress(session, assessment, principal.user.id)
-            mine = Progress(
-                answered=progress.answered,
-                total=progress.total,
-                headline_answered=progress.headline_answered,
-                finished=progress.finished,
-            )
+            mine = filled(Progress, progress)
     finished, members = service.board_progress(session, assessment)
     not_finished = None
     if principal is not None:
         membership = principal.membership_for(assessment.organisation_id)
         if membership is not None and membership.role in MANAGER_ROLES:
             not_finished = service.members_not_finished(session, assessment)
-    return AssessmentPublic(
-        id=assessment.id,
+    return filled(
+        AssessmentPublic,
+        assessment,
         organisation_code=organisation.ods_code,
         cycle=cycle.name,
         framework_key=framework.key,
-        status=assessment.status,
-        opened_at=assessment.opened_at,
-        submitted_at=assessment.submitted_at,
-        version=assessment.version,
         rating=RatingWindow(
             closed=rating_closed(assessment),
             deadline=assessment.rating_deadline,
@@ -116,15 +108,8 @@ def assessment_public(
 
 def _evidence_public(evidence: Evidence, carried_from: dict[int, str] | None = None) -> EvidencePublic:
     """`carried_from`: cycle names by id, for evidence carried forward from an earlier year."""
-    return EvidencePublic(
-        id=evidence.id,
-        kind=evidence.kind,
-        title=evidence.title,
-        carried_forward_from=(carried_from or {}).get(evidence.carried_from_cycle_id or 0),
-        url=evidence.url,
-        content_type=evidence.content_type,
-        size_bytes=evidence.size_bytes,
-    )
+    carried_forward_from = (carried_from or {}).get(evidence.carried_from_cycle_id or 0)
+    return filled(EvidencePublic, evidence, carried_forward_from=carried_forward_from)
 
 
 @router.post(
