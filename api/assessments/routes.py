@@ -106,6 +106,14 @@ def assessment_public(
     )
 
 
+def _consensus_public(
+    criterion_key: str, consensus: ConsensusRating, evidence: list[Evidence], carried_from: dict[int, str]
+) -> ConsensusPublic:
+    """The board's agreed answer for one statement, with its evidence."""
+    evidence_public = [_evidence_public(e, carried_from) for e in evidence]
+    return filled(ConsensusPublic, consensus, criterion_key=criterion_key, evidence=evidence_public)
+
+
 def _evidence_public(evidence: Evidence, carried_from: dict[int, str] | None = None) -> EvidencePublic:
     """`carried_from`: cycle names by id, for evidence carried forward from an earlier year."""
     carried_forward_from = (carried_from or {}).get(evidence.carried_from_cycle_id or 0)
@@ -240,13 +248,8 @@ def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpre
                 counts=[LevelCount(level=k, count=v) for k, v in data.counts.items()]
                 if data.counts
                 else None,
-                consensus=ConsensusPublic(
-                    criterion_key=criterion.key,
-                    level=consensus.level,
-                    rationale=consensus.rationale,
-                    shared=consensus.shared,
-                    version=consensus.version,
-                    evidence=[_evidence_public(e, carried_from) for e in evidence.get(criterion.id, [])],
+                consensus=_consensus_public(
+                    criterion.key, consensus, evidence.get(criterion.id, []), carried_from
                 )
                 if consensus
                 else None,
@@ -298,15 +301,7 @@ def put_consensus(
         session, access.principal, access.assessment.id, criterion_key, body, k_anonymity=settings.k_anonymity
     )
     evidence = evidence_of(session, access.assessment.id).get(consensus.criterion_id, [])
-    carried_from = cycle_names(session, evidence)
-    return ConsensusPublic(
-        criterion_key=criterion_key,
-        level=consensus.level,
-        rationale=consensus.rationale,
-        shared=consensus.shared,
-        version=consensus.version,
-        evidence=[_evidence_public(e, carried_from) for e in evidence],
-    )
+    return _consensus_public(criterion_key, consensus, evidence, cycle_names(session, evidence))
 
 
 @router.post(
