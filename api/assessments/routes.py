@@ -195,9 +195,7 @@ def put_rating(
             access.principal,
             access.assessment,
             criterion_key,
-            level=body.level,
-            comment=body.comment,
-            version=body.version,
+            body,
             k_anonymity=settings.k_anonymity,
         )
     return RatingPublic(

@@ -31,7 +31,7 @@ from api.assessments.repository import (
     rated_criterion_ids,
     rating_members,
 )
-from api.assessments.schemas import ConsensusUpdate, HeadlineUpdate, RatingDeadlineUpdate
+from api.assessments.schemas import ConsensusUpdate, HeadlineUpdate, RatingDeadlineUpdate, RatingUpdate
 from api.assessments.spread import (
     board_ratings,
     criterion_spread,
@@ -274,10 +274,8 @@ def save_rating(
     principal: Principal,
     assessment: Assessment,
     criterion_key: str,
+    command: RatingUpdate,
     *,
-    level: int | None,
-    comment: str,
-    version: int,
     k_anonymity: int,
 ) -> Rating:
     """Store one member's rating; `version` is the version they last saw (0 for a first answer).
@@ -289,6 +287,7 @@ def save_rating(
     This is the busiest write of the year (autosave), so the usual case is two statements after
     the access check: the compare-and-set and the audit event.
     """
+    level, comment, version = command.level, command.comment, command.version
     _require_rater(principal, assessment)
     _require_in_progress(session, assessment, k_anonymity)
     _require_rating_open(assessment)
