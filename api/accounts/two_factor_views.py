@@ -326,52 +326,46 @@ def _once_confirmed(
     return change(ip) if confirmation.confirmed else _refused(request, page, confirmation)
 
 
-def _confirmed_change(
-    path: str, names: tuple[str, str], page: dict[str, Any], change: Callable[..., Response]
-) -> None:
-    """A change that asks for the password or a code first: the page asking (GET, named
-    `names[0]`) and its form (POST, `names[1]`), which makes `change(request, session, principal, ip)`
-    once it is them (see _once_confirmed)."""
+@router.get("/account/two-factor/recovery-codes", name="two_factor_recovery_codes")
+def recovery_codes_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    refused = _cannot_change(request, session, principal, RECOVERY_CODES_PAGE)
+    return refused if refused is not None else _confirm_page(request, RECOVERY_CODES_PAGE)
 
-    @router.get(path, name=names[0])
-    def confirm_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
-        refused = _cannot_change(request, session, principal, page)
-        return refused if refused is not None else _confirm_page(request, page)
 
-    @router.post(path, name=names[1])
-    def confirmed(
-        request: Request, session: SessionDep, principal: PageUser, form: PageForm[IdentityCheck]
-    ) -> Response:
-        return _once_confirmed(
-            request, session, principal, form, page, lambda ip: change(request, session, principal, ip)
+@router.post("/account/two-factor/recovery-codes")
+def renew_recovery_codes(
+    request: Request, session: SessionDep, principal: PageUser, form: PageForm[IdentityCheck]
+) -> Response:
+    def renew(ip: str) -> Response:
+        codes = new_recovery_codes(session, principal.user)
+        summary = "Got new recovery codes (the old ones no longer work)"
+        record_on_user(session, "two_factor.recovery_codes_renewed", principal.user, summary, client_ip=ip)
+        return _recovery_codes_page(request, codes, "You have new recovery codes")
+
+    return _once_confirmed(request, session, principal, form, RECOVERY_CODES_PAGE, renew)
+
+
+@router.get("/account/two-factor/turn-off", name="two_factor_turn_off")
+def turn_off_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    refused = _cannot_change(request, session, principal, TURN_OFF_PAGE)
+    return refused if refused is not None else _confirm_page(request, TURN_OFF_PAGE)
+
+
+@router.post("/account/two-factor/turn-off")
+def turn_off_two_factor(
+    request: Request, session: SessionDep, principal: PageUser, form: PageForm[IdentityCheck]
+) -> Response:
+    def turn_off(ip: str) -> Response:
+        user = principal.user
+        user.totp_secret = None
+        user.totp_enabled_at = None
+        user.totp_last_step = None
+        session.add(user)
+        for recovery_code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
+            session.delete(recovery_code)
+        record_on_user(
+            session, "two_factor.disabled", user, "Turned off two-factor authentication", client_ip=ip
         )
+        return redirect_to(request, "two_factor")
 
-
-def _renew_recovery_codes(request: Request, session: Session, principal: Principal, ip: str) -> Response:
-    codes = new_recovery_codes(session, principal.user)
-    summary = "Got new recovery codes (the old ones no longer work)"
-    record_on_user(session, "two_factor.recovery_codes_renewed", principal.user, summary, client_ip=ip)
-    return _recovery_codes_page(request, codes, "You have new recovery codes")
-
-
-def _turn_off(request: Request, session: Session, principal: Principal, ip: str) -> Response:
-    user = principal.user
-    user.totp_secret = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
-    session.add(user)
-    for recovery_code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
-        session.delete(recovery_code)
-    record_on_user(session, "two_factor.disabled", user, "Turned off two-factor authentication", client_ip=ip)
-    return redirect_to(request, "two_factor")
-
-
-_confirmed_change(
-    "/account/two-factor/recovery-codes",
-    ("two_factor_recovery_codes", "renew_recovery_codes"),
-    RECOVERY_CODES_PAGE,
-    _renew_recovery_codes,
-)
-_confirmed_change(
-    "/account/two-factor/turn-off", ("two_factor_turn_off", "turn_off_two_factor"), TURN_OFF_PAGE, _turn_off
-)
+    return _once_confirmed(request, session, principal, form, TURN_OFF_PAGE, turn_off)
