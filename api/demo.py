@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import func, insert, update
 from sqlmodel import Session, select
 
-from api.accounts.models import Membership, User
 from api.accounts.passwords import hash_password
 from api.accounts.roles import (
     BOARD_MEMBER,
@@ -25,21 +24,25 @@ from api.accounts.roles import (
     PLATFORM_ADMIN,
     SECTOR_ANALYST,
 )
-from api.assessments.models import (
-    Assessment,
-    AssessmentRater,
-    ConsensusRating,
-    Cycle,
-    Evidence,
-    MemberResponse,
-    Rating,
-)
 from api.benchmarking.service import refresh_snapshots
 from api.errors import InputError
 from api.frameworks.lineage import carry_between
-from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.service import sync_frameworks
-from api.organisations.models import Organisation
+from api.models import (
+    Assessment,
+    AssessmentRater,
+    ConsensusRating,
+    Criterion,
+    Cycle,
+    Evidence,
+    FrameworkRecord,
+    FrameworkSection,
+    MemberResponse,
+    Membership,
+    Organisation,
+    Rating,
+    User,
+)
 from api.organisations.service import (
     SHIPPED_CSV,
     import_organisations,

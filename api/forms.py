@@ -16,6 +16,9 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Request
 from pydantic import BaseModel, StringConstraints, ValidationError
 from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from api.errors import Conflict, FieldError
 
 
 async def read_form(request: Request) -> FormData:
@@ -231,6 +234,43 @@ def date_parts(form: FormData, prefix: str) -> str | None:
     if not (day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4):
         return f"{year}-{month}-{day}"
     return f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
+
+
+# --- A page's write --------------------------------------------------------------------------------------
+
+R = TypeVar("R")
+
+
+def save_page(
+    form: CommandForm[M],
+    save: Callable[[M], R],
+    *,
+    done: Callable[[R], Response],
+    again: Callable[[dict[str, str], Any], Response],
+    errors: Mapping[str, str] | None = None,
+    field_for: Callable[[str], str] | None = None,
+    stale: Callable[[Conflict, dict[str, str]], Any] | None = None,
+) -> Response:
+    """A page write's one shape: a valid command goes to the service (`save`), then `done(result)`
+    (a redirect); otherwise the page again, `again(errors, current)`, with the form's errors (or
+    `errors`, the same mapped to the page's fields) and a service's FieldError beside its field
+    (`field_for`, by default the form's own `field_for`). A Conflict (a stale version) goes to
+    `stale(conflict, errors)`, which adds its message and gives the current state shown beside the
+    form; a page without `stale` lets the Conflict through."""
+    shown = dict(form.errors if errors is None else errors)
+    current = None
+    if form.command is not None:
+        try:
+            result = save(form.command)
+        except FieldError as exc:
+            shown[(field_for or form.field_for)(exc.field)] = exc.message
+        except Conflict as exc:
+            if stale is None:
+                raise
+            current = stale(exc, shown)
+        else:
+            return done(result)
+    return again(shown, current)
 
 
 # --- Upload forms ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from api.accounts.models import (
 from api.actions.models import Action, ActionCriterion, ActionNote
 from api.assessments.models import (
     Assessment,
+    AssessmentRater,
     ConsensusRating,
     Cycle,
     Evidence,
@@ -53,6 +54,7 @@ __all__ = [
     "StoredScore",
     "WebSession",
     "Assessment",
+    "AssessmentRater",
     "AuditEvent",
     "ConsensusRating",
     "Criterion",

@@ -17,7 +17,6 @@ from api.actions.schemas import (
 )
 from api.actions.views import (
     DONE_MESSAGES,
-    FORM_FIELD,
     STALE_MESSAGE,
     ActionForm,
     cycle_of,
@@ -26,12 +25,13 @@ from api.actions.views import (
     form_field,
     manages_actions,
     page_errors_of,
+    page_field,
 )
 from api.assessments.models import Assessment
 from api.csrf import verify_csrf
 from api.db import SessionDep
-from api.errors import Conflict, FieldError
-from api.forms import PageForm, date_parts
+from api.errors import Conflict
+from api.forms import PageForm, date_parts, save_page
 from api.permissions import (
     ActionAccess,
     ActionManagerPage,
@@ -81,6 +81,10 @@ def _note_values(form: FormData) -> dict[str, Any]:
     return values
 
 
+def _note_field(name: str) -> str:
+    return "noted_on_day" if name == "noted_on" else name
+
+
 @router.post("/actions/{action_id}/notes", name="add_action_note")
 def add_note_page(
     request: Request,
@@ -94,23 +98,22 @@ def add_note_page(
         "month": form_field(command.form, "noted_on_month"),
         "year": form_field(command.form, "noted_on_year"),
     }
-    errors = {
-        ("noted_on_day" if name == "noted_on" else name): message for name, message in command.errors.items()
-    }
-    if command.command is not None:
-        try:
-            service.add_note(
-                session, access.principal.user, access.action, command.command.text, command.command.noted_on
-            )
-        except FieldError as exc:
-            errors["noted_on_day" if exc.field == "noted_on" else exc.field] = exc.message
-        else:
-            return redirect_to(
-                request, "action_page", action_id=access.action.id, query={"done": "note"}, fragment="notes"
-            )
-    context = _action_context(session, access)
-    context.update(page_title=context["action"].title, done=None, note_form=note, errors=errors)
-    return render(request, "actions/action.html", context, status_code=422)
+
+    def again(errors: dict[str, str], _: Any) -> Response:
+        context = _action_context(session, access)
+        context.update(page_title=context["action"].title, done=None, note_form=note, errors=errors)
+        return render(request, "actions/action.html", context, status_code=422)
+
+    return save_page(
+        command,
+        lambda new: service.add_note(session, access.principal.user, access.action, new.text, new.noted_on),
+        done=lambda _: redirect_to(
+            request, "action_page", action_id=access.action.id, query={"done": "note"}, fragment="notes"
+        ),
+        again=again,
+        errors={_note_field(name): message for name, message in command.errors.items()},
+        field_for=_note_field,
+    )
 
 
 # --- Editing ---------------------------------------------------------------------------------------------------
@@ -149,22 +152,29 @@ def save_action(
     command: PageForm[ActionUpdate, edit_values],
 ) -> Response:
     typed = ActionForm.from_form(command.form)
-    errors = page_errors_of(command.errors)
-    stale = None
-    if command.command is not None:
-        try:
-            service.update_action(session, access.principal.user, access.action, command.command)
-        except FieldError as exc:
-            errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
-        except Conflict:
-            errors["title"] = STALE_MESSAGE
-            stale = service.action_view(session, access.action)
-            typed.version = stale.version
-        else:
-            return redirect_to(request, "action_page", action_id=access.action.id, query={"done": "saved"})
-    context = _edit_context(session, access, typed, errors)
-    context.update(done=None, stale=stale)
-    return render(request, "actions/edit.html", context, status_code=409 if stale else 422)
+
+    def stale(_: Conflict, errors: dict[str, str]) -> Any:
+        errors["title"] = STALE_MESSAGE
+        current = service.action_view(session, access.action)
+        typed.version = current.version
+        return current
+
+    def again(errors: dict[str, str], current: Any) -> Response:
+        context = _edit_context(session, access, typed, errors)
+        context.update(done=None, stale=current)
+        return render(request, "actions/edit.html", context, status_code=409 if current else 422)
+
+    return save_page(
+        command,
+        lambda update: service.update_action(session, access.principal.user, access.action, update),
+        done=lambda _: redirect_to(
+            request, "action_page", action_id=access.action.id, query={"done": "saved"}
+        ),
+        again=again,
+        errors=page_errors_of(command.errors),
+        field_for=page_field,
+        stale=stale,
+    )
 
 
 # --- Deleting --------------------------------------------------------------------------------------------------

@@ -714,6 +714,10 @@ def _criterion_key_map(session: Session, assessment: Assessment) -> dict[str, st
     return mapping
 
 
+# What an action carried into the next year keeps as it was.
+CARRIED_FIELDS = ("title", "description", "owner", "due_date", "status")
+
+
 def carry_forward_actions(session: Session, previous: Assessment | None, new: Assessment) -> list[Action]:
     """Copy every action of `previous` that is not done into `new`, with its criteria and notes.
 
@@ -738,13 +742,9 @@ def carry_forward_actions(session: Session, previous: Assessment | None, new: As
     now = utcnow()
     for old in open_actions:
         copy = Action(
+            **{name: getattr(old, name) for name in CARRIED_FIELDS},
             assessment_id=new.id,
             organisation_id=new.organisation_id,
-            title=old.title,
-            description=old.description,
-            owner=old.owner,
-            due_date=old.due_date,
-            status=old.status,
             section_key=old.section_key if old.section_key in section_keys else None,
             created_by_id=new.opened_by_id,
             created_at=now,

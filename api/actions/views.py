@@ -27,7 +27,7 @@ from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.errors import FieldError
-from api.forms import PageForm, date_parts
+from api.forms import PageForm, date_parts, save_page
 from api.permissions import (
     AssessmentAccess,
     ManagerPage,
@@ -230,9 +230,14 @@ def edit_values(form: FormData) -> dict[str, Any]:
     return values
 
 
+def page_field(name: str) -> str:
+    """The form field a service's FieldError names ("due_date" -> the date's day box)."""
+    return FORM_FIELD.get(name, name)
+
+
 def page_errors_of(errors: dict[str, str]) -> dict[str, str]:
     """The command's errors by the form field the error summary links to."""
-    mapped = {FORM_FIELD.get(name, name): message for name, message in errors.items()}
+    mapped = {page_field(name): message for name, message in errors.items()}
     if "form" in mapped:  # ActionUpdate refuses a null due date as a whole-model rule
         mapped.setdefault("due_date_day", ACTION_FORM_MESSAGES["due_date:missing"])
         del mapped["form"]
@@ -310,17 +315,22 @@ def create_action_page(
     command: PageForm[ActionCreate, action_values],
 ) -> Response:
     typed = ActionForm.from_form(command.form)
-    errors = page_errors_of(command.errors)
-    if command.command is not None:
-        try:
-            action = service.create_action(session, access.principal.user, access.assessment, command.command)
-        except FieldError as exc:
-            errors[FORM_FIELD.get(exc.field, exc.field)] = exc.message
-        else:
-            return redirect_to(request, "action_page", action_id=action.id, query={"done": "created"})
-    context = form_context(session, access, typed, errors)
-    context.update(page_title="Add an action", suggestions=[])
-    return render(request, "actions/new.html", context, status_code=422)
+
+    def again(errors: dict[str, str], _: Any) -> Response:
+        context = form_context(session, access, typed, errors)
+        context.update(page_title="Add an action", suggestions=[])
+        return render(request, "actions/new.html", context, status_code=422)
+
+    return save_page(
+        command,
+        lambda create: service.create_action(session, access.principal.user, access.assessment, create),
+        done=lambda action: redirect_to(
+            request, "action_page", action_id=action.id, query={"done": "created"}
+        ),
+        again=again,
+        errors=page_errors_of(command.errors),
+        field_for=page_field,
+    )
 
 
 @router.post("/assessments/{assessment_id}/actions/suggested", name="add_suggested_action")

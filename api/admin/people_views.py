@@ -12,7 +12,7 @@ from api.admin.schemas import (
     PlatformInvite,
 )
 from api.admin.views import (
-    done_message,
+    admin_page,
 )
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
@@ -38,16 +38,11 @@ def people_page(
     admin: PlatformAdminPage,
     done: str | None = None,
 ) -> Response:
-    return render(
-        request,
-        "admin/people.html",
-        {
-            "page_title": "People with platform roles",
-            "people": service.platform_people(session),
-            "me": admin.user.id,
-            "days": settings.invitation_link_days,
-            "done": done_message(settings, done),
-        },
+    people = service.platform_people(session)
+    title = "People with platform roles"
+    days = settings.invitation_link_days
+    return admin_page(
+        request, settings, "admin/people.html", title, done, people=people, me=admin.user.id, days=days
     )
 
 

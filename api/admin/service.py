@@ -31,6 +31,7 @@ from api.integers import can_name_a_row
 from api.mail import send_email
 from api.organisations.models import Organisation
 from api.organisations.service import ImportResult, import_organisations, parse_organisations_csv
+from api.public import filled
 from api.settings import Settings
 from api.templating import render_text
 
@@ -286,10 +287,10 @@ class PlatformPerson:
 
 def _person(user: User) -> PlatformPerson:
     assert user.id is not None and user.platform_role is not None
-    return PlatformPerson(
+    return filled(
+        PlatformPerson,
+        user,
         user_id=user.id,
-        name=user.name,
-        email=user.email,
         role=user.platform_role,
         two_factor=user.totp_enabled_at is not None,
         invited=user.password_hash is None,

@@ -60,6 +60,13 @@ def done_message(settings: Settings, done: str | None) -> str:
     return DONE_MESSAGES.get(done or "", "").format(days=settings.invitation_link_days)
 
 
+def admin_page(
+    request: Request, settings: Settings, template: str, title: str, done: str | None, **context: Any
+) -> Response:
+    """An admin overview page: its title, what was just done (`?done=`) in words, and `context`."""
+    return render(request, template, {"page_title": title, **context, "done": done_message(settings, done)})
+
+
 def as_sentence(message: str) -> str:
     """A service message as the page shows it: capital first letter (the CLI's are lower case)."""
     return message[:1].upper() + message[1:]
@@ -91,15 +98,8 @@ def overview(
     admin: PlatformAdminPage,
     done: str | None = None,
 ) -> Response:
-    return render(
-        request,
-        "admin/index.html",
-        {
-            "page_title": "Platform admin",
-            "cycles": service.cycle_summaries(session),
-            "done": done_message(settings, done),
-        },
-    )
+    cycles = service.cycle_summaries(session)
+    return admin_page(request, settings, "admin/index.html", "Platform admin", done, cycles=cycles)
 
 
 # --- Cycles --------------------------------------------------------------------------------------

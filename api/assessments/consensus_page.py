@@ -8,6 +8,7 @@ these pages names a member, dates a rating or orders comments by person or time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,8 @@ from api.assessments.spread import (
     spread_of,
 )
 from api.db import SessionDep
-from api.errors import NotFound
+from api.errors import Conflict, FieldError, NotFound
+from api.forms import CommandForm
 from api.frameworks.models import Criterion, FrameworkSection
 from api.frameworks.schema import FrameworkDefinition
 from api.organisations.models import Organisation
@@ -148,6 +150,44 @@ def typed_state(values: dict[str, str]) -> FormState:
         rationale=values.get("rationale", ""),
         shared=None if shared is None else shared == "true",
     )
+
+
+def statement_form_state(form: CommandForm[Any], key: str) -> FormState:
+    """A statement's consensus form as typed (see typed_state), with the version it was read at and
+    its errors on the statement's level and rationale boxes."""
+    state = typed_state(form.values)
+    typed_version = form.values.get("version", "0")
+    state.version = int(typed_version) if typed_version.isdigit() else 0
+    for name, message in form.errors.items():
+        state.errors[f"{key}-{'rationale' if name == 'rationale' else 'level'}"] = message
+    return state
+
+
+def save_statement(
+    state: FormState,
+    key: str,
+    save: Callable[[], object],
+    again: Callable[[int], Response],
+    signed_off: Callable[[], Response],
+) -> Response | None:
+    """Save a statement's consensus (`save`); None once saved. Refused: the board's reason is needed
+    where the level is far from the members' median (`again(422)` with it beside the rationale);
+    out of date: what they typed is kept and the next save is against the version now shown
+    (`again(409)`); signed off meanwhile: `signed_off()`, the read-only statement."""
+    try:
+        save()
+    except FieldError as refused:
+        state.errors[f"{key}-rationale"] = refused.message
+        return again(422)
+    except Conflict as exc:
+        if "current" not in exc.extra:
+            return signed_off()
+        current = exc.extra["current"] or {}
+        state.version = int(current.get("version") or 0)
+        state.stale = True
+        state.errors[f"{key}-rationale"] = STALE_MESSAGE
+        return again(409)
+    return None
 
 
 @dataclass

@@ -13,16 +13,16 @@ from api.accounts.roles import CHAIR
 from api.assessments import service
 from api.assessments.consensus_page import (
     DONE_MESSAGES,
-    STALE_MESSAGE,
     FormState,
     answer_after_change,
     assessment_names,
     criterion_in_section,
     render_section,
     render_statement,
+    save_statement,
     signed_off_redirect,
     signer_of,
-    typed_state,
+    statement_form_state,
 )
 from api.assessments.repository import (
     by_section,
@@ -40,7 +40,6 @@ from api.assessments.spread import (
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
-from api.errors import Conflict, FieldError
 from api.forms import PageForm
 from api.permissions import ManagerPage
 from api.templating import render
@@ -125,32 +124,24 @@ def save_consensus(
 ) -> Response:
     criterion = criterion_in_section(session, access.assessment, section_key, criterion_key)
     key = criterion_key
-    state = typed_state(form.values)
-    for name, message in form.errors.items():
-        state.errors[f"{key}-{'rationale' if name == 'rationale' else 'level'}"] = message
-    typed_version = form.values.get("version", "0")
-    seen_version = int(typed_version) if typed_version.isdigit() else 0
+    state = statement_form_state(form, key)
+
+    def again(status_code: int) -> Response:
+        return render_statement(request, session, access, section_key, key, state, status_code=status_code)
+
     if form.command is None:
-        state.version = seen_version
-        return render_statement(request, session, access, section_key, key, state, status_code=422)
+        return again(422)
     command = form.command
-    try:
-        service.agree_consensus(
+    refused = save_statement(
+        state,
+        key,
+        lambda: service.agree_consensus(
             session, access.principal, access.assessment.id, key, command, k_anonymity=settings.k_anonymity
-        )
-    except FieldError as refused:
-        # The board's reason is needed where the level is far from the members' median.
-        state.version = seen_version
-        state.errors[f"{key}-rationale"] = refused.message
-        return render_statement(request, session, access, section_key, key, state, status_code=422)
-    except Conflict as exc:
-        if "current" not in exc.extra:
-            return signed_off_redirect(request, access, section_key)
-        # Keep what they typed; the next save is against the version now shown to them.
-        current = exc.extra["current"] or {}
-        state.version = int(current.get("version") or 0)
-        state.stale = True
-        state.errors[f"{key}-rationale"] = STALE_MESSAGE
-        return render_statement(request, session, access, section_key, key, state, status_code=409)
+        ),
+        again,
+        lambda: signed_off_redirect(request, access, section_key),
+    )
+    if refused is not None:
+        return refused
     done = "saved" if criterion.member_rated else "answered"
     return answer_after_change(request, session, access, section_key, key, done, "criterion")

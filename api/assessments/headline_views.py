@@ -61,12 +61,7 @@ def save_headline_page(
         return render(request, "assessments/headline.html", context, status_code=422)
     try:
         saved = service.save_headline(
-            session,
-            access.principal,
-            access.assessment.id,
-            score=command.score,
-            version=command.version,
-            k_anonymity=settings.k_anonymity,
+            session, access.principal, access.assessment.id, command, k_anonymity=settings.k_anonymity
         )
     except Conflict as exc:
         if autosave:

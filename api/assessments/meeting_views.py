@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from api.accounts.roles import CHAIR
 from api.assessments import service
-from api.assessments.consensus_page import STALE_MESSAGE, FormState, section_data, typed_state
+from api.assessments.consensus_page import FormState, save_statement, section_data, statement_form_state
 from api.assessments.models import Assessment, Cycle
 from api.assessments.repository import consensus_of, criteria_of
 from api.assessments.schemas import ConsensusUpdate
@@ -28,7 +28,7 @@ from api.charts import spread_chart
 from api.csrf import verify_csrf
 from api.db import SessionDep
 from api.deps import SettingsDep
-from api.errors import Conflict, FieldError, NotFound
+from api.errors import NotFound
 from api.forms import PageForm
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.service import framework_document
@@ -180,19 +180,17 @@ def meeting_save(
     index = next((i for i, (_s, c) in enumerate(pairs) if c.key == key), None)
     if index is None:
         raise NotFound("No statement with that name in this assessment")
-    state = typed_state(form.values)
-    typed_version = form.values.get("version", "0")
-    state.version = int(typed_version) if typed_version.isdigit() else 0
-    for name, message in form.errors.items():
-        state.errors[f"{key}-{'rationale' if name == 'rationale' else 'level'}"] = message
+    state = statement_form_state(form, key)
     if form.command is None:
         return _render(request, session, access, key, state=state, status_code=422)
     if not rating_closed(assessment):
         # The page offers no form until rating closes; a stale tab gets the page, not a save.
         return RedirectResponse(meeting_url(assessment.id, key), status_code=303)  # type: ignore[arg-type]
     command = form.command
-    try:
-        service.save_consensus(
+    refused = save_statement(
+        state,
+        key,
+        lambda: service.save_consensus(
             session,
             access.principal,
             assessment.id,  # type: ignore[arg-type]
@@ -202,19 +200,13 @@ def meeting_save(
             version=command.version,
             k_anonymity=settings.k_anonymity,
             shared=command.shared,
-        )
-    except FieldError as refused:
-        state.errors[f"{key}-rationale"] = refused.message
-        return _render(request, session, access, key, state=state, status_code=422)
-    except Conflict as exc:
-        if "current" not in exc.extra:
-            # Signed off meanwhile: show the read-only statement.
-            return RedirectResponse(meeting_url(assessment.id, key), status_code=303)  # type: ignore[arg-type]
-        current = exc.extra["current"] or {}
-        state.version = int(current.get("version") or 0)
-        state.stale = True
-        state.errors[f"{key}-rationale"] = STALE_MESSAGE
-        return _render(request, session, access, key, state=state, status_code=409)
+        ),
+        lambda status_code: _render(request, session, access, key, state=state, status_code=status_code),
+        # Signed off meanwhile: show the read-only statement.
+        lambda: RedirectResponse(meeting_url(assessment.id, key), status_code=303),  # type: ignore[arg-type]
+    )
+    if refused is not None:
+        return refused
     if index + 1 < len(pairs):
         target = meeting_url(assessment.id, pairs[index + 1][1].key)  # type: ignore[arg-type]
         return RedirectResponse(f"{target}?saved={key}", status_code=303)

@@ -121,12 +121,7 @@ def set_rating_deadline(
             date_from_parts(values["day"], values["month"], values["year"], "The rating deadline")
             raise FieldError("rating_deadline", next(iter(form.errors.values()), "Enter the rating deadline"))
         service.set_rating_deadline(
-            session,
-            access.principal,
-            access.assessment.id,
-            deadline=form.command.rating_deadline,
-            version=form.command.version,
-            k_anonymity=settings.k_anonymity,
+            session, access.principal, access.assessment.id, form.command, k_anonymity=settings.k_anonymity
         )
     except (ValueError, FieldError, Conflict) as exc:
         message = exc.message if isinstance(exc, FieldError | Conflict) else str(exc)

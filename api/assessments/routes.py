@@ -83,27 +83,19 @@ def assessment_public(
         membership = principal.membership_for(assessment.organisation_id)
         if membership is not None and membership.role in RATER_ROLES:
             progress = service.my_progress(session, assessment, principal.user.id)
-            mine = Progress(
-                answered=progress.answered,
-                total=progress.total,
-                headline_answered=progress.headline_answered,
-                finished=progress.finished,
-            )
+            mine = filled(Progress, progress)
     finished, members = service.board_progress(session, assessment)
     not_finished = None
     if principal is not None:
         membership = principal.membership_for(assessment.organisation_id)
         if membership is not None and membership.role in MANAGER_ROLES:
             not_finished = service.members_not_finished(session, assessment)
-    return AssessmentPublic(
-        id=assessment.id,
+    return filled(
+        AssessmentPublic,
+        assessment,
         organisation_code=organisation.ods_code,
         cycle=cycle.name,
         framework_key=framework.key,
-        status=assessment.status,
-        opened_at=assessment.opened_at,
-        submitted_at=assessment.submitted_at,
-        version=assessment.version,
         rating=RatingWindow(
             closed=rating_closed(assessment),
             deadline=assessment.rating_deadline,
@@ -114,17 +106,18 @@ def assessment_public(
     )
 
 
+def _consensus_public(
+    criterion_key: str, consensus: ConsensusRating, evidence: list[Evidence], carried_from: dict[int, str]
+) -> ConsensusPublic:
+    """The board's agreed answer for one statement, with its evidence."""
+    evidence_public = [_evidence_public(e, carried_from) for e in evidence]
+    return filled(ConsensusPublic, consensus, criterion_key=criterion_key, evidence=evidence_public)
+
+
 def _evidence_public(evidence: Evidence, carried_from: dict[int, str] | None = None) -> EvidencePublic:
     """`carried_from`: cycle names by id, for evidence carried forward from an earlier year."""
-    return EvidencePublic(
-        id=evidence.id,
-        kind=evidence.kind,
-        title=evidence.title,
-        carried_forward_from=(carried_from or {}).get(evidence.carried_from_cycle_id or 0),
-        url=evidence.url,
-        content_type=evidence.content_type,
-        size_bytes=evidence.size_bytes,
-    )
+    carried_forward_from = (carried_from or {}).get(evidence.carried_from_cycle_id or 0)
+    return filled(EvidencePublic, evidence, carried_forward_from=carried_forward_from)
 
 
 @router.post(
@@ -202,9 +195,7 @@ def put_rating(
             access.principal,
             access.assessment,
             criterion_key,
-            level=body.level,
-            comment=body.comment,
-            version=body.version,
+            body,
             k_anonymity=settings.k_anonymity,
         )
     return RatingPublic(
@@ -223,12 +214,7 @@ def put_headline(
     body: HeadlineUpdate, session: SessionDep, settings: SettingsDep, access: RaterApi
 ) -> HeadlinePublic:
     response = service.save_headline(
-        session,
-        access.principal,
-        access.assessment.id,
-        score=body.score,
-        version=body.version,
-        k_anonymity=settings.k_anonymity,
+        session, access.principal, access.assessment.id, body, k_anonymity=settings.k_anonymity
     )
     return HeadlinePublic(score=response.headline_score, version=response.version)
 
@@ -260,13 +246,8 @@ def get_consensus(session: SessionDep, access: ManagerApi) -> list[CriterionSpre
                 counts=[LevelCount(level=k, count=v) for k, v in data.counts.items()]
                 if data.counts
                 else None,
-                consensus=ConsensusPublic(
-                    criterion_key=criterion.key,
-                    level=consensus.level,
-                    rationale=consensus.rationale,
-                    shared=consensus.shared,
-                    version=consensus.version,
-                    evidence=[_evidence_public(e, carried_from) for e in evidence.get(criterion.id, [])],
+                consensus=_consensus_public(
+                    criterion.key, consensus, evidence.get(criterion.id, []), carried_from
                 )
                 if consensus
                 else None,
@@ -297,12 +278,7 @@ def put_rating_deadline(
 ) -> AssessmentPublic:
     """The last day members can rate (UK time): rating closes by itself once it has passed."""
     assessment = service.set_rating_deadline(
-        session,
-        access.principal,
-        access.assessment.id,
-        deadline=body.rating_deadline,
-        version=body.version,
-        k_anonymity=settings.k_anonymity,
+        session, access.principal, access.assessment.id, body, k_anonymity=settings.k_anonymity
     )
     return assessment_public(session, assessment, access.principal)
 
@@ -323,15 +299,7 @@ def put_consensus(
         session, access.principal, access.assessment.id, criterion_key, body, k_anonymity=settings.k_anonymity
     )
     evidence = evidence_of(session, access.assessment.id).get(consensus.criterion_id, [])
-    carried_from = cycle_names(session, evidence)
-    return ConsensusPublic(
-        criterion_key=criterion_key,
-        level=consensus.level,
-        rationale=consensus.rationale,
-        shared=consensus.shared,
-        version=consensus.version,
-        evidence=[_evidence_public(e, carried_from) for e in evidence],
-    )
+    return _consensus_public(criterion_key, consensus, evidence, cycle_names(session, evidence))
 
 
 @router.post(

@@ -56,6 +56,12 @@ class SectionAnswer(BaseModel):
         """The level as stored: None for not yet known."""
         return None if self.level in (None, "unknown") else int(self.level)
 
+    def as_update(self) -> RatingUpdate:
+        """The same answer as the one statement's command (already validated, by this model's rules)."""
+        return RatingUpdate.model_construct(
+            level=self.level_value, comment=self.comment, version=self.version
+        )
+
 
 class SectionRatings(BaseModel):
     """Every answer of one section, saved at once from the page without JavaScript (the page with

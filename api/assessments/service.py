@@ -31,7 +31,7 @@ from api.assessments.repository import (
     rated_criterion_ids,
     rating_members,
 )
-from api.assessments.schemas import ConsensusUpdate
+from api.assessments.schemas import ConsensusUpdate, HeadlineUpdate, RatingDeadlineUpdate, RatingUpdate
 from api.assessments.spread import (
     board_ratings,
     criterion_spread,
@@ -274,10 +274,8 @@ def save_rating(
     principal: Principal,
     assessment: Assessment,
     criterion_key: str,
+    command: RatingUpdate,
     *,
-    level: int | None,
-    comment: str,
-    version: int,
     k_anonymity: int,
 ) -> Rating:
     """Store one member's rating; `version` is the version they last saw (0 for a first answer).
@@ -289,6 +287,7 @@ def save_rating(
     This is the busiest write of the year (autosave), so the usual case is two statements after
     the access check: the compare-and-set and the audit event.
     """
+    level, comment, version = command.level, command.comment, command.version
     _require_rater(principal, assessment)
     _require_in_progress(session, assessment, k_anonymity)
     _require_rating_open(assessment)
@@ -410,9 +409,10 @@ def _touch_response(session: Session, principal: Principal, assessment: Assessme
 
 
 def save_headline(
-    session: Session, principal: Principal, assessment_id: int, *, score: int, version: int, k_anonymity: int
+    session: Session, principal: Principal, assessment_id: int, command: HeadlineUpdate, *, k_anonymity: int
 ) -> MemberResponse:
     """The 2022 survey's headline question, once per member per cycle (0 to 10)."""
+    score, version = command.score, command.version
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_rater(principal, assessment)
     _require_in_progress(session, assessment, k_anonymity)
@@ -702,12 +702,12 @@ def set_rating_deadline(
     session: Session,
     principal: Principal,
     assessment_id: int,
+    command: RatingDeadlineUpdate,
     *,
-    deadline: date | None,
-    version: int,
     k_anonymity: int,
 ) -> Assessment:
     """The last day members can rate (UK time); rating closes by itself when it has passed."""
+    deadline, version = command.rating_deadline, command.version
     assessment = assessment_for(session, principal, assessment_id, lock=True)
     _require_chair(principal, assessment, "Only the chair sets the rating deadline")
     _require_in_progress(session, assessment, k_anonymity)

@@ -279,9 +279,7 @@ def save_section(
                 access.principal,
                 access.assessment,
                 criterion.key,
-                level=answer.level_value,
-                comment=answer.comment,
-                version=answer.version,
+                answer.as_update(),
                 k_anonymity=settings.k_anonymity,
             )
         except Conflict:
@@ -324,9 +322,7 @@ def autosave_rating(
             access.principal,
             access.assessment,
             criterion_key,
-            level=form.command.level,
-            comment=form.command.comment,
-            version=form.command.version,
+            form.command,
             k_anonymity=settings.k_anonymity,
         )
         context.update(version=rating.version, saved_at=rating.updated_at or utcnow())

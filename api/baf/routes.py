@@ -29,13 +29,12 @@ router = APIRouter(
 
 
 def risk_public(ods_code: str, view: service.BafRiskView) -> BafRiskPublic:
-    return BafRiskPublic(
+    appetite = view.appetite
+    return filled(
+        BafRiskPublic,
+        view,
         organisation_code=ods_code,
-        cycle=view.cycle,
         current_cycle=view.is_current_cycle,
-        description=view.description,
-        strategic_objective=view.strategic_objective,
-        lead=view.lead,
         **{
             f"{stage}_{name}": getattr(position, name) if position is not None else None
             for stage, position in (
@@ -45,33 +44,15 @@ def risk_public(ods_code: str, view: service.BafRiskView) -> BafRiskPublic:
             )
             for name in ("likelihood", "consequence", "score", "rating")
         },
-        appetite_level=view.appetite.level if view.appetite else None,  # type: ignore[arg-type]
-        appetite_low=view.appetite.low if view.appetite else None,
-        appetite_high=view.appetite.high if view.appetite else None,
-        appetite=view.appetite.text if view.appetite else None,
-        appetite_status=view.appetite_status,  # type: ignore[arg-type]
-        in_appetite=view.in_appetite,
-        appetite_rationale=view.appetite_rationale,
-        target_date=view.target_date,
-        controls=view.controls,
-        assurances=[Assurance(line=a.line, source=a.source) for a in view.assurances],
-        lead_committee=view.lead_committee,
-        assurance_level=view.assurance_level,  # type: ignore[arg-type]
+        appetite_level=appetite.level if appetite else None,
+        appetite_low=appetite.low if appetite else None,
+        appetite_high=appetite.high if appetite else None,
+        appetite=appetite.text if appetite else None,
+        assurances=[filled(Assurance, a) for a in view.assurances],
         gaps=[
-            GapPublic(
-                kind=gap.kind,  # type: ignore[arg-type]
-                text=gap.text,
-                action_ids=gap.action_ids,
-                actions=[
-                    LinkedAction(id=a.id, title=a.title, status=a.status, overdue=a.overdue, cycle=a.cycle)
-                    for a in gap.actions
-                ],
-            )
+            filled(GapPublic, gap, actions=[filled(LinkedAction, a) for a in gap.actions])
             for gap in view.gaps
         ],
-        version=view.version,
-        updated_at=view.updated_at,
-        updated_by=view.updated_by,
     )
 
 

@@ -21,8 +21,8 @@ from api.baf import matrix, service
 from api.baf.schemas import BafRiskUpdate
 from api.csrf import verify_csrf
 from api.db import SessionDep
-from api.errors import Conflict, FieldError
-from api.forms import FormRead, PageForm, date_parts
+from api.errors import Conflict
+from api.forms import FormRead, PageForm, date_parts, save_page
 from api.permissions import TrustAccess, TrustManagerPage, TrustMemberPage
 from api.templating import render
 from api.urls import redirect_to
@@ -354,29 +354,27 @@ def save_baf_risk_page(
     command: PageForm[BafRiskUpdate, _risk_values],
 ) -> Response:
     typed = RiskForm.from_form(command.form)
-    errors = dict(command.errors)
-    stale = None
-    if command.command is not None:
-        try:
-            service.save_baf_risk(
-                session,
-                access.principal.user,
-                access.organisation,
-                command.command,
-            )
-        except FieldError as exc:
-            # gaps.N.action_ids: the Nth gap saved, which is a space on the form.
-            errors[command.field_for(exc.field)] = exc.message
-        except Conflict as exc:
-            if "current" not in exc.extra:
-                errors["description"] = exc.message
-            else:
-                errors["description"] = STALE_MESSAGE
-                stale = service.current_baf_risk(session, access.organisation.id)
-                typed.version = stale.version if stale else 0
-        else:
-            return redirect_to(
-                request, "baf_risk", ods_code=access.organisation.ods_code, query={"done": "saved"}
-            )
-    context = _edit_context(session, access, typed, errors, stale)
-    return render(request, "baf/edit.html", context, status_code=409 if stale else 422)
+
+    def stale(conflict: Conflict, errors: dict[str, str]) -> Any:
+        if "current" not in conflict.extra:
+            errors["description"] = conflict.message
+            return None
+        errors["description"] = STALE_MESSAGE
+        current = service.current_baf_risk(session, access.organisation.id)
+        typed.version = current.version if current else 0
+        return current
+
+    def again(errors: dict[str, str], current: Any) -> Response:
+        context = _edit_context(session, access, typed, errors, current)
+        return render(request, "baf/edit.html", context, status_code=409 if current else 422)
+
+    # A FieldError on gaps.N.action_ids: the Nth gap saved, which is a space on the form (field_for).
+    return save_page(
+        command,
+        lambda update: service.save_baf_risk(session, access.principal.user, access.organisation, update),
+        done=lambda _: redirect_to(
+            request, "baf_risk", ods_code=access.organisation.ods_code, query={"done": "saved"}
+        ),
+        again=again,
+        stale=stale,
+    )

@@ -18,34 +18,34 @@ from sqlalchemy import String, cast, delete, or_, text, update
 from sqlmodel import Session, col, select
 
 from api.accounts.members import _is_only_chair
-from api.accounts.models import (
-    ApiToken,
-    Membership,
-    OneTimeToken,
-    RecoveryCode,
-    SignInAttempt,
-    User,
-    WebSession,
-)
-from api.actions.models import Action, ActionNote
-from api.assessments.models import (
-    Assessment,
-    AssessmentRater,
-    ConsensusRating,
-    Cycle,
-    Evidence,
-    MemberResponse,
-    Rating,
-)
-from api.audit.models import AuditEvent
 from api.audit.service import record, record_on_user
 from api.benchmarking.service import take_final_figures
 from api.db import utcnow
 from api.errors import Conflict
-from api.frameworks.models import Criterion
 from api.mail import OutboxEmail
-from api.organisations.models import Organisation
-from api.reports.models import ExportLock, RenderedExport
+from api.models import (
+    Action,
+    ActionNote,
+    ApiToken,
+    Assessment,
+    AssessmentRater,
+    AuditEvent,
+    ConsensusRating,
+    Criterion,
+    Cycle,
+    Evidence,
+    ExportLock,
+    MemberResponse,
+    Membership,
+    OneTimeToken,
+    Organisation,
+    Rating,
+    RecoveryCode,
+    RenderedExport,
+    SignInAttempt,
+    User,
+    WebSession,
+)
 
 # What an erased person is called wherever their name used to be.
 ERASED_NAME = "Erased person"

@@ -21,39 +21,20 @@ from api.indicators.schemas import (
 )
 from api.integers import MAX_INTEGER
 from api.permissions import ManagerApi, MemberApi
+from api.public import filled
 
 router = APIRouter(prefix="/api/v1", tags=["indicators"], responses=error_responses(401, 403, 404, 422))
 
 
 def indicators_public(view: service.IndicatorsView) -> IndicatorsPublic:
-    return IndicatorsPublic(
-        assessment_id=view.assessment_id,
-        cycle=view.cycle,
-        values=view.values,
-        wres=[
-            MeasurePublic(
-                field=v.measure.field,
-                indicator=v.measure.indicator,
-                group=v.measure.group,
-                label=v.measure.label,
-                value=v.value,
-                text=v.text,
-            )
-            for v in view.measures
-        ],
+    return filled(
+        IndicatorsPublic,
+        view,
+        wres=[filled(MeasurePublic, v.measure, value=v.value, text=v.text) for v in view.measures],
         high_impact_actions=[
-            HighImpactActionPublic(
-                number=p.action.number,
-                title=p.action.title,
-                status=p.status,
-                status_name=p.status_name,
-                note=p.note,
-            )
+            filled(HighImpactActionPublic, p.action, status=p.status, status_name=p.status_name, note=p.note)
             for p in view.actions
         ],
-        version=view.version,
-        updated_at=view.updated_at,
-        updated_by=view.updated_by,
     )
 
 

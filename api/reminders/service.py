@@ -101,6 +101,11 @@ def _assessment_link(settings: Settings, assessment: Assessment) -> str:
     return f"{settings.base_url.rstrip('/')}/assessments/{assessment.id}"
 
 
+def _year_email(template: str, organisation: Organisation, cycle: Cycle, **context: Any) -> str:
+    """An email about a board's year, from its text template (emails/*.txt)."""
+    return render_text(template, service_name=SERVICE_NAME, organisation=organisation, cycle=cycle, **context)
+
+
 def _send_rating_reminder(
     session: Session,
     settings: Settings,
@@ -116,12 +121,11 @@ def _send_rating_reminder(
     progress = my_progress(session, assessment, member.id)  # type: ignore[arg-type]
     closes = closing_day(assessment, cycle)
     days_left = (closes - today).days
-    body = render_text(
+    body = _year_email(
         "emails/rating_reminder.txt",
-        service_name=SERVICE_NAME,
+        organisation,
+        cycle,
         member=member,
-        organisation=organisation,
-        cycle=cycle,
         asked_by=asked_by,
         answered=progress.answered,
         total=progress.total,
@@ -302,12 +306,11 @@ def send_due_reminders(session: Session, settings: Settings, today: date | None 
                     ["assessment_id", "user_id", "kind"],
                 ):
                     closed = rating_closed(assessment, today)
-                    body = render_text(
+                    body = _year_email(
                         "emails/ready_to_agree.txt",
-                        service_name=SERVICE_NAME,
+                        organisation,
+                        cycle,
                         chair=chair,
-                        organisation=organisation,
-                        cycle=cycle,
                         rating_closed=closed,
                         closes_on=cycle.closes_on,
                         # Closed: straight to agreeing. Not yet: to closing rating, which leads there.
