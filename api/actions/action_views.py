@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -29,17 +29,15 @@ from api.actions.views import (
 )
 from api.assessments.models import Assessment
 from api.csrf import verify_csrf
-from api.db import SessionDep
 from api.errors import Conflict
 from api.forms import PageForm, date_parts, save_page
+from api.pages import PageDep
 from api.permissions import (
     ActionAccess,
     ActionManagerPage,
     ActionReaderPage,
     AssessmentAccess,
 )
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -62,14 +60,11 @@ def _action_context(session: Session, access: ActionAccess) -> dict[str, Any]:
 
 @router.get("/actions/{action_id}", name="action_page")
 def action_page(
-    request: Request,
-    session: SessionDep,
-    access: ActionReaderPage,
-    done: Annotated[str, Query(max_length=20)] = "",
+    page: PageDep, access: ActionReaderPage, done: Annotated[str, Query(max_length=20)] = ""
 ) -> Response:
-    context = _action_context(session, access)
+    context = _action_context(page.session, access)
     context.update(page_title=context["action"].title, done=DONE_MESSAGES.get(done), note_form={}, errors={})
-    return render(request, "actions/action.html", context)
+    return page.render("actions/action.html", context)
 
 
 def _note_values(form: FormData) -> dict[str, Any]:
@@ -87,10 +82,7 @@ def _note_field(name: str) -> str:
 
 @router.post("/actions/{action_id}/notes", name="add_action_note")
 def add_note_page(
-    request: Request,
-    session: SessionDep,
-    access: ActionManagerPage,
-    command: PageForm[NoteCreate, _note_values],
+    page: PageDep, access: ActionManagerPage, command: PageForm[NoteCreate, _note_values]
 ) -> Response:
     note = {
         "text": form_field(command.form, "text"),
@@ -100,15 +92,17 @@ def add_note_page(
     }
 
     def again(errors: dict[str, str], _: Any) -> Response:
-        context = _action_context(session, access)
+        context = _action_context(page.session, access)
         context.update(page_title=context["action"].title, done=None, note_form=note, errors=errors)
-        return render(request, "actions/action.html", context, status_code=422)
+        return page.render("actions/action.html", context, status_code=422)
 
     return save_page(
         command,
-        lambda new: service.add_note(session, access.principal.user, access.action, new.text, new.noted_on),
-        done=lambda _: redirect_to(
-            request, "action_page", action_id=access.action.id, query={"done": "note"}, fragment="notes"
+        lambda new: service.add_note(
+            page.session, access.principal.user, access.action, new.text, new.noted_on
+        ),
+        done=lambda _: page.redirect(
+            "action_page", action_id=access.action.id, query={"done": "note"}, fragment="notes"
         ),
         again=again,
         errors={_note_field(name): message for name, message in command.errors.items()},
@@ -133,43 +127,35 @@ def _edit_context(
 
 @router.get("/actions/{action_id}/edit", name="edit_action")
 def edit_action(
-    request: Request,
-    session: SessionDep,
-    access: ActionManagerPage,
-    done: Annotated[str, Query(max_length=20)] = "",
+    page: PageDep, access: ActionManagerPage, done: Annotated[str, Query(max_length=20)] = ""
 ) -> Response:
-    typed = ActionForm.of(service.action_view(session, access.action))
-    context = _edit_context(session, access, typed, {})
+    typed = ActionForm.of(service.action_view(page.session, access.action))
+    context = _edit_context(page.session, access, typed, {})
     context.update(done=DONE_MESSAGES.get(done), stale=None)
-    return render(request, "actions/edit.html", context)
+    return page.render("actions/edit.html", context)
 
 
 @router.post("/actions/{action_id}/edit", name="save_action")
 def save_action(
-    request: Request,
-    session: SessionDep,
-    access: ActionManagerPage,
-    command: PageForm[ActionUpdate, edit_values],
+    page: PageDep, access: ActionManagerPage, command: PageForm[ActionUpdate, edit_values]
 ) -> Response:
     typed = ActionForm.from_form(command.form)
 
     def stale(_: Conflict, errors: dict[str, str]) -> Any:
         errors["title"] = STALE_MESSAGE
-        current = service.action_view(session, access.action)
+        current = service.action_view(page.session, access.action)
         typed.version = current.version
         return current
 
     def again(errors: dict[str, str], current: Any) -> Response:
-        context = _edit_context(session, access, typed, errors)
+        context = _edit_context(page.session, access, typed, errors)
         context.update(done=None, stale=current)
-        return render(request, "actions/edit.html", context, status_code=409 if current else 422)
+        return page.render("actions/edit.html", context, status_code=409 if current else 422)
 
     return save_page(
         command,
-        lambda update: service.update_action(session, access.principal.user, access.action, update),
-        done=lambda _: redirect_to(
-            request, "action_page", action_id=access.action.id, query={"done": "saved"}
-        ),
+        lambda update: service.update_action(page.session, access.principal.user, access.action, update),
+        done=lambda _: page.redirect("action_page", action_id=access.action.id, query={"done": "saved"}),
         again=again,
         errors=page_errors_of(command.errors),
         field_for=page_field,
@@ -181,17 +167,17 @@ def save_action(
 
 
 @router.get("/actions/{action_id}/delete", name="delete_action_confirm")
-def delete_action_confirm(request: Request, session: SessionDep, access: ActionManagerPage) -> Response:
-    context = _action_context(session, access)
+def delete_action_confirm(page: PageDep, access: ActionManagerPage) -> Response:
+    context = _action_context(page.session, access)
     context.update(page_title=f"Delete {access.action.title}")
-    return render(request, "actions/delete.html", context)
+    return page.render("actions/delete.html", context)
 
 
 @router.post("/actions/{action_id}/delete", name="delete_action_page")
-def delete_action_page(request: Request, session: SessionDep, access: ActionManagerPage) -> Response:
+def delete_action_page(page: PageDep, access: ActionManagerPage) -> Response:
     assessment_id = access.action.assessment_id
-    service.delete_action(session, access.principal.user, access.action)
-    return redirect_to(request, "action_plan", assessment_id=assessment_id, query={"done": "deleted"})
+    service.delete_action(page.session, access.principal.user, access.action)
+    return page.redirect("action_plan", assessment_id=assessment_id, query={"done": "deleted"})
 
 
 __all__ = ["Action", "router"]
