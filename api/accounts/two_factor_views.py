@@ -13,13 +13,13 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.responses import Response
 
+from api.accounts import two_factor
 from api.accounts.models import RecoveryCode, User
 from api.accounts.principal import Principal
 from api.accounts.reauth import Confirmation, confirm_it_is_them
 from api.accounts.schemas import IdentityCheck, SecondFactorCode
 from api.accounts.signin import record_waiting, record_wrong_second_factor, throttle_wait, wait_message
 from api.accounts.two_factor import (
-    new_recovery_codes,
     new_totp_secret,
     provisioning_uri,
     second_factor_required,
@@ -201,15 +201,7 @@ def two_factor_set_up(
         return _set_up_page(page, principal, form.errors, 422)
     if not verify_totp(page.session, user, form.command.code, secret=user.totp_secret):
         return _set_up_page(page, principal, {"code": WRONG_CODE}, 422)
-    now = utcnow()
-    user.totp_enabled_at = now
-    page.session.add(user)
-    # They have just proved they hold the app: this browser has passed the second factor.
-    web_session.second_factor_at = now
-    page.session.add(web_session)
-    codes = new_recovery_codes(page.session, user)
-    summary = "Turned on two-factor authentication"
-    record_on_user(page.session, "two_factor.enabled", user, summary, client_ip=client_ip(page.request))
+    codes = two_factor.turn_on(page.session, user, web_session, client_ip=client_ip(page.request))
     return _recovery_codes_page(page, codes, "Two-factor authentication is on")
 
 
@@ -312,11 +304,7 @@ def recovery_codes_page(page: PageDep, principal: PageUser) -> Response:
 @router.post("/account/two-factor/recovery-codes")
 def renew_recovery_codes(page: PageDep, principal: PageUser, form: PageForm[IdentityCheck]) -> Response:
     def renew(ip: str) -> Response:
-        codes = new_recovery_codes(page.session, principal.user)
-        summary = "Got new recovery codes (the old ones no longer work)"
-        record_on_user(
-            page.session, "two_factor.recovery_codes_renewed", principal.user, summary, client_ip=ip
-        )
+        codes = two_factor.renew_recovery_codes(page.session, principal.user, client_ip=ip)
         return _recovery_codes_page(page, codes, "You have new recovery codes")
 
     return _once_confirmed(page, principal, form, RECOVERY_CODES_PAGE, renew)
@@ -330,18 +318,7 @@ def turn_off_page(page: PageDep, principal: PageUser) -> Response:
 @router.post("/account/two-factor/turn-off")
 def turn_off_two_factor(page: PageDep, principal: PageUser, form: PageForm[IdentityCheck]) -> Response:
     def turn_off(ip: str) -> Response:
-        user = principal.user
-        user.totp_secret = None
-        user.totp_enabled_at = None
-        user.totp_last_step = None
-        page.session.add(user)
-        for recovery_code in page.session.exec(
-            select(RecoveryCode).where(RecoveryCode.user_id == user.id)
-        ).all():
-            page.session.delete(recovery_code)
-        record_on_user(
-            page.session, "two_factor.disabled", user, "Turned off two-factor authentication", client_ip=ip
-        )
+        two_factor.turn_off(page.session, principal.user, client_ip=ip)
         return page.redirect("two_factor")
 
     return _once_confirmed(page, principal, form, TURN_OFF_PAGE, turn_off)
