@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, StringConstraints, ValidationError
@@ -271,6 +271,52 @@ def save_page(
         else:
             return done(result)
     return again(shown, current)
+
+
+class Versioned(Protocol):
+    version: int
+
+
+def save_edit_page(
+    form: CommandForm[M],
+    save: Callable[[M], R],
+    *,
+    done: Callable[[R], Response],
+    again: Callable[[dict[str, str], Any, int], Response],
+    typed: Versioned,
+    current: Callable[[], Versioned | None],
+    stale: tuple[str, str],
+    errors: Mapping[str, str] | None = None,
+    field_for: Callable[[str], str] | None = None,
+) -> Response:
+    """save_page for a form that edits something with a version (`typed`: the form as the person
+    typed it, shown again on a problem).
+
+    When someone else saved first (a Conflict carrying `current`), the page shows again with the
+    message `stale` = (field, message), what is saved now (`current()`) beside the form, and the
+    form's version moved on to it, so saving again saves over it: `again(errors, current, 409)`.
+    Another Conflict is shown as its own message on that field; any other problem is
+    `again(errors, None, 422)`."""
+    field, message = stale
+
+    def on_conflict(conflict: Conflict, shown: dict[str, str]) -> Versioned | None:
+        if "current" not in conflict.extra:
+            shown[field] = conflict.message
+            return None
+        shown[field] = message
+        now = current()
+        typed.version = now.version if now is not None else 0
+        return now
+
+    return save_page(
+        form,
+        save,
+        done=done,
+        again=lambda shown, now: again(shown, now, 409 if now else 422),
+        errors=errors,
+        field_for=field_for,
+        stale=on_conflict,
+    )
 
 
 # --- Upload forms ---------------------------------------------------------------------------------------

@@ -20,8 +20,7 @@ from api.assessments.models import Assessment, Cycle
 from api.baf import matrix, service
 from api.baf.schemas import BafRiskUpdate
 from api.csrf import verify_csrf
-from api.errors import Conflict
-from api.forms import FormRead, PageForm, date_parts, save_page
+from api.forms import FormRead, PageForm, date_parts, save_edit_page
 from api.pages import PageDep
 from api.permissions import TrustAccess, TrustManagerPage, TrustMemberPage
 
@@ -348,21 +347,12 @@ def save_baf_risk_page(
 ) -> Response:
     typed = RiskForm.from_form(command.form)
 
-    def stale(conflict: Conflict, errors: dict[str, str]) -> Any:
-        if "current" not in conflict.extra:
-            errors["description"] = conflict.message
-            return None
-        errors["description"] = STALE_MESSAGE
-        current = service.current_baf_risk(page.session, access.organisation.id)
-        typed.version = current.version if current else 0
-        return current
-
-    def again(errors: dict[str, str], current: Any) -> Response:
+    def again(errors: dict[str, str], current: Any, status_code: int) -> Response:
         context = _edit_context(page.session, access, typed, errors, current)
-        return page.render("baf/edit.html", context, status_code=409 if current else 422)
+        return page.render("baf/edit.html", context, status_code=status_code)
 
     # A FieldError on gaps.N.action_ids: the Nth gap saved, which is a space on the form (field_for).
-    return save_page(
+    return save_edit_page(
         command,
         lambda update: service.save_baf_risk(
             page.session, access.principal.user, access.organisation, update
@@ -371,5 +361,7 @@ def save_baf_risk_page(
             "baf_risk", ods_code=access.organisation.ods_code, query={"done": "saved"}
         ),
         again=again,
-        stale=stale,
+        typed=typed,
+        current=lambda: service.current_baf_risk(page.session, access.organisation.id),
+        stale=("description", STALE_MESSAGE),
     )
