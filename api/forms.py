@@ -100,6 +100,15 @@ class CommandForm(Generic[M]):
         """The form field a service's FieldError location points at ("gaps.1.action_ids")."""
         return field_id(location, self.field_ids)
 
+    def command_or_raise(self) -> M:
+        """The command, or its first error raised as a FieldError: for a form with no boxes of the
+        person's own (a button and hidden fields), where only a changed form fails and there is no
+        form to show again, so the error page shows the message."""
+        if self.command is None:
+            field_name, message = next(iter(self.errors.items()))
+            raise FieldError(field_name, message)
+        return self.command
+
 
 def form_messages(model: type[BaseModel]) -> dict[str, str]:
     return dict(getattr(model, "form_messages", {}) or {})

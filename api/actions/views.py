@@ -25,7 +25,6 @@ from api.actions.schemas import (
 )
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
-from api.errors import FieldError
 from api.forms import PageForm, date_parts, save_page
 from api.pages import PageDep
 from api.permissions import (
@@ -330,12 +329,10 @@ def create_action_page(
 def add_suggested_action(
     page: PageDep, access: ManagerPage, form: PageForm[SuggestedActionCreate]
 ) -> Response:
-    """One click: the framework's suggestion becomes an action due in 3 months, then opens for editing."""
-    if form.command is None:
-        # The buttons' hidden fields were changed: there is no form of the person's own to show again.
-        field_name, message = next(iter(form.errors.items()))
-        raise FieldError(field_name, message)
+    """One click: the framework's suggestion becomes an action due in 3 months, then opens for editing.
+    The buttons' hidden fields are the whole form: a changed one is refused with the error page."""
+    suggestion = form.command_or_raise()
     action = service.create_suggested_action(
-        page.session, access.principal.user, access.assessment, form.command
+        page.session, access.principal.user, access.assessment, suggestion
     )
     return page.redirect("edit_action", action_id=action.id, query={"done": "suggested"})
