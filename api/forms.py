@@ -283,6 +283,8 @@ def save_page(
 
 
 class Versioned(Protocol):
+    """What an edit form and the thing it edits share: the version, for a compare-and-set save."""
+
     version: int
 
 
@@ -306,13 +308,13 @@ def save_edit_page(
     form's version moved on to it, so saving again saves over it: `again(errors, current, 409)`.
     Another Conflict is shown as its own message on that field; any other problem is
     `again(errors, None, 422)`."""
-    field, message = stale
+    stale_field, stale_message = stale
 
     def on_conflict(conflict: Conflict, shown: dict[str, str]) -> Versioned | None:
         if "current" not in conflict.extra:
-            shown[field] = conflict.message
+            shown[stale_field] = conflict.message
             return None
-        shown[field] = message
+        shown[stale_field] = stale_message
         now = current()
         typed.version = now.version if now is not None else 0
         return now
