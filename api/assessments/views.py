@@ -95,13 +95,11 @@ def assessment_context(session: Any, access: AssessmentAccess) -> dict[str, Any]
 def open_assessment_page(
     page: PageDep, access: TrustManagerPage, form: PageForm[AssessmentCreate]
 ) -> Response:
-    if form.command is None:
-        # The button sends the open cycle's name: only a changed form gets here. Shown as an error page.
-        field, message = next(iter(form.errors.items()))
-        raise FieldError(field, message)
+    # The button sends the open cycle's name: only a changed form fails, shown as an error page.
+    command = form.command_or_raise()
     try:
         assessment = service.open_assessment(
-            page.session, access.organisation, form.command.cycle, access.principal.user
+            page.session, access.organisation, command.cycle, access.principal.user
         )
     except Conflict as exc:
         # Someone else opened it a moment ago: take the person to it.
@@ -292,10 +290,8 @@ def autosave_rating(
     context: dict[str, Any] = {"key": criterion_key, "version": version_text, "saved_at": None, "error": None}
     status = 200
     try:
-        if form.command is None:
-            name, message = next(iter(form.errors.items()))
-            raise FieldError(name, message)
-        rating = save_member_rating(page.session, page.settings, access, criterion_key, form.command)
+        command = form.command_or_raise()
+        rating = save_member_rating(page.session, page.settings, access, criterion_key, command)
         context.update(version=rating.version, saved_at=rating.updated_at or utcnow())
     except Conflict as exc:
         status = 409

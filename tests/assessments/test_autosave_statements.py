@@ -196,6 +196,7 @@ def test_refused_saves_write_nothing(board: Board) -> None:
     assert after == before
 
 
+@pytest.mark.changes_reference_data  # it narrows a framework criterion to another type of trust
 def test_a_criterion_the_trust_does_not_rate_is_refused(board: Board) -> None:
     """A criterion limited to other types of trust: 422 naming the key, for a first answer and for
     a change, on both paths; nothing written."""
