@@ -37,13 +37,7 @@ def people_page(page: PageDep, admin: PlatformAdminPage, done: str | None = None
 def _invite_form(page: Page, status_code: int = 200, **form: object) -> Response:
     title = "Invite a sector analyst or platform admin"
     return invitation_form(
-        page.request,
-        "admin/people_invite.html",
-        title,
-        page.settings,
-        status_code,
-        purposes=service.ROLE_PURPOSES,
-        **form,
+        page, "admin/people_invite.html", title, status_code, purposes=service.ROLE_PURPOSES, **form
     )
 
 

@@ -181,13 +181,7 @@ def _first_chair_form(
 ) -> Response:
     title = f"Invite the chair of {organisation.name}"
     return invitation_form(
-        page.request,
-        "admin/trust_invite_chair.html",
-        title,
-        page.settings,
-        status_code,
-        organisation=organisation,
-        **form,
+        page, "admin/trust_invite_chair.html", title, status_code, organisation=organisation, **form
     )
 
 
