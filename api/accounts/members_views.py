@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -21,8 +21,6 @@ from api.errors import Conflict, Forbidden, Unprocessable
 from api.forms import CommandForm, PageForm
 from api.pages import Page, PageDep
 from api.permissions import TrustAccess, TrustManagerPage
-from api.settings import Settings
-from api.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -86,24 +84,18 @@ def members_page(page: PageDep, access: TrustManagerPage, done: str | None = Non
 
 
 def invitation_form(
-    request: Request, template: str, title: str, settings: Settings, status_code: int = 200, **context: object
+    page: Page, template: str, title: str, status_code: int = 200, **context: object
 ) -> Response:
     """A form that sends an invitation (to a board, a board's first chair, a platform role): the
     page says how many days its link lasts."""
-    context = {"page_title": title, "days": settings.invitation_link_days, **context}
-    return render(request, template, context, status_code=status_code)
+    context = {"page_title": title, "days": page.settings.invitation_link_days, **context}
+    return page.render(template, context, status_code=status_code)
 
 
 def _invite_form(page: Page, access: TrustAccess, status_code: int = 200, **form: object) -> Response:
     title = "Invite someone to the board"
     return invitation_form(
-        page.request,
-        "accounts/members_invite.html",
-        title,
-        page.settings,
-        status_code,
-        organisation=access.organisation,
-        **form,
+        page, "accounts/members_invite.html", title, status_code, organisation=access.organisation, **form
     )
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
-from sqlmodel import select
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from sqlmodel import Session, select
 from starlette.responses import Response
 
 from api.accounts import invitations
@@ -26,32 +26,27 @@ from api.admin.views import (
 )
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
-from api.db import SessionDep
-from api.deps import SettingsDep
 from api.errors import Conflict, InputError, NotFound, Unprocessable
 from api.forms import PageForm, file_name_of
 from api.organisations.models import Organisation
 from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
+from api.pages import Page, PageDep
 from api.permissions import PlatformAdminPage
-from api.settings import Settings
-from api.templating import render
-from api.urls import path_to, redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
+# About 200 trusts with a column per cycle made one very long page: 25 at a time, with the search.
 TRUSTS_PER_PAGE = 25
 
 
 @router.get("/admin/trusts", name="admin_trusts")
 def trusts_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
+    page: PageDep,
     admin: PlatformAdminPage,
     q: str = "",
     trust_type: str = "",
     region: str = "",
-    page: str = "1",
+    page_number: Annotated[str, Query(alias="page")] = "1",
     done: str = "",
 ) -> Response:
     # A value not in the lists (an old bookmark, a typed address) means "any".
@@ -60,19 +55,18 @@ def trusts_page(
         trust_type=trust_type if trust_type in TRUST_TYPES else "",
         region=region if region in REGIONS else "",
     )
-    rows = service.trust_rows(session, search)
+    rows = service.trust_rows(page.session, search)
     pages = max(1, -(-len(rows) // TRUSTS_PER_PAGE))
     # A page number that is not one (typed, or past the end after a search) shows the nearest page.
-    number = min(max(int(page) if page.isdigit() and len(page) < 6 else 1, 1), pages)
+    number = min(max(int(page_number) if page_number.isdigit() and len(page_number) < 6 else 1, 1), pages)
     shown = rows[(number - 1) * TRUSTS_PER_PAGE : number * TRUSTS_PER_PAGE]
 
     def page_href(n: int) -> str:
         query = {"q": search.text, "trust_type": search.trust_type, "region": search.region, "page": n}
         # A search's words as a form sends them (spaces as +), as before.
-        return path_to(request, "admin_trusts") + "?" + urlencode({k: v for k, v in query.items() if v})
+        return page.path("admin_trusts") + "?" + urlencode({k: v for k, v in query.items() if v})
 
-    return render(
-        request,
+    return page.render(
         "admin/trusts.html",
         {
             "page_title": "Trusts",
@@ -80,10 +74,10 @@ def trusts_page(
             "trusts": shown,
             # Trusts with a chair: the others offer "Invite the chair" (the chair then invites the board).
             "chaired": set(
-                session.exec(select(Membership.organisation_id).where(Membership.role == CHAIR)).all()
+                page.session.exec(select(Membership.organisation_id).where(Membership.role == CHAIR)).all()
             ),
             "chair_invited": done == "chair_invited",
-            "days": settings.invitation_link_days,
+            "days": page.settings.invitation_link_days,
             "total": len(rows),
             "first_shown": (number - 1) * TRUSTS_PER_PAGE + 1,
             "pagination": {
@@ -95,7 +89,7 @@ def trusts_page(
             }
             if pages > 1
             else None,
-            "cycles": service.all_cycles(session),
+            "cycles": service.all_cycles(page.session),
             "trust_types": TRUST_TYPES,
             "regions": REGIONS,
             "size_bands": SIZE_BANDS,
@@ -104,9 +98,8 @@ def trusts_page(
     )
 
 
-def _import_form(request: Request, status_code: int = 200, **context: object) -> Response:
-    return render(
-        request,
+def _import_form(page: Page, status_code: int = 200, **context: object) -> Response:
+    return page.render(
         "admin/trusts_import.html",
         {
             "page_title": "Import trusts from a CSV file",
@@ -120,27 +113,26 @@ def _import_form(request: Request, status_code: int = 200, **context: object) ->
 
 
 @router.get("/admin/trusts/import", name="admin_import_trusts")
-def import_page(request: Request, admin: PlatformAdminPage) -> Response:
-    return _import_form(request)
+def import_page(page: PageDep, admin: PlatformAdminPage) -> Response:
+    return _import_form(page)
 
 
 @router.post("/admin/trusts/import")
 def import_trusts(
-    request: Request,
-    session: SessionDep,
+    page: PageDep,
     admin: PlatformAdminPage,
     command: PageForm[TrustsImport, file_name_of("csv_file")],
     csv_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     if command.command is None:
-        return _import_form(request, 422, errors=command.errors)
+        return _import_form(page, 422, errors=command.errors)
     text, problem = read_upload(csv_file, "CSV")
     if problem:
-        return _import_form(request, 422, errors={"csv_file": problem})
+        return _import_form(page, 422, errors={"csv_file": problem})
     file_name = command.command.file_name
     try:
         result = service.import_trusts(
-            session, text=text, file_name=file_name, actor=admin.user, client_ip=client_ip(request)
+            page.session, text=text, file_name=file_name, actor=admin.user, client_ip=client_ip(page.request)
         )
     except InputError as exc:
         problems = [as_sentence(line) for line in str(exc).splitlines() if line.strip()]
@@ -148,7 +140,7 @@ def import_trusts(
         if len(problems) > len(listed):
             listed.append(f"And {len(problems) - len(listed)} more problems")
         return _import_form(
-            request,
+            page,
             422,
             errors={
                 "csv_file": (
@@ -160,8 +152,7 @@ def import_trusts(
             file_name=file_name,
         )
     total = result.added + result.updated
-    return render(
-        request,
+    return page.render(
         "admin/trusts_imported.html",
         {
             "page_title": (
@@ -178,7 +169,7 @@ def import_trusts(
 # --- A trust's first chair -------------------------------------------------------------------------
 
 
-def _organisation_or_404(session: SessionDep, ods_code: str) -> Organisation:
+def _organisation_or_404(session: Session, ods_code: str) -> Organisation:
     organisation = session.exec(select(Organisation).where(Organisation.ods_code == ods_code.upper())).first()
     if organisation is None:
         raise NotFound("No trust with that ODS code")
@@ -186,53 +177,38 @@ def _organisation_or_404(session: SessionDep, ods_code: str) -> Organisation:
 
 
 def _first_chair_form(
-    request: Request, settings: Settings, organisation: Organisation, status_code: int = 200, **form: object
+    page: Page, organisation: Organisation, status_code: int = 200, **form: object
 ) -> Response:
     title = f"Invite the chair of {organisation.name}"
     return invitation_form(
-        request,
-        "admin/trust_invite_chair.html",
-        title,
-        settings,
-        status_code,
-        organisation=organisation,
-        **form,
+        page, "admin/trust_invite_chair.html", title, status_code, organisation=organisation, **form
     )
 
 
 @router.get("/admin/trusts/{ods_code}/invite-chair", name="admin_invite_chair")
-def invite_chair_page(
-    request: Request, session: SessionDep, settings: SettingsDep, admin: PlatformAdminPage, ods_code: str
-) -> Response:
-    return _first_chair_form(request, settings, _organisation_or_404(session, ods_code))
+def invite_chair_page(page: PageDep, admin: PlatformAdminPage, ods_code: str) -> Response:
+    return _first_chair_form(page, _organisation_or_404(page.session, ods_code))
 
 
 @router.post("/admin/trusts/{ods_code}/invite-chair")
 def invite_chair(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    admin: PlatformAdminPage,
-    ods_code: str,
-    form: PageForm[FirstChairInvite],
+    page: PageDep, admin: PlatformAdminPage, ods_code: str, form: PageForm[FirstChairInvite]
 ) -> Response:
-    organisation = _organisation_or_404(session, ods_code)
+    organisation = _organisation_or_404(page.session, ods_code)
     typed = {name: form.values.get(name, "") for name in ("email", "name")}
     if form.command is None:
-        return _first_chair_form(request, settings, organisation, 422, errors=form.errors, **typed)
+        return _first_chair_form(page, organisation, 422, errors=form.errors, **typed)
     try:
         invitations.invite_first_chair(
-            session,
-            settings,
+            page.session,
+            page.settings,
             organisation=organisation,
             actor=admin.user,
             email=form.command.email,
             name=form.command.name,
-            client_ip=client_ip(request),
+            client_ip=client_ip(page.request),
         )
     except (Conflict, Unprocessable) as exc:
         field = exc.extra.get("field", "email")
-        return _first_chair_form(
-            request, settings, organisation, exc.status_code, errors={field: exc.message}, **typed
-        )
-    return redirect_to(request, "admin_trusts", query={"q": organisation.ods_code, "done": "chair_invited"})
+        return _first_chair_form(page, organisation, exc.status_code, errors={field: exc.message}, **typed)
+    return page.redirect("admin_trusts", query={"q": organisation.ods_code, "done": "chair_invited"})

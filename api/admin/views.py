@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, UploadFile
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -22,14 +22,12 @@ from api.assessments.cycles import close_cycle, closed_on, is_closed, open_cycle
 from api.assessments.repository import cycle_by_name
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
-from api.db import SessionDep, utcnow
-from api.deps import SettingsDep
+from api.db import utcnow
 from api.errors import Conflict, InputError, NotFound
 from api.forms import FormRead, PageForm, file_name_of
+from api.pages import Page, PageDep
 from api.permissions import PlatformAdminPage
 from api.settings import Settings
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -60,11 +58,9 @@ def done_message(settings: Settings, done: str | None) -> str:
     return DONE_MESSAGES.get(done or "", "").format(days=settings.invitation_link_days)
 
 
-def admin_page(
-    request: Request, settings: Settings, template: str, title: str, done: str | None, **context: Any
-) -> Response:
+def admin_page(page: Page, template: str, title: str, done: str | None, **context: Any) -> Response:
     """An admin overview page: its title, what was just done (`?done=`) in words, and `context`."""
-    return render(request, template, {"page_title": title, **context, "done": done_message(settings, done)})
+    return page.render(template, {"page_title": title, **context, "done": done_message(page.settings, done)})
 
 
 def as_sentence(message: str) -> str:
@@ -91,15 +87,9 @@ def read_upload(upload: UploadFile | None, what: str) -> tuple[str, str | None]:
 
 
 @router.get("/admin", name="admin_home")
-def overview(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    admin: PlatformAdminPage,
-    done: str | None = None,
-) -> Response:
-    cycles = service.cycle_summaries(session)
-    return admin_page(request, settings, "admin/index.html", "Platform admin", done, cycles=cycles)
+def overview(page: PageDep, admin: PlatformAdminPage, done: str | None = None) -> Response:
+    cycles = service.cycle_summaries(page.session)
+    return admin_page(page, "admin/index.html", "Platform admin", done, cycles=cycles)
 
 
 # --- Cycles --------------------------------------------------------------------------------------
@@ -126,11 +116,10 @@ def _cycle_values(form: FormData) -> FormRead:
     return FormRead(values, CYCLE_FIELD_IDS)
 
 
-def _cycle_form(request: Request, session: SessionDep, status_code: int = 200, **form: object) -> Response:
-    frameworks = service.framework_summaries(session)
+def _cycle_form(page: Page, status_code: int = 200, **form: object) -> Response:
+    frameworks = service.framework_summaries(page.session)
     form.setdefault("framework", frameworks[0].key if frameworks else "")
-    return render(
-        request,
+    return page.render(
         "admin/cycle_new.html",
         {"page_title": "Open a new assessment cycle", "frameworks": frameworks, **form},
         status_code=status_code,
@@ -138,8 +127,8 @@ def _cycle_form(request: Request, session: SessionDep, status_code: int = 200, *
 
 
 @router.get("/admin/cycles/new", name="admin_new_cycle")
-def new_cycle_page(request: Request, session: SessionDep, admin: PlatformAdminPage) -> Response:
-    return _cycle_form(request, session, values={})
+def new_cycle_page(page: PageDep, admin: PlatformAdminPage) -> Response:
+    return _cycle_form(page, values={})
 
 
 def _cycle_error_field(message: str) -> str:
@@ -153,10 +142,7 @@ def _cycle_error_field(message: str) -> str:
 
 @router.post("/admin/cycles/new")
 def new_cycle(
-    request: Request,
-    session: SessionDep,
-    admin: PlatformAdminPage,
-    command: PageForm[CycleOpen, _cycle_values],
+    page: PageDep, admin: PlatformAdminPage, command: PageForm[CycleOpen, _cycle_values]
 ) -> Response:
     values = {
         f"{prefix}_{part}": command.values.get(f"{prefix}_{part}", "").strip()
@@ -166,38 +152,30 @@ def new_cycle(
     name, framework = command.values.get("name", ""), command.values.get("framework", "")
     form = {"name": name, "values": values, "framework": framework}
     if command.command is None:
-        return _cycle_form(request, session, 422, errors=command.errors, **form)
+        return _cycle_form(page, 422, errors=command.errors, **form)
     cycle = command.command
     try:
         open_cycle(
-            session,
+            page.session,
             cycle.name,
             opens_on=cycle.opens_on,
             closes_on=cycle.closes_on,
             framework_key=cycle.framework,
             actor=admin.user,
-            client_ip=client_ip(request),
+            client_ip=client_ip(page.request),
         )
     except InputError as exc:
         message = str(exc)
-        return _cycle_form(
-            request, session, 422, errors={_cycle_error_field(message): as_sentence(message)}, **form
-        )
-    return redirect_to(request, "admin_home", query={"done": "cycle_opened"})
+        return _cycle_form(page, 422, errors={_cycle_error_field(message): as_sentence(message)}, **form)
+    return page.redirect("admin_home", query={"done": "cycle_opened"})
 
 
-# --- Trusts --------------------------------------------------------------------------------------
-
-
-def _close_page(
-    request: Request, session: SessionDep, cycle_name: str, status_code: int = 200, **extra: object
-) -> Response:
-    cycle = cycle_by_name(session, cycle_name)
+def _close_page(page: Page, cycle_name: str, status_code: int = 200, **extra: object) -> Response:
+    cycle = cycle_by_name(page.session, cycle_name)
     if cycle is None:
         raise NotFound(f"There is no {cycle_name} cycle")
-    summary = next(s for s in service.cycle_summaries(session) if s.cycle.id == cycle.id)
-    return render(
-        request,
+    summary = next(s for s in service.cycle_summaries(page.session) if s.cycle.id == cycle.id)
+    return page.render(
         "admin/cycle_close.html",
         {
             "page_title": f"Close the {cycle.name} year",
@@ -212,78 +190,65 @@ def _close_page(
 
 
 @router.get("/admin/cycles/close", name="admin_close_cycle")
-def close_cycle_page(request: Request, session: SessionDep, admin: PlatformAdminPage, cycle: str) -> Response:
+def close_cycle_page(page: PageDep, admin: PlatformAdminPage, cycle: str) -> Response:
     """The confirmation page: closing the year is deliberate and cannot be undone."""
-    return _close_page(request, session, cycle)
+    return _close_page(page, cycle)
 
 
 @router.post("/admin/cycles/close")
-def close_cycle_form(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    admin: PlatformAdminPage,
-    form: PageForm[CloseCycleRequest],
-) -> Response:
+def close_cycle_form(page: PageDep, admin: PlatformAdminPage, form: PageForm[CloseCycleRequest]) -> Response:
     cycle = form.values.get("cycle", "")
-    chosen = cycle_by_name(session, cycle)
+    chosen = cycle_by_name(page.session, cycle)
     if chosen is None:
         raise NotFound(f"There is no {cycle} cycle")
     try:
         if form.command is None:
             raise Conflict("The page was out of date: check the year and try again")
         close_cycle(
-            session,
+            page.session,
             chosen,
             version=form.command.version,
-            k=settings.k_anonymity,
+            k=page.settings.k_anonymity,
             actor=admin.user,
-            client_ip=client_ip(request),
+            client_ip=client_ip(page.request),
         )
     except Conflict as refused:
         # Closed already (by someone else, or a second press), or changed since the page was shown.
-        return _close_page(request, session, cycle, status_code=409, refusal=refused.message)
-    return redirect_to(request, "admin_home", query={"done": "cycle_closed"}, fragment="cycles")
+        return _close_page(page, cycle, status_code=409, refusal=refused.message)
+    return page.redirect("admin_home", query={"done": "cycle_closed"}, fragment="cycles")
 
-
-# About 200 trusts with a column per cycle made one very long page: 25 at a time, with the search.
 
 # --- Frameworks ----------------------------------------------------------------------------------
 
 
-def _frameworks_page(
-    request: Request, session: SessionDep, status_code: int = 200, **context: object
-) -> Response:
-    return render(
-        request,
+def _frameworks_page(page: Page, status_code: int = 200, **context: object) -> Response:
+    return page.render(
         "admin/frameworks.html",
-        {"page_title": "Frameworks", "frameworks": service.framework_summaries(session), **context},
+        {"page_title": "Frameworks", "frameworks": service.framework_summaries(page.session), **context},
         status_code=status_code,
     )
 
 
 @router.get("/admin/frameworks", name="admin_frameworks")
-def frameworks_page(request: Request, session: SessionDep, admin: PlatformAdminPage) -> Response:
-    return _frameworks_page(request, session)
+def frameworks_page(page: PageDep, admin: PlatformAdminPage) -> Response:
+    return _frameworks_page(page)
 
 
 @router.post("/admin/frameworks/check", name="admin_check_framework")
 def check_framework(
-    request: Request,
-    session: SessionDep,
+    page: PageDep,
     admin: PlatformAdminPage,
     command: PageForm[FrameworkFileCheck, file_name_of("framework_file")],
     framework_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     if command.command is None:
-        return _frameworks_page(request, session, 422, errors=command.errors)
+        return _frameworks_page(page, 422, errors=command.errors)
     text, problem = read_upload(framework_file, "YAML")
     if problem:
-        return _frameworks_page(request, session, 422, errors={"framework_file": problem})
+        return _frameworks_page(page, 422, errors={"framework_file": problem})
     file_name = command.command.file_name
-    check = service.check_framework(session, text, file_name)
-    return render(
-        request,
+    check = service.check_framework(page.session, text, file_name)
+    return page.render(
         "admin/framework_check.html",
         {
             "page_title": (

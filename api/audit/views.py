@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
@@ -28,12 +28,11 @@ from api.audit.repository import (
 from api.audit.service import record
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
-from api.db import SessionDep, utcnow
+from api.db import utcnow
 from api.errors import Unprocessable
+from api.pages import Page, PageDep
 from api.permissions import PlatformAdminPage, TrustLogReaderPage
 from api.spreadsheets import safe_cell
-from api.templating import render
-from api.urls import path_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -139,7 +138,7 @@ def pagination_items(log: LogPage, base_url: str, form: FilterForm) -> list[dict
 
 
 def _render_log(
-    request: Request,
+    page: Page,
     *,
     form: FilterForm,
     log: LogPage | None,
@@ -174,7 +173,7 @@ def _render_log(
             "next": {"href": f"{base_url}?{form.query(page=log.page + 1)}"} if log.page < log.pages else {},
         }
     status_code = 422 if form.errors else 200
-    response = render(request, "audit/log.html", context, status_code=status_code)
+    response = page.render("audit/log.html", context, status_code=status_code)
     response.headers.update(NO_STORE)
     return response
 
@@ -231,8 +230,8 @@ def _export_details(form: FilterForm, rows: int) -> dict[str, Any]:
     }
 
 
-def _valid_filters(request: Request, kinds: dict[str, Kind] = KINDS) -> FilterForm:
-    form = read_filters(request.query_params, kinds)
+def _valid_filters(page: Page, kinds: dict[str, Kind] = KINDS) -> FilterForm:
+    form = read_filters(page.request.query_params, kinds)
     if form.errors:
         raise Unprocessable(" ".join(form.errors.values()))
     return form
@@ -242,18 +241,18 @@ def _valid_filters(request: Request, kinds: dict[str, Kind] = KINDS) -> FilterFo
 
 
 @router.get("/trusts/{ods_code}/audit", name="trust_audit_log_page")
-def trust_audit_log(request: Request, session: SessionDep, access: TrustLogReaderPage) -> Response:
-    form = read_filters(request.query_params)
+def trust_audit_log(page: PageDep, access: TrustLogReaderPage) -> Response:
+    form = read_filters(page.request.query_params)
     organisation = access.organisation
     log = None
     if not form.errors:
-        statement = trust_log_statement(session, organisation.id, form.filters, access.principal.user.id)  # type: ignore[arg-type]
-        log = log_page(session, statement, _page_number(request.query_params))
+        statement = trust_log_statement(page.session, organisation.id, form.filters, access.principal.user.id)  # type: ignore[arg-type]
+        log = log_page(page.session, statement, _page_number(page.request.query_params))
     return _render_log(
-        request,
+        page,
         form=form,
         log=log,
-        base_url=path_to(request, "trust_audit_log_page", ods_code=organisation.ods_code),
+        base_url=page.path("trust_audit_log_page", ods_code=organisation.ods_code),
         heading="Audit log",
         caption=organisation.name,
         show_trust=False,
@@ -261,40 +260,39 @@ def trust_audit_log(request: Request, session: SessionDep, access: TrustLogReade
 
 
 @router.get("/trusts/{ods_code}/audit.csv", name="trust_audit_log_csv")
-def trust_audit_log_csv(request: Request, session: SessionDep, access: TrustLogReaderPage) -> Response:
-    form = _valid_filters(request)
+def trust_audit_log_csv(page: PageDep, access: TrustLogReaderPage) -> Response:
+    form = _valid_filters(page)
     organisation = access.organisation
     entries = all_entries(
-        session,
-        trust_log_statement(session, organisation.id, form.filters, access.principal.user.id),  # type: ignore[arg-type]
+        page.session,
+        trust_log_statement(page.session, organisation.id, form.filters, access.principal.user.id),  # type: ignore[arg-type]
     )
     record(
-        session,
+        page.session,
         "export.downloaded",
         actor=access.principal.user,
         organisation_id=organisation.id,
         object_type="audit_log",
         summary="Downloaded the audit log as a CSV file",
         details=_export_details(form, len(entries)),
-        client_ip=client_ip(request),
+        client_ip=client_ip(page.request),
     )
     filename = f"audit-log-{organisation.ods_code}-{utcnow():%Y-%m-%d}.csv"
     return csv_download(entries, filename, platform=False)
 
 
 @router.get("/admin/audit", name="admin_audit_log_page")
-def admin_audit_log(request: Request, session: SessionDep, principal: PlatformAdminPage) -> Response:
-    form = read_filters(request.query_params, PLATFORM_KINDS)
+def admin_audit_log(page: PageDep, principal: PlatformAdminPage) -> Response:
+    form = read_filters(page.request.query_params, PLATFORM_KINDS)
     log = None
     if not form.errors:
-        log = log_page(
-            session, platform_log_statement(session, form.filters), _page_number(request.query_params)
-        )
+        statement = platform_log_statement(page.session, form.filters)
+        log = log_page(page.session, statement, _page_number(page.request.query_params))
     return _render_log(
-        request,
+        page,
         form=form,
         log=log,
-        base_url=path_to(request, "admin_audit_log_page"),
+        base_url=page.path("admin_audit_log_page"),
         heading="Audit log for all trusts",
         caption=None,
         show_trust=True,
@@ -303,16 +301,16 @@ def admin_audit_log(request: Request, session: SessionDep, principal: PlatformAd
 
 
 @router.get("/admin/audit.csv", name="admin_audit_log_csv")
-def admin_audit_log_csv(request: Request, session: SessionDep, principal: PlatformAdminPage) -> Response:
-    form = _valid_filters(request, PLATFORM_KINDS)
-    entries = all_entries(session, platform_log_statement(session, form.filters))
+def admin_audit_log_csv(page: PageDep, principal: PlatformAdminPage) -> Response:
+    form = _valid_filters(page, PLATFORM_KINDS)
+    entries = all_entries(page.session, platform_log_statement(page.session, form.filters))
     record(
-        session,
+        page.session,
         "export.downloaded",
         actor=principal.user,
         object_type="audit_log",
         summary="Downloaded the audit log for all trusts as a CSV file",
         details=_export_details(form, len(entries)),
-        client_ip=client_ip(request),
+        client_ip=client_ip(page.request),
     )
     return csv_download(entries, f"audit-log-all-trusts-{utcnow():%Y-%m-%d}.csv", platform=True)

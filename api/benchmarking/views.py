@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from markupsafe import Markup
 from starlette.responses import Response
 
@@ -10,19 +10,16 @@ from api.assessments.models import Cycle
 from api.benchmarking.groups import GROUP_KIND_NAMES, GROUP_KINDS
 from api.benchmarking.service import benchmark, trend
 from api.charts import TrendPoint, peer_chart, trend_chart
-from api.db import SessionDep
-from api.deps import SettingsDep
+from api.pages import PageDep
 from api.permissions import MemberPage
-from api.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/assessments/{assessment_id}/benchmarks", name="benchmarks")
-def benchmarks_page(
-    request: Request, session: SessionDep, settings: SettingsDep, access: MemberPage, group: str = ""
-) -> Response:
-    k = settings.k_anonymity
+def benchmarks_page(page: PageDep, access: MemberPage, group: str = "") -> Response:
+    session = page.session
+    k = page.settings.k_anonymity
     cycle = session.get(Cycle, access.assessment.cycle_id)
     groups = []
     for kind in GROUP_KINDS:
@@ -39,8 +36,7 @@ def benchmarks_page(
             "Your board's overall maturity by year, beside the median of all trusts",
         )
     )
-    return render(
-        request,
+    return page.render(
         "results/benchmarks.html",
         {
             "page_title": "Compare with other trusts",

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 from starlette.responses import Response
 
 from api.accounts.views import landing_page
 from api.db import SessionDep
-from api.deps import MaybePageUser, SettingsDep, passed_second_factor
+from api.deps import MaybePageUser, passed_second_factor
 from api.frameworks.service import framework_document, latest_framework
-from api.templating import render
+from api.pages import PageDep
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", name="home")
-def home(request: Request, session: SessionDep, settings: SettingsDep, principal: MaybePageUser) -> Response:
+def home(page: PageDep, principal: MaybePageUser) -> Response:
     # Someone signed in has work waiting: take them to it (several boards: the board chooser).
     if (
         principal is not None
@@ -25,26 +25,25 @@ def home(request: Request, session: SessionDep, settings: SettingsDep, principal
         and passed_second_factor(principal.user, principal.web_session.second_factor_at)
         and (principal.memberships or principal.user.platform_role)
     ):
-        return RedirectResponse(landing_page(request, principal), status_code=303)
-    framework = latest_framework(session)
-    return render(
-        request,
+        return RedirectResponse(landing_page(page.request, principal), status_code=303)
+    framework = latest_framework(page.session)
+    return page.render(
         "home/index.html",
         {
             "framework": framework_document(framework) if framework else None,
-            "k_anonymity": settings.k_anonymity,
+            "k_anonymity": page.settings.k_anonymity,
         },
     )
 
 
 @router.get("/about", name="about")
-def about(request: Request, settings: SettingsDep, principal: MaybePageUser) -> Response:
-    return render(request, "home/about.html", {"k_anonymity": settings.k_anonymity})
+def about(page: PageDep, principal: MaybePageUser) -> Response:
+    return page.render("home/about.html", {"k_anonymity": page.settings.k_anonymity})
 
 
 @router.get("/accessibility", name="accessibility")
-def accessibility(request: Request, principal: MaybePageUser) -> Response:
-    return render(request, "home/accessibility.html")
+def accessibility(page: PageDep, principal: MaybePageUser) -> Response:
+    return page.render("home/accessibility.html")
 
 
 @router.get("/healthz", name="healthz")

@@ -7,23 +7,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, UploadFile
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.accounts.roles import MANAGER_ROLES
 from api.admin.views import MAX_LISTED_ERRORS, as_sentence, read_upload
 from api.csrf import verify_csrf
-from api.db import SessionDep
 from api.errors import Conflict
 from api.forms import CommandForm, FormRead, command_form
 from api.indicators import service
 from api.indicators.csv_import import ImportRefused
 from api.indicators.definitions import HIA_STATUSES, NOTE_MAX, number_text
 from api.indicators.schemas import IndicatorsUpdate, WresImport
+from api.pages import Page, PageDep
 from api.permissions import AssessmentAccess, ManagerPage, MemberPage
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -48,8 +46,7 @@ def _typed(view: service.IndicatorsView) -> dict[str, str]:
 
 
 def _page(
-    request: Request,
-    session: SessionDep,
+    page: Page,
     access: AssessmentAccess,
     *,
     typed: dict[str, str] | None = None,
@@ -59,9 +56,8 @@ def _page(
     done: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    view = service.indicators_view(session, access.assessment)
-    return render(
-        request,
+    view = service.indicators_view(page.session, access.assessment)
+    return page.render(
         "indicators/indicators.html",
         {
             "page_title": f"WRES indicators and EDI improvement plan {view.cycle}",
@@ -82,34 +78,33 @@ def _page(
 
 
 @router.get("/assessments/{assessment_id}/indicators", name="indicators")
-def indicators_page(request: Request, session: SessionDep, access: MemberPage, done: str = "") -> Response:
-    return _page(request, session, access, done=done[:20])
+def indicators_page(page: PageDep, access: MemberPage, done: str = "") -> Response:
+    return _page(page, access, done=done[:20])
 
 
-def _saved(request: Request, access: AssessmentAccess, done: str) -> Response:
-    return redirect_to(request, "indicators", assessment_id=access.assessment.id, query={"done": done})
+def _saved(page: Page, access: AssessmentAccess, done: str) -> Response:
+    return page.redirect("indicators", assessment_id=access.assessment.id, query={"done": done})
 
 
 @router.post("/assessments/{assessment_id}/indicators", name="save_indicators")
 def save_indicators_page(
-    request: Request,
-    session: SessionDep,
+    page: PageDep,
     access: ManagerPage,
     form: Annotated[CommandForm[IndicatorsUpdate], Depends(command_form(IndicatorsUpdate))],
 ) -> Response:
     typed = dict(form.values)
     if form.command is None:
-        return _page(request, session, access, typed=typed, errors=form.errors, status_code=422)
+        return _page(page, access, typed=typed, errors=form.errors, status_code=422)
     try:
-        service.save_indicators(session, access.principal.user, access.assessment, form.command)
+        service.save_indicators(page.session, access.principal.user, access.assessment, form.command)
     except Conflict as exc:
         current = exc.extra.get("current") or {}
         typed["version"] = str(
-            current.get("version") or service.indicators_view(session, access.assessment).version
+            current.get("version") or service.indicators_view(page.session, access.assessment).version
         )
         errors = {"wres_1_bme_workforce": STALE_MESSAGE}
-        return _page(request, session, access, typed=typed, errors=errors, stale=True, status_code=409)
-    return _saved(request, access, "saved")
+        return _page(page, access, typed=typed, errors=errors, stale=True, status_code=409)
+    return _saved(page, access, "saved")
 
 
 def _upload_values(form: FormData) -> FormRead:
@@ -126,21 +121,20 @@ def _upload_values(form: FormData) -> FormRead:
 
 @router.post("/assessments/{assessment_id}/indicators/import", name="import_indicators")
 def import_indicators_page(
-    request: Request,
-    session: SessionDep,
+    page: PageDep,
     access: ManagerPage,
     command: Annotated[CommandForm[WresImport], Depends(command_form(WresImport, read=_upload_values))],
     csv_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     if command.command is None:
-        return _page(request, session, access, errors=command.errors, status_code=422)
+        return _page(page, access, errors=command.errors, status_code=422)
     text, problem = read_upload(csv_file, "CSV")
     if problem:
-        return _page(request, session, access, errors={"csv_file": problem}, status_code=422)
+        return _page(page, access, errors={"csv_file": problem}, status_code=422)
     file_name = command.command.file_name
     try:
         service.import_wres(
-            session, access.principal.user, access.assessment, text=text, version=command.command.version
+            page.session, access.principal.user, access.assessment, text=text, version=command.command.version
         )
     except ImportRefused as exc:
         problems = [as_sentence(str(p)) for p in exc.problems]
@@ -151,12 +145,10 @@ def import_indicators_page(
             f"{file_name} has {len(problems)} problem{'s' if len(problems) != 1 else ''}. "
             "Nothing has been recorded. Correct the file and upload it again"
         )
-        return _page(
-            request, session, access, errors={"csv_file": summary}, row_errors=listed, status_code=422
-        )
+        return _page(page, access, errors={"csv_file": summary}, row_errors=listed, status_code=422)
     except Conflict:
         errors = {
             "csv_file": "Someone else saved the indicators since you opened this page. Check them, then upload the file again"
         }
-        return _page(request, session, access, errors=errors, stale=True, status_code=409)
-    return _saved(request, access, "imported")
+        return _page(page, access, errors=errors, stale=True, status_code=409)
+    return _saved(page, access, "imported")

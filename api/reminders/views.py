@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from api.assessments.cycles import is_open
@@ -13,28 +13,25 @@ from api.assessments.service import board_progress
 from api.assessments.spread import rating_closed, uk_today
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
-from api.db import SessionDep
-from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
 from api.forms import PageForm
+from api.pages import Page, PageDep
 from api.permissions import AssessmentAccess, ManagerPage
 from api.reminders import service
 from api.reminders.schemas import ReminderCreate
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 def _page(
-    request: Request,
-    session: SessionDep,
+    page: Page,
     access: AssessmentAccess,
     *,
     errors: dict[str, str] | None = None,
     done: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    session = page.session
     assessment = access.assessment
     cycle = session.get(Cycle, assessment.cycle_id)
     assert cycle is not None
@@ -56,46 +53,39 @@ def _page(
         "errors": errors or {},
         "done": done,
     }
-    return render(request, "reminders/reminders.html", context, status_code=status_code)
+    return page.render("reminders/reminders.html", context, status_code=status_code)
 
 
 @router.get("/assessments/{assessment_id}/reminders", name="reminders")
-def reminders_page(
-    request: Request, session: SessionDep, access: ManagerPage, reminded: int | None = None
-) -> Response:
+def reminders_page(page: PageDep, access: ManagerPage, reminded: int | None = None) -> Response:
     done = None
     if reminded is not None:
+        session = page.session
         person = next(
             (u for u in service.unfinished_members(session, access.assessment) if u.id == reminded), None
         )
         if person is not None and reminded in service.reminded_on(session, access.assessment.id, uk_today()):  # type: ignore[arg-type]
             done = f"We have emailed a reminder to {person.name}"
-    return _page(request, session, access, done=done)
+    return _page(page, access, done=done)
 
 
 @router.post("/assessments/{assessment_id}/reminders")
-def send_reminder_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: ManagerPage,
-    form: PageForm[ReminderCreate],
-) -> Response:
+def send_reminder_page(page: PageDep, access: ManagerPage, form: PageForm[ReminderCreate]) -> Response:
     if form.command is None:
-        return _page(request, session, access, errors=form.errors, status_code=422)
+        return _page(page, access, errors=form.errors, status_code=422)
     try:
         reminder = service.send_reminder(
-            session,
-            settings,
+            page.session,
+            page.settings,
             access.principal,
             access.assessment,
             user_id=form.command.user_id,
-            client_ip=client_ip(request),
+            client_ip=client_ip(page.request),
         )
     except FieldError as exc:
-        return _page(request, session, access, errors={exc.field: exc.message}, status_code=422)
+        return _page(page, access, errors={exc.field: exc.message}, status_code=422)
     except Conflict as exc:
-        return _page(request, session, access, errors={"user_id": exc.message}, status_code=409)
-    return redirect_to(
-        request, "reminders", assessment_id=access.assessment.id, query={"reminded": reminder.user_id}
+        return _page(page, access, errors={"user_id": exc.message}, status_code=409)
+    return page.redirect(
+        "reminders", assessment_id=access.assessment.id, query={"reminded": reminder.user_id}
     )

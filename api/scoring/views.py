@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from api.assessments.models import Cycle
 from api.assessments.spread import MIN_OTHER_RATERS, board_headline
-from api.db import SessionDep
 from api.indicators.service import related_indicators
+from api.pages import PageDep
 from api.permissions import MemberPage
 from api.scoring.maths import DISAGREEMENT_RULE
 from api.scoring.report import score_report
-from api.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/assessments/{assessment_id}/results", name="results")
-def results_page(request: Request, session: SessionDep, access: MemberPage) -> Response:
+def results_page(page: PageDep, access: MemberPage) -> Response:
+    session = page.session
     report = score_report(session, access.assessment, access.principal.user.id)
     cycle = session.get(Cycle, access.assessment.cycle_id)
     flagged = [(s, c) for s in report.sections for c in s.criteria if c.disagreement]
     unevidenced = [(s, c) for s in report.sections for c in s.criteria if c.unevidenced]
-    return render(
-        request,
+    return page.render(
         "results/results.html",
         {
             "page_title": f"Results {cycle.name if cycle else ''}",

@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from sqlmodel import select
+from fastapi import APIRouter, Depends
+from sqlmodel import Session, select
 from starlette.responses import Response
 
 from api.assessments.cycles import closed_on
 from api.assessments.models import Cycle
-from api.db import SessionDep
-from api.deps import SettingsDep
 from api.errors import NotFound
+from api.pages import Page, PageDep
 from api.permissions import AnalystPage
 from api.sector.publication import Publication, load_publication
 from api.sector.publication_pdf import build_pdf
@@ -27,8 +26,6 @@ from api.sector.service import (
     headlines,
     heatmap,
 )
-from api.settings import Settings
-from api.templating import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,7 +35,7 @@ def heat_step(score: float | None) -> int:
     return 0 if score is None else min(3, int(score))
 
 
-def _chosen(session: SessionDep, cycle: str | None) -> tuple[list[Cycle], Cycle]:
+def _chosen(session: Session, cycle: str | None) -> tuple[list[Cycle], Cycle]:
     cycles = list(session.exec(select(Cycle).order_by(Cycle.opens_on.desc())).all())  # type: ignore[attr-defined]
     if not cycles:
         raise NotFound("No assessment cycles yet")
@@ -59,49 +56,40 @@ class SectorQuery:
 SectorQueryDep = Annotated[SectorQuery, Depends()]
 
 
-def _publication(session: SessionDep, settings: Settings, query: SectorQuery) -> Publication:
-    _cycles, chosen = _chosen(session, query.cycle)
+def _publication(page: Page, query: SectorQuery) -> Publication:
+    _cycles, chosen = _chosen(page.session, query.cycle)
     by = query.by if query.by in BY_OPTIONS else "trust_type"
-    return load_publication(session, chosen, by, settings.k_anonymity)
+    return load_publication(page.session, chosen, by, page.settings.k_anonymity)
 
 
 @router.get("/sector/heatmap.csv", name="sector_csv")
-def sector_csv(
-    session: SessionDep, settings: SettingsDep, analyst: AnalystPage, query: SectorQueryDep
-) -> Response:
+def sector_csv(page: PageDep, analyst: AnalystPage, query: SectorQueryDep) -> Response:
     """The page's CSV download, with the browser session (the same file as the API's)."""
-    return csv_download(session, _publication(session, settings, query), analyst.user)
+    return csv_download(page.session, _publication(page, query), analyst.user)
 
 
 @router.get("/sector/heatmap.xlsx", name="sector_xlsx")
-def sector_xlsx(
-    session: SessionDep, settings: SettingsDep, analyst: AnalystPage, query: SectorQueryDep
-) -> Response:
-    return xlsx_download(session, _publication(session, settings, query), analyst.user)
+def sector_xlsx(page: PageDep, analyst: AnalystPage, query: SectorQueryDep) -> Response:
+    return xlsx_download(page.session, _publication(page, query), analyst.user)
 
 
 @router.get("/sector/report.pdf", name="sector_pdf")
-def sector_pdf(
-    session: SessionDep, settings: SettingsDep, analyst: AnalystPage, query: SectorQueryDep
-) -> Response:
+def sector_pdf(page: PageDep, analyst: AnalystPage, query: SectorQueryDep) -> Response:
     """The "state of the sector" report, A4, audited as every download."""
-    publication = _publication(session, settings, query)
+    publication = _publication(page, query)
     content = build_pdf(publication)
     return export_download(
-        session, publication, analyst.user, title="State of the sector", kind="pdf", content=content
+        page.session, publication, analyst.user, title="State of the sector", kind="pdf", content=content
     )
 
 
 @router.get("/sector", name="sector_heatmap")
-def sector_page(
-    request: Request, session: SessionDep, settings: SettingsDep, analyst: AnalystPage, query: SectorQueryDep
-) -> Response:
-    cycles, chosen = _chosen(session, query.cycle)
+def sector_page(page: PageDep, analyst: AnalystPage, query: SectorQueryDep) -> Response:
+    cycles, chosen = _chosen(page.session, query.cycle)
     by = query.by if query.by in BY_OPTIONS else "trust_type"
-    k = settings.k_anonymity
-    result = heatmap(session, chosen, by, k)
-    return render(
-        request,
+    k = page.settings.k_anonymity
+    result = heatmap(page.session, chosen, by, k)
+    return page.render(
         "sector/heatmap.html",
         {
             "page_title": f"Sector view {chosen.name}",
@@ -110,7 +98,7 @@ def sector_page(
             "by": by,
             "by_options": BY_OPTIONS,
             "heatmap": result,
-            "headlines": headlines(session, chosen, k),
+            "headlines": headlines(page.session, chosen, k),
             "baseline": BASELINE_2022,
             "baseline_responses": BASELINE_2022_RESPONSES,
             "role_mix": ROLE_MIX_2022,
