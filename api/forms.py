@@ -352,3 +352,63 @@ def file_name_of(field: str, field_id: str | None = None) -> Callable[[FormData]
         )
 
     return read
+
+
+# Text files (a CSV of trusts or indicators, a framework's YAML): read whole, so kept small.
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+# A file with more problems than this lists the first ones and says how many more.
+MAX_LISTED_PROBLEMS = 50
+
+
+def read_upload(upload: Any, what: str) -> tuple[str, str | None]:
+    """The uploaded file's text, or ("", what is wrong with it, as the page says it)."""
+    if upload is None or not getattr(upload, "filename", None):
+        return "", f"Select a {what} file"
+    content = upload.file.read(MAX_UPLOAD_BYTES + 1)
+    if not content:
+        return "", f"The selected file is empty. Select a {what} file with something in it"
+    if len(content) > MAX_UPLOAD_BYTES:
+        return "", f"The selected file must be smaller than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+    try:
+        return content.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        return "", f"The selected file must be a {what} file saved as UTF-8 text"
+
+
+@dataclass(frozen=True)
+class TextUpload(Generic[M]):
+    """A text file's upload form, read: its command (the file's name) and text, or the errors."""
+
+    command: M | None
+    text: str
+    errors: dict[str, str]
+
+
+def text_upload(form: CommandForm[M], file: Any, what: str) -> TextUpload[M]:
+    """The upload form's command with its `file` (the route's `File()` parameter, which also gives
+    the route its larger body limit, api/body_limit.py) read as UTF-8 text (`what`: "CSV"), or the
+    errors to show beside the file input: no file chosen, an empty, too large or not-text file."""
+    if form.command is None:
+        return TextUpload(None, "", form.errors)
+    text, problem = read_upload(file, what)
+    if problem:
+        return TextUpload(None, "", {form.field_for("file_name"): problem})
+    return TextUpload(form.command, text, {})
+
+
+def as_sentence(message: str) -> str:
+    """A service message as the page shows it: capital first letter (the CLI's are lower case)."""
+    return message[:1].upper() + message[1:]
+
+
+def file_problems(file_name: str, problems: list[str], nothing_done: str) -> tuple[str, list[str]]:
+    """A refused file's summary for the error summary ("trusts.csv has 3 problems. Nothing has been
+    imported. ...", `nothing_done`: "imported") and its problems as the page lists them."""
+    listed = [as_sentence(problem) for problem in problems[:MAX_LISTED_PROBLEMS]]
+    if len(problems) > len(listed):
+        listed.append(f"And {len(problems) - len(listed)} more problems")
+    summary = (
+        f"{file_name} has {len(problems)} problem{'s' if len(problems) != 1 else ''}. "
+        f"Nothing has been {nothing_done}. Correct the file and upload it again"
+    )
+    return summary, listed

@@ -19,15 +19,10 @@ from api.admin.schemas import (
     FirstChairInvite,
     TrustsImport,
 )
-from api.admin.views import (
-    MAX_LISTED_ERRORS,
-    as_sentence,
-    read_upload,
-)
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.errors import Conflict, InputError, NotFound, Unprocessable
-from api.forms import PageForm, file_name_of
+from api.forms import PageForm, file_name_of, file_problems, text_upload
 from api.organisations.models import Organisation
 from api.organisations.types import REGIONS, SIZE_BANDS, TRUST_TYPES
 from api.pages import Page, PageDep
@@ -121,36 +116,25 @@ def import_page(page: PageDep, admin: PlatformAdminPage) -> Response:
 def import_trusts(
     page: PageDep,
     admin: PlatformAdminPage,
-    command: PageForm[TrustsImport, file_name_of("csv_file")],
+    form: PageForm[TrustsImport, file_name_of("csv_file")],
     csv_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    if command.command is None:
-        return _import_form(page, 422, errors=command.errors)
-    text, problem = read_upload(csv_file, "CSV")
-    if problem:
-        return _import_form(page, 422, errors={"csv_file": problem})
-    file_name = command.command.file_name
+    upload = text_upload(form, csv_file, "CSV")
+    if upload.command is None:
+        return _import_form(page, 422, errors=upload.errors)
+    file_name = upload.command.file_name
     try:
         result = service.import_trusts(
-            page.session, text=text, file_name=file_name, actor=admin.user, client_ip=client_ip(page.request)
+            page.session,
+            text=upload.text,
+            file_name=file_name,
+            actor=admin.user,
+            client_ip=client_ip(page.request),
         )
     except InputError as exc:
-        problems = [as_sentence(line) for line in str(exc).splitlines() if line.strip()]
-        listed = problems[:MAX_LISTED_ERRORS]
-        if len(problems) > len(listed):
-            listed.append(f"And {len(problems) - len(listed)} more problems")
-        return _import_form(
-            page,
-            422,
-            errors={
-                "csv_file": (
-                    f"{file_name} has {len(problems)} problem{'s' if len(problems) != 1 else ''}. "
-                    "Nothing has been imported. Correct the file and upload it again"
-                )
-            },
-            row_errors=listed,
-            file_name=file_name,
-        )
+        problems = [line for line in str(exc).splitlines() if line.strip()]
+        summary, listed = file_problems(file_name, problems, "imported")
+        return _import_form(page, 422, errors={"csv_file": summary}, row_errors=listed, file_name=file_name)
     total = result.added + result.updated
     return page.render(
         "admin/trusts_imported.html",

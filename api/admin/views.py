@@ -24,7 +24,7 @@ from api.client_ip import client_ip
 from api.csrf import verify_csrf
 from api.db import utcnow
 from api.errors import Conflict, InputError, NotFound
-from api.forms import FormRead, PageForm, file_name_of
+from api.forms import FormRead, PageForm, as_sentence, file_name_of, text_upload
 from api.pages import Page, PageDep
 from api.permissions import PlatformAdminPage
 from api.settings import Settings
@@ -32,9 +32,7 @@ from api.settings import Settings
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 # At most this many bad rows are listed; the rest are counted.
-MAX_LISTED_ERRORS = 50
 # Messages for the banner after a change, chosen by key so the address cannot carry made-up text.
 DONE_MESSAGES = {
     "cycle_opened": ("Cycle opened. Chairs can open their board's assessment for it from the day it opens."),
@@ -61,26 +59,6 @@ def done_message(settings: Settings, done: str | None) -> str:
 def admin_page(page: Page, template: str, title: str, done: str | None, **context: Any) -> Response:
     """An admin overview page: its title, what was just done (`?done=`) in words, and `context`."""
     return page.render(template, {"page_title": title, **context, "done": done_message(page.settings, done)})
-
-
-def as_sentence(message: str) -> str:
-    """A service message as the page shows it: capital first letter (the CLI's are lower case)."""
-    return message[:1].upper() + message[1:]
-
-
-def read_upload(upload: UploadFile | None, what: str) -> tuple[str, str | None]:
-    """The uploaded file's text, or ("", what is wrong with it)."""
-    if upload is None or not upload.filename:
-        return "", f"Select a {what} file"
-    content = upload.file.read(MAX_UPLOAD_BYTES + 1)
-    if not content:
-        return "", f"The selected file is empty. Select a {what} file with something in it"
-    if len(content) > MAX_UPLOAD_BYTES:
-        return "", f"The selected file must be smaller than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
-    try:
-        return content.decode("utf-8-sig"), None
-    except UnicodeDecodeError:
-        return "", f"The selected file must be a {what} file saved as UTF-8 text"
 
 
 # --- Overview ------------------------------------------------------------------------------------
@@ -238,16 +216,14 @@ def frameworks_page(page: PageDep, admin: PlatformAdminPage) -> Response:
 def check_framework(
     page: PageDep,
     admin: PlatformAdminPage,
-    command: PageForm[FrameworkFileCheck, file_name_of("framework_file")],
+    form: PageForm[FrameworkFileCheck, file_name_of("framework_file")],
     framework_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    if command.command is None:
-        return _frameworks_page(page, 422, errors=command.errors)
-    text, problem = read_upload(framework_file, "YAML")
-    if problem:
-        return _frameworks_page(page, 422, errors={"framework_file": problem})
-    file_name = command.command.file_name
-    check = service.check_framework(page.session, text, file_name)
+    upload = text_upload(form, framework_file, "YAML")
+    if upload.command is None:
+        return _frameworks_page(page, 422, errors=upload.errors)
+    file_name = upload.command.file_name
+    check = service.check_framework(page.session, upload.text, file_name)
     return page.render(
         "admin/framework_check.html",
         {

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from api.admin.views import read_upload
 from api.db import SessionDep
 from api.errors import FieldError, Unprocessable, error_responses
+from api.forms import read_upload
 from api.indicators import service
 from api.indicators.csv_import import ImportRefused
 from api.indicators.schemas import (

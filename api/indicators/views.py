@@ -12,10 +12,9 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.accounts.roles import MANAGER_ROLES
-from api.admin.views import MAX_LISTED_ERRORS, as_sentence, read_upload
 from api.csrf import verify_csrf
 from api.errors import Conflict
-from api.forms import CommandForm, FormRead, command_form
+from api.forms import FormRead, PageForm, file_problems, text_upload
 from api.indicators import service
 from api.indicators.csv_import import ImportRefused
 from api.indicators.definitions import HIA_STATUSES, NOTE_MAX, number_text
@@ -90,7 +89,7 @@ def _saved(page: Page, access: AssessmentAccess, done: str) -> Response:
 def save_indicators_page(
     page: PageDep,
     access: ManagerPage,
-    form: Annotated[CommandForm[IndicatorsUpdate], Depends(command_form(IndicatorsUpdate))],
+    form: PageForm[IndicatorsUpdate],
 ) -> Response:
     typed = dict(form.values)
     if form.command is None:
@@ -123,28 +122,22 @@ def _upload_values(form: FormData) -> FormRead:
 def import_indicators_page(
     page: PageDep,
     access: ManagerPage,
-    command: Annotated[CommandForm[WresImport], Depends(command_form(WresImport, read=_upload_values))],
+    form: PageForm[WresImport, _upload_values],
     csv_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    if command.command is None:
-        return _page(page, access, errors=command.errors, status_code=422)
-    text, problem = read_upload(csv_file, "CSV")
-    if problem:
-        return _page(page, access, errors={"csv_file": problem}, status_code=422)
-    file_name = command.command.file_name
+    upload = text_upload(form, csv_file, "CSV")
+    if upload.command is None:
+        return _page(page, access, errors=upload.errors, status_code=422)
     try:
         service.import_wres(
-            page.session, access.principal.user, access.assessment, text=text, version=command.command.version
+            page.session,
+            access.principal.user,
+            access.assessment,
+            text=upload.text,
+            version=upload.command.version,
         )
     except ImportRefused as exc:
-        problems = [as_sentence(str(p)) for p in exc.problems]
-        listed = problems[:MAX_LISTED_ERRORS]
-        if len(problems) > len(listed):
-            listed.append(f"And {len(problems) - len(listed)} more problems")
-        summary = (
-            f"{file_name} has {len(problems)} problem{'s' if len(problems) != 1 else ''}. "
-            "Nothing has been recorded. Correct the file and upload it again"
-        )
+        summary, listed = file_problems(upload.command.file_name, [str(p) for p in exc.problems], "recorded")
         return _page(page, access, errors={"csv_file": summary}, row_errors=listed, status_code=422)
     except Conflict:
         errors = {
