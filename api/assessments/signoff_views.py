@@ -14,7 +14,6 @@ from api.assessments.consensus_page import (
     assessment_names,
     framework_doc,
     level_names_of,
-    section_url,
     signer_of,
 )
 from api.assessments.cycles import is_closed, late_submission_refusal
@@ -38,6 +37,7 @@ from api.db import SessionDep, utcnow
 from api.deps import SettingsDep
 from api.errors import Conflict, Unprocessable
 from api.forms import PageForm
+from api.pages import Page
 from api.permissions import ChairPage, ManagerPage, PlatformAdminPage
 from api.templating import render
 from api.urls import redirect_to
@@ -47,7 +47,8 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 # --- Sign-off -------------------------------------------------------------------------------------------
 
 
-def _submit_context(session: Session, assessment: Assessment, viewer_id: int) -> dict[str, Any]:
+def _submit_context(page: Page, assessment: Assessment, viewer_id: int) -> dict[str, Any]:
+    session = page.session
     organisation, cycle = assessment_names(session, assessment)
     missing_ids = {c.id for c in service.missing_consensus(session, assessment)}
     agreed = consensus_of(session, assessment.id)
@@ -58,7 +59,12 @@ def _submit_context(session: Session, assessment: Assessment, viewer_id: int) ->
         rows = []
         for position, criterion in enumerate(criteria, start=1):
             number = f"{section.number}.{position}"
-            href = f"{section_url(assessment.id, section.key)}#{criterion.key}"
+            href = page.path(
+                "consensus_section",
+                assessment_id=assessment.id,
+                section_key=section.key,
+                fragment=criterion.key,
+            )
             if criterion.id in missing_ids:
                 missing.append({"number": number, "statement": criterion.statement, "href": href})
             else:
@@ -92,7 +98,7 @@ def submit_page(request: Request, session: SessionDep, settings: SettingsDep, ac
     assessment = access.assessment
     if assessment.status == "submitted":
         return redirect_to(request, "assessment_submitted", assessment_id=assessment.id)
-    context = _submit_context(session, assessment, access.principal.user.id)
+    context = _submit_context(Page(request, session, settings), assessment, access.principal.user.id)
     context["page_title"] = "Check the agreed ratings before you submit"
     context["closed"] = late_submission_refusal(
         session, context["cycle"], assessment.id, settings.k_anonymity, utcnow().date()
@@ -110,7 +116,7 @@ def submit(
 ) -> Response:
     viewer_id = access.principal.user.id
     if access.assessment.status != "submitted":
-        context = _submit_context(session, access.assessment, viewer_id)
+        context = _submit_context(Page(request, session, settings), access.assessment, viewer_id)
         context["page_title"] = "Check the agreed ratings before you submit"
         confirmed = form.command is not None and form.command.confirmed
         ready = not context["missing"] and not context["checks"].blocked
@@ -128,11 +134,11 @@ def submit(
         service.submit(session, access.principal, access.assessment.id, k_anonymity=settings.k_anonymity)
     except Unprocessable:
         # Someone cleared or never agreed a level, or a far level has no reason: show the list again.
-        context = _submit_context(session, access.assessment, viewer_id)
+        context = _submit_context(Page(request, session, settings), access.assessment, viewer_id)
         context["page_title"] = "Check the agreed ratings before you submit"
         return render(request, "assessments/submit.html", context, status_code=422)
     except Conflict as refused:
-        context = _submit_context(session, access.assessment, viewer_id)
+        context = _submit_context(Page(request, session, settings), access.assessment, viewer_id)
         if not is_closed(context["cycle"], utcnow().date()):
             raise
         context["page_title"] = "Check the agreed ratings before you submit"
