@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from api.accounts.models import User
 from api.accounts.roles import CHAIR
+from api.assessments import service
 from api.assessments.carry_forward import (
     LastYear,
     cycle_names,
@@ -36,6 +37,7 @@ from api.assessments.repository import (
     evidence_of,
     previous_assessment,
 )
+from api.assessments.schemas import ConsensusUpdate
 from api.assessments.spread import (
     FROM_RECORDS_TEXT,
     MIN_OTHER_RATERS,
@@ -159,18 +161,28 @@ def statement_form_state(form: CommandForm[Any], key: str) -> FormState:
 
 
 def save_statement(
-    state: FormState,
+    page: Page,
+    access: AssessmentAccess,
     key: str,
-    save: Callable[[], object],
+    command: ConsensusUpdate,
+    state: FormState,
     again: Callable[[int], Response],
     signed_off: Callable[[], Response],
 ) -> Response | None:
-    """Save a statement's consensus (`save`); None once saved. Refused: the board's reason is needed
-    where the level is far from the members' median (`again(422)` with it beside the rationale);
-    out of date: what they typed is kept and the next save is against the version now shown
-    (`again(409)`); signed off meanwhile: `signed_off()`, the read-only statement."""
+    """Save a statement's consensus, from the section page or meeting mode, through the service the
+    API uses too; None once saved. Refused: the board's reason is needed where the level is far from
+    the members' median (`again(422)` with it beside the rationale); out of date: what they typed is
+    kept (`state`) and the next save is against the version now shown (`again(409)`); signed off
+    meanwhile: `signed_off()`, the read-only statement."""
     try:
-        save()
+        service.agree_consensus(
+            page.session,
+            access.principal,
+            access.assessment.id,
+            key,
+            command,
+            k_anonymity=page.settings.k_anonymity,
+        )
     except FieldError as refused:
         state.errors[f"{key}-rationale"] = refused.message
         return again(422)

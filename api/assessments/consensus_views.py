@@ -118,20 +118,8 @@ def save_consensus(
 
     if form.command is None:
         return again(422)
-    command = form.command
     refused = save_statement(
-        state,
-        key,
-        lambda: service.agree_consensus(
-            page.session,
-            access.principal,
-            access.assessment.id,
-            key,
-            command,
-            k_anonymity=page.settings.k_anonymity,
-        ),
-        again,
-        lambda: signed_off_redirect(page, access, section_key),
+        page, access, key, form.command, state, again, lambda: signed_off_redirect(page, access, section_key)
     )
     if refused is not None:
         return refused

@@ -17,7 +17,6 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 from api.accounts.roles import CHAIR
-from api.assessments import service
 from api.assessments.carry_forward import framework_doc
 from api.assessments.consensus_page import (
     FormState,
@@ -175,18 +174,12 @@ def meeting_save(
     if not rating_closed(assessment):
         # The page offers no form until rating closes; a stale tab gets the page, not a save.
         return page.redirect("meeting_statement", assessment_id=assessment.id, criterion_key=key)
-    command = form.command
     refused = save_statement(
-        state,
+        page,
+        access,
         key,
-        lambda: service.agree_consensus(
-            page.session,
-            access.principal,
-            assessment.id,
-            key,
-            command,
-            k_anonymity=page.settings.k_anonymity,
-        ),
+        form.command,
+        state,
         lambda status_code: _render(page, access, key, state=state, status_code=status_code),
         # Signed off meanwhile: show the read-only statement.
         lambda: page.redirect("meeting_statement", assessment_id=assessment.id, criterion_key=key),
