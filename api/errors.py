@@ -8,8 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class DomainError(Exception):
+    """A request the service's rules refuse, answered with its `status_code` (and `headers`): to the
+    JSON API as `{"detail": message, **extra}`, to a page as the error page with the message."""
+
     status_code = 400
-    code = "error"
     headers: dict[str, str] | None = None
 
     def __init__(self, message: str, **extra: Any) -> None:
@@ -19,25 +21,25 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
+    """No such object among the caller's boards: another trust's is not confirmed either."""
+
     status_code = 404
-    code = "not_found"
 
 
 class Forbidden(DomainError):
     status_code = 403
-    code = "forbidden"
 
 
 class Conflict(DomainError):
+    """Not with how things stand: a stale version (`extra` holds the current one), or too late."""
+
     status_code = 409
-    code = "conflict"
 
 
 class Unprocessable(DomainError):
     """A well-formed request the rules refuse (e.g. submitting with criteria unanswered)."""
 
     status_code = 422
-    code = "unprocessable"
 
 
 class InputError(ValueError):

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, StringConstraints, ValidationError
@@ -99,6 +99,15 @@ class CommandForm(Generic[M]):
     def field_for(self, location: str) -> str:
         """The form field a service's FieldError location points at ("gaps.1.action_ids")."""
         return field_id(location, self.field_ids)
+
+    def command_or_raise(self) -> M:
+        """The command, or its first error raised as a FieldError: for a form with no boxes of the
+        person's own (a button and hidden fields), where only a changed form fails and there is no
+        form to show again, so the error page shows the message."""
+        if self.command is None:
+            field_name, message = next(iter(self.errors.items()))
+            raise FieldError(field_name, message)
+        return self.command
 
 
 def form_messages(model: type[BaseModel]) -> dict[str, str]:
@@ -271,6 +280,54 @@ def save_page(
         else:
             return done(result)
     return again(shown, current)
+
+
+class Versioned(Protocol):
+    """What an edit form and the thing it edits share: the version, for a compare-and-set save."""
+
+    version: int
+
+
+def save_edit_page(
+    form: CommandForm[M],
+    save: Callable[[M], R],
+    *,
+    done: Callable[[R], Response],
+    again: Callable[[dict[str, str], Any, int], Response],
+    typed: Versioned,
+    current: Callable[[], Versioned | None],
+    stale: tuple[str, str],
+    errors: Mapping[str, str] | None = None,
+    field_for: Callable[[str], str] | None = None,
+) -> Response:
+    """save_page for a form that edits something with a version (`typed`: the form as the person
+    typed it, shown again on a problem).
+
+    When someone else saved first (a Conflict carrying `current`), the page shows again with the
+    message `stale` = (field, message), what is saved now (`current()`) beside the form, and the
+    form's version moved on to it, so saving again saves over it: `again(errors, current, 409)`.
+    Another Conflict is shown as its own message on that field; any other problem is
+    `again(errors, None, 422)`."""
+    stale_field, stale_message = stale
+
+    def on_conflict(conflict: Conflict, shown: dict[str, str]) -> Versioned | None:
+        if "current" not in conflict.extra:
+            shown[stale_field] = conflict.message
+            return None
+        shown[stale_field] = stale_message
+        now = current()
+        typed.version = now.version if now is not None else 0
+        return now
+
+    return save_page(
+        form,
+        save,
+        done=done,
+        again=lambda shown, now: again(shown, now, 409 if now else 422),
+        errors=errors,
+        field_for=field_for,
+        stale=on_conflict,
+    )
 
 
 # --- Upload forms ---------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from api.admin.trusts_views import router as admin_trusts_pages
 from api.admin.views import router as admin_pages
 from api.api_docs import OPENAPI_URL
 from api.api_docs import router as api_docs_pages
+from api.assessments.consensus_routes import router as consensus_api
 from api.assessments.consensus_views import router as consensus_pages
 from api.assessments.evidence_views import router as evidence_pages
 from api.assessments.headline_views import router as headline_pages
@@ -193,8 +194,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The JSON API first: routes are matched in order, and the busiest requests (autosave) are API
     # ones; no page path starts with /api, so the order changes nothing else.
     # The errors every assessment operation may answer, declared here rather than beside its
-    # routes (api/assessments/routes.py): a route's own entry for a status replaces this one.
+    # routes (api/assessments/routes.py, consensus_routes.py): a route's own entry for a status
+    # replaces this one.
     app.include_router(assessments_api, responses=error_responses(401, 403, 404, 409, 422))
+    app.include_router(consensus_api, responses=error_responses(401, 403, 404, 409, 422))
     app.include_router(reminders_api, responses=error_responses(401, 403, 404))
     app.include_router(sector_api)
     app.include_router(admin_api)

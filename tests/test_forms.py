@@ -1,13 +1,18 @@
-"""command_form's error mapping: an error deep in a command is one NHS.UK sentence on one form field."""
+"""command_form's error mapping: an error deep in a command is one NHS.UK sentence on one form field;
+and how a page write shows a refused form or a stale edit again."""
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
 
+import pytest
 from pydantic import BaseModel, Field, StringConstraints
 from starlette.datastructures import FormData
+from starlette.responses import Response
 
-from api.forms import FormRead, command_form, field_id
+from api.errors import Conflict, FieldError
+from api.forms import FormRead, command_form, field_id, save_edit_page
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5)]
 
@@ -58,3 +63,51 @@ def test_a_service_error_location_finds_its_form_field_by_its_longest_known_pref
     assert field_id("tags.3", {}) == "tags"
     ok = command_form(Sources, read=read).validate(FormData([("line_1", "a\nb")]))
     assert ok.command is not None and ok.field_for("sources.1.line") == "line_1"
+
+
+def test_a_form_with_no_boxes_of_its_own_raises_its_first_error() -> None:
+    dependency = command_form(Sources, read=read)
+    assert dependency.validate(FormData([("tags", "ok")])).command_or_raise().tags == ["ok"]
+    with pytest.raises(FieldError) as refused:
+        dependency.validate(FormData([("tags", "far too long")])).command_or_raise()
+    assert (refused.value.field, refused.value.message) == ("tags", "Each tag must be 5 characters or fewer")
+
+
+@dataclass
+class Versioned:
+    version: int
+
+
+def _edit(conflict: Conflict, typed: Versioned) -> tuple[dict[str, str], Any, int]:
+    shown: list[tuple[dict[str, str], Any, int]] = []
+
+    def save(_: Sources) -> None:
+        raise conflict
+
+    def again(errors: dict[str, str], current: Any, status_code: int) -> Response:
+        shown.append((errors, current, status_code))
+        return Response(status_code=status_code)
+
+    save_edit_page(
+        command_form(Sources, read=read).validate(FormData([("tags", "ok")])),
+        save,
+        done=lambda _: Response(status_code=303),
+        again=again,
+        typed=typed,
+        current=lambda: Versioned(7),
+        stale=("title", "Someone else saved first"),
+    )
+    return shown[0]
+
+
+def test_a_stale_edit_shows_what_is_saved_now_and_takes_its_version() -> None:
+    typed = Versioned(3)
+    errors, current, status_code = _edit(Conflict("changed", current={"version": 7}), typed)
+    assert (errors, current, status_code) == ({"title": "Someone else saved first"}, Versioned(7), 409)
+    assert typed.version == 7
+
+
+def test_another_conflict_on_an_edit_is_shown_as_its_own_message() -> None:
+    typed = Versioned(3)
+    assert _edit(Conflict("No year has started"), typed) == ({"title": "No year has started"}, None, 422)
+    assert typed.version == 3

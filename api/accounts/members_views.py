@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -16,14 +17,12 @@ from api.accounts.models import Membership, User
 from api.accounts.roles import BOARD_MEMBER
 from api.accounts.schemas import MemberInvite, MemberRole
 from api.csrf import verify_csrf
-from api.db import SessionDep
-from api.deps import SettingsDep
 from api.errors import Conflict, Forbidden, Unprocessable
 from api.forms import CommandForm, PageForm
+from api.pages import Page, PageDep
 from api.permissions import TrustAccess, TrustManagerPage
 from api.settings import Settings
 from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -39,12 +38,12 @@ DONE_MESSAGES = {
 }
 
 
-def _back_to_members(request: Request, access: TrustAccess, done: str | None = None) -> Response:
-    return redirect_to(request, "board_members", ods_code=access.organisation.ods_code, query={"done": done})
+def _back_to_members(page: Page, access: TrustAccess, done: str | None = None) -> Response:
+    return page.redirect("board_members", ods_code=access.organisation.ods_code, query={"done": done})
 
 
 def _member(
-    session: SessionDep, access: TrustAccess, membership_id: int
+    session: Session, access: TrustAccess, membership_id: int
 ) -> tuple[Membership, User, BoardMember]:
     """The member named in the path, on this board (another board's: 404), and how they are shown."""
     membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
@@ -67,23 +66,16 @@ def _typed(form: CommandForm[Any], fields: tuple[str, ...]) -> dict[str, str]:
 
 
 @router.get("/trusts/{ods_code}/members", name="board_members")
-def members_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: TrustManagerPage,
-    done: str | None = None,
-) -> Response:
-    board = members.board_members(session, access.organisation.id)  # type: ignore[arg-type]
-    return render(
-        request,
+def members_page(page: PageDep, access: TrustManagerPage, done: str | None = None) -> Response:
+    board = members.board_members(page.session, access.organisation.id)  # type: ignore[arg-type]
+    return page.render(
         "accounts/members.html",
         {
             "page_title": f"Board members of {access.organisation.name}",
             "organisation": access.organisation,
             "members": board,
             "me": access.principal.user.id,
-            "done": DONE_MESSAGES.get(done or "", "").format(days=settings.invitation_link_days),
+            "done": DONE_MESSAGES.get(done or "", "").format(days=page.settings.invitation_link_days),
             # A refusal is not a success: shown in the plain (important) banner.
             "done_refused": done == "resend_too_soon",
         },
@@ -102,15 +94,13 @@ def invitation_form(
     return render(request, template, context, status_code=status_code)
 
 
-def _invite_form(
-    request: Request, access: TrustAccess, settings: Settings, status_code: int = 200, **form: object
-) -> Response:
+def _invite_form(page: Page, access: TrustAccess, status_code: int = 200, **form: object) -> Response:
     title = "Invite someone to the board"
     return invitation_form(
-        request,
+        page.request,
         "accounts/members_invite.html",
         title,
-        settings,
+        page.settings,
         status_code,
         organisation=access.organisation,
         **form,
@@ -118,39 +108,33 @@ def _invite_form(
 
 
 @router.get("/trusts/{ods_code}/members/invite", name="invite_member_page")
-def invite_page(request: Request, settings: SettingsDep, access: TrustManagerPage) -> Response:
-    return _invite_form(request, access, settings)
+def invite_page(page: PageDep, access: TrustManagerPage) -> Response:
+    return _invite_form(page, access)
 
 
 @router.post("/trusts/{ods_code}/members/invite", name="send_member_invitation")
-def invite(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: TrustManagerPage,
-    form: PageForm[MemberInvite, _member_form],
-) -> Response:
+def invite(page: PageDep, access: TrustManagerPage, form: PageForm[MemberInvite, _member_form]) -> Response:
     typed = _typed(form, ("email", "name", "role", "board_role"))
     if form.command is None:
-        return _invite_form(request, access, settings, 422, errors=form.errors, **typed)
+        return _invite_form(page, access, 422, errors=form.errors, **typed)
+    change = board_change(page.request, access)
     try:
-        invitation = invitations.invite_member(session, settings, board_change(request, access), form.command)
+        invitation = invitations.invite_member(page.session, page.settings, change, form.command)
     except (Conflict, Unprocessable, Forbidden) as exc:
         field = exc.extra.get("field", "email")
-        return _invite_form(request, access, settings, exc.status_code, errors={field: exc.message}, **typed)
-    return _back_to_members(request, access, "invited" if invitation.link_sent else "added")
+        return _invite_form(page, access, exc.status_code, errors={field: exc.message}, **typed)
+    return _back_to_members(page, access, "invited" if invitation.link_sent else "added")
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/resend", name="resend_invitation_page")
-def resend(
-    request: Request, session: SessionDep, settings: SettingsDep, access: TrustManagerPage, membership_id: int
-) -> Response:
-    membership, user = member_of_trust(session, access.organisation.id, membership_id)  # type: ignore[arg-type]
+def resend(page: PageDep, access: TrustManagerPage, membership_id: int) -> Response:
+    membership, user = member_of_trust(page.session, access.organisation.id, membership_id)  # type: ignore[arg-type]
+    change = board_change(page.request, access)
     try:
-        invitations.resend_invitation(session, settings, board_change(request, access), membership, user)
+        invitations.resend_invitation(page.session, page.settings, change, membership, user)
     except invitations.InvitationSentToday:
-        return _back_to_members(request, access, "resend_too_soon")
-    return _back_to_members(request, access, "resent")
+        return _back_to_members(page, access, "resend_too_soon")
+    return _back_to_members(page, access, "resent")
 
 
 # --- Change role ---------------------------------------------------------------------------------
@@ -164,72 +148,56 @@ MEMBER_PAGES = {
 
 
 def _member_page(
-    request: Request,
-    access: TrustAccess,
-    member: BoardMember,
-    page: str,
-    status_code: int = 200,
-    **extra: object,
+    page: Page, access: TrustAccess, member: BoardMember, which: str, status_code: int = 200, **extra: object
 ) -> Response:
     """The change-role form (its choices start at the member's role) or the removal question."""
-    template, title = MEMBER_PAGES[page]
+    template, title = MEMBER_PAGES[which]
     context: dict[str, object] = {
         "page_title": title.format(name=member.name),
         "organisation": access.organisation,
     }
-    if page == "role":
+    if which == "role":
         context.update(role=member.role, board_role=member.board_role)
-    return render(request, template, {**context, "member": member, **extra}, status_code=status_code)
+    return page.render(template, {**context, "member": member, **extra}, status_code=status_code)
 
 
 @router.get("/trusts/{ods_code}/members/{membership_id}/role", name="change_member_role")
-def role_page(
-    request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int
-) -> Response:
-    return _member_page(request, access, _member(session, access, membership_id)[2], "role")
+def role_page(page: PageDep, access: TrustManagerPage, membership_id: int) -> Response:
+    return _member_page(page, access, _member(page.session, access, membership_id)[2], "role")
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/role", name="change_member_role_save")
 def change_role(
-    request: Request,
-    session: SessionDep,
-    access: TrustManagerPage,
-    membership_id: int,
-    form: PageForm[MemberRole, _member_form],
+    page: PageDep, access: TrustManagerPage, membership_id: int, form: PageForm[MemberRole, _member_form]
 ) -> Response:
-    membership, user, member = _member(session, access, membership_id)
+    membership, user, member = _member(page.session, access, membership_id)
     typed = _typed(form, ("role", "board_role"))
     if form.command is None:
-        return _member_page(request, access, member, "role", 422, errors=form.errors, **typed)
+        return _member_page(page, access, member, "role", 422, errors=form.errors, **typed)
+    change = board_change(page.request, access)
     try:
-        changed = members.change_member_role(
-            session, board_change(request, access), membership, user, form.command
-        )
+        changed = members.change_member_role(page.session, change, membership, user, form.command)
     except (Conflict, Unprocessable, Forbidden) as exc:
         field = exc.extra.get("field", "role")
         return _member_page(
-            request, access, member, "role", exc.status_code, errors={field: exc.message}, **typed
+            page, access, member, "role", exc.status_code, errors={field: exc.message}, **typed
         )
-    return _back_to_members(request, access, "role_changed" if changed else None)
+    return _back_to_members(page, access, "role_changed" if changed else None)
 
 
 # --- Remove --------------------------------------------------------------------------------------
 
 
 @router.get("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member_page")
-def remove_page(
-    request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int
-) -> Response:
-    return _member_page(request, access, _member(session, access, membership_id)[2], "remove")
+def remove_page(page: PageDep, access: TrustManagerPage, membership_id: int) -> Response:
+    return _member_page(page, access, _member(page.session, access, membership_id)[2], "remove")
 
 
 @router.post("/trusts/{ods_code}/members/{membership_id}/remove", name="remove_member_from_board")
-def remove(request: Request, session: SessionDep, access: TrustManagerPage, membership_id: int) -> Response:
-    membership, user, member = _member(session, access, membership_id)
+def remove(page: PageDep, access: TrustManagerPage, membership_id: int) -> Response:
+    membership, user, member = _member(page.session, access, membership_id)
     try:
-        members.remove_member(session, board_change(request, access), membership, user)
+        members.remove_member(page.session, board_change(page.request, access), membership, user)
     except (Conflict, Forbidden) as exc:
-        return _member_page(
-            request, access, member, "remove", exc.status_code, errors={"remove": exc.message}
-        )
-    return _back_to_members(request, access, "removed")
+        return _member_page(page, access, member, "remove", exc.status_code, errors={"remove": exc.message})
+    return _back_to_members(page, access, "removed")

@@ -6,9 +6,8 @@ the client address, as password sign-in is.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
-from sqlmodel import Session
 from starlette.responses import Response
 
 from api.accounts.models import User
@@ -30,11 +29,9 @@ from api.accounts.views import after_sign_in, safe_next, set_session_cookie
 from api.audit.service import record_on_user
 from api.client_ip import client_ip
 from api.csrf import rotate_csrf_cookie
-from api.db import SessionDep
-from api.deps import SettingsDep
 from api.errors import NotFound
+from api.pages import Page, PageDep
 from api.settings import Settings
-from api.templating import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,8 +45,8 @@ NO_ACCOUNT_REASONS = {
 }
 
 
-def _provider(request: Request, settings: Settings) -> OidcProvider:
-    provider = provider_for(request.app.state, settings)
+def _provider(page: Page) -> OidcProvider:
+    provider = provider_for(page.request.app.state, page.settings)
     if provider is None:
         raise NotFound("Page not found")
     return provider
@@ -73,23 +70,16 @@ def _state_cookie(settings: Settings, response: Response, value: str | None) -> 
     )
 
 
-def _problem_page(request: Request, settings: Settings, status: int, unavailable: bool = False) -> Response:
-    label = settings.oidc_button_label
+def _problem_page(page: Page, status: int, unavailable: bool = False) -> Response:
+    label = page.settings.oidc_button_label
     context = {"page_title": "Sign-in did not work", "unavailable": unavailable, "button_label": label}
-    return render(request, "accounts/oidc_problem.html", context, status_code=status)
+    return page.render("accounts/oidc_problem.html", context, status_code=status)
 
 
-def _refuse(
-    request: Request,
-    session: Session,
-    settings: Settings,
-    error: SingleSignOnError,
-    ip: str,
-    user: User | None = None,
-) -> Response:
+def _refuse(page: Page, error: SingleSignOnError, ip: str, user: User | None = None) -> Response:
     email = error.detail if error.reason in NO_ACCOUNT_REASONS and "@" in error.detail else None
     record_on_user(
-        session,
+        page.session,
         "sign_in.failed",
         user,
         "Single sign-on refused",
@@ -98,53 +88,43 @@ def _refuse(
     )
     if error.reason in NO_ACCOUNT_REASONS:
         context = {"page_title": "You do not have an account yet", "email": email}
-        response = render(request, "accounts/oidc_no_account.html", context, status_code=403)
+        response = page.render("accounts/oidc_no_account.html", context, status_code=403)
     else:
         status = 503 if isinstance(error, ProviderUnavailable) else 400
-        response = _problem_page(
-            request, settings, status, unavailable=isinstance(error, ProviderUnavailable)
-        )
-    _state_cookie(settings, response, None)
+        response = _problem_page(page, status, unavailable=isinstance(error, ProviderUnavailable))
+    _state_cookie(page.settings, response, None)
     return response
 
 
 @router.get("/sign-in/oidc", name="oidc_sign_in")
-def oidc_sign_in(
-    request: Request, session: SessionDep, settings: SettingsDep, next: str | None = None
-) -> Response:
-    provider = _provider(request, settings)
-    state, sign_in_request = start_sign_in(session, safe_next(next))
+def oidc_sign_in(page: PageDep, next: str | None = None) -> Response:
+    provider = _provider(page)
+    state, sign_in_request = start_sign_in(page.session, safe_next(next))
     try:
         url = provider.authorization_url(
             state=state, nonce=sign_in_request.nonce, code_verifier=sign_in_request.code_verifier
         )
     except ProviderUnavailable as exc:
-        return _refuse(request, session, settings, exc, client_ip(request))
+        return _refuse(page, exc, client_ip(page.request))
     response = RedirectResponse(url, status_code=303)
     response.headers["Cache-Control"] = "no-store"
-    _state_cookie(settings, response, state)
+    _state_cookie(page.settings, response, state)
     return response
 
 
 @router.get("/sign-in/oidc/callback", name="oidc_callback")
 def oidc_callback(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    state: str = "",
-    code: str = "",
-    error: str = "",
-    error_description: str = "",
+    page: PageDep, state: str = "", code: str = "", error: str = "", error_description: str = ""
 ) -> Response:
-    provider = _provider(request, settings)
-    ip = client_ip(request)
+    provider = _provider(page)
+    ip = client_ip(page.request)
     user: User | None = None
     try:
         # The state must be the one this browser was given (login CSRF), and unused (replay).
-        browser_state = request.cookies.get(STATE_COOKIE, "")
+        browser_state = page.request.cookies.get(STATE_COOKIE, "")
         if not state or not browser_state or not same(state, browser_state):
             raise SingleSignOnError("state_refused", "state missing or not this browser's")
-        sign_in_request = take_sign_in(session, state)
+        sign_in_request = take_sign_in(page.session, state)
         if error:
             raise SingleSignOnError("provider_error", f"{error}: {error_description}"[:300])
         if not code:
@@ -154,30 +134,30 @@ def oidc_callback(
         if not isinstance(id_token, str):
             raise SingleSignOnError("id_token_refused", "the token response has no ID token")
         claims = provider.verify_id_token(id_token, nonce=sign_in_request.nonce)
-        identity = identity_from_claims(claims, settings)
-        match = find_account(session, identity, settings)
+        identity = identity_from_claims(claims, page.settings)
+        match = find_account(page.session, identity, page.settings)
     except SingleSignOnError as exc:
-        return _refuse(request, session, settings, exc, ip, user)
+        return _refuse(page, exc, ip, user)
 
     user = match.user
     if match.linked_now:
         record_on_user(
-            session,
+            page.session,
             "sign_in.linked",
             user,
             "Single sign-on linked to this account",
             details={"issuer": identity.issuer, "subject": identity.subject, "email": identity.email},
             client_ip=ip,
         )
-    provider_mfa = settings.oidc_mfa_satisfies_second_factor and identity.multi_factor
+    provider_mfa = page.settings.oidc_mfa_satisfies_second_factor and identity.multi_factor
     two_factor_on = user.totp_enabled_at is not None
     # As for a password: someone with our second factor on is asked for it, unless the provider's
     # multi-factor sign-in counts for it here.
     second_factor_done = provider_mfa or not two_factor_on
     _web_session, raw = start_web_session(
-        session,
+        page.session,
         user,
-        settings=settings,
+        settings=page.settings,
         client_ip=ip,
         second_factor_done=second_factor_done,
         by_provider=True,
@@ -185,17 +165,17 @@ def oidc_callback(
     )
     if second_factor_done:
         record_on_user(
-            session,
+            page.session,
             "sign_in",
             user,
             "Signed in with single sign-on",
             details={"method": "single_sign_on", "provider_mfa": identity.multi_factor},
             client_ip=ip,
         )
-    rotate_csrf_cookie(request)
+    rotate_csrf_cookie(page.request)
     next_path = safe_next(sign_in_request.next_path)
-    response = RedirectResponse(after_sign_in(request, next_path, second_factor_done), status_code=303)
+    response = RedirectResponse(after_sign_in(page, next_path, second_factor_done), status_code=303)
     response.headers["Cache-Control"] = "no-store"
-    set_session_cookie(settings, response, raw)
-    _state_cookie(settings, response, None)
+    set_session_cookie(page.settings, response, raw)
+    _state_cookie(page.settings, response, None)
     return response

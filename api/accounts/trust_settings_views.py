@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.responses import Response
@@ -12,12 +12,10 @@ from api.accounts.schemas import TrustSettings
 from api.audit.service import record_about
 from api.client_ip import client_ip
 from api.csrf import verify_csrf
-from api.db import SessionDep
 from api.errors import FieldError
 from api.forms import PageForm
+from api.pages import PageDep
 from api.permissions import TrustManagerPage
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -39,35 +37,28 @@ def _members_without_two_factor(session: Session, organisation_id: int) -> int:
 
 
 @router.get("/trusts/{ods_code}/settings", name="trust_settings")
-def trust_settings_page(
-    request: Request, session: SessionDep, access: TrustManagerPage, saved: bool = False
-) -> Response:
+def trust_settings_page(page: PageDep, access: TrustManagerPage, saved: bool = False) -> Response:
     organisation = access.organisation
     context = {
         "page_title": f"Settings for {organisation.name}",
         "organisation": organisation,
         "saved": saved,
-        "members_without_two_factor": _members_without_two_factor(session, organisation.id),
+        "members_without_two_factor": _members_without_two_factor(page.session, organisation.id),
     }
-    return render(request, "organisations/settings.html", context)
+    return page.render("organisations/settings.html", context)
 
 
 @router.post("/trusts/{ods_code}/settings")
-def save_trust_settings(
-    request: Request,
-    session: SessionDep,
-    access: TrustManagerPage,
-    form: PageForm[TrustSettings],
-) -> Response:
+def save_trust_settings(page: PageDep, access: TrustManagerPage, form: PageForm[TrustSettings]) -> Response:
     organisation = access.organisation
     if form.command is None:
         raise FieldError("require_two_factor", "Select whether everyone on the board must use two-factor")
     required = form.command.require_two_factor
     if organisation.require_two_factor != required:
         organisation.require_two_factor = required
-        session.add(organisation)
+        page.session.add(organisation)
         record_about(
-            session,
+            page.session,
             "trust.two_factor_required" if required else "trust.two_factor_optional",
             organisation,
             "Required two-factor authentication for everyone on the board"
@@ -75,6 +66,6 @@ def save_trust_settings(
             else "Made two-factor authentication optional for the board",
             actor=access.principal.user,
             organisation_id=organisation.id,
-            client_ip=client_ip(request),
+            client_ip=client_ip(page.request),
         )
-    return redirect_to(request, "trust_settings", ods_code=organisation.ods_code, query={"saved": "true"})
+    return page.redirect("trust_settings", ods_code=organisation.ods_code, query={"saved": "true"})

@@ -8,8 +8,9 @@ import time
 import pyotp
 from sqlmodel import Session, select
 
-from api.accounts.models import Membership, RecoveryCode, User
+from api.accounts.models import Membership, RecoveryCode, User, WebSession
 from api.accounts.tokens import same, secret_hash
+from api.audit.service import record_on_user
 from api.db import utcnow
 from api.organisations.models import Organisation
 
@@ -101,3 +102,42 @@ def use_recovery_code(session: Session, user: User, code: str) -> bool:
 
 def verify_second_factor(session: Session, user: User, code: str) -> bool:
     return verify_totp(session, user, code) or use_recovery_code(session, user, code)
+
+
+# --- Changes to a person's second factor (each confirmed by the page before it is made) ------------
+
+
+def turn_on(session: Session, user: User, web_session: WebSession, *, client_ip: str | None) -> list[str]:
+    """Turn the app on once its first code is right; the browser that proved it has passed the
+    second factor. The new recovery codes, to show once."""
+    now = utcnow()
+    user.totp_enabled_at = now
+    session.add(user)
+    web_session.second_factor_at = now
+    session.add(web_session)
+    codes = new_recovery_codes(session, user)
+    record_on_user(
+        session, "two_factor.enabled", user, "Turned on two-factor authentication", client_ip=client_ip
+    )
+    return codes
+
+
+def renew_recovery_codes(session: Session, user: User, *, client_ip: str | None) -> list[str]:
+    """New recovery codes in place of the old ones, which stop working."""
+    codes = new_recovery_codes(session, user)
+    summary = "Got new recovery codes (the old ones no longer work)"
+    record_on_user(session, "two_factor.recovery_codes_renewed", user, summary, client_ip=client_ip)
+    return codes
+
+
+def turn_off(session: Session, user: User, *, client_ip: str | None) -> None:
+    """Forget the app's secret and every recovery code."""
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    session.add(user)
+    for recovery_code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).all():
+        session.delete(recovery_code)
+    record_on_user(
+        session, "two_factor.disabled", user, "Turned off two-factor authentication", client_ip=client_ip
+    )

@@ -29,8 +29,7 @@ from api.actions.views import (
 )
 from api.assessments.models import Assessment
 from api.csrf import verify_csrf
-from api.errors import Conflict
-from api.forms import PageForm, date_parts, save_page
+from api.forms import PageForm, date_parts, save_edit_page, save_page
 from api.pages import PageDep
 from api.permissions import (
     ActionAccess,
@@ -141,25 +140,21 @@ def save_action(
 ) -> Response:
     typed = ActionForm.from_form(command.form)
 
-    def stale(_: Conflict, errors: dict[str, str]) -> Any:
-        errors["title"] = STALE_MESSAGE
-        current = service.action_view(page.session, access.action)
-        typed.version = current.version
-        return current
-
-    def again(errors: dict[str, str], current: Any) -> Response:
+    def again(errors: dict[str, str], current: Any, status_code: int) -> Response:
         context = _edit_context(page.session, access, typed, errors)
         context.update(done=None, stale=current)
-        return page.render("actions/edit.html", context, status_code=409 if current else 422)
+        return page.render("actions/edit.html", context, status_code=status_code)
 
-    return save_page(
+    return save_edit_page(
         command,
         lambda update: service.update_action(page.session, access.principal.user, access.action, update),
         done=lambda _: page.redirect("action_page", action_id=access.action.id, query={"done": "saved"}),
         again=again,
+        typed=typed,
+        current=lambda: service.action_view(page.session, access.action),
+        stale=("title", STALE_MESSAGE),
         errors=page_errors_of(command.errors),
         field_for=page_field,
-        stale=stale,
     )
 
 

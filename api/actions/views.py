@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -25,17 +25,15 @@ from api.actions.schemas import (
 )
 from api.assessments.models import Assessment, Cycle
 from api.csrf import verify_csrf
-from api.db import SessionDep
-from api.errors import FieldError
 from api.forms import PageForm, date_parts, save_page
+from api.pages import PageDep
 from api.permissions import (
     AssessmentAccess,
     ManagerPage,
     MemberPage,
     TrustMemberPage,
 )
-from api.templating import render, templates
-from api.urls import redirect_to
+from api.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -85,12 +83,11 @@ def form_field(form: FormData, name: str) -> str:
 
 
 @router.get("/trusts/{ods_code}/actions", name="trust_action_plan")
-def trust_action_plan(request: Request, session: SessionDep, access: TrustMemberPage) -> Response:
-    assessment = service.latest_assessment(session, access.organisation.id)
+def trust_action_plan(page: PageDep, access: TrustMemberPage) -> Response:
+    assessment = service.latest_assessment(page.session, access.organisation.id)
     if assessment is not None:
-        return redirect_to(request, "action_plan", assessment_id=assessment.id)
-    return render(
-        request,
+        return page.redirect("action_plan", assessment_id=assessment.id)
+    return page.render(
         "actions/none.html",
         {"page_title": "Action plan", "organisation": access.organisation, "membership": access.membership},
     )
@@ -101,14 +98,14 @@ def trust_action_plan(request: Request, session: SessionDep, access: TrustMember
 
 @router.get("/assessments/{assessment_id}/actions", name="action_plan")
 def action_plan(
-    request: Request,
-    session: SessionDep,
+    page: PageDep,
     access: MemberPage,
     status: Annotated[str, Query(max_length=20)] = "",
     owner: Annotated[str, Query(max_length=200)] = "",
     priority: Annotated[str, Query(max_length=64)] = "",
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
+    session = page.session
     assessment = access.assessment
     frame = service.framing(session, assessment)
     # Unknown filter values are ignored rather than refused: they come from links and bookmarks.
@@ -145,7 +142,7 @@ def action_plan(
         else [],
         "done": DONE_MESSAGES.get(done),
     }
-    return render(request, "actions/list.html", context, block="action_list")
+    return page.render("actions/list.html", context, block="action_list")
 
 
 # --- Adding ------------------------------------------------------------------------------------------------
@@ -282,12 +279,12 @@ def form_context(
 
 @router.get("/assessments/{assessment_id}/actions/new", name="new_action")
 def new_action(
-    request: Request,
-    session: SessionDep,
+    page: PageDep,
     access: ManagerPage,
     section: Annotated[str, Query(max_length=64)] = "",
     criterion: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
+    session = page.session
     frame = service.framing(session, access.assessment)
     typed = ActionForm()
     if criterion in frame.criteria:
@@ -304,29 +301,24 @@ def new_action(
         if typed.section
         else [],
     )
-    return render(request, "actions/new.html", context)
+    return page.render("actions/new.html", context)
 
 
 @router.post("/assessments/{assessment_id}/actions", name="create_action_page")
 def create_action_page(
-    request: Request,
-    session: SessionDep,
-    access: ManagerPage,
-    command: PageForm[ActionCreate, action_values],
+    page: PageDep, access: ManagerPage, command: PageForm[ActionCreate, action_values]
 ) -> Response:
     typed = ActionForm.from_form(command.form)
 
     def again(errors: dict[str, str], _: Any) -> Response:
-        context = form_context(session, access, typed, errors)
+        context = form_context(page.session, access, typed, errors)
         context.update(page_title="Add an action", suggestions=[])
-        return render(request, "actions/new.html", context, status_code=422)
+        return page.render("actions/new.html", context, status_code=422)
 
     return save_page(
         command,
-        lambda create: service.create_action(session, access.principal.user, access.assessment, create),
-        done=lambda action: redirect_to(
-            request, "action_page", action_id=action.id, query={"done": "created"}
-        ),
+        lambda create: service.create_action(page.session, access.principal.user, access.assessment, create),
+        done=lambda action: page.redirect("action_page", action_id=action.id, query={"done": "created"}),
         again=again,
         errors=page_errors_of(command.errors),
         field_for=page_field,
@@ -335,15 +327,12 @@ def create_action_page(
 
 @router.post("/assessments/{assessment_id}/actions/suggested", name="add_suggested_action")
 def add_suggested_action(
-    request: Request,
-    session: SessionDep,
-    access: ManagerPage,
-    form: PageForm[SuggestedActionCreate],
+    page: PageDep, access: ManagerPage, form: PageForm[SuggestedActionCreate]
 ) -> Response:
-    """One click: the framework's suggestion becomes an action due in 3 months, then opens for editing."""
-    if form.command is None:
-        # The buttons' hidden fields were changed: there is no form of the person's own to show again.
-        field_name, message = next(iter(form.errors.items()))
-        raise FieldError(field_name, message)
-    action = service.create_suggested_action(session, access.principal.user, access.assessment, form.command)
-    return redirect_to(request, "edit_action", action_id=action.id, query={"done": "suggested"})
+    """One click: the framework's suggestion becomes an action due in 3 months, then opens for editing.
+    The buttons' hidden fields are the whole form: a changed one is refused with the error page."""
+    suggestion = form.command_or_raise()
+    action = service.create_suggested_action(
+        page.session, access.principal.user, access.assessment, suggestion
+    )
+    return page.redirect("edit_action", action_id=action.id, query={"done": "suggested"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from api.assessments import service
@@ -13,13 +13,11 @@ from api.assessments.schemas import (
 )
 from api.assessments.views import assessment_context
 from api.csrf import verify_csrf
-from api.db import SessionDep, utcnow
-from api.deps import SettingsDep
+from api.db import utcnow
 from api.errors import Conflict
 from api.forms import PageForm
+from api.pages import Page, PageDep
 from api.permissions import RaterPage
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -28,46 +26,44 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 @router.get("/assessments/{assessment_id}/headline", name="headline_question")
-def headline_page(request: Request, session: SessionDep, access: RaterPage) -> Response:
-    score, version = service.my_headline(session, access.assessment.id, access.principal.user.id)
-    context = assessment_context(session, access)
+def headline_page(page: PageDep, access: RaterPage) -> Response:
+    score, version = service.my_headline(page.session, access.assessment.id, access.principal.user.id)
+    context = assessment_context(page.session, access)
     context.update(page_title="How embedded is race equality?", score=score, version=version)
-    return render(request, "assessments/headline.html", context)
+    return page.render("assessments/headline.html", context)
 
 
 @router.post("/assessments/{assessment_id}/headline")
-def save_headline_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: RaterPage,
-    form: PageForm[HeadlineUpdate],
-) -> Response:
-    context = assessment_context(session, access)
+def save_headline_page(page: PageDep, access: RaterPage, form: PageForm[HeadlineUpdate]) -> Response:
+    context = assessment_context(page.session, access)
     typed_version = form.values.get("version", "0")
     version = int(typed_version) if typed_version.isdigit() else 0
     context.update(page_title="How embedded is race equality?", score=None, version=version)
     command = form.command
-    autosave = request.headers.get("HX-Request") == "true"
+    autosave = page.request.headers.get("HX-Request") == "true"
     if command is None:
         if autosave:
             return _headline_status(
-                request,
+                page,
                 version,
                 error=f"Not saved: {next(iter(form.errors.values())).lower()}",
                 status_code=422,
             )
         context["errors"] = {"score": next(iter(form.errors.values()))}
-        return render(request, "assessments/headline.html", context, status_code=422)
+        return page.render("assessments/headline.html", context, status_code=422)
     try:
         saved = service.save_headline(
-            session, access.principal, access.assessment.id, command, k_anonymity=settings.k_anonymity
+            page.session,
+            access.principal,
+            access.assessment.id,
+            command,
+            k_anonymity=page.settings.k_anonymity,
         )
     except Conflict as exc:
         if autosave:
             closed = exc.extra.get("rating_closed") or exc.extra.get("status")
             return _headline_status(
-                request,
+                page,
                 version,
                 error="Not saved: rating has closed for this assessment, so your answer cannot change"
                 if closed
@@ -81,18 +77,17 @@ def save_headline_page(
             if exc.extra.get("rating_closed") or exc.extra.get("status")
             else "You changed this answer on another device. Check the number below and save again"
         }
-        return render(request, "assessments/headline.html", context, status_code=409)
+        return page.render("assessments/headline.html", context, status_code=409)
     if autosave:
-        return _headline_status(request, saved.version, saved_at=utcnow())
-    return redirect_to(request, "assessment_overview", assessment_id=access.assessment.id)
+        return _headline_status(page, saved.version, saved_at=utcnow())
+    return page.redirect("assessment_overview", assessment_id=access.assessment.id)
 
 
 def _headline_status(
-    request: Request, version: int, *, saved_at: Any = None, error: str | None = None, status_code: int = 200
+    page: Page, version: int, *, saved_at: Any = None, error: str | None = None, status_code: int = 200
 ) -> Response:
     """htmx autosave of the headline answer: the new version and what happened, as for a rating."""
-    return render(
-        request,
+    return page.render(
         "assessments/_headline_autosave.html",
         {"version": version, "saved_at": saved_at, "error": error},
         status_code=status_code,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
+from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -17,19 +18,16 @@ from api.assessments.models import Cycle
 from api.assessments.schemas import CloseRating, RatingDeadlineUpdate
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
-from api.db import SessionDep
-from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
 from api.forms import PageForm, date_from_parts, date_parts
 from api.organisations.models import Organisation
+from api.pages import Page, PageDep
 from api.permissions import AssessmentAccess, ChairPage
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
-def _context(session: SessionDep, access: AssessmentAccess, **extra: Any) -> dict[str, Any]:
+def _context(session: Session, access: AssessmentAccess, **extra: Any) -> dict[str, Any]:
     assessment = access.assessment
     finished, members = service.board_progress(session, assessment)
     return {
@@ -45,55 +43,52 @@ def _context(session: SessionDep, access: AssessmentAccess, **extra: Any) -> dic
     }
 
 
-def _back_to_consensus(request: Request, access: AssessmentAccess) -> Response:
-    return redirect_to(request, "consensus_overview", assessment_id=access.assessment.id)
+def _back_to_consensus(page: Page, access: AssessmentAccess) -> Response:
+    return page.redirect("consensus_overview", assessment_id=access.assessment.id)
 
 
 @router.get("/assessments/{assessment_id}/close-rating", name="close_rating_page")
-def close_rating_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
+def close_rating_page(page: PageDep, access: ChairPage) -> Response:
     if rating_closed(access.assessment):
-        return _back_to_consensus(request, access)
-    context = _context(session, access, page_title="Close rating")
-    return render(request, "assessments/close_rating.html", context)
+        return _back_to_consensus(page, access)
+    context = _context(page.session, access, page_title="Close rating")
+    return page.render("assessments/close_rating.html", context)
 
 
 @router.post("/assessments/{assessment_id}/close-rating", name="close_rating_save")
-def close_rating(
-    request: Request,
-    session: SessionDep,
-    access: ChairPage,
-    form: PageForm[CloseRating],
-) -> Response:
+def close_rating(page: PageDep, access: ChairPage, form: PageForm[CloseRating]) -> Response:
     try:
         if form.command is None:
             raise Conflict(next(iter(form.errors.values())))
-        service.close_rating(session, access.principal, access.assessment.id, version=form.command.version)
+        service.close_rating(
+            page.session, access.principal, access.assessment.id, version=form.command.version
+        )
     except Conflict:
         # A member's save or a deadline change came in since the page was shown: show it again.
         context = _context(
-            session,
+            page.session,
             access,
             page_title="Close rating",
             errors={
                 "confirm": "The assessment changed while you were reading this page. Check it and try again"
             },
         )
-        return render(request, "assessments/close_rating.html", context, status_code=409)
-    return _back_to_consensus(request, access)
+        return page.render("assessments/close_rating.html", context, status_code=409)
+    return _back_to_consensus(page, access)
 
 
 @router.get("/assessments/{assessment_id}/rating-deadline", name="rating_deadline")
-def rating_deadline_page(request: Request, session: SessionDep, access: ChairPage) -> Response:
+def rating_deadline_page(page: PageDep, access: ChairPage) -> Response:
     if rating_closed(access.assessment):
-        return _back_to_consensus(request, access)
+        return _back_to_consensus(page, access)
     deadline = access.assessment.rating_deadline
     values = (
         {"day": str(deadline.day), "month": str(deadline.month), "year": str(deadline.year)}
         if deadline
         else {}
     )
-    context = _context(session, access, page_title="Rating deadline", values=values)
-    return render(request, "assessments/rating_deadline.html", context)
+    context = _context(page.session, access, page_title="Rating deadline", values=values)
+    return page.render("assessments/rating_deadline.html", context)
 
 
 def _deadline_form(form: FormData) -> dict[str, Any]:
@@ -108,11 +103,7 @@ def _deadline_form(form: FormData) -> dict[str, Any]:
 
 @router.post("/assessments/{assessment_id}/rating-deadline")
 def set_rating_deadline(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: ChairPage,
-    form: PageForm[RatingDeadlineUpdate, _deadline_form],
+    page: PageDep, access: ChairPage, form: PageForm[RatingDeadlineUpdate, _deadline_form]
 ) -> Response:
     values = {part: form.values.get(f"deadline_{part}", "") for part in ("day", "month", "year")}
     try:
@@ -121,13 +112,21 @@ def set_rating_deadline(
             date_from_parts(values["day"], values["month"], values["year"], "The rating deadline")
             raise FieldError("rating_deadline", next(iter(form.errors.values()), "Enter the rating deadline"))
         service.set_rating_deadline(
-            session, access.principal, access.assessment.id, form.command, k_anonymity=settings.k_anonymity
+            page.session,
+            access.principal,
+            access.assessment.id,
+            form.command,
+            k_anonymity=page.settings.k_anonymity,
         )
     except (ValueError, FieldError, Conflict) as exc:
         message = exc.message if isinstance(exc, FieldError | Conflict) else str(exc)
         context = _context(
-            session, access, page_title="Rating deadline", values=values, errors={"deadline_day": message}
+            page.session,
+            access,
+            page_title="Rating deadline",
+            values=values,
+            errors={"deadline_day": message},
         )
         status = 409 if isinstance(exc, Conflict) else 422
-        return render(request, "assessments/rating_deadline.html", context, status_code=status)
-    return _back_to_consensus(request, access)
+        return page.render("assessments/rating_deadline.html", context, status_code=status)
+    return _back_to_consensus(page, access)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from sqlmodel import Session
 from starlette.responses import Response
 
@@ -33,14 +33,11 @@ from api.assessments.spread import (
     rating_closed,
 )
 from api.csrf import verify_csrf
-from api.db import SessionDep, utcnow
-from api.deps import SettingsDep
+from api.db import utcnow
 from api.errors import Conflict, Unprocessable
 from api.forms import PageForm
-from api.pages import Page
+from api.pages import Page, PageDep
 from api.permissions import ChairPage, ManagerPage, PlatformAdminPage
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -81,6 +78,7 @@ def _submit_context(page: Page, assessment: Assessment, viewer_id: int) -> dict[
                 )
         sections.append({"section": section, "rows": rows})
     return {
+        "page_title": "Check the agreed ratings before you submit",
         "assessment": assessment,
         "organisation": organisation,
         "cycle": cycle,
@@ -94,30 +92,22 @@ def _submit_context(page: Page, assessment: Assessment, viewer_id: int) -> dict[
 
 
 @router.get("/assessments/{assessment_id}/submit", name="submit_assessment_page")
-def submit_page(request: Request, session: SessionDep, settings: SettingsDep, access: ChairPage) -> Response:
+def submit_page(page: PageDep, access: ChairPage) -> Response:
     assessment = access.assessment
     if assessment.status == "submitted":
-        return redirect_to(request, "assessment_submitted", assessment_id=assessment.id)
-    context = _submit_context(Page(request, session, settings), assessment, access.principal.user.id)
-    context["page_title"] = "Check the agreed ratings before you submit"
+        return page.redirect("assessment_submitted", assessment_id=assessment.id)
+    context = _submit_context(page, assessment, access.principal.user.id)
     context["closed"] = late_submission_refusal(
-        session, context["cycle"], assessment.id, settings.k_anonymity, utcnow().date()
+        page.session, context["cycle"], assessment.id, page.settings.k_anonymity, utcnow().date()
     )
-    return render(request, "assessments/submit.html", context)
+    return page.render("assessments/submit.html", context)
 
 
 @router.post("/assessments/{assessment_id}/submit", name="sign_off_and_submit")
-def submit(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: ChairPage,
-    form: PageForm[SignOffConfirmation],
-) -> Response:
+def submit(page: PageDep, access: ChairPage, form: PageForm[SignOffConfirmation]) -> Response:
     viewer_id = access.principal.user.id
     if access.assessment.status != "submitted":
-        context = _submit_context(Page(request, session, settings), access.assessment, viewer_id)
-        context["page_title"] = "Check the agreed ratings before you submit"
+        context = _submit_context(page, access.assessment, viewer_id)
         confirmed = form.command is not None and form.command.confirmed
         ready = not context["missing"] and not context["checks"].blocked
         if (
@@ -129,39 +119,38 @@ def submit(
             # The chair signs off with the board's gaps in view, not past them.
             context["errors"] = {"confirmed": SignOffConfirmation.form_messages["confirmed"]}
             context["error_summary"] = True
-            return render(request, "assessments/submit.html", context, status_code=422)
+            return page.render("assessments/submit.html", context, status_code=422)
     try:
-        service.submit(session, access.principal, access.assessment.id, k_anonymity=settings.k_anonymity)
+        service.submit(
+            page.session, access.principal, access.assessment.id, k_anonymity=page.settings.k_anonymity
+        )
     except Unprocessable:
         # Someone cleared or never agreed a level, or a far level has no reason: show the list again.
-        context = _submit_context(Page(request, session, settings), access.assessment, viewer_id)
-        context["page_title"] = "Check the agreed ratings before you submit"
-        return render(request, "assessments/submit.html", context, status_code=422)
+        context = _submit_context(page, access.assessment, viewer_id)
+        return page.render("assessments/submit.html", context, status_code=422)
     except Conflict as refused:
-        context = _submit_context(Page(request, session, settings), access.assessment, viewer_id)
+        context = _submit_context(page, access.assessment, viewer_id)
         if not is_closed(context["cycle"], utcnow().date()):
             raise
-        context["page_title"] = "Check the agreed ratings before you submit"
         context["closed"] = refused.message
-        return render(request, "assessments/submit.html", context, status_code=409)
-    return redirect_to(request, "assessment_submitted", assessment_id=access.assessment.id)
+        return page.render("assessments/submit.html", context, status_code=409)
+    return page.redirect("assessment_submitted", assessment_id=access.assessment.id)
 
 
 @router.get("/assessments/{assessment_id}/submitted", name="assessment_submitted")
-def submitted_page(request: Request, session: SessionDep, access: ManagerPage) -> Response:
+def submitted_page(page: PageDep, access: ManagerPage) -> Response:
     assessment = access.assessment
     if assessment.status != "submitted":
-        return redirect_to(request, "consensus_overview", assessment_id=assessment.id)
-    organisation, cycle = assessment_names(session, assessment)
-    return render(
-        request,
+        return page.redirect("consensus_overview", assessment_id=assessment.id)
+    organisation, cycle = assessment_names(page.session, assessment)
+    return page.render(
         "assessments/submitted.html",
         {
             "page_title": "Assessment submitted",
             "assessment": assessment,
             "organisation": organisation,
             "cycle": cycle,
-            "signed_off_by": signer_of(session, assessment),
+            "signed_off_by": signer_of(page.session, assessment),
         },
     )
 
@@ -181,38 +170,31 @@ def _reopen_context(session: Session, assessment: Assessment) -> dict[str, Any]:
 
 
 @router.get("/admin/assessments/{assessment_id}/reopen", name="reopen_assessment_page")
-def reopen_page(
-    request: Request, assessment_id: int, session: SessionDep, admin: PlatformAdminPage
-) -> Response:
-    assessment = assessment_for_admin(session, assessment_id)
-    return render(request, "admin/reopen.html", {**_reopen_context(session, assessment), "reason": ""})
+def reopen_page(page: PageDep, admin: PlatformAdminPage, assessment_id: int) -> Response:
+    assessment = assessment_for_admin(page.session, assessment_id)
+    return page.render("admin/reopen.html", {**_reopen_context(page.session, assessment), "reason": ""})
 
 
 @router.post("/admin/assessments/{assessment_id}/reopen", name="admin_reopen_assessment")
 def reopen(
-    request: Request,
-    assessment_id: int,
-    session: SessionDep,
-    settings: SettingsDep,
-    admin: PlatformAdminPage,
-    form: PageForm[ReopenRequest],
+    page: PageDep, admin: PlatformAdminPage, assessment_id: int, form: PageForm[ReopenRequest]
 ) -> Response:
-    assessment = assessment_for_admin(session, assessment_id)
-    context = {**_reopen_context(session, assessment), "reason": form.values.get("reason", "")}
+    assessment = assessment_for_admin(page.session, assessment_id)
+    context = {**_reopen_context(page.session, assessment), "reason": form.values.get("reason", "")}
     if form.command is None:
-        return render(
-            request,
+        return page.render(
             "admin/reopen.html",
             {**context, "errors": form.errors, "error_summary": True},
             status_code=422,
         )
     try:
-        service.reopen(session, admin.user, assessment, form.command.reason, k_anonymity=settings.k_anonymity)
+        service.reopen(
+            page.session, admin.user, assessment, form.command.reason, k_anonymity=page.settings.k_anonymity
+        )
     except Conflict:
         # Already reopened (by someone else, or a second press): the page says so.
-        return render(request, "admin/reopen.html", context, status_code=409)
-    return render(
-        request,
+        return page.render("admin/reopen.html", context, status_code=409)
+    return page.render(
         "admin/reopened.html",
         {**context, "page_title": "Assessment reopened", "reason": form.command.reason},
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -18,6 +18,7 @@ from api.accounts.roles import CHAIR, MANAGER_ROLES, RATER_ROLES
 from api.assessments import service
 from api.assessments.models import Cycle, Rating
 from api.assessments.repository import criteria_of, my_ratings, rated_criteria_of
+from api.assessments.routes import save_member_rating
 from api.assessments.schemas import (
     RATING_FORM_MESSAGES,
     AssessmentCreate,
@@ -27,16 +28,14 @@ from api.assessments.schemas import (
 )
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed
 from api.csrf import verify_csrf
-from api.db import SessionDep, utcnow
-from api.deps import SettingsDep
+from api.db import utcnow
 from api.errors import Conflict, FieldError, NotFound
 from api.forms import FormRead, PageForm
 from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
 from api.frameworks.schema import FrameworkDefinition
 from api.frameworks.service import framework_document
+from api.pages import PageDep
 from api.permissions import AssessmentAccess, MemberPage, RaterPage, RaterSavingPage, TrustManagerPage
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -94,10 +93,7 @@ def assessment_context(session: Any, access: AssessmentAccess) -> dict[str, Any]
 
 @router.post("/trusts/{ods_code}/assessments", name="open_assessment_page")
 def open_assessment_page(
-    request: Request,
-    session: SessionDep,
-    access: TrustManagerPage,
-    form: PageForm[AssessmentCreate],
+    page: PageDep, access: TrustManagerPage, form: PageForm[AssessmentCreate]
 ) -> Response:
     if form.command is None:
         # The button sends the open cycle's name: only a changed form gets here. Shown as an error page.
@@ -105,29 +101,31 @@ def open_assessment_page(
         raise FieldError(field, message)
     try:
         assessment = service.open_assessment(
-            session, access.organisation, form.command.cycle, access.principal.user
+            page.session, access.organisation, form.command.cycle, access.principal.user
         )
     except Conflict as exc:
         # Someone else opened it a moment ago: take the person to it.
-        return redirect_to(request, "assessment_overview", assessment_id=exc.extra["assessment_id"])
-    return redirect_to(request, "assessment_overview", assessment_id=assessment.id)
+        return page.redirect("assessment_overview", assessment_id=exc.extra["assessment_id"])
+    return page.redirect("assessment_overview", assessment_id=assessment.id)
 
 
 # --- The task list ----------------------------------------------------------------------------------
 
 
 @router.get("/assessments/{assessment_id}", name="assessment_overview")
-def overview(request: Request, session: SessionDep, access: MemberPage) -> Response:
-    context = assessment_context(session, access)
-    sections = _sections(session, access) if context["is_rater"] else []
-    headline, _version = service.my_headline(session, access.assessment.id, access.principal.user.id)
-    finished, members = service.board_progress(session, access.assessment)
-    not_finished = service.members_not_finished(session, access.assessment) if context["is_manager"] else []
+def overview(page: PageDep, access: MemberPage) -> Response:
+    context = assessment_context(page.session, access)
+    sections = _sections(page.session, access) if context["is_rater"] else []
+    headline, _version = service.my_headline(page.session, access.assessment.id, access.principal.user.id)
+    finished, members = service.board_progress(page.session, access.assessment)
+    not_finished = (
+        service.members_not_finished(page.session, access.assessment) if context["is_manager"] else []
+    )
     answered = sum(s.answered for s in sections)
     total = sum(len(s.criteria) for s in sections)
     next_section = next((s for s in sections if s.status != "Completed"), None)
     from_records = sum(
-        1 for _s, criterion in criteria_of(session, access.assessment) if not criterion.member_rated
+        1 for _s, criterion in criteria_of(page.session, access.assessment) if not criterion.member_rated
     )
     context.update(
         from_records=from_records,
@@ -140,9 +138,9 @@ def overview(request: Request, session: SessionDep, access: MemberPage) -> Respo
         board_finished=finished,
         board_members=members,
         not_finished=not_finished,
-        board_changes=service.board_changes(session, access.assessment),
+        board_changes=service.board_changes(page.session, access.assessment),
     )
-    return render(request, "assessments/overview.html", context)
+    return page.render("assessments/overview.html", context)
 
 
 # --- One section per page -------------------------------------------------------------------------------
@@ -202,8 +200,8 @@ def _level_value(rating: Rating | None) -> str | None:
 
 
 @router.get("/assessments/{assessment_id}/sections/{section_key}", name="rate_section")
-def section_page(request: Request, section_key: str, session: SessionDep, access: RaterPage) -> Response:
-    return render(request, "assessments/section.html", _section_context(session, access, section_key))
+def section_page(page: PageDep, access: RaterPage, section_key: str) -> Response:
+    return page.render("assessments/section.html", _section_context(page.session, access, section_key))
 
 
 def _field(form: FormData, name: str) -> str:
@@ -247,15 +245,10 @@ def _rating_values(form: FormData, path: dict[str, str]) -> FormRead:
 
 @router.post("/assessments/{assessment_id}/sections/{section_key}")
 def save_section(
-    request: Request,
-    section_key: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: RaterSavingPage,
-    form: PageForm[SectionRatings, _section_values],
+    page: PageDep, access: RaterSavingPage, section_key: str, form: PageForm[SectionRatings, _section_values]
 ) -> Response:
     """Without JavaScript: save every answered criterion of the section, then go on."""
-    context = _section_context(session, access, section_key)
+    context = _section_context(page.session, access, section_key)
     errors = dict(form.errors)
     typed: dict[int, dict[str, Any]] = {}
     for item in context["items"]:
@@ -274,40 +267,25 @@ def save_section(
         if item["level"] == answer.level and item["comment"] == answer.comment:
             continue
         try:
-            service.save_rating(
-                session,
-                access.principal,
-                access.assessment,
-                criterion.key,
-                answer.as_update(),
-                k_anonymity=settings.k_anonymity,
-            )
+            save_member_rating(page.session, page.settings, access, criterion.key, answer.as_update())
         except Conflict:
             errors[f"level__{criterion.key}"] = (
                 "You changed this answer on another device. Your answer here is kept: check it and save again"
             )
     if errors:
-        context = _section_context(session, access, section_key, typed)
+        context = _section_context(page.session, access, section_key, typed)
         context["errors"] = errors
-        return render(request, "assessments/section.html", context, status_code=422)
+        return page.render("assessments/section.html", context, status_code=422)
     if context["next_section"] and form.command is not None and form.command.action != "overview":
-        return redirect_to(
-            request,
-            "rate_section",
-            assessment_id=access.assessment.id,
-            section_key=context["next_section"].key,
+        return page.redirect(
+            "rate_section", assessment_id=access.assessment.id, section_key=context["next_section"].key
         )
-    return redirect_to(request, "assessment_overview", assessment_id=access.assessment.id)
+    return page.redirect("assessment_overview", assessment_id=access.assessment.id)
 
 
 @router.post("/assessments/{assessment_id}/ratings/{criterion_key}", name="autosave_rating")
 def autosave_rating(
-    request: Request,
-    criterion_key: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: RaterSavingPage,
-    form: PageForm[RatingUpdate, _rating_values],
+    page: PageDep, access: RaterSavingPage, criterion_key: str, form: PageForm[RatingUpdate, _rating_values]
 ) -> Response:
     """htmx autosave of one criterion: answers the fragment with the new version and status."""
     version_text = form.values.get(f"version__{criterion_key}") or "0"
@@ -317,14 +295,7 @@ def autosave_rating(
         if form.command is None:
             name, message = next(iter(form.errors.items()))
             raise FieldError(name, message)
-        rating = service.save_rating(
-            session,
-            access.principal,
-            access.assessment,
-            criterion_key,
-            form.command,
-            k_anonymity=settings.k_anonymity,
-        )
+        rating = save_member_rating(page.session, page.settings, access, criterion_key, form.command)
         context.update(version=rating.version, saved_at=rating.updated_at or utcnow())
     except Conflict as exc:
         status = 409
@@ -341,4 +312,4 @@ def autosave_rating(
     except FieldError as exc:
         status = 422
         context["error"] = f"Not saved: {exc.message[0].lower()}{exc.message[1:]}"
-    return render(request, "assessments/_autosave.html", context, status_code=status)
+    return page.render("assessments/_autosave.html", context, status_code=status)

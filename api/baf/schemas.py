@@ -228,7 +228,11 @@ class BafRiskPublic(BaseModel):
     updated_by: str | None
 
 
-class BafRiskVersionPublic(BaseModel):
+class RiskVersionSaved(BaseModel):
+    """One version in the risk's history: its cycle and number, and who saved it and who replaced it,
+    when (the current version has not been replaced). The service's HistoryEntry and the API's
+    BafRiskVersionPublic both start from it."""
+
     cycle: str
     version: int
     current: bool
@@ -236,6 +240,9 @@ class BafRiskVersionPublic(BaseModel):
     saved_by: str | None
     replaced_at: datetime | None
     replaced_by: str | None
+
+
+class BafRiskVersionPublic(RiskVersionSaved):
     description: str
     strategic_objective: str
     lead: str

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -21,7 +22,7 @@ from api.assessments.models import Assessment, Cycle
 from api.audit.service import record_about
 from api.baf.matrix import APPETITE_STATUSES, Appetite, Position, appetite
 from api.baf.models import CONTENT_FIELDS, BafRisk, BafRiskVersion
-from api.baf.schemas import BafRiskContent, BafRiskUpdate
+from api.baf.schemas import BafRiskContent, BafRiskUpdate, RiskVersionSaved
 from api.db import added_first, utcnow
 from api.errors import Conflict, FieldError
 from api.organisations.models import Organisation
@@ -420,15 +421,11 @@ def save_baf_risk(
 # --- History -----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    cycle: str
-    version: int
-    current: bool
-    saved_at: datetime
-    saved_by: str | None
-    replaced_at: datetime | None
-    replaced_by: str | None
+class HistoryEntry(RiskVersionSaved):
+    """A version with its content (CONTENT_FIELDS as JSON) and what the content works out to."""
+
+    model_config = ConfigDict(frozen=True)
+
     content: dict[str, Any]
 
     @property
@@ -480,30 +477,34 @@ def risk_history(session: Session, organisation_id: int) -> list[HistoryEntry]:
         user.id: user.name
         for user in session.exec(select(User).where(col(User.id).in_([i for i in people_ids if i]))).all()
     }
+
+    def entry(
+        cycle: str,
+        version: int,
+        content: dict[str, Any],
+        saved_at: datetime,
+        saved_by_id: int | None,
+        replaced_at: datetime | None = None,
+        replaced_by_id: int | None = None,
+    ) -> HistoryEntry:
+        """One version, with the names of who saved it and who replaced it (the current one: no one)."""
+        return HistoryEntry(
+            cycle=cycle,
+            version=version,
+            current=replaced_at is None,
+            saved_at=saved_at,
+            saved_by=people.get(saved_by_id or 0),
+            replaced_at=replaced_at,
+            replaced_by=people.get(replaced_by_id or 0),
+            content=content,
+        )
+
     entries: list[HistoryEntry] = []
     for risk, cycle_name in rows:
-        entries.append(
-            HistoryEntry(
-                cycle=cycle_name,
-                version=risk.version,
-                current=True,
-                saved_at=risk.updated_at,
-                saved_by=people.get(risk.updated_by_id or 0),
-                replaced_at=None,
-                replaced_by=None,
-                content=_content(risk),
-            )
-        )
+        entries.append(entry(cycle_name, risk.version, _content(risk), risk.updated_at, risk.updated_by_id))
         entries.extend(
-            HistoryEntry(
-                cycle=cycle_name,
-                version=v.version,
-                current=False,
-                saved_at=v.saved_at,
-                saved_by=people.get(v.saved_by_id or 0),
-                replaced_at=v.replaced_at,
-                replaced_by=people.get(v.replaced_by_id or 0),
-                content=v.content,
+            entry(
+                cycle_name, v.version, v.content, v.saved_at, v.saved_by_id, v.replaced_at, v.replaced_by_id
             )
             for v in versions.get(risk.id, [])
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
@@ -20,12 +20,9 @@ from api.assessments.models import Assessment, Cycle
 from api.baf import matrix, service
 from api.baf.schemas import BafRiskUpdate
 from api.csrf import verify_csrf
-from api.db import SessionDep
-from api.errors import Conflict
-from api.forms import FormRead, PageForm, date_parts, save_page
+from api.forms import FormRead, PageForm, date_parts, save_edit_page
+from api.pages import PageDep
 from api.permissions import TrustAccess, TrustManagerPage, TrustMemberPage
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -107,11 +104,9 @@ def _matrix_context() -> dict[str, Any]:
 
 @router.get("/trusts/{ods_code}/baf-risk", name="baf_risk")
 def baf_risk_page(
-    request: Request,
-    session: SessionDep,
-    access: TrustMemberPage,
-    done: Annotated[str, Query(max_length=20)] = "",
+    page: PageDep, access: TrustMemberPage, done: Annotated[str, Query(max_length=20)] = ""
 ) -> Response:
+    session = page.session
     organisation = access.organisation
     risk = service.current_baf_risk(session, organisation.id)
     assessment = latest_assessment(session, organisation.id)
@@ -128,7 +123,7 @@ def baf_risk_page(
         "done": "The risk has been saved." if done == "saved" else None,
         **_matrix_context(),
     }
-    return render(request, "baf/risk.html", context)
+    return page.render("baf/risk.html", context)
 
 
 # --- The edit page --------------------------------------------------------------------------------------------
@@ -341,40 +336,32 @@ def _edit_context(
 
 
 @router.get("/trusts/{ods_code}/baf-risk/edit", name="edit_baf_risk")
-def edit_baf_risk(request: Request, session: SessionDep, access: TrustManagerPage) -> Response:
-    typed = RiskForm.of(service.current_baf_risk(session, access.organisation.id))
-    return render(request, "baf/edit.html", _edit_context(session, access, typed, {}))
+def edit_baf_risk(page: PageDep, access: TrustManagerPage) -> Response:
+    typed = RiskForm.of(service.current_baf_risk(page.session, access.organisation.id))
+    return page.render("baf/edit.html", _edit_context(page.session, access, typed, {}))
 
 
 @router.post("/trusts/{ods_code}/baf-risk/edit", name="save_baf_risk")
 def save_baf_risk_page(
-    request: Request,
-    session: SessionDep,
-    access: TrustManagerPage,
-    command: PageForm[BafRiskUpdate, _risk_values],
+    page: PageDep, access: TrustManagerPage, command: PageForm[BafRiskUpdate, _risk_values]
 ) -> Response:
     typed = RiskForm.from_form(command.form)
 
-    def stale(conflict: Conflict, errors: dict[str, str]) -> Any:
-        if "current" not in conflict.extra:
-            errors["description"] = conflict.message
-            return None
-        errors["description"] = STALE_MESSAGE
-        current = service.current_baf_risk(session, access.organisation.id)
-        typed.version = current.version if current else 0
-        return current
-
-    def again(errors: dict[str, str], current: Any) -> Response:
-        context = _edit_context(session, access, typed, errors, current)
-        return render(request, "baf/edit.html", context, status_code=409 if current else 422)
+    def again(errors: dict[str, str], current: Any, status_code: int) -> Response:
+        context = _edit_context(page.session, access, typed, errors, current)
+        return page.render("baf/edit.html", context, status_code=status_code)
 
     # A FieldError on gaps.N.action_ids: the Nth gap saved, which is a space on the form (field_for).
-    return save_page(
+    return save_edit_page(
         command,
-        lambda update: service.save_baf_risk(session, access.principal.user, access.organisation, update),
-        done=lambda _: redirect_to(
-            request, "baf_risk", ods_code=access.organisation.ods_code, query={"done": "saved"}
+        lambda update: service.save_baf_risk(
+            page.session, access.principal.user, access.organisation, update
+        ),
+        done=lambda _: page.redirect(
+            "baf_risk", ods_code=access.organisation.ods_code, query={"done": "saved"}
         ),
         again=again,
-        stale=stale,
+        typed=typed,
+        current=lambda: service.current_baf_risk(page.session, access.organisation.id),
+        stale=("description", STALE_MESSAGE),
     )

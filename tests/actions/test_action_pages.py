@@ -243,6 +243,18 @@ def test_suggested_actions_are_offered_beside_a_low_section_and_added_with_one_c
     assert f'value="{action.due_date.year}"' in edit
 
 
+def test_a_changed_suggestion_button_is_refused_and_adds_nothing(plan: Plan, browser: TestClient) -> None:
+    signed_in(browser, plan.board.chair.email)
+    response = form_post(
+        browser,
+        f"/assessments/{plan.assessment_id}/actions",
+        f"/assessments/{plan.assessment_id}/actions/suggested",
+        {"criterion": CRITERION, "index": "-1"},
+    )
+    assert response.status_code == 422
+    assert query(plan.engine, select(Action)) == []
+
+
 # --- Editing, notes, deleting ---------------------------------------------------------------------------------------
 
 

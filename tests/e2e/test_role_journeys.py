@@ -3,7 +3,8 @@
 The database state each journey needs (other members' ratings, agreed levels already saved, a second
 board) is seeded with the factories; in the browser every move after the first `page.goto("/")` is a
 click on a link or button the page shows. Each page is taken at 1280 px and checked again at 390 px
-(the same page, resized): axe must report no serious or critical violation, and a screenshot of each
+(the same page, resized): axe must report no serious or critical violation, the page must not scroll
+sideways (WCAG 1.4.10 reflow), and a screenshot of each
 width goes to tests/e2e/screenshots/<test name>/NN-step-WIDTH.png for a reviewer (taken before the
 check, so a failing page is there to look at).
 """
@@ -62,6 +63,11 @@ class Journey:
             violations = blocking_violations(self.axe, page)
             where = f"step {self.number} ({name}) at {size['width']} px, {page.url}"
             assert violations == [], describe_violations(where, violations)
+            # WCAG 1.4.10 reflow: the page never scrolls sideways (a wide table scrolls in its own region).
+            sideways = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert sideways <= 0, f"{where} scrolls sideways by {sideways} px"
         page.set_viewport_size(DESKTOP)
 
 
