@@ -50,15 +50,6 @@ ALLOWED: dict[tuple[str, str], str] = {
             ("api/reminders/service.py", "/assessments/"),
         ]
     },
-    # Known debt: links computed by a page model with no request (issue 19).
-    (
-        "api/assessments/consensus_page.py",
-        "/assessments/{assessment_id}/consensus/{section_key}",
-    ): "the consensus section's URL, built by the page model with no request",
-    (
-        "api/assessments/consensus_page.py",
-        "/assessments/{assessment.id}/consensus",
-    ): "the consensus page's back link, built by the page model with no request",
 }
 
 

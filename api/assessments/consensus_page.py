@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from api.accounts.models import User
 from api.accounts.roles import CHAIR
+from api.assessments import service
 from api.assessments.carry_forward import (
     LastYear,
     cycle_names,
@@ -36,6 +37,7 @@ from api.assessments.repository import (
     evidence_of,
     previous_assessment,
 )
+from api.assessments.schemas import ConsensusUpdate
 from api.assessments.spread import (
     FROM_RECORDS_TEXT,
     MIN_OTHER_RATERS,
@@ -44,14 +46,13 @@ from api.assessments.spread import (
     rating_closed,
     spread_of,
 )
-from api.db import SessionDep
 from api.errors import Conflict, FieldError, NotFound
 from api.forms import CommandForm
 from api.frameworks.models import Criterion, FrameworkSection
 from api.frameworks.schema import FrameworkDefinition
 from api.organisations.models import Organisation
+from api.pages import Page
 from api.permissions import AssessmentAccess
-from api.templating import render
 
 MAX_RATIONALE = 5000
 STALE_MESSAGE = (
@@ -81,10 +82,6 @@ READABLE_TYPES = {
 
 def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
-
-
-def section_url(assessment_id: int, section_key: str) -> str:
-    return f"/assessments/{assessment_id}/consensus/{section_key}"
 
 
 def level_names_of(doc: FrameworkDefinition) -> dict[int, str]:
@@ -164,18 +161,28 @@ def statement_form_state(form: CommandForm[Any], key: str) -> FormState:
 
 
 def save_statement(
-    state: FormState,
+    page: Page,
+    access: AssessmentAccess,
     key: str,
-    save: Callable[[], object],
+    command: ConsensusUpdate,
+    state: FormState,
     again: Callable[[int], Response],
     signed_off: Callable[[], Response],
 ) -> Response | None:
-    """Save a statement's consensus (`save`); None once saved. Refused: the board's reason is needed
-    where the level is far from the members' median (`again(422)` with it beside the rationale);
-    out of date: what they typed is kept and the next save is against the version now shown
-    (`again(409)`); signed off meanwhile: `signed_off()`, the read-only statement."""
+    """Save a statement's consensus, from the section page or meeting mode, through the service the
+    API uses too; None once saved. Refused: the board's reason is needed where the level is far from
+    the members' median (`again(422)` with it beside the rationale); out of date: what they typed is
+    kept (`state`) and the next save is against the version now shown (`again(409)`); signed off
+    meanwhile: `signed_off()`, the read-only statement."""
     try:
-        save()
+        service.agree_consensus(
+            page.session,
+            access.principal,
+            access.assessment.id,
+            key,
+            command,
+            k_anonymity=page.settings.k_anonymity,
+        )
     except FieldError as refused:
         state.errors[f"{key}-rationale"] = refused.message
         return again(422)
@@ -293,12 +300,15 @@ class SectionData:
 
 
 def section_data(
-    session: Session,
+    page: Page,
     assessment: Assessment,
     section_key: str,
     viewer_id: int,
     states: dict[str, FormState] | None = None,
 ) -> SectionData:
+    """One section's statements as the consensus pages show them, each with its "next" link: the
+    next statement, else the next section, else back to all sections."""
+    session = page.session
     sections = by_section(criteria_of(session, assessment))
     index = next((i for i, (s, _c) in enumerate(sections) if s.key == section_key), None)
     if index is None:
@@ -327,10 +337,13 @@ def section_data(
         if position + 1 < len(criteria):
             next_href, next_text = f"#{criteria[position + 1].key}", "Go to the next statement"
         elif next_section is not None:
-            next_href = section_url(assessment.id, next_section.key)
+            next_href = page.path(
+                "consensus_section", assessment_id=assessment.id, section_key=next_section.key
+            )
             next_text = f"Go to the next section: {next_section.title}"
         else:
-            next_href, next_text = f"/assessments/{assessment.id}/consensus", "Back to all sections"
+            next_href = page.path("consensus_overview", assessment_id=assessment.id)
+            next_text = "Back to all sections"
         items.append(
             CriterionView(
                 key=criterion.key,
@@ -362,8 +375,7 @@ def section_data(
 
 
 def render_section(
-    request: Request,
-    session: SessionDep,
+    page: Page,
     access: AssessmentAccess,
     section_key: str,
     *,
@@ -374,11 +386,11 @@ def render_section(
 ) -> Response:
     """The section page, or (for htmx) one criterion's block or its evidence block."""
     assessment = access.assessment
-    data = section_data(session, assessment, section_key, access.principal.user.id, states)
-    organisation, cycle = assessment_names(session, assessment)
-    doc = framework_doc(session, assessment)
+    data = section_data(page, assessment, section_key, access.principal.user.id, states)
+    organisation, cycle = assessment_names(page.session, assessment)
+    doc = framework_doc(page.session, assessment)
     items = data.items
-    fragment = is_htmx(request) and block is not None
+    fragment = is_htmx(page.request) and block is not None
     if fragment:
         items = [item for item in items if item.key == only]
     page_errors: dict[str, str] = {}
@@ -414,8 +426,7 @@ def render_section(
     if fragment:
         context["item"] = items[0]
     # htmx swaps only 2xx answers: a problem comes back as 200 with the error summary in the fragment.
-    return render(
-        request,
+    return page.render(
         "assessments/consensus_section.html",
         context,
         status_code=200 if fragment else status_code,
@@ -424,8 +435,7 @@ def render_section(
 
 
 def render_statement(
-    request: Request,
-    session: SessionDep,
+    page: Page,
     access: AssessmentAccess,
     section_key: str,
     key: str,
@@ -437,22 +447,8 @@ def render_statement(
     """One statement's block (or its evidence block) again, with what was typed and why it was not
     saved: the whole page without htmx."""
     return render_section(
-        request,
-        session,
-        access,
-        section_key,
-        states={key: state},
-        status_code=status_code,
-        block=block,
-        only=key,
+        page, access, section_key, states={key: state}, status_code=status_code, block=block, only=key
     )
-
-
-def done_redirect(
-    request: Request, access: AssessmentAccess, section_key: str, key: str, done: str
-) -> Response:
-    url = f"{section_url(access.assessment.id, section_key)}?done={done}&criterion={key}#{key}"
-    return RedirectResponse(url, status_code=303)
 
 
 def criterion_in_section(session: Session, assessment: Assessment, section_key: str, key: str) -> Criterion:
@@ -463,24 +459,25 @@ def criterion_in_section(session: Session, assessment: Assessment, section_key: 
 
 
 def answer_after_change(
-    request: Request,
-    session: SessionDep,
-    access: AssessmentAccess,
-    section_key: str,
-    key: str,
-    done: str,
-    block: str,
+    page: Page, access: AssessmentAccess, section_key: str, key: str, done: str, block: str
 ) -> Response:
-    """After a change: htmx gets the block back; a plain form goes back to the page (303)."""
-    if is_htmx(request):
+    """After a change: htmx gets the block back; a plain form goes back to the statement on the
+    page (303), whose banner says what was done (?done=...)."""
+    if is_htmx(page.request):
         states = {key: FormState(done=done)}
-        return render_section(request, session, access, section_key, states=states, block=block, only=key)
-    return done_redirect(request, access, section_key, key, done)
+        return render_section(page, access, section_key, states=states, block=block, only=key)
+    return page.redirect(
+        "consensus_section",
+        assessment_id=access.assessment.id,
+        section_key=section_key,
+        query={"done": done, "criterion": key},
+        fragment=key,
+    )
 
 
-def signed_off_redirect(request: Request, access: AssessmentAccess, section_key: str) -> Response:
+def signed_off_redirect(page: Page, access: AssessmentAccess, section_key: str) -> Response:
     """A change after sign-off: show the (now read-only) page rather than an error htmx would hide."""
-    url = section_url(access.assessment.id, section_key)
-    if is_htmx(request):
+    url = page.path("consensus_section", assessment_id=access.assessment.id, section_key=section_key)
+    if is_htmx(page.request):
         return Response(status_code=200, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)

@@ -1,12 +1,9 @@
 """Pages where the chair and board secretary agree the board's ratings: the overview and one section.
-
-The spread of members' ratings is shown as counts, median, range and comments only: nothing on
-these pages names a member, dates a rating or orders comments by person or time.
-"""
+What a section shows (members' spread without names) is built in consensus_page.py."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from api.accounts.roles import CHAIR
@@ -38,12 +35,9 @@ from api.assessments.spread import (
     rating_closed,
 )
 from api.csrf import verify_csrf
-from api.db import SessionDep
-from api.deps import SettingsDep
 from api.forms import PageForm
+from api.pages import PageDep
 from api.permissions import ManagerPage
-from api.templating import render
-from api.urls import path_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -51,7 +45,8 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 @router.get("/assessments/{assessment_id}/consensus", name="consensus_overview")
-def consensus_overview(request: Request, session: SessionDep, access: ManagerPage) -> Response:
+def consensus_overview(page: PageDep, access: ManagerPage, done: str | None = None) -> Response:
+    session = page.session
     assessment = access.assessment
     organisation, cycle = assessment_names(session, assessment)
     agreed = consensus_of(session, assessment.id)
@@ -69,8 +64,7 @@ def consensus_overview(request: Request, session: SessionDep, access: ManagerPag
         total += len(criteria)
         left += len(criteria) - done
     finished, members = service.board_progress(session, assessment)
-    return render(
-        request,
+    return page.render(
         "assessments/consensus_overview.html",
         {
             "page_title": f"Agree the board's ratings – {cycle.name}",
@@ -90,8 +84,8 @@ def consensus_overview(request: Request, session: SessionDep, access: ManagerPag
             "is_chair": access.membership.role == CHAIR,
             "signed_off_by": signer_of(session, assessment),
             "headline": board_headline(session, assessment, access.principal.user.id),
-            "meeting_href": path_to(request, "meeting_start", assessment_id=assessment.id),
-            "finished_meeting": request.query_params.get("done") == "meeting",
+            "meeting_href": page.path("meeting_start", assessment_id=assessment.id),
+            "finished_meeting": done == "meeting",
         },
     )
 
@@ -101,47 +95,33 @@ def consensus_overview(request: Request, session: SessionDep, access: ManagerPag
 
 @router.get("/assessments/{assessment_id}/consensus/{section_key}", name="consensus_section")
 def consensus_section(
-    request: Request,
-    section_key: str,
-    session: SessionDep,
+    page: PageDep,
     access: ManagerPage,
+    section_key: str,
     done: str | None = None,
     criterion: str | None = None,
 ) -> Response:
     states = {criterion: FormState(done=done)} if criterion and done in DONE_MESSAGES else None
-    return render_section(request, session, access, section_key, states=states)
+    return render_section(page, access, section_key, states=states)
 
 
 @router.post("/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}", name="save_consensus")
 def save_consensus(
-    request: Request,
-    section_key: str,
-    criterion_key: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: ManagerPage,
-    form: PageForm[ConsensusUpdate],
+    page: PageDep, access: ManagerPage, section_key: str, criterion_key: str, form: PageForm[ConsensusUpdate]
 ) -> Response:
-    criterion = criterion_in_section(session, access.assessment, section_key, criterion_key)
+    criterion = criterion_in_section(page.session, access.assessment, section_key, criterion_key)
     key = criterion_key
     state = statement_form_state(form, key)
 
     def again(status_code: int) -> Response:
-        return render_statement(request, session, access, section_key, key, state, status_code=status_code)
+        return render_statement(page, access, section_key, key, state, status_code=status_code)
 
     if form.command is None:
         return again(422)
-    command = form.command
     refused = save_statement(
-        state,
-        key,
-        lambda: service.agree_consensus(
-            session, access.principal, access.assessment.id, key, command, k_anonymity=settings.k_anonymity
-        ),
-        again,
-        lambda: signed_off_redirect(request, access, section_key),
+        page, access, key, form.command, state, again, lambda: signed_off_redirect(page, access, section_key)
     )
     if refused is not None:
         return refused
     done = "saved" if criterion.member_rated else "answered"
-    return answer_after_change(request, session, access, section_key, key, done, "criterion")
+    return answer_after_change(page, access, section_key, key, done, "criterion")

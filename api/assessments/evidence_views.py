@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, UploadFile
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -24,10 +24,9 @@ from api.assessments.schemas import (
     LinkEvidenceCreate,
 )
 from api.csrf import verify_csrf
-from api.db import SessionDep
-from api.deps import SettingsDep
 from api.errors import Conflict, FieldError
 from api.forms import FormRead, PageForm, file_name_of
+from api.pages import PageDep
 from api.permissions import ManagerPage, MemberPage
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -39,30 +38,27 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
     "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/links", name="add_evidence_link"
 )
 def add_evidence_link(
-    request: Request,
+    page: PageDep,
+    access: ManagerPage,
     section_key: str,
     criterion_key: str,
-    session: SessionDep,
-    access: ManagerPage,
     form: PageForm[LinkEvidenceCreate],
 ) -> Response:
-    criterion_in_section(session, access.assessment, section_key, criterion_key)
+    criterion_in_section(page.session, access.assessment, section_key, criterion_key)
     key = criterion_key
     state = FormState(link_title=form.values.get("title", ""), link_url=form.values.get("url", ""))
     for name, message in form.errors.items():
         state.evidence_errors[f"{key}-link-{name}"] = message
     if form.command is None:
-        return render_statement(
-            request, session, access, section_key, key, state, status_code=422, block="evidence"
-        )
+        return render_statement(page, access, section_key, key, state, status_code=422, block="evidence")
     try:
         command = form.command
         evidence_service.add_link(
-            session, access.principal, access.assessment.id, key, title=command.title, url=command.url
+            page.session, access.principal, access.assessment.id, key, title=command.title, url=command.url
         )
     except Conflict:
-        return signed_off_redirect(request, access, section_key)
-    return answer_after_change(request, session, access, section_key, key, "link", "evidence")
+        return signed_off_redirect(page, access, section_key)
+    return answer_after_change(page, access, section_key, key, "link", "evidence")
 
 
 def _upload_file_name(form: FormData, path: dict[str, str]) -> FormRead:
@@ -73,15 +69,14 @@ def _upload_file_name(form: FormData, path: dict[str, str]) -> FormRead:
     "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/files", name="add_evidence_file"
 )
 def add_evidence_file(
-    request: Request,
+    page: PageDep,
+    access: ManagerPage,
     section_key: str,
     criterion_key: str,
-    session: SessionDep,
-    access: ManagerPage,
     form: PageForm[EvidenceFileUpload, _upload_file_name],
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    criterion_in_section(session, access.assessment, section_key, criterion_key)
+    criterion_in_section(page.session, access.assessment, section_key, criterion_key)
     key = criterion_key
     state = FormState()
     state.evidence_errors.update(form.errors)
@@ -90,7 +85,7 @@ def add_evidence_file(
         data = file.file.read(evidence_service.MAX_UPLOAD_BYTES + 1)
         try:
             evidence_service.add_file(
-                session,
+                page.session,
                 access.principal,
                 access.assessment.id,
                 key,
@@ -100,12 +95,10 @@ def add_evidence_file(
         except FieldError as exc:
             state.evidence_errors[f"{key}-file"] = exc.message
         except Conflict:
-            return signed_off_redirect(request, access, section_key)
+            return signed_off_redirect(page, access, section_key)
     if state.evidence_errors:
-        return render_statement(
-            request, session, access, section_key, key, state, status_code=422, block="evidence"
-        )
-    return answer_after_change(request, session, access, section_key, key, "file", "evidence")
+        return render_statement(page, access, section_key, key, state, status_code=422, block="evidence")
+    return answer_after_change(page, access, section_key, key, "file", "evidence")
 
 
 @router.post(
@@ -113,28 +106,23 @@ def add_evidence_file(
     name="remove_evidence",
 )
 def remove_evidence(
-    request: Request,
-    section_key: str,
-    criterion_key: str,
-    evidence_id: int,
-    session: SessionDep,
-    access: ManagerPage,
+    page: PageDep, access: ManagerPage, section_key: str, criterion_key: str, evidence_id: int
 ) -> Response:
-    criterion_in_section(session, access.assessment, section_key, criterion_key)
+    criterion_in_section(page.session, access.assessment, section_key, criterion_key)
     try:
-        evidence_service.remove_evidence(session, access.principal, access.assessment.id, evidence_id)
+        evidence_service.remove_evidence(page.session, access.principal, access.assessment.id, evidence_id)
     except Conflict:
-        return signed_off_redirect(request, access, section_key)
-    return answer_after_change(request, session, access, section_key, criterion_key, "removed", "evidence")
+        return signed_off_redirect(page, access, section_key)
+    return answer_after_change(page, access, section_key, criterion_key, "removed", "evidence")
 
 
 @router.get("/assessments/{assessment_id}/evidence/{evidence_id}/download", name="download_evidence_file")
-def download_evidence(
-    request: Request, evidence_id: int, session: SessionDep, access: MemberPage
-) -> Response:
+def download_evidence(page: PageDep, access: MemberPage, evidence_id: int) -> Response:
     """An uploaded file, for members of its own trust only (anyone else: 404)."""
-    evidence = evidence_service.evidence_for(session, access.principal, access.assessment.id, evidence_id)
-    return evidence_file_download(request, session, evidence, evidence.title)
+    evidence = evidence_service.evidence_for(
+        page.session, access.principal, access.assessment.id, evidence_id
+    )
+    return evidence_file_download(page.request, page.session, evidence, evidence.title)
 
 
 # --- Last year's rationale and evidence ---------------------------------------------------------------
@@ -144,21 +132,18 @@ def download_evidence(
     "/assessments/{assessment_id}/consensus/{section_key}/{criterion_key}/carry-forward",
     name="carry_forward",
 )
-def carry_forward(
-    request: Request,
-    section_key: str,
-    criterion_key: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: ManagerPage,
-) -> Response:
-    criterion = criterion_in_section(session, access.assessment, section_key, criterion_key)
+def carry_forward(page: PageDep, access: ManagerPage, section_key: str, criterion_key: str) -> Response:
+    criterion = criterion_in_section(page.session, access.assessment, section_key, criterion_key)
     try:
         carry_forward_service.carry_forward(
-            session, access.principal, access.assessment.id, criterion.key, k_anonymity=settings.k_anonymity
+            page.session,
+            access.principal,
+            access.assessment.id,
+            criterion.key,
+            k_anonymity=page.settings.k_anonymity,
         )
     except Conflict as exc:
         if "current" not in exc.extra:
-            return signed_off_redirect(request, access, section_key)
+            return signed_off_redirect(page, access, section_key)
         raise
-    return answer_after_change(request, session, access, section_key, criterion.key, "carried", "criterion")
+    return answer_after_change(page, access, section_key, criterion.key, "carried", "criterion")

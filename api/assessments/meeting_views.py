@@ -12,50 +12,55 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends
 from markupsafe import Markup
 from starlette.responses import Response
 
 from api.accounts.roles import CHAIR
-from api.assessments import service
-from api.assessments.consensus_page import FormState, save_statement, section_data, statement_form_state
-from api.assessments.models import Assessment, Cycle
+from api.assessments.carry_forward import framework_doc
+from api.assessments.consensus_page import (
+    FormState,
+    assessment_names,
+    level_names_of,
+    save_statement,
+    section_data,
+    statement_form_state,
+)
+from api.assessments.models import Assessment
 from api.assessments.repository import consensus_of, criteria_of
 from api.assessments.schemas import ConsensusUpdate
 from api.assessments.spread import MIN_OTHER_RATERS, rating_closed, spread_hidden_text
 from api.charts import spread_chart
 from api.csrf import verify_csrf
-from api.db import SessionDep
-from api.deps import SettingsDep
 from api.errors import NotFound
 from api.forms import PageForm
-from api.frameworks.models import Criterion, FrameworkRecord, FrameworkSection
-from api.frameworks.service import framework_document
-from api.organisations.models import Organisation
+from api.frameworks.models import Criterion, FrameworkSection
+from api.pages import Page, PageDep
 from api.permissions import AssessmentAccess, ManagerPage
-from api.templating import render
-from api.urls import redirect_to
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-
-def meeting_url(assessment_id: int, criterion_key: str) -> str:
-    # This module's own route: its router names the path without a request.
-    return router.url_path_for("meeting_statement", assessment_id=assessment_id, criterion_key=criterion_key)
+Statements = list[tuple[FrameworkSection, Criterion]]
 
 
-def _in_order(session: SessionDep, assessment: Assessment) -> list[tuple[FrameworkSection, Criterion]]:
-    return criteria_of(session, assessment)
+def _position(pairs: Statements, criterion_key: str) -> int:
+    """Where the statement stands in the whole framework's order."""
+    index = next((i for i, (_s, c) in enumerate(pairs) if c.key == criterion_key), None)
+    if index is None:
+        raise NotFound("No statement with that name in this assessment")
+    return index
 
 
-def _link(assessment: Assessment, key: str | None, numbers: dict[str, str]) -> dict[str, str] | None:
+def _link(
+    page: Page, assessment: Assessment, key: str | None, numbers: dict[str, str]
+) -> dict[str, str] | None:
     if key is None:
         return None
-    return {"href": meeting_url(assessment.id, key), "labelText": f"Statement {numbers[key]}"}  # type: ignore[arg-type]
+    href = page.path("meeting_statement", assessment_id=assessment.id, criterion_key=key)
+    return {"href": href, "labelText": f"Statement {numbers[key]}"}
 
 
-def _numbers(pairs: list[tuple[FrameworkSection, Criterion]]) -> dict[str, str]:
+def _numbers(pairs: Statements) -> dict[str, str]:
     """Each statement's number as the pages show it: "3.2" is the second statement of section 3."""
     numbers: dict[str, str] = {}
     positions: dict[int, int] = {}
@@ -66,13 +71,13 @@ def _numbers(pairs: list[tuple[FrameworkSection, Criterion]]) -> dict[str, str]:
 
 
 @router.get("/assessments/{assessment_id}/meeting", name="meeting_start")
-def meeting_start(session: SessionDep, access: ManagerPage) -> Response:
+def meeting_start(page: PageDep, access: ManagerPage) -> Response:
     """Start at the first statement without an agreed level (or the first of all)."""
     assessment = access.assessment
-    pairs = _in_order(session, assessment)
+    pairs = criteria_of(page.session, assessment)
     if not pairs:
         raise NotFound("This assessment has no statements")
-    agreed = consensus_of(session, assessment.id)  # type: ignore[arg-type]
+    agreed = consensus_of(page.session, assessment.id)
     first_open = next(
         (
             criterion
@@ -81,12 +86,11 @@ def meeting_start(session: SessionDep, access: ManagerPage) -> Response:
         ),
         pairs[0][1],
     )
-    return RedirectResponse(meeting_url(assessment.id, first_open.key), status_code=303)  # type: ignore[arg-type]
+    return page.redirect("meeting_statement", assessment_id=assessment.id, criterion_key=first_open.key)
 
 
 def _render(
-    request: Request,
-    session: SessionDep,
+    page: Page,
     access: AssessmentAccess,
     criterion_key: str,
     *,
@@ -95,27 +99,18 @@ def _render(
     saved: str | None = None,
 ) -> Response:
     assessment = access.assessment
-    pairs = _in_order(session, assessment)
-    index = next((i for i, (_s, c) in enumerate(pairs) if c.key == criterion_key), None)
-    if index is None:
-        raise NotFound("No statement with that name in this assessment")
+    pairs = criteria_of(page.session, assessment)
+    index = _position(pairs, criterion_key)
     section = pairs[index][0]
     in_section = [c for s, c in pairs if s.id == section.id]
     data = section_data(
-        session,
-        assessment,
-        section.key,
-        access.principal.user.id,
-        {criterion_key: state} if state else None,
+        page, assessment, section.key, access.principal.user.id, {criterion_key: state} if state else None
     )
     item = next(i for i in data.items if i.key == criterion_key)
-    framework = session.get(FrameworkRecord, assessment.framework_id)
-    organisation = session.get(Organisation, assessment.organisation_id)
-    cycle = session.get(Cycle, assessment.cycle_id)
-    assert framework is not None and organisation is not None and cycle is not None
-    definition = framework_document(framework)
-    level_names = {level.level: level.name for level in definition.levels}
-    agreed = consensus_of(session, assessment.id)  # type: ignore[arg-type]
+    organisation, cycle = assessment_names(page.session, assessment)
+    definition = framework_doc(page.session, assessment)
+    level_names = level_names_of(definition)
+    agreed = consensus_of(page.session, assessment.id)
     agreed_count = sum(
         1 for _s, c in pairs if (row := agreed.get(c.id or 0)) is not None and row.level is not None
     )
@@ -142,8 +137,8 @@ def _render(
         "section_agreed": data.agreed,
         "agreed_count": agreed_count,
         "total": len(pairs),
-        "previous": _link(assessment, previous_key, numbers),
-        "next": _link(assessment, next_key, numbers),
+        "previous": _link(page, assessment, previous_key, numbers),
+        "next": _link(page, assessment, next_key, numbers),
         "level_names": level_names,
         "rating_rule": definition.rule_for_rating,
         "sharing_flag": definition.sharing_flag,
@@ -155,59 +150,45 @@ def _render(
         "errors": errors,
         "error_summary": bool(errors),
     }
-    return render(request, "assessments/meeting.html", context, status_code=status_code)
+    return page.render("assessments/meeting.html", context, status_code=status_code)
 
 
 @router.get("/assessments/{assessment_id}/meeting/{criterion_key}", name="meeting_statement")
 def meeting_statement(
-    request: Request, criterion_key: str, session: SessionDep, access: ManagerPage, saved: str | None = None
+    page: PageDep, access: ManagerPage, criterion_key: str, saved: str | None = None
 ) -> Response:
-    return _render(request, session, access, criterion_key, saved=saved)
+    return _render(page, access, criterion_key, saved=saved)
 
 
 @router.post("/assessments/{assessment_id}/meeting/{criterion_key}", name="meeting_save")
 def meeting_save(
-    request: Request,
-    criterion_key: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: ManagerPage,
-    form: PageForm[ConsensusUpdate],
+    page: PageDep, access: ManagerPage, criterion_key: str, form: PageForm[ConsensusUpdate]
 ) -> Response:
     assessment = access.assessment
     key = criterion_key
-    pairs = _in_order(session, assessment)
-    index = next((i for i, (_s, c) in enumerate(pairs) if c.key == key), None)
-    if index is None:
-        raise NotFound("No statement with that name in this assessment")
+    pairs = criteria_of(page.session, assessment)
+    index = _position(pairs, key)
     state = statement_form_state(form, key)
     if form.command is None:
-        return _render(request, session, access, key, state=state, status_code=422)
+        return _render(page, access, key, state=state, status_code=422)
     if not rating_closed(assessment):
         # The page offers no form until rating closes; a stale tab gets the page, not a save.
-        return RedirectResponse(meeting_url(assessment.id, key), status_code=303)  # type: ignore[arg-type]
-    command = form.command
+        return page.redirect("meeting_statement", assessment_id=assessment.id, criterion_key=key)
     refused = save_statement(
-        state,
+        page,
+        access,
         key,
-        lambda: service.save_consensus(
-            session,
-            access.principal,
-            assessment.id,  # type: ignore[arg-type]
-            key,
-            level=command.level,
-            rationale=command.rationale,
-            version=command.version,
-            k_anonymity=settings.k_anonymity,
-            shared=command.shared,
-        ),
-        lambda status_code: _render(request, session, access, key, state=state, status_code=status_code),
+        form.command,
+        state,
+        lambda status_code: _render(page, access, key, state=state, status_code=status_code),
         # Signed off meanwhile: show the read-only statement.
-        lambda: RedirectResponse(meeting_url(assessment.id, key), status_code=303),  # type: ignore[arg-type]
+        lambda: page.redirect("meeting_statement", assessment_id=assessment.id, criterion_key=key),
     )
     if refused is not None:
         return refused
     if index + 1 < len(pairs):
-        target = meeting_url(assessment.id, pairs[index + 1][1].key)  # type: ignore[arg-type]
-        return RedirectResponse(f"{target}?saved={key}", status_code=303)
-    return redirect_to(request, "consensus_overview", assessment_id=assessment.id, query={"done": "meeting"})
+        following = pairs[index + 1][1].key
+        return page.redirect(
+            "meeting_statement", assessment_id=assessment.id, criterion_key=following, query={"saved": key}
+        )
+    return page.redirect("consensus_overview", assessment_id=assessment.id, query={"done": "meeting"})

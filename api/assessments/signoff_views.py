@@ -14,7 +14,6 @@ from api.assessments.consensus_page import (
     assessment_names,
     framework_doc,
     level_names_of,
-    section_url,
     signer_of,
 )
 from api.assessments.cycles import is_closed, late_submission_refusal
@@ -37,7 +36,7 @@ from api.csrf import verify_csrf
 from api.db import utcnow
 from api.errors import Conflict, Unprocessable
 from api.forms import PageForm
-from api.pages import PageDep
+from api.pages import Page, PageDep
 from api.permissions import ChairPage, ManagerPage, PlatformAdminPage
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -45,7 +44,8 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 # --- Sign-off -------------------------------------------------------------------------------------------
 
 
-def _submit_context(session: Session, assessment: Assessment, viewer_id: int) -> dict[str, Any]:
+def _submit_context(page: Page, assessment: Assessment, viewer_id: int) -> dict[str, Any]:
+    session = page.session
     organisation, cycle = assessment_names(session, assessment)
     missing_ids = {c.id for c in service.missing_consensus(session, assessment)}
     agreed = consensus_of(session, assessment.id)
@@ -56,7 +56,12 @@ def _submit_context(session: Session, assessment: Assessment, viewer_id: int) ->
         rows = []
         for position, criterion in enumerate(criteria, start=1):
             number = f"{section.number}.{position}"
-            href = f"{section_url(assessment.id, section.key)}#{criterion.key}"
+            href = page.path(
+                "consensus_section",
+                assessment_id=assessment.id,
+                section_key=section.key,
+                fragment=criterion.key,
+            )
             if criterion.id in missing_ids:
                 missing.append({"number": number, "statement": criterion.statement, "href": href})
             else:
@@ -91,7 +96,7 @@ def submit_page(page: PageDep, access: ChairPage) -> Response:
     assessment = access.assessment
     if assessment.status == "submitted":
         return page.redirect("assessment_submitted", assessment_id=assessment.id)
-    context = _submit_context(page.session, assessment, access.principal.user.id)
+    context = _submit_context(page, assessment, access.principal.user.id)
     context["closed"] = late_submission_refusal(
         page.session, context["cycle"], assessment.id, page.settings.k_anonymity, utcnow().date()
     )
@@ -102,7 +107,7 @@ def submit_page(page: PageDep, access: ChairPage) -> Response:
 def submit(page: PageDep, access: ChairPage, form: PageForm[SignOffConfirmation]) -> Response:
     viewer_id = access.principal.user.id
     if access.assessment.status != "submitted":
-        context = _submit_context(page.session, access.assessment, viewer_id)
+        context = _submit_context(page, access.assessment, viewer_id)
         confirmed = form.command is not None and form.command.confirmed
         ready = not context["missing"] and not context["checks"].blocked
         if (
@@ -121,10 +126,10 @@ def submit(page: PageDep, access: ChairPage, form: PageForm[SignOffConfirmation]
         )
     except Unprocessable:
         # Someone cleared or never agreed a level, or a far level has no reason: show the list again.
-        context = _submit_context(page.session, access.assessment, viewer_id)
+        context = _submit_context(page, access.assessment, viewer_id)
         return page.render("assessments/submit.html", context, status_code=422)
     except Conflict as refused:
-        context = _submit_context(page.session, access.assessment, viewer_id)
+        context = _submit_context(page, access.assessment, viewer_id)
         if not is_closed(context["cycle"], utcnow().date()):
             raise
         context["closed"] = refused.message
