@@ -1,5 +1,5 @@
 """Pages where the chair and board secretary agree the board's ratings: the overview and one section.
-What a section shows (members' spread without names) is built in consensus_page.py."""
+What a section shows (members' spread without names) is built in consensus_sections.py."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ from starlette.responses import Response
 
 from api.accounts.roles import CHAIR
 from api.assessments import service
+from api.assessments.consensus_form import FormState, save_statement, statement_form_state
 from api.assessments.consensus_page import (
     DONE_MESSAGES,
-    FormState,
     answer_after_change,
     assessment_names,
     criterion_in_section,
     render_section,
     render_statement,
-    save_statement,
     signed_off_redirect,
     signer_of,
-    statement_form_state,
 )
 from api.assessments.repository import (
     by_section,

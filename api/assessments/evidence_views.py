@@ -11,8 +11,8 @@ from starlette.responses import Response
 
 from api.assessments import carry_forward as carry_forward_service
 from api.assessments import evidence as evidence_service
+from api.assessments.consensus_form import FormState
 from api.assessments.consensus_page import (
-    FormState,
     answer_after_change,
     criterion_in_section,
     render_statement,

@@ -18,14 +18,9 @@ from starlette.responses import Response
 
 from api.accounts.roles import CHAIR
 from api.assessments.carry_forward import framework_doc
-from api.assessments.consensus_page import (
-    FormState,
-    assessment_names,
-    level_names_of,
-    save_statement,
-    section_data,
-    statement_form_state,
-)
+from api.assessments.consensus_form import FormState, save_statement, statement_form_state
+from api.assessments.consensus_page import assessment_names, level_names_of
+from api.assessments.consensus_sections import section_data
 from api.assessments.models import Assessment
 from api.assessments.repository import consensus_of, criteria_of
 from api.assessments.schemas import ConsensusUpdate

@@ -10,12 +10,8 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from api.assessments import service
-from api.assessments.consensus_page import (
-    assessment_names,
-    framework_doc,
-    level_names_of,
-    signer_of,
-)
+from api.assessments.carry_forward import framework_doc
+from api.assessments.consensus_page import assessment_names, level_names_of, signer_of
 from api.assessments.cycles import is_closed, late_submission_refusal
 from api.assessments.models import Assessment
 from api.assessments.repository import (
