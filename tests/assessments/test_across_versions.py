@@ -19,6 +19,7 @@ from tests.assessments.test_consensus_pages import (
     agree_all,
     block_of,
     build_board,
+    close_rating,
     last_year,
     text_of,
 )
@@ -82,6 +83,23 @@ def test_level_four_shows_the_rule_where_last_year_does_not_support_it(
     assert LEVEL_FOUR_RULE in low and "In 2025/26 the board agreed level 1." in low
     new = text_of(block_of(page, NEW))
     assert LEVEL_FOUR_RULE in new and "There is no agreed level from last year on record." in new
+
+
+def test_meeting_mode_shows_the_level_four_rule_as_the_section_page_does(
+    client: TestClient, db: Session, clean_database: Engine
+) -> None:
+    board = _board(db, clean_database)
+    close_rating(board)
+    sign_in(client, "chair@airedale.example")
+
+    def meeting(key: str) -> str:
+        page = client.get(f"/assessments/{board.assessment_id}/meeting/{key}")
+        assert page.status_code == 200 and 'name="level"' in page.text
+        return text_of(page.text)
+
+    assert LEVEL_FOUR_RULE not in meeting(CARRIED)
+    low = meeting(CARRIED_LOW)
+    assert LEVEL_FOUR_RULE in low and "In 2025/26 the board agreed level 1." in low
 
 
 def test_sign_off_lists_level_four_without_level_three_last_year_as_a_warning(
