@@ -502,6 +502,7 @@ def test_new_recovery_codes_replace_the_old_ones(client: TestClient, db: Session
 # --- A trust's rule for its board ---------------------------------------------------------------
 
 
+@pytest.mark.changes_reference_data  # the trust then requires two-factor authentication
 def test_chair_can_require_two_factor_and_a_ned_of_that_board_is_then_sent_to_set_up(
     app: FastAPI, client: TestClient, db: Session
 ) -> None:
