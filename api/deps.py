@@ -26,7 +26,6 @@ from api.urls import path_to
 
 class NotSignedIn(DomainError):
     status_code = 401
-    code = "not_signed_in"
     headers = {"WWW-Authenticate": "Bearer"}
 
 

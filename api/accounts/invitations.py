@@ -49,7 +49,7 @@ RESEND_AFTER = timedelta(days=1)
 
 
 class InvitationSentToday(Conflict):
-    code = "invitation_sent_today"
+    """A second invitation email to one person on one day (see RESEND_AFTER)."""
 
 
 def invitation_subject(organisation: Organisation) -> str:

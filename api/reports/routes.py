@@ -91,7 +91,6 @@ class ExportInProgress(DomainError):
     """This person already has an export rendering (on any instance of the service)."""
 
     status_code = 429
-    code = "export_in_progress"
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
