@@ -355,7 +355,7 @@ def file_name_of(field: str, field_id: str | None = None) -> Callable[[FormData]
 
 
 # Text files (a CSV of trusts or indicators, a framework's YAML): read whole, so kept small.
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+MAX_TEXT_UPLOAD_BYTES = 2 * 1024 * 1024
 # A file with more problems than this lists the first ones and says how many more.
 MAX_LISTED_PROBLEMS = 50
 
@@ -364,11 +364,11 @@ def read_upload(upload: Any, what: str) -> tuple[str, str | None]:
     """The uploaded file's text, or ("", what is wrong with it, as the page says it)."""
     if upload is None or not getattr(upload, "filename", None):
         return "", f"Select a {what} file"
-    content = upload.file.read(MAX_UPLOAD_BYTES + 1)
+    content = upload.file.read(MAX_TEXT_UPLOAD_BYTES + 1)
     if not content:
         return "", f"The selected file is empty. Select a {what} file with something in it"
-    if len(content) > MAX_UPLOAD_BYTES:
-        return "", f"The selected file must be smaller than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+    if len(content) > MAX_TEXT_UPLOAD_BYTES:
+        return "", f"The selected file must be smaller than {MAX_TEXT_UPLOAD_BYTES // (1024 * 1024)} MB"
     try:
         return content.decode("utf-8-sig"), None
     except UnicodeDecodeError:
